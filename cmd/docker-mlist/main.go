@@ -1,23 +1,14 @@
+// Command docker-mlist is the Docker CLI plugin behind `docker mlist`.
 package main
 
 import (
+	"github.com/docker-mlist/docker-mlist/plugin"
 	cliplugin "github.com/docker/cli/cli-plugins/plugin"
-	"github.com/docker/cli/cli-plugins/metadata"
-	"github.com/docker/cli/cli/command"
-	"github.com/spf13/cobra"
-	_ "go.podman.io/image/v5/copy"
-	_ "go.podman.io/image/v5/docker"
-	_ "go.podman.io/image/v5/manifest"
-	_ "go.podman.io/image/v5/signature"
-	_ "github.com/moby/moby/client"
-	_ "github.com/docker/distribution/registry/client/auth"
-	_ "github.com/docker/cli/cli/manifest/store"
-	_ "gopkg.in/yaml.v3"
-	_ "go.podman.io/image/v5/oci/layout"
-	_ "go.podman.io/image/v5/oci/archive"
-	_ "go.podman.io/image/v5/docker/archive"
 )
 
+var version = "0.0.0-dev"
+
 func main() {
-	cliplugin.Run(func(c command.Cli) *cobra.Command { return &cobra.Command{Use: "mlist"} }, metadata.Metadata{SchemaVersion: "0.1.0", Vendor: "x"})
+	plugin.Version = version
+	cliplugin.Run(plugin.NewRootCommand, plugin.Metadata())
 }

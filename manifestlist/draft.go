@@ -1,0 +1,252 @@
+package manifestlist
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+
+	"github.com/distribution/reference"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Entry is one manifest of a draft list.
+type Entry struct {
+	// Source is the normalized reference the entry came from, e.g.
+	// "127.0.0.1:5000/app:amd64" or "127.0.0.1:5000/app@sha256:...";
+	// push uses it to find the repository that holds the manifest.
+	Source string
+	// Descriptor is the list entry: MediaType, Digest, Size, Platform,
+	// Annotations, ArtifactType.
+	Descriptor imgspecv1.Descriptor
+	// Raw holds the exact manifest bytes; their sha256 is Descriptor.Digest.
+	Raw []byte
+}
+
+// Draft is a local, not yet pushed list: what create, annotate and push
+// work on.
+type Draft struct {
+	// Name is the normalized list reference, e.g. "127.0.0.1:5000/app:v1".
+	Name string
+	// MediaType is the requested list type: "" (automatic), "docker" or "oci".
+	MediaType string
+	// Annotations are the index-level annotations.
+	Annotations map[string]string
+	// Entries are the list entries, in list order.
+	Entries []Entry
+}
+
+// Add appends e, or replaces in place an entry with the same digest so that
+// re-adding an image keeps its position.
+func (d *Draft) Add(e Entry) (replaced bool) {
+	for i := range d.Entries {
+		if d.Entries[i].Descriptor.Digest == e.Descriptor.Digest {
+			d.Entries[i] = e
+			return true
+		}
+	}
+	d.Entries = append(d.Entries, e)
+	return false
+}
+
+// minDigestPrefix is the shortest hex prefix Find accepts, short enough to
+// type and long enough to be unique in practice.
+const minDigestPrefix = 12
+
+// Find returns the index of the single entry sel names. sel is tried as a
+// digest ("sha256:" followed by the full hex or a prefix of at least 12
+// digits), then as the entry's source reference (compared normalized, so
+// "app:amd64" finds "docker.io/library/app:amd64"), then as a platform
+// ("linux/arm/v7", compared on os, architecture and variant). A digest-less,
+// tag-less name also matches every entry from that repository. The error
+// wraps ErrNoMatch or ErrAmbiguous.
+func (d *Draft) Find(sel string) (int, error) {
+	var (
+		matches []int
+		err     error
+	)
+	if hex, ok := strings.CutPrefix(sel, "sha256:"); ok {
+		matches, err = d.findDigest(sel, hex)
+		if err != nil {
+			return -1, err
+		}
+	} else {
+		matches = d.findSource(sel)
+		if len(matches) == 0 {
+			matches = d.findPlatform(sel)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return -1, wrapSentinel(ErrNoMatch, fmt.Sprintf("no entry of %s matches %q; entries: %s", d.Name, sel, d.describe(nil)))
+	}
+	return -1, wrapSentinel(ErrAmbiguous, fmt.Sprintf("%q matches several entries of %s: %s", sel, d.Name, d.describe(matches)))
+}
+
+func (d *Draft) findDigest(sel, hex string) ([]int, error) {
+	if len(hex) < minDigestPrefix || strings.Trim(strings.ToLower(hex), "0123456789abcdef") != "" {
+		return nil, fmt.Errorf("invalid digest %q: expected sha256: followed by at least %d hex digits", sel, minDigestPrefix)
+	}
+	prefix := "sha256:" + strings.ToLower(hex)
+	var out []int
+	for i, e := range d.Entries {
+		if strings.HasPrefix(e.Descriptor.Digest.String(), prefix) {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+func (d *Draft) findSource(sel string) []int {
+	want := normalizeRef(sel)
+	var exact, repo []int
+	named, err := reference.ParseNormalizedNamed(sel)
+	repoOnly := err == nil && reference.IsNameOnly(named)
+	for i, e := range d.Entries {
+		switch {
+		case e.Source == sel || (want != "" && normalizeRef(e.Source) == want):
+			exact = append(exact, i)
+		case repoOnly && repoName(e.Source) == named.Name():
+			repo = append(repo, i)
+		}
+	}
+	if len(exact) > 0 {
+		return exact
+	}
+	return repo
+}
+
+func (d *Draft) findPlatform(sel string) []int {
+	p, err := ParsePlatform(sel)
+	if err != nil {
+		return nil
+	}
+	// os.version is left out: users select "windows/amd64" without
+	// knowing the build number.
+	want := PlatformKey(&imgspecv1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, MatchPlatform)
+	var out []int
+	for i, e := range d.Entries {
+		if e.Descriptor.Platform == nil || IsAttestation(e.Descriptor) {
+			continue
+		}
+		ep := *e.Descriptor.Platform
+		ep.OSVersion = ""
+		if PlatformKey(&ep, MatchPlatform) == want {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// describe lists entries as "source (platform)" for error messages; nil
+// means all entries.
+func (d *Draft) describe(idx []int) string {
+	if idx == nil {
+		for i := range d.Entries {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == 0 {
+		return "none"
+	}
+	parts := make([]string, 0, len(idx))
+	for _, i := range idx {
+		parts = append(parts, d.Entries[i].label())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (e Entry) label() string {
+	name := e.Source
+	if name == "" {
+		name = e.Descriptor.Digest.String()
+	}
+	p := FormatPlatform(e.Descriptor.Platform)
+	if IsAttestation(e.Descriptor) {
+		p = "attestation"
+	}
+	if p == "" {
+		p = "no platform"
+	}
+	return name + " (" + p + ")"
+}
+
+// normalizeRef returns the fully qualified form of a reference, with
+// ":latest" added to a bare name as docker does, or "" if it does not parse.
+func normalizeRef(s string) string {
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return ""
+	}
+	return reference.TagNameOnly(named).String()
+}
+
+func repoName(s string) string {
+	named, err := reference.ParseNormalizedNamed(s)
+	if err != nil {
+		return ""
+	}
+	return named.Name()
+}
+
+// CheckPlatforms refuses entries a runtime could not choose between: two
+// images with the same platform, or an image without os or architecture.
+// Attestation entries are exempt; they carry unknown/unknown by design.
+func (d *Draft) CheckPlatforms() error {
+	seen := map[string]int{}
+	for i, e := range d.Entries {
+		if IsAttestation(e.Descriptor) {
+			continue
+		}
+		if !hasPlatform(e.Descriptor) {
+			return fmt.Errorf("entry %s has no os/architecture; set them with annotate --os --arch", e.label())
+		}
+		key := PlatformKey(e.Descriptor.Platform, MatchPlatform)
+		if j, ok := seen[key]; ok {
+			return fmt.Errorf("entries %s and %s both have platform %s", d.Entries[j].name(), e.name(), key)
+		}
+		seen[key] = i
+	}
+	return nil
+}
+
+func (e Entry) name() string {
+	if e.Source != "" {
+		return e.Source
+	}
+	return e.Descriptor.Digest.String()
+}
+
+// List builds the list the draft describes, choosing its media type with
+// ListMediaType. It does not check platforms; Build does.
+func (d *Draft) List() (*List, error) {
+	descs := make([]imgspecv1.Descriptor, 0, len(d.Entries))
+	for _, e := range d.Entries {
+		descs = append(descs, e.Descriptor)
+	}
+	mt, err := ListMediaType(d.MediaType, descs, len(d.Annotations) > 0)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", d.Name, err)
+	}
+	return &List{MediaType: mt, Annotations: maps.Clone(d.Annotations), Manifests: descs}, nil
+}
+
+// Build returns the serialized list ready to push, and its media type.
+func (d *Draft) Build() (raw []byte, mediaType string, err error) {
+	if len(d.Entries) == 0 {
+		return nil, "", fmt.Errorf("list %s has no entries", d.Name)
+	}
+	l, err := d.List()
+	if err != nil {
+		return nil, "", err
+	}
+	if err := d.CheckPlatforms(); err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
+	}
+	raw, err = l.Serialize()
+	if err != nil {
+		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
+	}
+	return raw, l.MediaType, nil
+}

@@ -1,0 +1,380 @@
+package manifestlist
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
+)
+
+// MergeOptions tunes Merge.
+type MergeOptions struct {
+	// Match chooses which platform fields identify an entry: MatchPlatform
+	// (the default) or MatchArch (pubtools-quay behaviour).
+	Match MatchMode
+	// Platforms, if set, limits what is taken from the source to these
+	// platforms (each must exist in the source); every other destination
+	// entry is kept and every other source entry ignored.
+	Platforms []imgspecv1.Platform
+	// MediaType is "", "docker" or "oci". "" keeps the destination's type
+	// (the source's when there is no destination) unless the result holds
+	// OCI manifests or annotations, which force an OCI index.
+	MediaType string
+}
+
+// Action says what a merge did with one entry.
+type Action string
+
+// The actions a Change reports.
+const (
+	ActionKept     Action = "kept"
+	ActionAdded    Action = "added"
+	ActionReplaced Action = "replaced"
+	ActionDropped  Action = "dropped"
+)
+
+// Change describes what a merge did with one entry.
+type Change struct {
+	// Platform is FormatPlatform of the entry, "" for platform-less entries.
+	Platform string
+	// Action is what happened to the entry.
+	Action Action
+	// Old is the destination digest (kept, replaced, dropped); New is the
+	// source digest (added, replaced). For kept entries Old == New.
+	Old, New digest.Digest
+	// Attestation marks attestation manifests.
+	Attestation bool
+	// Subject is, for attestations, the digest of the image they describe.
+	Subject digest.Digest
+}
+
+// Plan reports what Merge did, so callers can print it and skip needless
+// pushes.
+type Plan struct {
+	// Changes lists every entry of the result, then the dropped ones.
+	Changes []Change
+	// Unchanged means the result equals the destination: same type, index
+	// annotations and entries, in the same order. Nothing needs pushing.
+	Unchanged bool
+	// SameAsSource means the result equals the source; the caller should
+	// write the source's raw bytes so the list keeps its digest.
+	SameAsSource bool
+	// TypeChanged explains, when non-empty, why the list type differs from
+	// the one requested or inherited.
+	TypeChanged string
+	// Warnings are notes for the user, e.g. platform-less entries.
+	Warnings []string
+}
+
+// Merge combines src into dst following pubtools-quay's ManifestListMerger,
+// keyed by full platform unless opts.Match says otherwise: the result holds
+// every src entry (or the opts.Platforms subset) plus every dst entry whose
+// platform src does not provide. src entries come first in src order, then
+// the kept dst entries in dst order; if the result has exactly dst's entries
+// dst's order is kept, so Plan.Unchanged can be reported.
+//
+// Attestations follow the image they describe (vnd.docker.reference.digest):
+// they are kept exactly when that image is in the result. Entries without a
+// platform cannot be matched: src's are kept with a warning, dst's are kept
+// unless the same digest is already in the result. dst may be nil.
+func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
+	if src == nil {
+		return nil, nil, fmt.Errorf("merge: no source list")
+	}
+	if err := checkDuplicateKeys("source", src, opts.Match); err != nil {
+		return nil, nil, err
+	}
+	var dstEntries []imgspecv1.Descriptor
+	if dst != nil {
+		if err := checkDuplicateKeys("destination", dst, opts.Match); err != nil {
+			return nil, nil, err
+		}
+		dstEntries = dst.Manifests
+	}
+	plan := &Plan{}
+
+	// Which source images are taken.
+	take := map[int]bool{}
+	if len(opts.Platforms) > 0 {
+		for _, p := range opts.Platforms {
+			key := PlatformKey(&p, opts.Match)
+			found := false
+			for i, m := range src.Manifests {
+				if !IsAttestation(m) && hasPlatform(m) && PlatformKey(m.Platform, opts.Match) == key {
+					take[i], found = true, true
+				}
+			}
+			if !found {
+				return nil, nil, fmt.Errorf("source list has no entry for platform %s; it has: %s", FormatPlatform(&p), platformsOf(src))
+			}
+		}
+	} else {
+		for i, m := range src.Manifests {
+			if IsAttestation(m) {
+				continue
+			}
+			take[i] = true
+			if !hasPlatform(m) {
+				plan.Warnings = append(plan.Warnings, fmt.Sprintf("source entry %s has no platform; kept", m.Digest))
+			}
+		}
+	}
+	provided := map[string]digest.Digest{} // platform key -> src digest
+	inResult := map[digest.Digest]bool{}
+	for i := range take {
+		m := src.Manifests[i]
+		inResult[m.Digest] = true
+		if hasPlatform(m) {
+			provided[PlatformKey(m.Platform, opts.Match)] = m.Digest
+		}
+	}
+
+	// Which destination images survive.
+	keepDst := map[int]bool{}
+	replacedBy := map[digest.Digest]digest.Digest{} // src digest -> dst digest it replaces
+	for i, m := range dstEntries {
+		if IsAttestation(m) {
+			continue
+		}
+		if hasPlatform(m) {
+			if s, ok := provided[PlatformKey(m.Platform, opts.Match)]; ok {
+				if s != m.Digest {
+					replacedBy[s] = m.Digest
+				}
+				continue
+			}
+		}
+		if !inResult[m.Digest] {
+			keepDst[i] = true
+			inResult[m.Digest] = true
+		}
+	}
+
+	// Attestations follow their subject, whichever list they come from.
+	var dropped []Change
+	for i, m := range src.Manifests {
+		if IsAttestation(m) && attestationKept(m, inResult, len(opts.Platforms) > 0) {
+			take[i] = true
+		}
+	}
+	attested := map[digest.Digest]bool{} // subjects src brings attestations for
+	for i, m := range src.Manifests {
+		if take[i] && IsAttestation(m) {
+			inResult[m.Digest] = true
+			attested[digest.Digest(m.Annotations[AnnotationReferenceDigest])] = true
+		}
+	}
+	for i, m := range dstEntries {
+		if !IsAttestation(m) || inResult[m.Digest] {
+			continue
+		}
+		// src's attestations of an image supersede dst's.
+		subject := digest.Digest(m.Annotations[AnnotationReferenceDigest])
+		if attestationKept(m, inResult, false) && (subject == "" || !attested[subject]) {
+			keepDst[i] = true
+			inResult[m.Digest] = true
+			continue
+		}
+		dropped = append(dropped, Change{
+			Platform: FormatPlatform(m.Platform), Action: ActionDropped, Old: m.Digest,
+			Attestation: true, Subject: digest.Digest(m.Annotations[AnnotationReferenceDigest]),
+		})
+	}
+
+	// Assemble, src first; duplicates of a digest appear once.
+	inDst := map[digest.Digest]bool{}
+	for _, m := range dstEntries {
+		inDst[m.Digest] = true
+	}
+	var manifests []imgspecv1.Descriptor
+	seen := map[digest.Digest]bool{}
+	for i, m := range src.Manifests {
+		if !take[i] || seen[m.Digest] {
+			continue
+		}
+		seen[m.Digest] = true
+		manifests = append(manifests, m)
+	}
+	for i, m := range dstEntries {
+		if keepDst[i] && !seen[m.Digest] {
+			seen[m.Digest] = true
+			manifests = append(manifests, m)
+		}
+	}
+	if dst != nil && sameSet(manifests, dstEntries) {
+		manifests = dstEntries
+	}
+	for _, m := range manifests {
+		c := Change{Platform: FormatPlatform(m.Platform), Attestation: IsAttestation(m)}
+		if c.Attestation {
+			c.Subject = digest.Digest(m.Annotations[AnnotationReferenceDigest])
+		}
+		switch old, replaced := replacedBy[m.Digest]; {
+		case replaced:
+			c.Action, c.Old, c.New = ActionReplaced, old, m.Digest
+		case inDst[m.Digest]:
+			c.Action, c.Old, c.New = ActionKept, m.Digest, m.Digest
+		default:
+			c.Action, c.New = ActionAdded, m.Digest
+		}
+		plan.Changes = append(plan.Changes, c)
+	}
+	plan.Changes = append(plan.Changes, dropped...)
+
+	result := &List{Manifests: cloneDescriptors(manifests), ArtifactType: src.ArtifactType, Subject: src.Subject}
+	result.Annotations = maps.Clone(src.Annotations)
+	if len(result.Annotations) == 0 && dst != nil {
+		result.Annotations = maps.Clone(dst.Annotations)
+	}
+	if err := chooseMergeType(src, dst, opts.MediaType, result, plan); err != nil {
+		return nil, nil, err
+	}
+	if dst != nil {
+		plan.Unchanged = sameList(result, dst)
+	}
+	plan.SameAsSource = sameList(result, src)
+	return result, plan, nil
+}
+
+// attestationKept reports whether an attestation belongs in the result:
+// when its subject is there, or, lacking a subject, when nothing restricts
+// the merge to chosen platforms.
+func attestationKept(m imgspecv1.Descriptor, inResult map[digest.Digest]bool, subset bool) bool {
+	subject := digest.Digest(m.Annotations[AnnotationReferenceDigest])
+	if subject == "" {
+		return !subset
+	}
+	return inResult[subject]
+}
+
+func chooseMergeType(src, dst *List, requested string, result *List, plan *Plan) error {
+	kind, err := normalizeListType(requested)
+	if err != nil {
+		return err
+	}
+	base := src.MediaType
+	if dst != nil {
+		base = dst.MediaType
+	}
+	switch kind {
+	case "docker":
+		base = manifest.DockerV2ListMediaType
+	case "oci":
+		base = imgspecv1.MediaTypeImageIndex
+	}
+	if base != manifest.DockerV2ListMediaType {
+		result.MediaType = imgspecv1.MediaTypeImageIndex
+		return nil
+	}
+	needed, err := ListMediaType("", result.Manifests, len(result.Annotations) > 0 || result.ArtifactType != "" || result.Subject != nil)
+	if err != nil {
+		return err
+	}
+	if needed == manifest.DockerV2ListMediaType {
+		result.MediaType = needed
+		return nil
+	}
+	if kind == "docker" {
+		_, err := ListMediaType("docker", result.Manifests, len(result.Annotations) > 0)
+		if err == nil {
+			err = fmt.Errorf("a Docker manifest list cannot carry artifactType or subject; use --media-type oci")
+		}
+		return fmt.Errorf("merge: %w", err)
+	}
+	result.MediaType = imgspecv1.MediaTypeImageIndex
+	who := "source"
+	if dst != nil {
+		who = "destination"
+	}
+	why := "the result carries annotations"
+	for _, m := range result.Manifests {
+		if !isDockerChild(m.MediaType) {
+			why = "the result holds OCI manifests"
+			break
+		}
+	}
+	plan.TypeChanged = fmt.Sprintf("%s is a Docker manifest list but %s: writing an OCI index", who, why)
+	return nil
+}
+
+func checkDuplicateKeys(which string, l *List, mode MatchMode) error {
+	seen := map[string]imgspecv1.Descriptor{}
+	for _, m := range l.Manifests {
+		if IsAttestation(m) || !hasPlatform(m) {
+			continue
+		}
+		key := PlatformKey(m.Platform, mode)
+		if prev, ok := seen[key]; ok && prev.Digest != m.Digest {
+			what := "platform " + key
+			if mode == MatchArch {
+				what = "architecture " + key + " (" + FormatPlatform(prev.Platform) + " and " + FormatPlatform(m.Platform) + ")"
+			}
+			return fmt.Errorf("%s list has two entries for %s: %s and %s", which, what, prev.Digest, m.Digest)
+		}
+		seen[key] = m
+	}
+	return nil
+}
+
+func platformsOf(l *List) string {
+	var out []string
+	for _, m := range l.Manifests {
+		if !IsAttestation(m) && hasPlatform(m) {
+			out = append(out, FormatPlatform(m.Platform))
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ", ")
+}
+
+func cloneDescriptors(ds []imgspecv1.Descriptor) []imgspecv1.Descriptor {
+	return manifest.OCI1IndexFromComponents(ds, nil).Manifests
+}
+
+// sameSet reports whether a and b hold equal descriptors, ignoring order.
+func sameSet(a, b []imgspecv1.Descriptor) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	want := map[string]int{}
+	for _, d := range b {
+		want[descriptorKey(d)]++
+	}
+	for _, d := range a {
+		k := descriptorKey(d)
+		if want[k] == 0 {
+			return false
+		}
+		want[k]--
+	}
+	return true
+}
+
+// descriptorKey compares descriptors by their JSON encoding, which treats
+// nil and empty maps and slices alike.
+func descriptorKey(d imgspecv1.Descriptor) string {
+	b, _ := json.Marshal(d)
+	return string(b)
+}
+
+func sameList(a, b *List) bool {
+	if a.MediaType != b.MediaType || a.ArtifactType != b.ArtifactType ||
+		!maps.Equal(a.Annotations, b.Annotations) || len(a.Manifests) != len(b.Manifests) {
+		return false
+	}
+	if (a.Subject == nil) != (b.Subject == nil) || (a.Subject != nil && descriptorKey(*a.Subject) != descriptorKey(*b.Subject)) {
+		return false
+	}
+	for i := range a.Manifests {
+		if descriptorKey(a.Manifests[i]) != descriptorKey(b.Manifests[i]) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,225 @@
+package manifestlist
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Annotation keys BuildKit puts on attestation entries of an index.
+const (
+	// AnnotationReferenceType marks an entry's role; attestations carry
+	// "attestation-manifest".
+	AnnotationReferenceType = "vnd.docker.reference.type"
+	// AnnotationReferenceDigest names the image an attestation describes.
+	AnnotationReferenceDigest = "vnd.docker.reference.digest"
+)
+
+const attestationManifest = "attestation-manifest"
+
+// knownOS is Go's GOOS list: every OS an image can be built for.
+var knownOS = []string{
+	"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js",
+	"linux", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows",
+}
+
+// knownArch lists the architectures of Go and the OCI image spec.
+var knownArch = []string{
+	"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le",
+	"mipsle", "ppc64", "ppc64le", "riscv64", "s390x", "wasm",
+}
+
+// knownVariants lists the variants each architecture accepts; an
+// architecture that is absent accepts none.
+var knownVariants = map[string][]string{
+	"arm": {"v5", "v6", "v7", "v8"},
+	"arm64": {
+		"v8", "v8.0", "v8.1", "v8.2", "v8.3", "v8.4", "v8.5", "v8.6", "v8.7", "v8.8", "v8.9",
+		"v9", "v9.0", "v9.1", "v9.2", "v9.3", "v9.4", "v9.5",
+	},
+	"amd64":   {"v1", "v2", "v3", "v4"},
+	"riscv64": {"rva20u64", "rva22u64", "rva23u64"},
+}
+
+// archAliases maps the names uname, Debian and RPM use to Go's names; some
+// of them also imply a variant.
+var archAliases = map[string]struct{ arch, variant string }{
+	"x86_64":  {"amd64", ""},
+	"x86-64":  {"amd64", ""},
+	"aarch64": {"arm64", ""},
+	"armhf":   {"arm", "v7"},
+	"armel":   {"arm", "v6"},
+	"i386":    {"386", ""},
+}
+
+// ParsePlatform parses "os/arch[/variant]", optionally followed by
+// ":os.version" (the form FormatPlatform writes, e.g.
+// "windows/amd64:10.0.17763.1"). It lowercases, maps common architecture
+// aliases (x86_64, aarch64, armhf, armel, i386) and validates the result.
+func ParsePlatform(s string) (imgspecv1.Platform, error) {
+	var p imgspecv1.Platform
+	spec := strings.TrimSpace(s)
+	if before, after, ok := strings.Cut(spec, ":"); ok {
+		spec, p.OSVersion = before, after
+		if p.OSVersion == "" {
+			return p, fmt.Errorf("invalid platform %q: empty os.version after ':'", s)
+		}
+	}
+	parts := strings.Split(strings.ToLower(spec), "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return p, fmt.Errorf("invalid platform %q: expected os/arch[/variant], e.g. linux/arm64 or linux/arm/v7", s)
+	}
+	p.OS, p.Architecture = parts[0], parts[1]
+	if len(parts) == 3 {
+		if parts[2] == "" {
+			return p, fmt.Errorf("invalid platform %q: empty variant", s)
+		}
+		p.Variant = parts[2]
+	}
+	if err := normalizePlatform(&p); err != nil {
+		return p, fmt.Errorf("invalid platform %q: %w", s, err)
+	}
+	if err := validatePlatform(p); err != nil {
+		return p, fmt.Errorf("invalid platform %q: %w", s, err)
+	}
+	return p, nil
+}
+
+// normalizePlatform lowercases and resolves architecture aliases in place.
+func normalizePlatform(p *imgspecv1.Platform) error {
+	p.OS = strings.ToLower(p.OS)
+	p.Architecture = strings.ToLower(p.Architecture)
+	p.Variant = strings.ToLower(p.Variant)
+	if alias, ok := archAliases[p.Architecture]; ok {
+		if alias.variant != "" && p.Variant != "" && p.Variant != alias.variant {
+			return fmt.Errorf("%s means %s/%s, which conflicts with variant %s", p.Architecture, alias.arch, alias.variant, p.Variant)
+		}
+		p.Architecture = alias.arch
+		if alias.variant != "" {
+			p.Variant = alias.variant
+		}
+	}
+	return nil
+}
+
+// ParsePlatforms parses a comma-separated list of platforms, as taken by
+// --platform flags; blank items are ignored.
+func ParsePlatforms(s string) ([]imgspecv1.Platform, error) {
+	var out []imgspecv1.Platform
+	for item := range strings.SplitSeq(s, ",") {
+		if strings.TrimSpace(item) == "" {
+			continue
+		}
+		p, err := ParsePlatform(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][,...]", s)
+	}
+	return out, nil
+}
+
+// ValidatePlatform checks that the OS and architecture are ones Go knows
+// and that the variant suits the architecture. "unknown" is refused: it only
+// appears on attestation entries, never in what a user asks for.
+func ValidatePlatform(p imgspecv1.Platform) error {
+	if err := validatePlatform(p); err != nil {
+		return fmt.Errorf("invalid platform %q: %w", FormatPlatform(&p), err)
+	}
+	return nil
+}
+
+func validatePlatform(p imgspecv1.Platform) error {
+	if !slices.Contains(knownOS, p.OS) {
+		return fmt.Errorf("os %q is not one of %s", p.OS, strings.Join(knownOS, ", "))
+	}
+	if !slices.Contains(knownArch, p.Architecture) {
+		return fmt.Errorf("architecture %q is not one of %s", p.Architecture, strings.Join(knownArch, ", "))
+	}
+	if p.Variant == "" {
+		return nil
+	}
+	variants, ok := knownVariants[p.Architecture]
+	if !ok {
+		return fmt.Errorf("architecture %s takes no variant", p.Architecture)
+	}
+	if !slices.Contains(variants, p.Variant) {
+		return fmt.Errorf("variant must be one of %s for %s", strings.Join(variants, ", "), p.Architecture)
+	}
+	return nil
+}
+
+// FormatPlatform renders a platform as "os/arch[/variant]". When OSVersion is
+// set it is appended after a ':' ("windows/amd64:10.0.17763.1"), a form
+// ParsePlatform reads back; os.features are not shown. nil gives "".
+func FormatPlatform(p *imgspecv1.Platform) string {
+	if p == nil || (p.OS == "" && p.Architecture == "" && p.Variant == "" && p.OSVersion == "") {
+		return ""
+	}
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	if p.OSVersion != "" {
+		s += ":" + p.OSVersion
+	}
+	return s
+}
+
+// MatchMode chooses which platform fields make two entries "the same
+// platform" when lists are merged or entries are matched.
+type MatchMode int
+
+const (
+	// MatchPlatform compares os, architecture, variant and os.version.
+	MatchPlatform MatchMode = iota
+	// MatchArch compares the architecture only, as pubtools-quay does; it
+	// assumes every image of a list is built for one OS.
+	MatchArch
+)
+
+// PlatformKey returns a string that is equal for platforms the mode treats
+// as the same. It follows containerd's normalisation, so arm64 and
+// arm64/v8 share a key, as do arm and arm/v7. nil gives "".
+func PlatformKey(p *imgspecv1.Platform, mode MatchMode) string {
+	if p == nil {
+		return ""
+	}
+	arch := strings.ToLower(p.Architecture)
+	if alias, ok := archAliases[arch]; ok {
+		arch = alias.arch
+	}
+	if mode == MatchArch {
+		return arch
+	}
+	variant := strings.ToLower(p.Variant)
+	switch {
+	case arch == "arm64" && variant == "v8":
+		variant = ""
+	case arch == "arm" && variant == "":
+		variant = "v7"
+	}
+	return FormatPlatform(&imgspecv1.Platform{
+		OS:           strings.ToLower(p.OS),
+		Architecture: arch,
+		Variant:      variant,
+		OSVersion:    p.OSVersion,
+	})
+}
+
+// IsAttestation reports whether an index entry is a BuildKit attestation
+// manifest rather than a runnable image.
+func IsAttestation(d imgspecv1.Descriptor) bool {
+	return d.Annotations[AnnotationReferenceType] == attestationManifest
+}
+
+// hasPlatform reports whether a descriptor names both an OS and an
+// architecture, the minimum a runtime needs to pick it.
+func hasPlatform(d imgspecv1.Descriptor) bool {
+	return d.Platform != nil && d.Platform.OS != "" && d.Platform.Architecture != ""
+}

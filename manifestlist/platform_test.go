@@ -1,0 +1,182 @@
+package manifestlist
+
+import (
+	"strings"
+	"testing"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestParsePlatform(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    imgspecv1.Platform
+		wantErr string
+	}{
+		"os/arch":           {in: "linux/amd64", want: imgspecv1.Platform{OS: "linux", Architecture: "amd64"}},
+		"variant":           {in: "linux/arm/v7", want: imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		"uppercase":         {in: " Linux/ARM64/V8 ", want: imgspecv1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}},
+		"x86_64":            {in: "linux/x86_64", want: imgspecv1.Platform{OS: "linux", Architecture: "amd64"}},
+		"aarch64":           {in: "linux/aarch64", want: imgspecv1.Platform{OS: "linux", Architecture: "arm64"}},
+		"armhf":             {in: "linux/armhf", want: imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		"armel":             {in: "linux/armel", want: imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}},
+		"i386":              {in: "linux/i386", want: imgspecv1.Platform{OS: "linux", Architecture: "386"}},
+		"os.version":        {in: "windows/amd64:10.0.17763.1", want: imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1"}},
+		"arm64 v9.5":        {in: "linux/arm64/v9.5", want: imgspecv1.Platform{OS: "linux", Architecture: "arm64", Variant: "v9.5"}},
+		"amd64 v3":          {in: "linux/amd64/v3", want: imgspecv1.Platform{OS: "linux", Architecture: "amd64", Variant: "v3"}},
+		"riscv64 profile":   {in: "linux/riscv64/rva23u64", want: imgspecv1.Platform{OS: "linux", Architecture: "riscv64", Variant: "rva23u64"}},
+		"loong64":           {in: "linux/loong64", want: imgspecv1.Platform{OS: "linux", Architecture: "loong64"}},
+		"wasip1":            {in: "wasip1/wasm", want: imgspecv1.Platform{OS: "wasip1", Architecture: "wasm"}},
+		"bad arm variant":   {in: "linux/arm/v9", wantErr: `invalid platform "linux/arm/v9": variant must be one of v5, v6, v7, v8 for arm`},
+		"variant on s390x":  {in: "linux/s390x/v1", wantErr: `architecture s390x takes no variant`},
+		"unknown os":        {in: "unknown/amd64", wantErr: `os "unknown" is not one of aix`},
+		"unknown arch":      {in: "linux/unknown", wantErr: `architecture "unknown" is not one of 386`},
+		"missing arch":      {in: "linux", wantErr: `expected os/arch[/variant]`},
+		"too many parts":    {in: "linux/arm/v7/x", wantErr: `expected os/arch[/variant]`},
+		"empty":             {in: "", wantErr: `expected os/arch[/variant]`},
+		"armhf conflicting": {in: "linux/armhf/v6", wantErr: `armhf means arm/v7, which conflicts with variant v6`},
+		"empty os.version":  {in: "windows/amd64:", wantErr: `empty os.version`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParsePlatform(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParsePlatform(%q) error = %v, want containing %q", tc.in, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParsePlatform(%q): %v", tc.in, err)
+			}
+			if FormatPlatform(&got) != FormatPlatform(&tc.want) {
+				t.Errorf("ParsePlatform(%q) = %s, want %s", tc.in, FormatPlatform(&got), FormatPlatform(&tc.want))
+			}
+		})
+	}
+}
+
+func TestParsePlatforms(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    []string
+		wantErr string
+	}{
+		"one":        {in: "linux/amd64", want: []string{"linux/amd64"}},
+		"several":    {in: "linux/amd64, linux/arm/v7,,linux/aarch64", want: []string{"linux/amd64", "linux/arm/v7", "linux/arm64"}},
+		"empty":      {in: " , ", wantErr: `invalid platform list`},
+		"one is bad": {in: "linux/amd64,linux/arm/v9", wantErr: `invalid platform "linux/arm/v9"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParsePlatforms(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s []string
+			for _, p := range got {
+				s = append(s, FormatPlatform(&p))
+			}
+			if strings.Join(s, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("got %v, want %v", s, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidatePlatform(t *testing.T) {
+	tests := map[string]struct {
+		p       imgspecv1.Platform
+		wantErr string
+	}{
+		"valid":            {p: imgspecv1.Platform{OS: "linux", Architecture: "ppc64le"}},
+		"attestation":      {p: imgspecv1.Platform{OS: "unknown", Architecture: "unknown"}, wantErr: `invalid platform "unknown/unknown": os "unknown"`},
+		"amd64 v5":         {p: imgspecv1.Platform{OS: "linux", Architecture: "amd64", Variant: "v5"}, wantErr: `variant must be one of v1, v2, v3, v4 for amd64`},
+		"uppercase stored": {p: imgspecv1.Platform{OS: "Linux", Architecture: "amd64"}, wantErr: `os "Linux"`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := ValidatePlatform(tc.p)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error = %v, want containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestFormatPlatform(t *testing.T) {
+	tests := map[string]struct {
+		p    *imgspecv1.Platform
+		want string
+	}{
+		"nil":        {p: nil, want: ""},
+		"empty":      {p: &imgspecv1.Platform{}, want: ""},
+		"plain":      {p: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, want: "linux/amd64"},
+		"variant":    {p: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, want: "linux/arm/v7"},
+		"os.version": {p: &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1"}, want: "windows/amd64:10.0.17763.1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := FormatPlatform(tc.p); got != tc.want {
+				t.Errorf("FormatPlatform = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlatformKey(t *testing.T) {
+	tests := map[string]struct {
+		a, b *imgspecv1.Platform
+		mode MatchMode
+		same bool
+	}{
+		"arm64 and arm64/v8":     {a: &imgspecv1.Platform{OS: "linux", Architecture: "arm64"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, same: true},
+		"arm and arm/v7":         {a: &imgspecv1.Platform{OS: "linux", Architecture: "arm"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, same: true},
+		"arm/v6 and arm/v7":      {a: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}},
+		"os differs":             {a: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, b: &imgspecv1.Platform{OS: "windows", Architecture: "amd64"}},
+		"os differs, arch mode":  {a: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, b: &imgspecv1.Platform{OS: "windows", Architecture: "amd64"}, mode: MatchArch, same: true},
+		"os.version differs":     {a: &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1"}, b: &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.20348.1"}},
+		"alias in stored entry":  {a: &imgspecv1.Platform{OS: "linux", Architecture: "x86_64"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, same: true},
+		"case in stored entry":   {a: &imgspecv1.Platform{OS: "Linux", Architecture: "AMD64"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, same: true},
+		"variant ignored, arch":  {a: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, mode: MatchArch, same: true},
+		"nil and empty platform": {a: nil, b: &imgspecv1.Platform{}, same: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ka, kb := PlatformKey(tc.a, tc.mode), PlatformKey(tc.b, tc.mode)
+			if (ka == kb) != tc.same {
+				t.Errorf("keys %q and %q: same = %v, want %v", ka, kb, ka == kb, tc.same)
+			}
+		})
+	}
+}
+
+func TestIsAttestation(t *testing.T) {
+	tests := map[string]struct {
+		d    imgspecv1.Descriptor
+		want bool
+	}{
+		"image":       {d: docker("a", "linux/amd64")},
+		"attestation": {d: attestation("att", docker("a", "linux/amd64")), want: true},
+		"other type":  {d: imgspecv1.Descriptor{Annotations: map[string]string{AnnotationReferenceType: "something"}}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := IsAttestation(tc.d); got != tc.want {
+				t.Errorf("IsAttestation = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

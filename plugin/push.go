@@ -1,0 +1,137 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/docker-mlist/docker-mlist/copy"
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/spf13/cobra"
+)
+
+type pushOptions struct {
+	list     string
+	quiet    bool
+	purge    bool
+	registry registryFlags
+}
+
+func newPushCommand(dockerCLI command.Cli) *cobra.Command {
+	var opts pushOptions
+	cmd := &cobra.Command{
+		Use:   "push [OPTIONS] LIST",
+		Short: "Push a draft to its registry",
+		Long: `Push a local draft to the registry and repository its name says.
+
+Entries whose manifests live in another repository of the same registry are
+made present in the target repository first (blobs mounted, manifests put by
+digest with their original bytes). The list is written last, so the tag never
+points at a list with a missing entry. The list digest is printed on stdout.`,
+		Example:               `  digest=$(docker mlist push --purge registry.example.com/app:1.0)`,
+		Args:                  cli.ExactArgs(1),
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.list = args[0]
+			return runPush(cmd.Context(), dockerCLI, opts)
+		},
+	}
+	flags := cmd.Flags()
+	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the list digest")
+	flags.BoolVarP(&opts.purge, "purge", "p", false, "Remove the draft after a successful push")
+	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
+	return cmd
+}
+
+func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error {
+	name, err := listName(opts.list)
+	if err != nil {
+		return err
+	}
+	store := draftStore()
+	draft, err := store.Get(name)
+	if errors.Is(err, manifestlist.ErrNotFound) {
+		return fmt.Errorf("push %s: no such draft; create it with docker mlist create", name)
+	} else if err != nil {
+		return err
+	}
+	raw, mediaType, err := draft.Build()
+	if err != nil {
+		return fmt.Errorf("push %s: %w", name, err)
+	}
+	target, err := registry.ParseReference(name)
+	if err != nil {
+		return err
+	}
+	var log io.Writer = dockerCLI.Err()
+	if opts.quiet {
+		log = io.Discard
+	}
+	sess := newSession(dockerCLI, opts.registry)
+	d, err := pushList(ctx, sess, target, draft.Entries, raw, mediaType, log)
+	if err != nil {
+		return fmt.Errorf("push %s: %w", name, err)
+	}
+	fmt.Fprintln(dockerCLI.Out(), d)
+	if opts.purge {
+		if err := store.Remove(name); err != nil {
+			return fmt.Errorf("push %s: pushed as %s, but the draft was not removed: %w", name, d, err)
+		}
+	}
+	return nil
+}
+
+// pushList writes a list to target after making every entry present in the
+// target repository; it returns the list digest.
+func pushList(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, log io.Writer) (string, error) {
+	sess.Want(target.Host, target.Repository, "pull", "push")
+	var foreign []manifestlist.Entry
+	for _, e := range entries {
+		src, err := registry.ParseReference(e.Source)
+		if err != nil {
+			return "", fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
+		}
+		if src.Host != target.Host {
+			return "", fmt.Errorf("entry %s lives in registry %s, not %s: copy it first with docker mlist copy %s %s",
+				e.Source, src.Host, target.Host, e.Source, target.Name())
+		}
+		if src.Repository != target.Repository {
+			sess.Want(src.Host, src.Repository, "pull")
+			foreign = append(foreign, e)
+		}
+	}
+	c, err := sess.Client(ctx, target.Host)
+	if err != nil {
+		return "", err
+	}
+	var stats copy.Stats
+	errs := make([]error, len(foreign))
+	done := make(chan struct{})
+	for i, e := range foreign {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			src, _ := registry.ParseReference(e.Source)
+			errs[i] = copy.Promote(ctx, c, src.Repository, target.Repository, e.Descriptor.Digest, e.Raw, e.Descriptor.MediaType, &stats)
+		}()
+	}
+	for range foreign {
+		<-done
+	}
+	if err := errors.Join(errs...); err != nil {
+		return "", err
+	}
+	if len(foreign) > 0 {
+		fmt.Fprintf(log, "%d manifests made present in %s (%d already there; %d blobs mounted, %d uploaded)\n",
+			stats.Manifests, target.Name(), stats.Present, stats.Mounted, stats.Uploaded)
+	}
+	d, err := c.PutManifest(ctx, target.Repository, target.Ref(), raw, mediaType)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(log, "Pushed %s\n", target)
+	return d.String(), nil
+}

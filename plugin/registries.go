@@ -1,0 +1,145 @@
+package plugin
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
+	"github.com/sirupsen/logrus"
+)
+
+// registryFlags are the per-command registry options every network command takes.
+type registryFlags struct {
+	insecure bool
+}
+
+// newSession builds the registry session of one command: credentials from the
+// Docker CLI's config (auths, credsStore, credHelpers), insecure decisions and
+// certificates per host.
+func newSession(dockerCLI command.Cli, flags registryFlags) *registry.Session {
+	return registry.NewSession(func(host string) (registry.Options, error) {
+		return registryOptions(dockerCLI, host, flags)
+	})
+}
+
+func registryOptions(dockerCLI command.Cli, host string, flags registryFlags) (registry.Options, error) {
+	opts := registry.Options{
+		Insecure:  flags.insecure || isInsecure(dockerCLI, host),
+		UserAgent: "docker-mlist/" + Version,
+	}
+	ac, err := dockerCLI.ConfigFile().GetAuthConfig(host)
+	if err != nil {
+		// As docker does: a broken or missing credential helper is not fatal,
+		// the registry may allow anonymous access.
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, err)
+	} else {
+		opts.Credentials = registry.Credentials{
+			Username:      ac.Username,
+			Password:      ac.Password,
+			IdentityToken: ac.IdentityToken,
+			RegistryToken: ac.RegistryToken,
+		}
+	}
+	tlsConfig, err := certsFor(host)
+	if err != nil {
+		return opts, err
+	}
+	opts.TLS = tlsConfig
+	if logrus.IsLevelEnabled(logrus.DebugLevel) {
+		opts.Log = func(format string, args ...any) { logrus.Debugf(format, args...) }
+	}
+	return opts, nil
+}
+
+// isInsecure decides, as the Docker engine does for pushes, whether a host
+// may be reached over plain HTTP or unverified TLS: loopback always, and
+// hosts listed in config.json's plugins.mlist "insecure-registries".
+func isInsecure(dockerCLI command.Cli, host string) bool {
+	if isLoopback(host) {
+		return true
+	}
+	if v, ok := dockerCLI.ConfigFile().PluginConfig("mlist", "insecure-registries"); ok {
+		for _, h := range strings.Split(v, ",") {
+			if strings.TrimSpace(h) == host {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isLoopback(host string) bool {
+	h := host
+	if hh, _, err := net.SplitHostPort(host); err == nil {
+		h = hh
+	}
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// certDirs are where Docker looks for a registry's CA and client certificates.
+func certDirs(host string) []string {
+	dirs := []string{filepath.Join("/etc/docker/certs.d", host)}
+	if xdg := os.Getenv("XDG_CONFIG_HOME"); xdg != "" {
+		dirs = append(dirs, filepath.Join(xdg, "docker", "certs.d", host))
+	}
+	dirs = append(dirs, filepath.Join(config.Dir(), "certs.d", host))
+	return dirs
+}
+
+// certsFor loads CA certificates (*.crt) and client key pairs (*.cert with
+// *.key) for host; nil when there are none.
+func certsFor(host string) (*tls.Config, error) {
+	var cfg *tls.Config
+	for _, dir := range certDirs(host) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			path := filepath.Join(dir, e.Name())
+			switch filepath.Ext(e.Name()) {
+			case ".crt":
+				pem, err := os.ReadFile(path)
+				if err != nil {
+					return nil, fmt.Errorf("certificates for %s: %w", host, err)
+				}
+				if cfg == nil {
+					cfg = newTLSConfig()
+				}
+				if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("certificates for %s: no certificate in %s", host, path)
+				}
+			case ".cert":
+				keyPath := strings.TrimSuffix(path, ".cert") + ".key"
+				pair, err := tls.LoadX509KeyPair(path, keyPath)
+				if err != nil {
+					return nil, fmt.Errorf("client certificate for %s: %w", host, err)
+				}
+				if cfg == nil {
+					cfg = newTLSConfig()
+				}
+				cfg.Certificates = append(cfg.Certificates, pair)
+			}
+		}
+	}
+	return cfg, nil
+}
+
+func newTLSConfig() *tls.Config {
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+}

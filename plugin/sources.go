@@ -1,0 +1,138 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// fetched is one source resolved from a registry: a single image, or a list
+// with the raw bytes of every entry.
+type fetched struct {
+	ref     registry.Reference
+	raw     []byte
+	desc    registry.Descriptor
+	list    *manifestlist.List // nil for a single image
+	entries []manifestlist.Entry
+}
+
+// fetchAll resolves sources concurrently, one registry session for all of
+// them. Results keep the argument order.
+func fetchAll(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*fetched, error) {
+	out := make([]*fetched, len(refs))
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = fetchSource(ctx, sess, ref)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*fetched, error) {
+	c, err := sess.Client(ctx, ref.Host)
+	if err != nil {
+		return nil, err
+	}
+	raw, desc, err := c.GetManifest(ctx, ref.Repository, ref.Ref())
+	if err != nil {
+		return nil, err
+	}
+	f := &fetched{ref: ref, raw: raw, desc: desc}
+	mt := mediaTypeOf(raw, desc.MediaType)
+	if isSchema1(mt) {
+		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", ref)
+	}
+	if !manifestlist.IsList(mt) {
+		e, err := singleEntry(ctx, c, ref, raw, mt)
+		if err != nil {
+			return nil, err
+		}
+		f.entries = []manifestlist.Entry{e}
+		return f, nil
+	}
+	if f.list, err = manifestlist.ParseList(raw, mt); err != nil {
+		return nil, fmt.Errorf("%s: %w", ref, err)
+	}
+	if f.entries, err = fetchChildren(ctx, sess, ref, f.list); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// singleEntry makes a list entry of a single image, its platform read from
+// the image config as docker manifest create does.
+func singleEntry(ctx context.Context, c *registry.Client, ref registry.Reference, raw []byte, mt string) (manifestlist.Entry, error) {
+	var m struct {
+		ArtifactType string `json:"artifactType"`
+		Config       struct {
+			MediaType string        `json:"mediaType"`
+			Digest    digest.Digest `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return manifestlist.Entry{}, fmt.Errorf("%s: parse manifest: %w", ref, err)
+	}
+	d := imgspecv1.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw)), ArtifactType: m.ArtifactType}
+	if isImageConfig(m.Config.MediaType) {
+		cfg, err := c.ReadBlob(ctx, ref.Repository, m.Config.Digest, 4<<20)
+		if err != nil {
+			return manifestlist.Entry{}, fmt.Errorf("config of %s: %w", ref, err)
+		}
+		var p imgspecv1.Platform
+		if err := json.Unmarshal(cfg, &p); err != nil {
+			return manifestlist.Entry{}, fmt.Errorf("config of %s: %w", ref, err)
+		}
+		if p.OS != "" || p.Architecture != "" {
+			d.Platform = &p
+		}
+	}
+	return manifestlist.Entry{Source: ref.String(), Descriptor: d, Raw: raw}, nil
+}
+
+func isImageConfig(mt string) bool {
+	return mt == "application/vnd.docker.container.image.v1+json" || mt == imgspecv1.MediaTypeImageConfig
+}
+
+func isSchema1(mt string) bool {
+	return strings.HasPrefix(mt, "application/vnd.docker.distribution.manifest.v1")
+}
+
+// mediaTypeOf trusts the manifest's own mediaType field over the registry's
+// Content-Type, which some registries get wrong for OCI content.
+func mediaTypeOf(raw []byte, served string) string {
+	var m struct {
+		MediaType     string          `json:"mediaType"`
+		SchemaVersion int             `json:"schemaVersion"`
+		Manifests     json.RawMessage `json:"manifests"`
+		Config        json.RawMessage `json:"config"`
+	}
+	if json.Unmarshal(raw, &m) == nil {
+		switch {
+		case m.MediaType != "":
+			return m.MediaType
+		case m.SchemaVersion == 1:
+			return "application/vnd.docker.distribution.manifest.v1+json"
+		case m.Manifests != nil:
+			return imgspecv1.MediaTypeImageIndex
+		case m.Config != nil:
+			return imgspecv1.MediaTypeImageManifest
+		}
+	}
+	return served
+}

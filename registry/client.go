@@ -1,0 +1,543 @@
+// Package registry is a small client for the distribution (OCI) registry API.
+//
+// It exists because the operations docker-mlist performs on lists (read a
+// manifest, mount a blob, put a manifest by digest) are a handful of HTTP
+// requests each, and the general-purpose clients repeat the /v2/ ping and the
+// token request for every image they open. A Client pings its registry once and
+// asks for one token that covers every repository the command will touch.
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/distribution/registry/client/auth"
+	"github.com/docker/distribution/registry/client/auth/challenge"
+	"github.com/docker/distribution/registry/client/transport"
+	"github.com/opencontainers/go-digest"
+)
+
+// Credentials are what the Docker CLI resolved for one registry. The zero
+// value means anonymous access.
+type Credentials struct {
+	Username      string
+	Password      string
+	IdentityToken string // an OAuth refresh token, from `docker login` to registries that issue one
+	RegistryToken string // a bearer token used as-is
+}
+
+// Options say how to reach one registry.
+type Options struct {
+	// Insecure allows plain HTTP and TLS without certificate verification,
+	// as Docker does for its insecure registries.
+	Insecure bool
+	// TLS carries the CA pool and client certificates from certs.d; nil means
+	// the system roots.
+	TLS         *tls.Config
+	Credentials Credentials
+	UserAgent   string
+	// Log, when set, receives one line per request (method, URL, status), never
+	// headers: used by --debug.
+	Log func(format string, args ...any)
+}
+
+// Scope is access to one repository that a command needs.
+type Scope struct {
+	Repository string
+	Actions    []string // "pull", "push", "delete"
+}
+
+// Client talks to one registry host.
+type Client struct {
+	Host string // "registry.example.com:5000", as in references
+	base string // "https://registry.example.com:5000" after the ping decided the scheme
+
+	opts Options
+	http *http.Client
+}
+
+// Manifest media types a client accepts, in the order registries should prefer.
+var acceptManifest = []string{
+	"application/vnd.oci.image.index.v1+json",
+	"application/vnd.docker.distribution.manifest.list.v2+json",
+	"application/vnd.oci.image.manifest.v1+json",
+	"application/vnd.docker.distribution.manifest.v2+json",
+	"application/vnd.docker.distribution.manifest.v1+prettyjws",
+	"application/vnd.docker.distribution.manifest.v1+json",
+}
+
+// APIHost maps a reference domain to the host that serves its API.
+func APIHost(domain string) string {
+	if domain == "docker.io" || domain == "index.docker.io" {
+		return "registry-1.docker.io"
+	}
+	return domain
+}
+
+// Dial pings the registry and returns a client authorised for scopes. Every
+// request the client makes afterwards reuses that ping and, on token-auth
+// registries, one token for all the scopes.
+func Dial(ctx context.Context, host string, scopes []Scope, opts Options) (*Client, error) {
+	tlsConfig := opts.TLS
+	if tlsConfig == nil {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+	} else {
+		tlsConfig = tlsConfig.Clone()
+	}
+	if opts.Insecure {
+		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
+	}
+	base := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     tlsConfig,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConnsPerHost: 16,
+		ForceAttemptHTTP2:   true,
+	}
+	var rt http.RoundTripper = base
+	if opts.Log != nil {
+		rt = &logTransport{next: base, log: opts.Log}
+	}
+	c := &Client{Host: host, opts: opts}
+
+	apiHost := APIHost(host)
+	schemes := []string{"https"}
+	if opts.Insecure {
+		schemes = append(schemes, "http")
+	}
+	var resp *http.Response
+	var pingErr error
+	for _, scheme := range schemes {
+		c.base = scheme + "://" + apiHost
+		resp, pingErr = ping(ctx, &http.Client{Transport: rt}, c.base, opts.UserAgent)
+		if pingErr == nil {
+			break
+		}
+	}
+	if pingErr != nil {
+		if !opts.Insecure && isTLSMismatch(pingErr) {
+			return nil, fmt.Errorf("registry %s answers plain HTTP; mark it insecure (--insecure) to use it", host)
+		}
+		return nil, fmt.Errorf("registry %s is not reachable: %w", host, pingErr)
+	}
+	defer resp.Body.Close()
+
+	manager := challenge.NewSimpleManager()
+	if err := manager.AddResponse(resp); err != nil {
+		return nil, fmt.Errorf("registry %s: %w", host, err)
+	}
+	modifiers := []transport.RequestModifier{}
+	if opts.UserAgent != "" {
+		modifiers = append(modifiers, transport.NewHeaderRequestModifier(http.Header{"User-Agent": []string{opts.UserAgent}}))
+	}
+	if opts.Credentials.RegistryToken != "" {
+		modifiers = append(modifiers, transport.NewHeaderRequestModifier(http.Header{"Authorization": []string{"Bearer " + opts.Credentials.RegistryToken}}))
+	} else {
+		creds := &credentialStore{creds: opts.Credentials}
+		var authScopes []auth.Scope
+		for _, s := range mergeScopes(scopes) {
+			authScopes = append(authScopes, auth.RepositoryScope{Repository: s.Repository, Actions: s.Actions})
+		}
+		tokens := auth.NewTokenHandlerWithOptions(auth.TokenHandlerOptions{
+			Transport:   rt,
+			Credentials: creds,
+			Scopes:      authScopes,
+			ClientID:    "docker-mlist",
+		})
+		modifiers = append(modifiers, auth.NewAuthorizer(manager, tokens, auth.NewBasicHandler(creds)))
+	}
+	c.http = &http.Client{Transport: transport.NewTransport(rt, modifiers...)}
+	return c, nil
+}
+
+func ping(ctx context.Context, hc *http.Client, base, userAgent string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/", nil)
+	if err != nil {
+		return nil, err
+	}
+	if userAgent != "" {
+		req.Header.Set("User-Agent", userAgent)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s/v2/: unexpected status %s", base, resp.Status)
+	}
+	return resp, nil
+}
+
+func isTLSMismatch(err error) bool {
+	return strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") ||
+		strings.Contains(err.Error(), "first record does not look like a TLS handshake")
+}
+
+// mergeScopes folds scopes on the same repository together so the token
+// request names each repository once.
+func mergeScopes(scopes []Scope) []Scope {
+	var out []Scope
+	index := map[string]int{}
+	for _, s := range scopes {
+		i, ok := index[s.Repository]
+		if !ok {
+			index[s.Repository] = len(out)
+			out = append(out, Scope{Repository: s.Repository})
+			i = len(out) - 1
+		}
+		for _, a := range s.Actions {
+			if !contains(out[i].Actions, a) {
+				out[i].Actions = append(out[i].Actions, a)
+			}
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+type credentialStore struct {
+	creds Credentials
+	mu    sync.Mutex
+	// refreshed holds a refresh token a token server issued during this run.
+	refreshed map[string]string
+}
+
+func (s *credentialStore) Basic(*url.URL) (string, string) {
+	return s.creds.Username, s.creds.Password
+}
+
+func (s *credentialStore) RefreshToken(*url.URL, string) string {
+	return s.creds.IdentityToken
+}
+
+func (s *credentialStore) SetRefreshToken(realm *url.URL, service, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refreshed == nil {
+		s.refreshed = map[string]string{}
+	}
+	s.refreshed[realm.String()+" "+service] = token
+}
+
+type logTransport struct {
+	next http.RoundTripper
+	log  func(string, ...any)
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	u := *req.URL
+	u.User = nil
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		t.log("%s %s: %v", req.Method, u.String(), err)
+		return nil, err
+	}
+	t.log("%s %s -> %d", req.Method, u.String(), resp.StatusCode)
+	return resp, nil
+}
+
+// Descriptor is what a registry says about a manifest or blob.
+type Descriptor struct {
+	MediaType string
+	Digest    digest.Digest
+	Size      int64
+}
+
+func (c *Client) url(repo, kind, ref string) string {
+	return fmt.Sprintf("%s/v2/%s/%s/%s", c.base, repo, kind, ref)
+}
+
+func (c *Client) do(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
+	}
+	return resp, nil
+}
+
+// scrub removes a URL's query and user info from transport errors; the token
+// realm URL may carry both.
+func scrub(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			u.User = nil
+			u.RawQuery = ""
+			return fmt.Errorf("%s: %w", u.String(), ue.Err)
+		}
+	}
+	return err
+}
+
+// GetManifest fetches a manifest by tag or digest. When ref is a digest the
+// bytes are verified against it.
+func (c *Client) GetManifest(ctx context.Context, repo, ref string) ([]byte, Descriptor, error) {
+	resp, err := c.do(ctx, http.MethodGet, c.url(repo, "manifests", ref), nil, http.Header{"Accept": {strings.Join(acceptManifest, ", ")}})
+	if err != nil {
+		return nil, Descriptor{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, Descriptor{}, c.statusError(resp, repo, ref)
+	}
+	// Manifests are small; a cap guards against a misbehaving server.
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return nil, Descriptor{}, fmt.Errorf("read manifest %s/%s:%s: %w", c.Host, repo, ref, err)
+	}
+	d := digest.FromBytes(raw)
+	if want, err := digest.Parse(ref); err == nil && want != d {
+		return nil, Descriptor{}, fmt.Errorf("manifest %s/%s@%s: registry returned content with digest %s", c.Host, repo, ref, d)
+	}
+	mt := resp.Header.Get("Content-Type")
+	if i := strings.IndexByte(mt, ';'); i >= 0 {
+		mt = strings.TrimSpace(mt[:i])
+	}
+	return raw, Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))}, nil
+}
+
+// HeadManifest reports a manifest's descriptor, or ErrNotFound.
+func (c *Client) HeadManifest(ctx context.Context, repo, ref string) (Descriptor, error) {
+	resp, err := c.do(ctx, http.MethodHead, c.url(repo, "manifests", ref), nil, http.Header{"Accept": {strings.Join(acceptManifest, ", ")}})
+	if err != nil {
+		return Descriptor{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Descriptor{}, c.statusError(resp, repo, ref)
+	}
+	d, err := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		// Without the header the digest needs the bytes.
+		_, desc, gerr := c.GetManifest(ctx, repo, ref)
+		return desc, gerr
+	}
+	size, _ := strconv.ParseInt(resp.Header.Get("Content-Length"), 10, 64)
+	return Descriptor{MediaType: resp.Header.Get("Content-Type"), Digest: d, Size: size}, nil
+}
+
+// PutManifest stores raw under ref (a tag or its digest) and returns the
+// digest the registry reports.
+func (c *Client) PutManifest(ctx context.Context, repo, ref string, raw []byte, mediaType string) (digest.Digest, error) {
+	resp, err := c.do(ctx, http.MethodPut, c.url(repo, "manifests", ref), bytes.NewReader(raw), http.Header{"Content-Type": {mediaType}})
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+		return "", c.statusError(resp, repo, ref)
+	}
+	d := digest.FromBytes(raw)
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != d.String() {
+		return "", fmt.Errorf("put manifest %s/%s:%s: registry stored digest %s, expected %s", c.Host, repo, ref, got, d)
+	}
+	return d, nil
+}
+
+// DeleteManifest deletes a manifest by digest.
+func (c *Client) DeleteManifest(ctx context.Context, repo string, d digest.Digest) error {
+	resp, err := c.do(ctx, http.MethodDelete, c.url(repo, "manifests", d.String()), nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		return c.statusError(resp, repo, d.String())
+	}
+	return nil
+}
+
+// BlobExists reports whether repo holds the blob.
+func (c *Client) BlobExists(ctx context.Context, repo string, d digest.Digest) (bool, error) {
+	resp, err := c.do(ctx, http.MethodHead, c.url(repo, "blobs", d.String()), nil, nil)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return true, nil
+	case http.StatusNotFound:
+		return false, nil
+	}
+	return false, c.statusError(resp, repo, d.String())
+}
+
+// GetBlob opens a blob for reading; the caller closes it.
+func (c *Client) GetBlob(ctx context.Context, repo string, d digest.Digest) (io.ReadCloser, int64, error) {
+	resp, err := c.do(ctx, http.MethodGet, c.url(repo, "blobs", d.String()), nil, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, 0, c.statusError(resp, repo, d.String())
+	}
+	return resp.Body, resp.ContentLength, nil
+}
+
+// ReadBlob reads a small blob (a config) whole and verifies its digest.
+func (c *Client) ReadBlob(ctx context.Context, repo string, d digest.Digest, limit int64) ([]byte, error) {
+	body, _, err := c.GetBlob(ctx, repo, d)
+	if err != nil {
+		return nil, err
+	}
+	defer body.Close()
+	b, err := io.ReadAll(io.LimitReader(body, limit))
+	if err != nil {
+		return nil, fmt.Errorf("read blob %s/%s@%s: %w", c.Host, repo, d, err)
+	}
+	if digest.FromBytes(b) != d {
+		return nil, fmt.Errorf("blob %s/%s@%s: content does not match its digest", c.Host, repo, d)
+	}
+	return b, nil
+}
+
+// MountBlob asks the registry to link a blob from another repository of the
+// same registry. It reports false, with the upload session cancelled, when
+// the registry declines; callers then upload the blob.
+func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error) {
+	q := url.Values{"mount": {d.String()}, "from": {from}}
+	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/?%s", c.base, repo, q.Encode()), nil, http.Header{"Content-Length": {"0"}})
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusCreated:
+		return true, nil
+	case http.StatusAccepted:
+		// The registry opened an upload instead; cancel it rather than leave it
+		// dangling until the registry's purge.
+		if loc := resp.Header.Get("Location"); loc != "" {
+			if u, err := c.resolve(loc); err == nil {
+				if r, err := c.do(ctx, http.MethodDelete, u, nil, nil); err == nil {
+					r.Body.Close()
+				}
+			}
+		}
+		return false, nil
+	}
+	return false, c.statusError(resp, repo, d.String())
+}
+
+// UploadBlob streams size bytes from r into repo as blob d in one request.
+func (c *Client) UploadBlob(ctx context.Context, repo string, d digest.Digest, size int64, r io.Reader) error {
+	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/", c.base, repo), nil, http.Header{"Content-Length": {"0"}})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		return c.statusError(resp, repo, d.String())
+	}
+	loc, err := c.resolve(resp.Header.Get("Location"))
+	if err != nil {
+		return fmt.Errorf("upload %s to %s/%s: %w", d, c.Host, repo, err)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("digest", d.String())
+	u.RawQuery = q.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), r)
+	if err != nil {
+		return err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err = c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("upload %s to %s/%s: %w", d, c.Host, repo, scrub(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return c.statusError(resp, repo, d.String())
+	}
+	return nil
+}
+
+// Tags lists a repository's tags, following every page.
+func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
+	next := fmt.Sprintf("%s/v2/%s/tags/list", c.base, repo)
+	var tags []string
+	for next != "" {
+		resp, err := c.do(ctx, http.MethodGet, next, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			err := c.statusError(resp, repo, "tags")
+			resp.Body.Close()
+			return nil, err
+		}
+		var page struct {
+			Tags []string `json:"tags"`
+		}
+		err = json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("tags of %s/%s: %w", c.Host, repo, err)
+		}
+		tags = append(tags, page.Tags...)
+		next = ""
+		if link := resp.Header.Get("Link"); link != "" {
+			if u, err := c.resolve(parseLink(link)); err == nil && parseLink(link) != "" {
+				next = u
+			}
+		}
+	}
+	return tags, nil
+}
+
+// parseLink extracts the target of an RFC 5988 `<url>; rel="next"` header.
+func parseLink(h string) string {
+	start, end := strings.IndexByte(h, '<'), strings.IndexByte(h, '>')
+	if start < 0 || end < start {
+		return ""
+	}
+	return h[start+1 : end]
+}
+
+func (c *Client) resolve(loc string) (string, error) {
+	if loc == "" {
+		return "", errors.New("registry sent no Location")
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		return "", err
+	}
+	base, _ := url.Parse(c.base)
+	return base.ResolveReference(u).String(), nil
+}
