@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"os"
@@ -41,6 +42,13 @@ type result struct {
 func (r result) Combined() string { return r.Stdout + r.Stderr }
 
 // newEnv makes an environment whose config.json is {}.
+//
+// Beware: with no credsStore, credHelpers or auths in config.json, the
+// Docker CLI (and so the plugin, which loads the config the same way) picks
+// "pass" as credential store whenever `pass` and docker-credential-pass are
+// installed, as they are in CI. Reads then find nothing, harmlessly, but
+// `docker login` fails with "pass not initialized". Use e.login for
+// file-store credentials, or setupPass for a working pass store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	probeEngine()
@@ -206,6 +214,20 @@ func (e *env) updateConfig(t testing.TB, keys map[string]any) {
 	for k, v := range keys {
 		cfg[k] = v
 	}
+	e.writeConfig(t, cfg)
+}
+
+// login stores user:password for host in config.json's auths, the way
+// `docker login` does with the file store, without needing an engine.
+func (e *env) login(t testing.TB, host, user, password string) {
+	t.Helper()
+	cfg := e.readConfig(t)
+	auths, _ := cfg["auths"].(map[string]any)
+	if auths == nil {
+		auths = map[string]any{}
+	}
+	auths[host] = map[string]any{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+	cfg["auths"] = auths
 	e.writeConfig(t, cfg)
 }
 

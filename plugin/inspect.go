@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
@@ -198,20 +197,13 @@ func fetchChildren(ctx context.Context, sess *registry.Session, ref registry.Ref
 		return nil, err
 	}
 	out := make([]manifestlist.Entry, len(list.Manifests))
-	errs := make([]error, len(list.Manifests))
-	var wg sync.WaitGroup
-	for i, d := range list.Manifests {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			raw, _, err := c.GetManifest(ctx, ref.Repository, d.Digest.String())
-			if err != nil {
-				errs[i] = fmt.Errorf("entry %s of %s: %w", d.Digest, ref, err)
-				return
-			}
-			out[i] = manifestlist.Entry{Source: ref.WithDigest(d.Digest).String(), Descriptor: d, Raw: raw}
-		}()
-	}
-	wg.Wait()
-	return out, errors.Join(errs...)
+	err = copy.ForEach(ctx, list.Manifests, func(ctx context.Context, i int, d imgspecv1.Descriptor) error {
+		raw, _, err := c.GetManifest(ctx, ref.Repository, d.Digest.String())
+		if err != nil {
+			return fmt.Errorf("entry %s of %s: %w", d.Digest, ref, err)
+		}
+		out[i] = manifestlist.Entry{Source: ref.WithDigest(d.Digest).String(), Descriptor: d, Raw: raw}
+		return nil
+	})
+	return out, err
 }

@@ -86,7 +86,8 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 }
 
 // pushList writes a list to target after making every entry present in the
-// target repository; it returns the list digest.
+// target repository (mounted within a registry, copied across registries);
+// it returns the list digest.
 func pushList(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, log io.Writer) (string, error) {
 	sess.Want(target.Host, target.Repository, "pull", "push")
 	var foreign []manifestlist.Entry
@@ -95,11 +96,7 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 		if err != nil {
 			return "", fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
 		}
-		if src.Host != target.Host {
-			return "", fmt.Errorf("entry %s lives in registry %s, not %s: copy it first with docker mlist copy %s %s",
-				e.Source, src.Host, target.Host, e.Source, target.Name())
-		}
-		if src.Repository != target.Repository {
+		if src.Name() != target.Name() {
 			sess.Want(src.Host, src.Repository, "pull")
 			foreign = append(foreign, e)
 		}
@@ -108,24 +105,22 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 	if err != nil {
 		return "", err
 	}
+	dst := copy.Endpoint{Client: c, Repository: target.Repository}
 	var stats copy.Stats
-	errs := make([]error, len(foreign))
-	done := make(chan struct{})
-	for i, e := range foreign {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			src, _ := registry.ParseReference(e.Source)
-			errs[i] = copy.Promote(ctx, c, src.Repository, target.Repository, e.Descriptor.Digest, e.Raw, e.Descriptor.MediaType, &stats)
-		}()
-	}
-	for range foreign {
-		<-done
-	}
-	if err := errors.Join(errs...); err != nil {
+	err = copy.ForEach(ctx, foreign, func(ctx context.Context, _ int, e manifestlist.Entry) error {
+		src, _ := registry.ParseReference(e.Source)
+		sc, err := sess.Client(ctx, src.Host)
+		if err != nil {
+			return err
+		}
+		return copy.Transfer(ctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
+			copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
+	})
+	if err != nil {
 		return "", err
 	}
 	if len(foreign) > 0 {
-		fmt.Fprintf(log, "%d manifests made present in %s (%d already there; %d blobs mounted, %d uploaded)\n",
+		fmt.Fprintf(log, "%d manifests made present in %s (%d already there; %d blobs mounted, %d copied)\n",
 			stats.Manifests, target.Name(), stats.Present, stats.Mounted, stats.Uploaded)
 	}
 	d, err := c.PutManifest(ctx, target.Repository, target.Ref(), raw, mediaType)

@@ -59,8 +59,9 @@ func registryOptions(dockerCLI command.Cli, host string, flags registryFlags) (r
 }
 
 // isInsecure decides, as the Docker engine does for pushes, whether a host
-// may be reached over plain HTTP or unverified TLS: loopback always, and
-// hosts listed in config.json's plugins.mlist "insecure-registries".
+// may be reached over plain HTTP or unverified TLS: loopback always, hosts
+// listed in config.json's plugins.mlist "insecure-registries" (for users
+// without an engine), and what the current context's engine says.
 func isInsecure(dockerCLI command.Cli, host string) bool {
 	if isLoopback(host) {
 		return true
@@ -72,7 +73,7 @@ func isInsecure(dockerCLI command.Cli, host string) bool {
 			}
 		}
 	}
-	return false
+	return engineInsecure(engine.get(dockerCLI), host)
 }
 
 func isLoopback(host string) bool {

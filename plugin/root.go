@@ -5,8 +5,8 @@ package plugin
 
 import (
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	cliplugin "github.com/docker/cli/cli-plugins/plugin"
 	"github.com/docker/cli/cli-plugins/metadata"
+	cliplugin "github.com/docker/cli/cli-plugins/plugin"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/spf13/cobra"

@@ -3,11 +3,10 @@ package plugin
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
+	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
@@ -28,20 +27,11 @@ type fetched struct {
 // them. Results keep the argument order.
 func fetchAll(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*fetched, error) {
 	out := make([]*fetched, len(refs))
-	errs := make([]error, len(refs))
-	var wg sync.WaitGroup
-	for i, ref := range refs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			out[i], errs[i] = fetchSource(ctx, sess, ref)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return out, nil
+	err := copy.ForEach(ctx, refs, func(ctx context.Context, i int, ref registry.Reference) (err error) {
+		out[i], err = fetchSource(ctx, sess, ref)
+		return err
+	})
+	return out, err
 }
 
 func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*fetched, error) {
