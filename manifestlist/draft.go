@@ -194,21 +194,12 @@ func repoName(s string) string {
 // images with the same platform, or an image without os or architecture.
 // Attestation entries are exempt; they carry unknown/unknown by design.
 func (d *Draft) CheckPlatforms() error {
-	seen := map[string]int{}
-	for i, e := range d.Entries {
-		if IsAttestation(e.Descriptor) {
-			continue
-		}
-		if !hasPlatform(e.Descriptor) {
+	for _, e := range d.Entries {
+		if !IsAttestation(e.Descriptor) && !hasPlatform(e.Descriptor) {
 			return fmt.Errorf("entry %s has no os/architecture; set them with annotate --os --arch", e.label())
 		}
-		key := PlatformKey(e.Descriptor.Platform, MatchPlatform)
-		if j, ok := seen[key]; ok {
-			return fmt.Errorf("entries %s and %s both have platform %s", d.Entries[j].name(), e.name(), key)
-		}
-		seen[key] = i
 	}
-	return nil
+	return d.CheckDuplicates()
 }
 
 func (e Entry) name() string {

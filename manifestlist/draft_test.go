@@ -102,6 +102,11 @@ func TestCheckPlatforms(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			d := &Draft{Name: "r.example/app:v1", Entries: tc.entries}
 			err := d.CheckPlatforms()
+			// CheckDuplicates is the same check minus missing platforms.
+			dupErr := d.CheckDuplicates()
+			if strings.Contains(tc.wantErr, "both have platform") != (dupErr != nil) {
+				t.Errorf("CheckDuplicates = %v", dupErr)
+			}
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatal(err)

@@ -37,7 +37,10 @@ func desc(mt, seed, p string) imgspecv1.Descriptor {
 func docker(seed, p string) imgspecv1.Descriptor {
 	return desc(manifest.DockerV2Schema2MediaType, seed, p)
 }
-func oci(seed, p string) imgspecv1.Descriptor { return desc(imgspecv1.MediaTypeImageManifest, seed, p) }
+
+func oci(seed, p string) imgspecv1.Descriptor {
+	return desc(imgspecv1.MediaTypeImageManifest, seed, p)
+}
 
 // attestation returns an attestation entry describing subject.
 func attestation(seed string, subject imgspecv1.Descriptor) imgspecv1.Descriptor {

@@ -18,6 +18,9 @@ import (
 // registryFlags are the per-command registry options every network command takes.
 type registryFlags struct {
 	insecure bool
+	// creds, when set (--src-creds / --dest-creds), replace the Docker
+	// config's credentials for every host of the session.
+	creds *registry.Credentials
 }
 
 // newSession builds the registry session of one command: credentials from the
@@ -34,8 +37,9 @@ func registryOptions(dockerCLI command.Cli, host string, flags registryFlags) (r
 		Insecure:  flags.insecure || isInsecure(dockerCLI, host),
 		UserAgent: "docker-mlist/" + Version,
 	}
-	ac, err := dockerCLI.ConfigFile().GetAuthConfig(host)
-	if err != nil {
+	if flags.creds != nil {
+		opts.Credentials = *flags.creds
+	} else if ac, err := dockerCLI.ConfigFile().GetAuthConfig(host); err != nil {
 		// As docker does: a broken or missing credential helper is not fatal,
 		// the registry may allow anonymous access.
 		fmt.Fprintf(dockerCLI.Err(), "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, err)

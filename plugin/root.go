@@ -50,6 +50,7 @@ certificates and contexts of the Docker CLI that runs it.`,
 		newPushCommand(dockerCLI),
 		newRmCommand(dockerCLI),
 		newLsCommand(dockerCLI),
+		newMergeCommand(dockerCLI),
 	)
 	return cmd
 }

@@ -126,3 +126,43 @@ func mediaTypeOf(raw []byte, served string) string {
 	}
 	return served
 }
+
+// listRead is a reference read as a list: a single image becomes a list of
+// one entry, so list operations need not care which they got.
+type listRead struct {
+	ref    registry.Reference
+	raw    []byte
+	digest digest.Digest
+	list   *manifestlist.List
+	single bool
+}
+
+// readList reads ref as a list, without fetching a list's entries.
+func readList(ctx context.Context, c *registry.Client, ref registry.Reference) (*listRead, error) {
+	raw, desc, err := c.GetManifest(ctx, ref.Repository, ref.Ref())
+	if err != nil {
+		return nil, err
+	}
+	r := &listRead{ref: ref, raw: raw, digest: desc.Digest}
+	mt := mediaTypeOf(raw, desc.MediaType)
+	if isSchema1(mt) {
+		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", ref)
+	}
+	if manifestlist.IsList(mt) {
+		if r.list, err = manifestlist.ParseList(raw, mt); err != nil {
+			return nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		return r, nil
+	}
+	e, err := singleEntry(ctx, c, ref, raw, mt)
+	if err != nil {
+		return nil, err
+	}
+	listType := imgspecv1.MediaTypeImageIndex
+	if mt == "application/vnd.docker.distribution.manifest.v2+json" {
+		listType = "application/vnd.docker.distribution.manifest.list.v2+json"
+	}
+	r.list = &manifestlist.List{MediaType: listType, Manifests: []imgspecv1.Descriptor{e.Descriptor}}
+	r.single = true
+	return r, nil
+}

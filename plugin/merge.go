@@ -1,0 +1,438 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/docker-mlist/docker-mlist/copy"
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/moby/term"
+	"github.com/opencontainers/go-digest"
+	"github.com/spf13/cobra"
+)
+
+// mergeAttempts bounds how often a merge is planned again when DESTINATION
+// changes under it.
+const mergeAttempts = 3
+
+type mergeOptions struct {
+	source, destination string
+	target              string
+	match               string
+	platforms           string
+	mediaType           string
+	dryRun              bool
+	format              string
+	quiet               bool
+	srcCreds, destCreds string
+	registry            registryFlags
+}
+
+func newMergeCommand(dockerCLI command.Cli) *cobra.Command {
+	var opts mergeOptions
+	cmd := &cobra.Command{
+		Use:   "merge [OPTIONS] SOURCE DESTINATION",
+		Short: "Merge a newer list or image into an existing list",
+		Long: `Merge SOURCE (a list, or a single image) into the list DESTINATION.
+
+The result holds every SOURCE entry plus every DESTINATION entry whose platform
+SOURCE lacks; platforms are os, architecture, variant and os.version together
+(--match arch compares architecture only, as pubtools-quay does). Attestation
+entries follow the image they describe. Entries that live elsewhere are made
+present in the target repository first and the list is written last. If
+DESTINATION changes while the merge runs, the merge is planned again.`,
+		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge --platforms linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
+		Args:                  cli.ExactArgs(2),
+		DisableFlagsInUseLine: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.source, opts.destination = args[0], args[1]
+			return runMerge(cmd.Context(), dockerCLI, opts)
+		},
+	}
+	flags := cmd.Flags()
+	flags.StringVar(&opts.target, "target", "", "Write the result here instead of DESTINATION (DESTINATION is only read)")
+	flags.StringVar(&opts.match, "match", "platform", `What identifies an entry: "platform" (os/arch/variant/os.version) or "arch"`)
+	flags.StringVar(&opts.platforms, "platforms", "", "Take only these platforms from SOURCE (comma separated), keep everything else of DESTINATION")
+	flags.StringVar(&opts.mediaType, "media-type", "", `Result list type: "docker" or "oci" (default: DESTINATION's)`)
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
+	flags.StringVar(&opts.format, "format", "", "Format the --dry-run plan: \"json\", \"table\" or a Go template")
+	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
+	flags.StringVar(&opts.srcCreds, "src-creds", "", "USER[:PASSWORD] for SOURCE (password from $DOCKER_MLIST_SRC_PASSWORD if omitted)")
+	flags.StringVar(&opts.destCreds, "dest-creds", "", "USER[:PASSWORD] for DESTINATION (password from $DOCKER_MLIST_DEST_PASSWORD if omitted)")
+	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
+	return cmd
+}
+
+// mergePlan is what --dry-run prints.
+type mergePlan struct {
+	Source            string         `json:"source"`
+	Destination       string         `json:"destination"`
+	Target            string         `json:"target"`
+	SourceDigest      digest.Digest  `json:"sourceDigest"`
+	DestinationDigest digest.Digest  `json:"destinationDigest,omitempty"`
+	ResultDigest      digest.Digest  `json:"resultDigest"`
+	MediaType         string         `json:"mediaType"`
+	Unchanged         bool           `json:"unchanged"`
+	Changes           []planChange   `json:"changes"`
+	Transfers         []planTransfer `json:"transfers"`
+	Notes             []string       `json:"notes,omitempty"`
+}
+
+type planChange struct {
+	Platform    string        `json:"platform"`
+	Action      string        `json:"action"`
+	Old         digest.Digest `json:"old,omitempty"`
+	New         digest.Digest `json:"new,omitempty"`
+	Attestation bool          `json:"attestation,omitempty"`
+	Subject     digest.Digest `json:"subject,omitempty"`
+}
+
+// planTransfer is a manifest that must be brought into the target repository.
+type planTransfer struct {
+	Manifest digest.Digest `json:"manifest"`
+	From     string        `json:"from"`
+	How      string        `json:"how"` // "mount" within a registry, "copy" across registries
+}
+
+func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
+	src, err := registry.ParseReference(opts.source)
+	if err != nil {
+		return err
+	}
+	dst, err := registry.ParseReference(opts.destination)
+	if err != nil {
+		return err
+	}
+	if dst.Digest != "" {
+		return fmt.Errorf("invalid destination %q: a list to update is named by a tag, not a digest", opts.destination)
+	}
+	target := dst
+	if opts.target != "" {
+		if target, err = registry.ParseReference(opts.target); err != nil {
+			return err
+		}
+		if target.Digest != "" {
+			return fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
+		}
+	}
+	mopts := manifestlist.MergeOptions{}
+	switch opts.match {
+	case "platform":
+		mopts.Match = manifestlist.MatchPlatform
+	case "arch":
+		mopts.Match = manifestlist.MatchArch
+	default:
+		return fmt.Errorf("invalid --match %q: accepted: platform, arch", opts.match)
+	}
+	if opts.platforms != "" {
+		if mopts.Platforms, err = manifestlist.ParsePlatforms(opts.platforms); err != nil {
+			return err
+		}
+	}
+	if mopts.MediaType, err = parseMediaType(opts.mediaType); err != nil {
+		return err
+	}
+	srcSess, dstSess, err := mergeSessions(dockerCLI, opts)
+	if err != nil {
+		return err
+	}
+	srcSess.Want(src.Host, src.Repository, "pull")
+	dstSess.Want(dst.Host, dst.Repository, "pull")
+	if !opts.dryRun {
+		dstSess.Want(target.Host, target.Repository, "pull", "push")
+		if srcSess == dstSess && src.Host == target.Host {
+			// One token covering the mount source too.
+			dstSess.Want(src.Host, src.Repository, "pull")
+		}
+	}
+	var log io.Writer = dockerCLI.Err()
+	if opts.quiet {
+		log = io.Discard
+	}
+
+	// Both sides are read at once.
+	var srcRead, dstRead *listRead
+	err = copy.ForEach(ctx, []int{0, 1}, func(ctx context.Context, i int, _ int) error {
+		if i == 0 {
+			c, err := srcSess.Client(ctx, src.Host)
+			if err != nil {
+				return err
+			}
+			srcRead, err = readList(ctx, c, src)
+			return err
+		}
+		c, err := dstSess.Client(ctx, dst.Host)
+		if err != nil {
+			return err
+		}
+		dstRead, err = readList(ctx, c, dst)
+		if errors.Is(err, registry.ErrNotFound) {
+			dstRead, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+
+	for attempt := 1; ; attempt++ {
+		plan, raw, mediaType, err := planMerge(srcRead, dstRead, target, mopts)
+		if err != nil {
+			return fmt.Errorf("merge %s into %s: %w", src, dst, err)
+		}
+		for _, n := range plan.Notes {
+			fmt.Fprintln(log, "note:", n)
+		}
+		if opts.dryRun {
+			return printMergePlan(dockerCLI.Out(), opts.format, plan)
+		}
+		if plan.Unchanged {
+			fmt.Fprintf(log, "%s unchanged\n", target)
+			fmt.Fprintln(dockerCLI.Out(), plan.ResultDigest)
+			return nil
+		}
+		tc, err := dstSess.Client(ctx, target.Host)
+		if err != nil {
+			return err
+		}
+		if err := bringEntries(ctx, srcSess, dstSess, plan, tc, target); err != nil {
+			return fmt.Errorf("merge into %s: %w", target, err)
+		}
+		// Someone may have pushed DESTINATION since it was read: never
+		// overwrite that blindly, plan again from what is there now.
+		if target.Name() == dst.Name() && target.Tag == dst.Tag {
+			now, err := currentDigest(ctx, tc, dst)
+			if err != nil {
+				return err
+			}
+			var read digest.Digest
+			if dstRead != nil {
+				read = dstRead.digest
+			}
+			if now != read {
+				if attempt == mergeAttempts {
+					return fmt.Errorf("merge into %s: it kept changing while merging (%d attempts); nothing written", dst, attempt)
+				}
+				fmt.Fprintf(log, "%s changed while merging (now %s); planning again\n", dst, orNone(now))
+				if dstRead, err = readList(ctx, tc, dst); errors.Is(err, registry.ErrNotFound) {
+					dstRead = nil
+				} else if err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		d, err := tc.PutManifest(ctx, target.Repository, target.Tag, raw, mediaType)
+		if err != nil {
+			return fmt.Errorf("merge into %s: %w", target, err)
+		}
+		summarise(log, plan)
+		fmt.Fprintln(dockerCLI.Out(), d)
+		return nil
+	}
+}
+
+func orNone(d digest.Digest) string {
+	if d == "" {
+		return "deleted"
+	}
+	return d.String()
+}
+
+// currentDigest is the digest ref's tag points at now, "" when it has none.
+func currentDigest(ctx context.Context, c *registry.Client, ref registry.Reference) (digest.Digest, error) {
+	desc, err := c.HeadManifest(ctx, ref.Repository, ref.Tag)
+	if errors.Is(err, registry.ErrNotFound) {
+		return "", nil
+	}
+	return desc.Digest, err
+}
+
+// planMerge merges the two reads and decides the bytes to write.
+func planMerge(src, dst *listRead, target registry.Reference, opts manifestlist.MergeOptions) (*mergePlan, []byte, string, error) {
+	var dstList *manifestlist.List
+	if dst != nil {
+		dstList = dst.list
+	}
+	result, p, err := manifestlist.Merge(src.list, dstList, opts)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	var raw []byte
+	switch {
+	case p.Unchanged && dst != nil:
+		raw = dst.raw
+	case p.SameAsSource && !src.single:
+		// The source's own bytes keep its digest.
+		raw = src.raw
+	default:
+		if raw, err = result.Serialize(); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	plan := &mergePlan{
+		Source: src.ref.String(), Target: target.String(), SourceDigest: src.digest,
+		ResultDigest: digest.FromBytes(raw), MediaType: result.MediaType, Notes: p.Warnings,
+	}
+	if p.TypeChanged != "" {
+		plan.Notes = append(plan.Notes, p.TypeChanged)
+	}
+	if dst != nil {
+		plan.Destination, plan.DestinationDigest = dst.ref.String(), dst.digest
+		plan.Unchanged = p.Unchanged && target.Name() == dst.ref.Name() && target.Tag == dst.ref.Tag
+	}
+	for _, c := range p.Changes {
+		plan.Changes = append(plan.Changes, planChange{Platform: c.Platform, Action: string(c.Action), Old: c.Old, New: c.New, Attestation: c.Attestation, Subject: c.Subject})
+	}
+	// Entries are brought from wherever they live unless already in the
+	// target repository.
+	inDst := map[digest.Digest]bool{}
+	if dst != nil {
+		for _, m := range dst.list.Manifests {
+			inDst[m.Digest] = true
+		}
+	}
+	for _, m := range result.Manifests {
+		from := src.ref
+		if inDst[m.Digest] {
+			from = dst.ref
+		}
+		if from.Name() == target.Name() {
+			continue
+		}
+		how := "mount"
+		if from.Host != target.Host {
+			how = "copy"
+		}
+		plan.Transfers = append(plan.Transfers, planTransfer{Manifest: m.Digest, From: from.Name(), How: how})
+	}
+	return plan, raw, result.MediaType, nil
+}
+
+// bringEntries makes every entry the plan names present in the target repository.
+func bringEntries(ctx context.Context, srcSess, dstSess *registry.Session, plan *mergePlan, tc *registry.Client, target registry.Reference) error {
+	var stats copy.Stats
+	err := copy.ForEach(ctx, plan.Transfers, func(ctx context.Context, _ int, t planTransfer) error {
+		from, err := registry.ParseReference(t.From + "@" + t.Manifest.String())
+		if err != nil {
+			return err
+		}
+		sess := srcSess
+		if t.From == plan.Destination || strings.HasPrefix(plan.Destination, t.From+":") {
+			sess = dstSess
+		}
+		fc, err := sess.Client(ctx, from.Host)
+		if err != nil {
+			return err
+		}
+		return copy.Transfer(ctx, copy.Endpoint{Client: fc, Repository: from.Repository},
+			copy.Endpoint{Client: tc, Repository: target.Repository}, copy.Manifest{Digest: t.Manifest}, &stats)
+	})
+	return err
+}
+
+func summarise(w io.Writer, plan *mergePlan) {
+	counts := map[string]int{}
+	for _, c := range plan.Changes {
+		if !c.Attestation {
+			counts[c.Action]++
+		}
+	}
+	fmt.Fprintf(w, "Merged %s into %s: %d added, %d replaced, %d kept, %d dropped\n", plan.Source, plan.Target,
+		counts["added"], counts["replaced"], counts["kept"], counts["dropped"])
+}
+
+func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
+	if format == "" {
+		format = "table"
+	}
+	return writeFormatted(w, format, plan, func(tw *tabwriter.Writer) {
+		fmt.Fprintf(tw, "Merge %s into %s (dry run: nothing written)\n", plan.Source, plan.Target)
+		if plan.Unchanged {
+			fmt.Fprintf(tw, "Result equals %s: nothing to write\n", plan.Destination)
+		}
+		fmt.Fprintln(tw, "PLATFORM\tACTION\tDIGEST")
+		for _, c := range plan.Changes {
+			p := c.Platform
+			if c.Attestation {
+				p = "attestation of " + c.Subject.Encoded()[:12]
+			}
+			if p == "" {
+				p = "(no platform)"
+			}
+			d := c.New
+			switch c.Action {
+			case "replaced":
+				fmt.Fprintf(tw, "%s\t%s\t%s → %s\n", p, c.Action, c.Old, c.New)
+				continue
+			case "kept", "dropped":
+				d = c.Old
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p, c.Action, d)
+		}
+		for _, t := range plan.Transfers {
+			fmt.Fprintf(tw, "would %s\t%s\tfrom %s\n", t.How, t.Manifest, t.From)
+		}
+		fmt.Fprintf(tw, "Result: %s (%s)\n", plan.ResultDigest, plan.MediaType)
+	})
+}
+
+// mergeSessions returns the sessions for the two sides: one shared session
+// unless --src-creds or --dest-creds ask for different accounts.
+func mergeSessions(dockerCLI command.Cli, opts mergeOptions) (*registry.Session, *registry.Session, error) {
+	if opts.srcCreds == "" && opts.destCreds == "" {
+		s := newSession(dockerCLI, opts.registry)
+		return s, s, nil
+	}
+	srcFlags, dstFlags := opts.registry, opts.registry
+	var err error
+	if srcFlags.creds, err = parseCreds(dockerCLI, opts.srcCreds, "--src-creds", "DOCKER_MLIST_SRC_PASSWORD"); err != nil {
+		return nil, nil, err
+	}
+	if dstFlags.creds, err = parseCreds(dockerCLI, opts.destCreds, "--dest-creds", "DOCKER_MLIST_DEST_PASSWORD"); err != nil {
+		return nil, nil, err
+	}
+	return newSession(dockerCLI, srcFlags), newSession(dockerCLI, dstFlags), nil
+}
+
+// parseCreds reads USER[:PASSWORD]; a missing password comes from env, or
+// from a prompt when stdin is a terminal. "" means the Docker config's.
+func parseCreds(dockerCLI command.Cli, s, flag, env string) (*registry.Credentials, error) {
+	if s == "" {
+		return nil, nil
+	}
+	user, password, ok := strings.Cut(s, ":")
+	if user == "" {
+		return nil, fmt.Errorf("invalid %s: expected USER[:PASSWORD]", flag)
+	}
+	if !ok {
+		password = os.Getenv(env)
+	}
+	if password == "" {
+		in := dockerCLI.In()
+		if !in.IsTerminal() {
+			return nil, fmt.Errorf("%s %s: no password given; use USER:PASSWORD or set %s", flag, user, env)
+		}
+		fmt.Fprintf(dockerCLI.Err(), "Password for %s (%s): ", user, flag)
+		state, err := term.SaveState(in.FD())
+		if err == nil {
+			_ = term.DisableEcho(in.FD(), state)
+			defer term.RestoreTerminal(in.FD(), state)
+		}
+		var line string
+		_, _ = fmt.Fscanln(in, &line)
+		fmt.Fprintln(dockerCLI.Err())
+		password = line
+	}
+	return &registry.Credentials{Username: user, Password: password}, nil
+}
