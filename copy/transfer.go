@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -18,6 +19,18 @@ type Stats struct {
 	Manifests, Present                         int // manifests written / already there
 	Mounted, Uploaded, BlobsSeen, BlobsPresent int
 	BytesUploaded                              int64
+	// Progress, when set, gets one line per manifest written.
+	Progress io.Writer
+}
+
+// progress writes one line to Stats.Progress, if set.
+func (s *Stats) progress(format string, args ...any) {
+	if s == nil || s.Progress == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.Progress, format+"\n", args...)
 }
 
 func (s *Stats) add(f func(*Stats)) {
@@ -80,6 +93,8 @@ type Manifest struct {
 	Digest    digest.Digest
 	MediaType string
 	Raw       []byte
+	// Tag, when set, is where the manifest is put instead of its digest.
+	Tag string
 }
 
 // Transfer makes manifest m of src present in dst with the same digest: a
@@ -88,9 +103,13 @@ type Manifest struct {
 // mount), a list's entries are transferred first, and the manifest is put by
 // digest with its exact bytes, last.
 func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
+	present := false
 	if _, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
+		present = true
 		stats.add(func(s *Stats) { s.Present++ })
-		return nil
+		if m.Tag == "" {
+			return nil
+		}
 	} else if !errors.Is(err, registry.ErrNotFound) {
 		return err
 	}
@@ -104,31 +123,44 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 			m.MediaType = desc.MediaType
 		}
 	}
+	if !present {
+		if err := transferContent(ctx, src, dst, m, stats); err != nil {
+			return err
+		}
+	}
+	ref := m.Digest.String()
+	if m.Tag != "" {
+		ref = m.Tag
+	}
+	if _, err := dst.Client.PutManifest(ctx, dst.Repository, ref, m.Raw, m.MediaType); err != nil {
+		return err
+	}
+	if !present {
+		stats.add(func(s *Stats) { s.Manifests++ })
+		stats.progress("copied %s to %s", m.Digest, dst)
+	}
+	return nil
+}
+
+// transferContent brings what a manifest refers to: a list's entries, or an
+// image's blobs.
+func transferContent(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
 	children, err := listChildren(m.Raw)
 	if err != nil {
 		return fmt.Errorf("%s@%s: %w", src, m.Digest, err)
 	}
 	if children != nil {
-		err = ForEach(ctx, children, func(ctx context.Context, _ int, c Manifest) error {
+		return ForEach(ctx, children, func(ctx context.Context, _ int, c Manifest) error {
 			return Transfer(ctx, src, dst, c, stats)
 		})
-	} else {
-		var blobs []registry.Descriptor
-		if blobs, err = Blobs(m.Raw); err != nil {
-			return fmt.Errorf("%s@%s: %w", src, m.Digest, err)
-		}
-		err = ForEach(ctx, blobs, func(ctx context.Context, _ int, b registry.Descriptor) error {
-			return transferBlob(ctx, src, dst, b, stats)
-		})
 	}
+	blobs, err := Blobs(m.Raw)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s@%s: %w", src, m.Digest, err)
 	}
-	if _, err := dst.Client.PutManifest(ctx, dst.Repository, m.Digest.String(), m.Raw, m.MediaType); err != nil {
-		return err
-	}
-	stats.add(func(s *Stats) { s.Manifests++ })
-	return nil
+	return ForEach(ctx, blobs, func(ctx context.Context, _ int, b registry.Descriptor) error {
+		return transferBlob(ctx, src, dst, b, stats)
+	})
 }
 
 // listChildren returns a list's entries, or nil for a single image.

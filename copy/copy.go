@@ -1,0 +1,170 @@
+package copy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Options tune Copy.
+type Options struct {
+	// Platforms, when set, copies only these entries of a list (and their
+	// attestations) and writes a list of just them.
+	Platforms []imgspecv1.Platform
+	// Referrers also copies cosign-style digest tags (sha256-<hex>.sig, .att,
+	// .sbom) and OCI referrers of every copied manifest.
+	Referrers bool
+}
+
+// Result is what Copy did.
+type Result struct {
+	Digest digest.Digest
+	// Unchanged means the destination already held the digest under that tag:
+	// only HEAD requests were made.
+	Unchanged bool
+}
+
+// Copy copies the image or list src (ref: a tag or digest) to dst, tagged
+// dstTag (or by digest when dstTag is empty), preserving digests unless a
+// platform subset is asked for.
+func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag string, opts Options, stats *Stats) (Result, error) {
+	d, err := digest.Parse(ref)
+	if err != nil {
+		desc, err := src.Client.HeadManifest(ctx, src.Repository, ref)
+		if err != nil {
+			return Result{}, err
+		}
+		d = desc.Digest
+	}
+	if len(opts.Platforms) == 0 && !opts.Referrers {
+		at := dstTag
+		if at == "" {
+			at = d.String()
+		}
+		if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, at); err == nil && desc.Digest == d {
+			return Result{Digest: d, Unchanged: true}, nil
+		} else if err != nil && !errors.Is(err, registry.ErrNotFound) {
+			return Result{}, err
+		}
+	}
+	raw, desc, err := src.Client.GetManifest(ctx, src.Repository, d.String())
+	if err != nil {
+		return Result{}, err
+	}
+	m := Manifest{Digest: d, MediaType: desc.MediaType, Raw: raw, Tag: dstTag}
+	if len(opts.Platforms) > 0 {
+		if m, err = subset(m, opts.Platforms); err != nil {
+			return Result{}, fmt.Errorf("%s@%s: %w", src, d, err)
+		}
+	}
+	copied := []digest.Digest{m.Digest}
+	if children, _ := listChildren(m.Raw); children != nil {
+		for _, c := range children {
+			copied = append(copied, c.Digest)
+		}
+	}
+	if err := Transfer(ctx, src, dst, m, stats); err != nil {
+		return Result{}, err
+	}
+	if opts.Referrers {
+		if err := copyReferrers(ctx, src, dst, copied, stats); err != nil {
+			return Result{}, err
+		}
+	}
+	return Result{Digest: m.Digest}, nil
+}
+
+// subset rewrites a list to the entries of the given platforms, plus the
+// attestations of those entries. A platform the list lacks is an error.
+func subset(m Manifest, platforms []imgspecv1.Platform) (Manifest, error) {
+	l, err := manifestlist.ParseList(m.Raw, m.MediaType)
+	if err != nil {
+		return m, fmt.Errorf("--platform needs a list: %w", err)
+	}
+	keep := map[digest.Digest]bool{}
+	var out []imgspecv1.Descriptor
+	for _, p := range platforms {
+		key := manifestlist.PlatformKey(&p, manifestlist.MatchPlatform)
+		found := false
+		for _, d := range l.Manifests {
+			if !manifestlist.IsAttestation(d) && manifestlist.PlatformKey(d.Platform, manifestlist.MatchPlatform) == key {
+				found = true
+				keep[d.Digest] = true
+			}
+		}
+		if !found {
+			var have []string
+			for _, d := range l.Manifests {
+				if !manifestlist.IsAttestation(d) {
+					have = append(have, manifestlist.FormatPlatform(d.Platform))
+				}
+			}
+			return m, fmt.Errorf("no entry for platform %s; the list has %s", manifestlist.FormatPlatform(&p), strings.Join(have, ", "))
+		}
+	}
+	for _, d := range l.Manifests {
+		subject := digest.Digest(d.Annotations[manifestlist.AnnotationReferenceDigest])
+		if keep[d.Digest] || (manifestlist.IsAttestation(d) && keep[subject]) {
+			out = append(out, d)
+		}
+	}
+	if len(out) == len(l.Manifests) {
+		return m, nil // every entry kept: the original bytes keep the digest
+	}
+	l.Manifests = out
+	raw, err := l.Serialize()
+	if err != nil {
+		return m, err
+	}
+	return Manifest{Digest: digest.FromBytes(raw), MediaType: l.MediaType, Raw: raw, Tag: m.Tag}, nil
+}
+
+// cosignSuffixes are the tag suffixes cosign uses for what it attaches to an
+// image digest.
+var cosignSuffixes = []string{".sig", ".att", ".sbom"}
+
+// copyReferrers copies what is attached to each digest: cosign's digest tags
+// (found with one tag listing) and, where the registry serves the OCI
+// referrers API, the referrers it lists.
+func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, stats *Stats) error {
+	tags, err := src.Client.Tags(ctx, src.Repository)
+	if err != nil {
+		return fmt.Errorf("list tags of %s: %w", src, err)
+	}
+	have := map[string]bool{}
+	for _, t := range tags {
+		have[t] = true
+	}
+	var todo []Manifest
+	for _, d := range digests {
+		base := d.Algorithm().String() + "-" + d.Encoded()
+		for _, suffix := range cosignSuffixes {
+			if have[base+suffix] {
+				todo = append(todo, Manifest{Tag: base + suffix})
+			}
+		}
+		refs, err := src.Client.Referrers(ctx, src.Repository, d)
+		if err != nil {
+			return err
+		}
+		for _, r := range refs {
+			todo = append(todo, Manifest{Digest: r.Digest, MediaType: r.MediaType})
+		}
+	}
+	return ForEach(ctx, todo, func(ctx context.Context, _ int, m Manifest) error {
+		if m.Tag != "" {
+			raw, desc, err := src.Client.GetManifest(ctx, src.Repository, m.Tag)
+			if err != nil {
+				return err
+			}
+			m.Digest, m.MediaType, m.Raw = desc.Digest, desc.MediaType, raw
+		}
+		return Transfer(ctx, src, dst, m, stats)
+	})
+}
