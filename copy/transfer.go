@@ -217,8 +217,9 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 	return nil
 }
 
-// Jobs is how many transfers or fetches run at once.
-const Jobs = 6
+// Jobs is how many transfers or fetches run at once (--jobs); process-wide,
+// since a command runs one copy.
+var Jobs = 6
 
 // ForEach runs f over items, Jobs at a time, and returns the first error,
 // cancelling the others.

@@ -167,13 +167,21 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 	}
 	return writeFormatted(dockerCLI.Out(), opts.format, view, func(w *tabwriter.Writer) {
 		fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", view.Name, view.MediaType, view.Digest)
-		fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tLAYERS")
+		if opts.verbose {
+			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tCONFIG\tLAYERS")
+		} else {
+			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
+		}
 		for _, m := range view.Manifests {
 			p := m.Platform
 			if manifestlist.IsAttestation(listDescriptor(list, m.Digest)) {
 				p = "attestation"
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\n", p, m.Digest, m.MediaType, m.Size, len(m.Layers))
+			if opts.verbose {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\n", p, m.Digest, m.MediaType, m.Size, m.ConfigDigest, len(m.Layers))
+			} else {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", p, m.Digest, m.MediaType, m.Size)
+			}
 		}
 	})
 }

@@ -142,7 +142,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	if mopts.MediaType, err = parseMediaType(opts.mediaType); err != nil {
 		return err
 	}
-	srcSess, dstSess, err := mergeSessions(dockerCLI, opts)
+	srcSess, dstSess, err := sideSessions(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
 	if err != nil {
 		return err
 	}
@@ -387,19 +387,30 @@ func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
 	})
 }
 
-// mergeSessions returns the sessions for the two sides: one shared session
-// unless --src-creds or --dest-creds ask for different accounts.
-func mergeSessions(dockerCLI command.Cli, opts mergeOptions) (*registry.Session, *registry.Session, error) {
-	if opts.srcCreds == "" && opts.destCreds == "" {
-		s := newSession(dockerCLI, opts.registry)
+// sideFlags returns the registry flags of the two sides of a merge or copy,
+// with --src-creds / --dest-creds applied.
+func sideFlags(dockerCLI command.Cli, flags registryFlags, srcCreds, destCreds string) (registryFlags, registryFlags, error) {
+	srcFlags, dstFlags := flags, flags
+	var err error
+	if srcFlags.creds, err = parseCreds(dockerCLI, srcCreds, "--src-creds", "DOCKER_MLIST_SRC_PASSWORD"); err != nil {
+		return flags, flags, err
+	}
+	if dstFlags.creds, err = parseCreds(dockerCLI, destCreds, "--dest-creds", "DOCKER_MLIST_DEST_PASSWORD"); err != nil {
+		return flags, flags, err
+	}
+	return srcFlags, dstFlags, nil
+}
+
+// sideSessions returns the sessions for the two sides: one shared session
+// (one ping and one token per registry) unless --src-creds or --dest-creds
+// ask for different accounts.
+func sideSessions(dockerCLI command.Cli, flags registryFlags, srcCreds, destCreds string) (*registry.Session, *registry.Session, error) {
+	if srcCreds == "" && destCreds == "" {
+		s := newSession(dockerCLI, flags)
 		return s, s, nil
 	}
-	srcFlags, dstFlags := opts.registry, opts.registry
-	var err error
-	if srcFlags.creds, err = parseCreds(dockerCLI, opts.srcCreds, "--src-creds", "DOCKER_MLIST_SRC_PASSWORD"); err != nil {
-		return nil, nil, err
-	}
-	if dstFlags.creds, err = parseCreds(dockerCLI, opts.destCreds, "--dest-creds", "DOCKER_MLIST_DEST_PASSWORD"); err != nil {
+	srcFlags, dstFlags, err := sideFlags(dockerCLI, flags, srcCreds, destCreds)
+	if err != nil {
 		return nil, nil, err
 	}
 	return newSession(dockerCLI, srcFlags), newSession(dockerCLI, dstFlags), nil

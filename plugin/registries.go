@@ -13,6 +13,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/sirupsen/logrus"
+	"go.podman.io/image/v5/types"
 )
 
 // registryFlags are the per-command registry options every network command takes.
@@ -147,4 +148,41 @@ func newTLSConfig() *tls.Config {
 		pool = x509.NewCertPool()
 	}
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+}
+
+// systemContext is the containers/image view of how to reach host, for the
+// copies that go through containers/image (local transports, conversions).
+// It carries the Docker CLI's credentials explicitly and points every host
+// configuration file of podman's at nothing, so a host's registries.conf,
+// auth.json or policy never changes what docker-mlist does.
+func systemContext(dockerCLI command.Cli, host string, flags registryFlags) (*types.SystemContext, error) {
+	mine := filepath.Join(config.Dir(), "mlist")
+	sys := &types.SystemContext{
+		SystemRegistriesConfPath:          os.DevNull,
+		SystemRegistriesConfDirPath:       filepath.Join(mine, "registries.conf.d"),
+		RegistriesDirPath:                 filepath.Join(mine, "registries.d"),
+		BigFilesTemporaryDir:              os.TempDir(),
+		DockerDisableDestSchema1MIMETypes: true,
+		DockerRegistryUserAgent:           "docker-mlist/" + Version,
+		DockerAuthConfig:                  &types.DockerAuthConfig{},
+	}
+	if host == "" {
+		return sys, nil
+	}
+	opts, err := registryOptions(dockerCLI, host, flags)
+	if err != nil {
+		return nil, err
+	}
+	sys.DockerAuthConfig = &types.DockerAuthConfig{
+		Username: opts.Credentials.Username, Password: opts.Credentials.Password, IdentityToken: opts.Credentials.IdentityToken,
+	}
+	sys.DockerBearerRegistryToken = opts.Credentials.RegistryToken
+	sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(opts.Insecure)
+	for _, dir := range certDirs(host) {
+		if _, err := os.Stat(dir); err == nil {
+			sys.DockerCertPath = dir
+			break
+		}
+	}
+	return sys, nil
 }

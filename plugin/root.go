@@ -51,6 +51,7 @@ certificates and contexts of the Docker CLI that runs it.`,
 		newRmCommand(dockerCLI),
 		newLsCommand(dockerCLI),
 		newMergeCommand(dockerCLI),
+		newCopyCommand(dockerCLI),
 	)
 	return cmd
 }

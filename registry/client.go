@@ -247,8 +247,12 @@ type logTransport struct {
 }
 
 func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	u := *req.URL
-	u.User = nil
+	// Only the path and a mount's source are logged: upload URLs carry
+	// registry state and token realms may carry credentials in the query.
+	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
+	if q := req.URL.Query(); q.Get("mount") != "" {
+		u.RawQuery = url.Values{"mount": {q.Get("mount")}, "from": {q.Get("from")}}.Encode()
+	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		t.log("%s %s: %v", req.Method, u.String(), err)
