@@ -133,7 +133,7 @@ var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 // (found with one tag listing) and, where the registry serves the OCI
 // referrers API, the referrers it lists.
 func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, stats *Stats) error {
-	tags, err := src.Client.Tags(ctx, src.Repository)
+	tags, err := src.Client.Tags(ctx, src.Repository, 0)
 	if err != nil {
 		return fmt.Errorf("list tags of %s: %w", src, err)
 	}

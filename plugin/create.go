@@ -5,35 +5,46 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
 type createOptions struct {
-	list      string
-	sources   []string
-	amend     bool
-	mediaType string
-	registry  registryFlags
+	list          string
+	sources       []string
+	amend         bool
+	mediaType     string
+	platforms     string
+	template      string
+	ignoreMissing bool
+	registry      registryFlags
 }
 
 func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts createOptions
 	cmd := &cobra.Command{
-		Use:   "create [OPTIONS] LIST SOURCE [SOURCE...]",
+		Use:   "create [OPTIONS] LIST [SOURCE...]",
 		Short: "Create a local draft of a manifest list",
 		Long: `Create a local draft of a manifest list from images and lists in registries.
 
 Each SOURCE is a tag or digest reference. A single image contributes one
 entry, its platform read from the image config; a manifest list or OCI index
-contributes all of its entries, attestations included.`,
+contributes all of its entries, attestations included.
+
+With --platforms and --template (manifest-tool's from-args), the sources are
+the template expanded for each platform: OS, ARCH and VARIANT are replaced,
+and an empty VARIANT disappears with the separator before it.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
-  docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64`,
-		Args:                  cli.RequiresMinArgs(2),
+  docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
+  docker mlist create registry.example.com/app:1.0 --platforms linux/amd64,linux/arm64,linux/arm/v7 \
+      --template registry.example.com/app:1.0-OS-ARCH-VARIANT`,
+		Args:                  cli.RequiresMinArgs(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.list, opts.sources = args[0], args[1:]
@@ -43,6 +54,9 @@ contributes all of its entries, attestations included.`,
 	flags := cmd.Flags()
 	flags.BoolVarP(&opts.amend, "amend", "a", false, "Add to an existing draft, replacing entries with the same digest")
 	flags.StringVar(&opts.mediaType, "media-type", "", `List type: "docker" (manifest list) or "oci" (image index); default: docker when every entry is a Docker image`)
+	flags.StringVar(&opts.platforms, "platforms", "", "With --template: the platforms to include (comma separated)")
+	flags.StringVar(&opts.template, "template", "", "Image reference template with OS, ARCH and VARIANT placeholders")
+	flags.BoolVar(&opts.ignoreMissing, "ignore-missing", false, "With --template: skip platforms whose image does not exist, with a warning")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -59,6 +73,13 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	refs, err := parseReferences(opts.sources)
 	if err != nil {
 		return err
+	}
+	templated, err := templateSources(opts)
+	if err != nil {
+		return err
+	}
+	if len(refs)+len(templated) == 0 {
+		return fmt.Errorf("create %s: no SOURCE given; name images, or use --platforms with --template", name)
 	}
 	store := draftStore()
 	draft, err := store.Get(name)
@@ -78,10 +99,18 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	for _, r := range refs {
 		sess.Want(r.Host, r.Repository, "pull")
 	}
+	for _, t := range templated {
+		sess.Want(t.ref.Host, t.ref.Repository, "pull")
+	}
 	sources, err := fetchAll(ctx, sess, refs)
 	if err != nil {
 		return err
 	}
+	fromTemplate, err := fetchTemplated(ctx, dockerCLI, sess, templated, opts.ignoreMissing)
+	if err != nil {
+		return err
+	}
+	sources = append(sources, fromTemplate...)
 	for _, s := range sources {
 		for _, e := range s.entries {
 			draft.Add(e)
@@ -137,4 +166,68 @@ func parseMediaType(s string) (string, error) {
 		return "oci", nil
 	}
 	return "", fmt.Errorf("invalid media type %q: accepted: docker, oci", s)
+}
+
+// templatedSource is one platform's image named by --template.
+type templatedSource struct {
+	ref      registry.Reference
+	platform imgspecv1.Platform
+}
+
+func templateSources(opts createOptions) ([]templatedSource, error) {
+	if (opts.template == "") != (opts.platforms == "") {
+		return nil, errors.New("--template and --platforms go together")
+	}
+	if opts.template == "" {
+		if opts.ignoreMissing {
+			return nil, errors.New("--ignore-missing goes with --template")
+		}
+		return nil, nil
+	}
+	platforms, err := manifestlist.ParsePlatforms(opts.platforms)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]templatedSource, 0, len(platforms))
+	for _, p := range platforms {
+		r, err := registry.ParseReference(manifestlist.ExpandTemplate(opts.template, p))
+		if err != nil {
+			return nil, fmt.Errorf("--template %q for %s: %w", opts.template, manifestlist.FormatPlatform(&p), err)
+		}
+		out = append(out, templatedSource{ref: r, platform: p})
+	}
+	return out, nil
+}
+
+// fetchTemplated fetches the templated images; each entry gets the platform
+// it was named for, as manifest-tool does.
+func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, templated []templatedSource, ignoreMissing bool) ([]*fetched, error) {
+	out := make([]*fetched, len(templated))
+	err := copy.ForEach(ctx, templated, func(ctx context.Context, i int, t templatedSource) error {
+		f, err := fetchSource(ctx, sess, t.ref)
+		if errors.Is(err, registry.ErrNotFound) && ignoreMissing {
+			fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("--template for %s: %w", manifestlist.FormatPlatform(&t.platform), err)
+		}
+		if f.list != nil {
+			return fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
+		}
+		p := t.platform
+		f.entries[0].Descriptor.Platform = &p
+		out[i] = f
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for _, f := range out {
+		if f != nil {
+			kept = append(kept, f)
+		}
+	}
+	return kept, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -16,6 +17,7 @@ import (
 
 type pushOptions struct {
 	list     string
+	spec     string
 	quiet    bool
 	purge    bool
 	registry registryFlags
@@ -24,25 +26,37 @@ type pushOptions struct {
 func newPushCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts pushOptions
 	cmd := &cobra.Command{
-		Use:   "push [OPTIONS] LIST",
+		Use:   "push [OPTIONS] LIST | --spec FILE",
 		Short: "Push a draft to its registry",
 		Long: `Push a local draft to the registry and repository its name says.
 
 Entries whose manifests live in another repository of the same registry are
 made present in the target repository first (blobs mounted, manifests put by
 digest with their original bytes). The list is written last, so the tag never
-points at a list with a missing entry. The list digest is printed on stdout.`,
-		Example:               `  digest=$(docker mlist push --purge registry.example.com/app:1.0)`,
-		Args:                  cli.ExactArgs(1),
+points at a list with a missing entry. The list digest is printed on stdout.
+
+--spec creates and pushes in one step from a manifest-tool YAML spec (image,
+tags, manifests[].image, manifests[].platform, annotations); its sources may
+live in any registry. Extra tags are written after the list.`,
+		Example: `  digest=$(docker mlist push --purge registry.example.com/app:1.0)
+  docker mlist push --spec release.yaml`,
+		Args:                  cli.RequiresMaxArgs(1),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.list = args[0]
-			return runPush(cmd.Context(), dockerCLI, opts)
+			switch {
+			case opts.spec != "" && len(args) == 0:
+				return runPushSpec(cmd.Context(), dockerCLI, opts)
+			case opts.spec == "" && len(args) == 1:
+				opts.list = args[0]
+				return runPush(cmd.Context(), dockerCLI, opts)
+			}
+			return errors.New(`"docker mlist push" requires either LIST or --spec FILE`)
 		},
 	}
 	flags := cmd.Flags()
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the list digest")
 	flags.BoolVarP(&opts.purge, "purge", "p", false, "Remove the draft after a successful push")
+	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -129,4 +143,83 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 	}
 	fmt.Fprintf(log, "Pushed %s\n", target)
 	return d.String(), nil
+}
+
+// runPushSpec builds the list a spec file describes, in memory, and pushes
+// it with its extra tags.
+func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error {
+	f, err := os.Open(opts.spec)
+	if err != nil {
+		return fmt.Errorf("push --spec: %w", err)
+	}
+	spec, err := manifestlist.ParseSpec(f)
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
+	}
+	name, err := listName(spec.Image)
+	if err != nil {
+		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
+	}
+	target, _ := registry.ParseReference(name)
+	extra := make([]string, 0, len(spec.Tags))
+	for _, t := range spec.Tags {
+		r, err := registry.ParseReference(target.Name() + ":" + t)
+		if err != nil || r.Tag != t {
+			return fmt.Errorf("push --spec %s: invalid tag %q", opts.spec, t)
+		}
+		extra = append(extra, t)
+	}
+	refs := make([]registry.Reference, 0, len(spec.Manifests))
+	for _, m := range spec.Manifests {
+		r, err := registry.ParseReference(m.Image)
+		if err != nil {
+			return fmt.Errorf("push --spec %s: %w", opts.spec, err)
+		}
+		refs = append(refs, r)
+	}
+	sess := newSession(dockerCLI, opts.registry)
+	for _, r := range refs {
+		sess.Want(r.Host, r.Repository, "pull")
+	}
+	sources, err := fetchAll(ctx, sess, refs)
+	if err != nil {
+		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
+	}
+	draft := &manifestlist.Draft{Name: name, MediaType: spec.MediaType, Annotations: spec.Annotations}
+	for i, src := range sources {
+		if src.list != nil {
+			return fmt.Errorf("push --spec %s: %s is a list; manifests[].image names single-platform images", opts.spec, refs[i])
+		}
+		e := src.entries[0]
+		if p := spec.Manifests[i].Platform; p != nil {
+			e.Descriptor.Platform = p
+		}
+		e.Descriptor.Annotations = spec.Manifests[i].Annotations
+		draft.Add(e)
+	}
+	raw, mediaType, err := draft.Build()
+	if err != nil {
+		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
+	}
+	var log io.Writer = dockerCLI.Err()
+	if opts.quiet {
+		log = io.Discard
+	}
+	d, err := pushList(ctx, sess, target, draft.Entries, raw, mediaType, log)
+	if err != nil {
+		return fmt.Errorf("push %s: %w", name, err)
+	}
+	c, err := sess.Client(ctx, target.Host)
+	if err != nil {
+		return err
+	}
+	for _, t := range extra {
+		if _, err := c.PutManifest(ctx, target.Repository, t, raw, mediaType); err != nil {
+			return fmt.Errorf("push %s: list pushed as %s, but tag %s failed: %w", name, d, t, err)
+		}
+		fmt.Fprintf(log, "Tagged %s:%s\n", target.Name(), t)
+	}
+	fmt.Fprintln(dockerCLI.Out(), d)
+	return nil
 }

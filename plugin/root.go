@@ -52,6 +52,8 @@ certificates and contexts of the Docker CLI that runs it.`,
 		newLsCommand(dockerCLI),
 		newMergeCommand(dockerCLI),
 		newCopyCommand(dockerCLI),
+		newTagsCommand(dockerCLI),
+		newDeleteCommand(dockerCLI),
 	)
 	return cmd
 }

@@ -492,9 +492,13 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, d digest.Digest, s
 	return nil
 }
 
-// Tags lists a repository's tags, following every page.
-func (c *Client) Tags(ctx context.Context, repo string) ([]string, error) {
+// Tags lists a repository's tags, following every page. pageSize asks the
+// registry for pages of that many tags (0: the registry's default).
+func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string, error) {
 	next := fmt.Sprintf("%s/v2/%s/tags/list", c.base, repo)
+	if pageSize > 0 {
+		next += "?n=" + strconv.Itoa(pageSize)
+	}
 	var tags []string
 	for next != "" {
 		resp, err := c.do(ctx, http.MethodGet, next, nil, nil)
