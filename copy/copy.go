@@ -47,9 +47,15 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 		if at == "" {
 			at = d.String()
 		}
-		if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, at); err == nil && desc.Digest == d {
+		desc, err := dst.Client.HeadManifest(ctx, dst.Repository, at)
+		switch {
+		case err == nil && desc.Digest == d:
 			return Result{Digest: d, Unchanged: true}, nil
-		} else if err != nil && !errors.Is(err, registry.ErrNotFound) {
+		case errors.Is(err, registry.ErrNotFound):
+			// A first copy into a new repository skips every existence check
+			// (one per manifest and blob) at the cost of this one request.
+			dst.New = dst.Client.RepositoryIsNew(ctx, dst.Repository)
+		case err != nil:
 			return Result{}, err
 		}
 	}

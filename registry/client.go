@@ -581,3 +581,19 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest) ([
 	}
 	return out, nil
 }
+
+// RepositoryIsNew reports whether the registry says repo does not exist
+// (NAME_UNKNOWN), in which case it holds no blob or manifest and a copy need
+// not check for any. Any other answer counts as "may hold something".
+func (c *Client) RepositoryIsNew(ctx context.Context, repo string) bool {
+	resp, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s/v2/%s/tags/list?n=1", c.base, repo), nil, nil)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		return false
+	}
+	var e *Error
+	return errors.As(c.statusError(resp, repo, ""), &e) && e.Code == "NAME_UNKNOWN"
+}
