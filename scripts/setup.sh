@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the e2e tests need, when one is missing:
 # docker-registry (CNCF distribution), docker-credential-pass, pass, gnupg,
-# htpasswd, make. Nothing is installed when everything is present.
+# htpasswd, make, skopeo (benchmark comparison). Nothing is installed when
+# everything is present.
 set -euo pipefail
 
 # package:command pairs
@@ -13,6 +14,7 @@ needs=(
 	gnupg:gpg-agent
 	apache2-utils:htpasswd
 	make:make
+	skopeo:skopeo
 )
 
 missing=()
