@@ -66,6 +66,7 @@ list or image. --raw prints the exact bytes, whose sha256 is the digest.`,
   docker mlist inspect -v --format table registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(1),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeDrafts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ref = args[0]
 			return runInspect(cmd.Context(), dockerCLI, opts)

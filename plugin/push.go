@@ -42,6 +42,7 @@ live in any registry. Extra tags are written after the list.`,
   docker mlist push --spec release.yaml`,
 		Args:                  cli.RequiresMaxArgs(1),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeDrafts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case opts.spec != "" && len(args) == 0:

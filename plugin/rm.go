@@ -16,6 +16,7 @@ func newRmCommand(dockerCLI command.Cli) *cobra.Command {
 		Example:               `  docker mlist rm registry.example.com/app:1.0`,
 		Args:                  cli.RequiresMinArgs(1),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeDrafts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRm(dockerCLI, args)
 		},
