@@ -217,10 +217,10 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 	if size < 0 {
 		size = b.Size
 	}
-	if err := dst.Client.UploadBlob(ctx, dst.Repository, b.Digest, size, body); err != nil {
+	if err := dst.Client.UploadBlob(ctx, dst.Repository, b.Digest, size, &countingReader{r: body, stats: stats}); err != nil {
 		return err
 	}
-	stats.add(func(s *Stats) { s.Uploaded++; s.BytesUploaded += size })
+	stats.add(func(s *Stats) { s.Uploaded++ })
 	return nil
 }
 
@@ -252,4 +252,28 @@ func ForEach[T any](ctx context.Context, items []T, f func(ctx context.Context, 
 	}
 	wg.Wait()
 	return firstErr
+}
+
+// countingReader adds what passes through it to Stats.BytesUploaded as it
+// streams, so progress can be shown while a large blob moves.
+type countingReader struct {
+	r     io.Reader
+	stats *Stats
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.stats.add(func(s *Stats) { s.BytesUploaded += int64(n) })
+	}
+	return n, err
+}
+
+// Snapshot returns the counters as they are now, for progress displays that
+// read them while a copy runs.
+func (s *Stats) Snapshot() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Manifests: s.Manifests, Present: s.Present, Mounted: s.Mounted, Uploaded: s.Uploaded,
+		BlobsSeen: s.BlobsSeen, BlobsPresent: s.BlobsPresent, BytesUploaded: s.BytesUploaded}
 }

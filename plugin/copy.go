@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -114,12 +115,21 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		return err
 	}
 	stats := &copy.Stats{Progress: progress}
+	stopProgress := func() {}
+	if progress != nil && dockerCLI.Err().IsTerminal() {
+		// On a terminal one live line replaces the per-manifest lines.
+		stats.Progress = nil
+		stopProgress = showProgress(progress, stats)
+	}
 	res, err := copy.Copy(ctx, copy.Endpoint{Client: sc, Repository: s.Repository}, s.Ref(),
 		copy.Endpoint{Client: dc, Repository: d.Repository}, d.Tag, copy.Options{Platforms: platforms, Referrers: opts.referrers}, stats)
+	stopProgress()
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	if progress != nil {
+		st := stats.Snapshot()
+		stats = &st
 		if res.Unchanged {
 			fmt.Fprintf(progress, "%s already holds %s\n", dst, res.Digest)
 		} else {
@@ -158,4 +168,31 @@ func hostOf(l copy.Location) string {
 		return ""
 	}
 	return l.Registry.Host
+}
+
+// showProgress redraws one status line on a terminal until stopped.
+func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	draw := func() {
+		s := stats.Snapshot()
+		fmt.Fprintf(w, "\r\033[KCopying: %d manifests written, %d blobs mounted, %d copied (%.1f MB), %d already there",
+			s.Manifests, s.Mounted, s.Uploaded, float64(s.BytesUploaded)/1e6, s.Present+s.BlobsPresent)
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				draw()
+			case <-done:
+				draw()
+				fmt.Fprintln(w)
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
