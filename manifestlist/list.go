@@ -137,9 +137,9 @@ func isDockerChild(mediaType string) bool {
 	return mediaType == manifest.DockerV2Schema2MediaType || mediaType == manifest.DockerV2ListMediaType
 }
 
-// normalizeListType maps the accepted spellings of a list type to "",
-// "docker" or "oci".
-func normalizeListType(requested string) (string, error) {
+// ParseListType maps the accepted spellings of a list type (--media-type,
+// a spec's format) to "", "docker" or "oci".
+func ParseListType(requested string) (string, error) {
 	switch strings.ToLower(strings.TrimSpace(requested)) {
 	case "":
 		return "", nil
@@ -157,7 +157,7 @@ func normalizeListType(requested string) (string, error) {
 // list) and nothing carries annotations or an artifactType, because only
 // then does a Docker list lose nothing; otherwise an OCI index.
 func ListMediaType(requested string, entries []imgspecv1.Descriptor, hasAnnotations bool) (string, error) {
-	kind, err := normalizeListType(requested)
+	kind, err := ParseListType(requested)
 	if err != nil {
 		return "", err
 	}

@@ -252,7 +252,7 @@ func attestationKept(m imgspecv1.Descriptor, inResult map[digest.Digest]bool, su
 }
 
 func chooseMergeType(src, dst *List, requested string, result *List, plan *Plan) error {
-	kind, err := normalizeListType(requested)
+	kind, err := ParseListType(requested)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 	if f.Image == "" {
 		return nil, fmt.Errorf("invalid spec: missing key \"image\" (the list to push)")
 	}
-	kind, err := normalizeListType(f.Format)
+	kind, err := ParseListType(f.Format)
 	if err != nil {
 		return nil, fmt.Errorf("invalid spec: format %q: accepted: docker, oci", f.Format)
 	}

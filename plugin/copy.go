@@ -76,7 +76,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 			return err
 		}
 	}
-	mediaType, err := parseMediaType(opts.mediaType)
+	mediaType, err := manifestlist.ParseListType(opts.mediaType)
 	if err != nil {
 		return err
 	}

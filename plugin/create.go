@@ -66,7 +66,7 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	if err != nil {
 		return err
 	}
-	mediaType, err := parseMediaType(opts.mediaType)
+	mediaType, err := manifestlist.ParseListType(opts.mediaType)
 	if err != nil {
 		return err
 	}
@@ -155,19 +155,6 @@ func parseReferences(args []string) ([]registry.Reference, error) {
 	return refs, nil
 }
 
-// parseMediaType accepts the --media-type values.
-func parseMediaType(s string) (string, error) {
-	switch s {
-	case "", "docker", "oci":
-		return s, nil
-	case "application/vnd.docker.distribution.manifest.list.v2+json":
-		return "docker", nil
-	case "application/vnd.oci.image.index.v1+json":
-		return "oci", nil
-	}
-	return "", fmt.Errorf("invalid media type %q: accepted: docker, oci", s)
-}
-
 // templatedSource is one platform's image named by --template.
 type templatedSource struct {
 	ref      registry.Reference
@@ -212,7 +199,7 @@ func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.S
 		if err != nil {
 			return fmt.Errorf("--template for %s: %w", manifestlist.FormatPlatform(&t.platform), err)
 		}
-		if f.list != nil {
+		if f.single == nil {
 			return fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
 		}
 		p := t.platform

@@ -139,7 +139,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 			return err
 		}
 	}
-	if mopts.MediaType, err = parseMediaType(opts.mediaType); err != nil {
+	if mopts.MediaType, err = manifestlist.ParseListType(opts.mediaType); err != nil {
 		return err
 	}
 	srcSess, dstSess, err := sideSessions(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
@@ -272,7 +272,7 @@ func planMerge(src, dst *listRead, target registry.Reference, opts manifestlist.
 	switch {
 	case p.Unchanged && dst != nil:
 		raw = dst.raw
-	case p.SameAsSource && !src.single:
+	case p.SameAsSource && src.single == nil:
 		// The source's own bytes keep its digest.
 		raw = src.raw
 	default:

@@ -189,7 +189,7 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 	}
 	draft := &manifestlist.Draft{Name: name, MediaType: spec.MediaType, Annotations: spec.Annotations}
 	for i, src := range sources {
-		if src.list != nil {
+		if src.single == nil {
 			return fmt.Errorf("push --spec %s: %s is a list; manifests[].image names single-platform images", opts.spec, refs[i])
 		}
 		e := src.entries[0]

@@ -16,10 +16,7 @@ import (
 // fetched is one source resolved from a registry: a single image, or a list
 // with the raw bytes of every entry.
 type fetched struct {
-	ref     registry.Reference
-	raw     []byte
-	desc    registry.Descriptor
-	list    *manifestlist.List // nil for a single image
+	*listRead
 	entries []manifestlist.Entry
 }
 
@@ -39,27 +36,16 @@ func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 	if err != nil {
 		return nil, err
 	}
-	raw, desc, err := c.GetManifest(ctx, ref.Repository, ref.Ref())
+	r, err := readList(ctx, c, ref)
 	if err != nil {
 		return nil, err
 	}
-	f := &fetched{ref: ref, raw: raw, desc: desc}
-	mt := mediaTypeOf(raw, desc.MediaType)
-	if isSchema1(mt) {
-		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", ref)
-	}
-	if !manifestlist.IsList(mt) {
-		e, err := singleEntry(ctx, c, ref, raw, mt)
-		if err != nil {
-			return nil, err
-		}
-		f.entries = []manifestlist.Entry{e}
+	f := &fetched{listRead: r}
+	if r.single != nil {
+		f.entries = []manifestlist.Entry{*r.single}
 		return f, nil
 	}
-	if f.list, err = manifestlist.ParseList(raw, mt); err != nil {
-		return nil, fmt.Errorf("%s: %w", ref, err)
-	}
-	if f.entries, err = fetchChildren(ctx, sess, ref, f.list); err != nil {
+	if f.entries, err = fetchChildren(ctx, sess, ref, r.list); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -134,7 +120,8 @@ type listRead struct {
 	raw    []byte
 	digest digest.Digest
 	list   *manifestlist.List
-	single bool
+	// single is the entry a single image makes; nil for a list.
+	single *manifestlist.Entry
 }
 
 // readList reads ref as a list, without fetching a list's entries.
@@ -163,6 +150,6 @@ func readList(ctx context.Context, c *registry.Client, ref registry.Reference) (
 		listType = "application/vnd.docker.distribution.manifest.list.v2+json"
 	}
 	r.list = &manifestlist.List{MediaType: listType, Manifests: []imgspecv1.Descriptor{e.Descriptor}}
-	r.single = true
+	r.single = &e
 	return r, nil
 }
