@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -148,6 +149,11 @@ func copyThroughImage(ctx context.Context, dockerCLI command.Cli, src, dst copy.
 	if err != nil {
 		return err
 	}
+	if mediaType != "" && src.Registry != nil {
+		if err := refuseSignedConversion(ctx, dockerCLI, *src.Registry, srcFlags); err != nil {
+			return err
+		}
+	}
 	imgOpts := copy.ImageOptions{MediaType: mediaType, Report: progress}
 	if imgOpts.SourceCtx, err = systemContext(dockerCLI, hostOf(src), srcFlags); err != nil {
 		return err
@@ -195,4 +201,29 @@ func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// refuseSignedConversion stops a conversion of a signed image: new digests
+// would leave its cosign signatures and attestations pointing at nothing.
+func refuseSignedConversion(ctx context.Context, dockerCLI command.Cli, ref registry.Reference, flags registryFlags) error {
+	sess := newSession(dockerCLI, flags)
+	sess.Want(ref.Host, ref.Repository, "pull")
+	c, err := sess.Client(ctx, ref.Host)
+	if err != nil {
+		return err
+	}
+	desc, err := c.HeadManifest(ctx, ref.Repository, ref.Ref())
+	if err != nil {
+		return err
+	}
+	base := desc.Digest.Algorithm().String() + "-" + desc.Digest.Encoded()
+	for _, suffix := range []string{".sig", ".att"} {
+		if _, err := c.HeadManifest(ctx, ref.Repository, base+suffix); err == nil {
+			return fmt.Errorf("copy %s: --media-type would change its digest and invalidate its signature %s:%s; copy it unchanged instead", ref, ref.Name(), base+suffix)
+		}
+	}
+	if refs, err := c.Referrers(ctx, ref.Repository, desc.Digest); err == nil && len(refs) > 0 {
+		return fmt.Errorf("copy %s: --media-type would change its digest and orphan its %d referrers (signatures, attestations); copy it unchanged instead", ref, len(refs))
+	}
+	return nil
 }
