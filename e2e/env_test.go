@@ -63,6 +63,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	e.writeConfig(t, map[string]any{})
+	t.Cleanup(func() { recordDrafts(e.ConfigDir) }) // for checkNoSecrets
 	if engine.host != "" {
 		e.vars["DOCKER_HOST"] = engine.host
 	}
@@ -107,6 +108,9 @@ func (e *env) run(stdin, name string, args ...string) result {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
+	if name == "docker" {
+		recordOutput(stdout.Bytes(), stderr.Bytes()) // for checkNoSecrets
+	}
 	r := result{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: -1, Err: err}
 	var exitErr *exec.ExitError
 	switch {

@@ -70,7 +70,16 @@ func testMain(m *testing.M) int {
 	}
 
 	defer closeSharedRegistries()
-	return m.Run()
+	registerLogin(testUser, testPassword)
+	code := m.Run()
+	// Last, over everything every test printed: no credential leaked.
+	if err := checkNoSecrets(); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL: e2e:", err)
+		return 1
+	} else if testing.Verbose() {
+		fmt.Fprintln(os.Stderr, "e2e: no credentials leaked:", secretsChecked())
+	}
+	return code
 }
 
 func missingTools(names ...string) []string {

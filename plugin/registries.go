@@ -93,11 +93,15 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// certDirs are where Docker looks for a registry's CA and client certificates.
+// certDirs are where Docker keeps a registry's CA and client certificates:
+// /etc/docker/certs.d (the engine and `docker manifest`), the rootless
+// engine's $XDG_CONFIG_HOME/docker/certs.d (~/.config/docker/certs.d when
+// unset; docker/cli internal/registry.CertsDir), and Docker Desktop's
+// ~/.docker/certs.d, which follows DOCKER_CONFIG and --config here.
 func certDirs(host string) []string {
 	dirs := []string{filepath.Join("/etc/docker/certs.d", host)}
-	if xdg := os.Getenv("XDG_CONFIG_HOME"); xdg != "" {
-		dirs = append(dirs, filepath.Join(xdg, "docker", "certs.d", host))
+	if cfgHome, err := os.UserConfigDir(); err == nil {
+		dirs = append(dirs, filepath.Join(cfgHome, "docker", "certs.d", host))
 	}
 	dirs = append(dirs, filepath.Join(config.Dir(), "certs.d", host))
 	return dirs

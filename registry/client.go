@@ -131,6 +131,9 @@ func Dial(ctx context.Context, host string, scopes []Scope, opts Options) (*Clie
 		if !opts.Insecure && isTLSMismatch(pingErr) {
 			return nil, fmt.Errorf("registry %s answers plain HTTP; mark it insecure (--insecure) to use it", host)
 		}
+		if clientCertRefused(ctx, apiHost, tlsConfig) {
+			return nil, fmt.Errorf("registry %s requires a client certificate and refused the one sent, if any: Docker reads it from client.cert and client.key in certs.d/%s", host, host)
+		}
 		return nil, fmt.Errorf("registry %s is not reachable: %w", host, pingErr)
 	}
 	defer resp.Body.Close()
@@ -180,6 +183,27 @@ func ping(ctx context.Context, hc *http.Client, base, userAgent string) (*http.R
 		return nil, fmt.Errorf("GET %s/v2/: unexpected status %s", base, resp.Status)
 	}
 	return resp, nil
+}
+
+// clientCertRefused reports whether the server at host ends the TLS session
+// for want of an acceptable client certificate. With TLS 1.3 that alert
+// arrives after the handshake, and net/http reports it (over HTTP/2) only as
+// a connection that could not be established; a bare TLS connection shows it.
+func clientCertRefused(ctx context.Context, host string, cfg *tls.Config) bool {
+	addr := host
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		addr = net.JoinHostPort(host, "443")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err == nil {
+		defer conn.Close()
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		_, err = conn.Read(make([]byte, 1))
+	}
+	return err != nil && (strings.Contains(err.Error(), "certificate required") || strings.Contains(err.Error(), "bad certificate"))
 }
 
 func isTLSMismatch(err error) bool {
@@ -283,6 +307,9 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		if e := c.refusedByTokenServer(err, u); e != nil {
+			return nil, e
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
 	}
 	return resp, nil

@@ -6,7 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
+
+	"github.com/docker/distribution/registry/api/errcode"
+	"github.com/docker/distribution/registry/client/auth/challenge"
 )
 
 // Sentinels that callers test with errors.Is.
@@ -23,6 +27,10 @@ type Error struct {
 	Status                      int
 	Code                        string // the first error code the registry sent, e.g. MANIFEST_UNKNOWN
 	Message                     string
+	// Scope is set when a token registry answered 401 with
+	// error="insufficient_scope": the credentials are valid but the token
+	// does not grant this scope ("repository:team/app:pull,push").
+	Scope string
 }
 
 func (e *Error) Error() string {
@@ -35,6 +43,8 @@ func (e *Error) Error() string {
 		what += sep + e.Reference
 	}
 	switch {
+	case e.Scope != "":
+		return fmt.Sprintf("%s: denied: the credentials in use are not granted %s by %s", what, scopeText(e.Scope, e.Repository), e.Host)
 	case e.Status == http.StatusUnauthorized:
 		return fmt.Sprintf("%s: authentication required or credentials rejected by %s (docker login %s)", what, e.Host, e.Host)
 	case e.Status == http.StatusForbidden || e.Code == "DENIED":
@@ -58,17 +68,52 @@ func (e *Error) Is(target error) bool {
 	case ErrNotFound:
 		return e.Status == http.StatusNotFound || e.Code == "MANIFEST_UNKNOWN" || e.Code == "NAME_UNKNOWN" || e.Code == "BLOB_UNKNOWN"
 	case ErrUnauthorized:
-		return e.Status == http.StatusUnauthorized
+		return e.Status == http.StatusUnauthorized && e.Scope == ""
 	case ErrDenied:
-		return e.Status == http.StatusForbidden || e.Code == "DENIED"
+		return e.Status == http.StatusForbidden || e.Code == "DENIED" || e.Scope != ""
 	case ErrUnsupported:
 		return e.Status == http.StatusMethodNotAllowed || e.Code == "UNSUPPORTED"
 	}
 	return false
 }
 
+// scopeText turns "repository:team/app:pull,push" into "pull,push access to
+// team/app".
+func scopeText(scope, repo string) string {
+	// The challenge may list several scopes (a mount also needs pull on
+	// its source); the one of the request's repository is the one refused.
+	scopes := strings.Fields(scope)
+	if len(scopes) > 1 {
+		var texts []string
+		for _, s := range scopes {
+			if strings.HasPrefix(s, "repository:"+repo+":") {
+				return scopeText(s, repo)
+			}
+			texts = append(texts, scopeText(s, repo))
+		}
+		return strings.Join(texts, " and ")
+	}
+	parts := strings.Split(scope, ":")
+	if len(parts) < 3 {
+		return "the scope " + scope
+	}
+	what := "access to " + strings.Join(parts[1:len(parts)-1], ":")
+	if actions := parts[len(parts)-1]; actions != "" {
+		what = actions + " " + what
+	}
+	return what
+}
+
 func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 	e := &Error{Host: c.Host, Repository: repo, Reference: ref, Status: resp.StatusCode}
+	for _, ch := range challenge.ResponseChallenges(resp) {
+		if ch.Scheme == "bearer" && ch.Parameters["error"] == "insufficient_scope" {
+			e.Scope = ch.Parameters["scope"]
+			if e.Scope == "" {
+				e.Scope = "repository:" + repo + ":"
+			}
+		}
+	}
 	var body struct {
 		Errors []struct {
 			Code    string `json:"code"`
@@ -80,4 +125,39 @@ func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 		e.Message = body.Errors[0].Message
 	}
 	return e
+}
+
+var apiPathRE = regexp.MustCompile(`/v2/(.+?)/(manifests|blobs|tags|referrers)/([^?]*)`)
+
+// refusedByTokenServer turns the error of a request whose token the realm
+// refused into an *Error like a registry 401, so that a missing or wrong
+// login reads the same on token and Basic registries. The realm's own
+// answer is dropped: it may echo the request.
+func (c *Client) refusedByTokenServer(err error, u string) error {
+	if !isUnauthorizedCode(err) {
+		return nil
+	}
+	e := &Error{Host: c.Host, Status: http.StatusUnauthorized, Code: "UNAUTHORIZED"}
+	if m := apiPathRE.FindStringSubmatch(u); m != nil {
+		e.Repository = m[1]
+		if m[2] == "manifests" || (m[2] == "blobs" && !strings.HasPrefix(m[3], "uploads")) {
+			e.Reference = m[3]
+		}
+	}
+	return e
+}
+
+func isUnauthorizedCode(err error) bool {
+	var many errcode.Errors
+	if errors.As(err, &many) {
+		for _, e := range many {
+			if isUnauthorizedCode(e) {
+				return true
+			}
+		}
+	}
+	var one errcode.Error
+	var code errcode.ErrorCode
+	return (errors.As(err, &one) && one.Code == errcode.ErrorCodeUnauthorized) ||
+		(errors.As(err, &code) && code == errcode.ErrorCodeUnauthorized)
 }
