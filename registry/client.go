@@ -3,8 +3,9 @@
 // It exists because the operations docker-mlist performs on lists (read a
 // manifest, mount a blob, put a manifest by digest) are a handful of HTTP
 // requests each, and the general-purpose clients repeat the /v2/ ping and the
-// token request for every image they open. A Client pings its registry once and
-// asks for one token that covers every repository the command will touch.
+// token request for every image they open. A Client makes no ping at all: its
+// first request settles the scheme and answers the registry's challenge, with
+// one token covering every repository the command will touch.
 package registry
 
 import (
@@ -21,11 +22,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/docker/distribution/registry/client/auth"
-	"github.com/docker/distribution/registry/client/auth/challenge"
-	"github.com/docker/distribution/registry/client/transport"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -62,10 +61,18 @@ type Scope struct {
 // Client talks to one registry host.
 type Client struct {
 	Host string // "registry.example.com:5000", as in references
-	base string // "https://registry.example.com:5000" after the ping decided the scheme
 
 	opts Options
+	tls  *tls.Config
 	http *http.Client
+
+	// first serialises requests until one has gone through, so the scheme
+	// and the registry's challenge are settled once, not by every request
+	// of a concurrent start.
+	first   sync.Mutex
+	settled atomic.Bool
+	// plain is set when an insecure registry turned out to speak HTTP.
+	plain atomic.Bool
 }
 
 // Manifest media types a client accepts, in the order registries should prefer.
@@ -86,10 +93,11 @@ func APIHost(domain string) string {
 	return domain
 }
 
-// Dial pings the registry and returns a client authorised for scopes. Every
-// request the client makes afterwards reuses that ping and, on token-auth
-// registries, one token for all the scopes.
-func Dial(ctx context.Context, host string, scopes []Scope, opts Options) (*Client, error) {
+// New returns a client for host, authorised for scopes. It makes no
+// request: the first request finds the scheme (HTTPS, or HTTP for an
+// insecure registry) and answers the registry's challenge, with one token
+// covering every scope on token-auth registries.
+func New(host string, scopes []Scope, opts Options) *Client {
 	tlsConfig := opts.TLS
 	if tlsConfig == nil {
 		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -99,88 +107,54 @@ func Dial(ctx context.Context, host string, scopes []Scope, opts Options) (*Clie
 	if opts.Insecure {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
 	}
-	base := &http.Transport{
-		Proxy:               http.ProxyFromEnvironment,
-		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     tlsConfig,
-		TLSHandshakeTimeout: 10 * time.Second,
-		MaxIdleConnsPerHost: 16,
-		ForceAttemptHTTP2:   true,
+	var rt http.RoundTripper = &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 5 * time.Minute,
+		MaxIdleConnsPerHost:   16,
+		ForceAttemptHTTP2:     true,
 	}
-	var rt http.RoundTripper = base
 	if opts.Log != nil {
-		rt = &logTransport{next: base, log: opts.Log}
+		rt = &logTransport{next: rt, log: opts.Log}
 	}
-	c := &Client{Host: host, opts: opts}
-
-	apiHost := APIHost(host)
-	schemes := []string{"https"}
-	if opts.Insecure {
-		schemes = append(schemes, "http")
+	var scopeStrings []string
+	for _, s := range mergeScopes(scopes) {
+		scopeStrings = append(scopeStrings, "repository:"+s.Repository+":"+strings.Join(s.Actions, ","))
 	}
-	var resp *http.Response
-	var pingErr error
-	for _, scheme := range schemes {
-		c.base = scheme + "://" + apiHost
-		resp, pingErr = ping(ctx, &http.Client{Transport: rt}, c.base, opts.UserAgent)
-		if pingErr == nil {
-			break
-		}
+	return &Client{
+		Host: host,
+		opts: opts,
+		tls:  tlsConfig,
+		http: &http.Client{Transport: &authTransport{next: rt, creds: opts.Credentials, scopes: scopeStrings, userAgent: opts.UserAgent}},
 	}
-	if pingErr != nil {
-		if !opts.Insecure && isTLSMismatch(pingErr) {
-			return nil, fmt.Errorf("registry %s answers plain HTTP; mark it insecure (--insecure) to use it", host)
-		}
-		if clientCertRefused(ctx, apiHost, tlsConfig) {
-			return nil, fmt.Errorf("registry %s requires a client certificate and refused the one sent, if any: Docker reads it from client.cert and client.key in certs.d/%s", host, host)
-		}
-		return nil, fmt.Errorf("registry %s is not reachable: %w", host, pingErr)
-	}
-	defer resp.Body.Close()
-
-	manager := challenge.NewSimpleManager()
-	if err := manager.AddResponse(resp); err != nil {
-		return nil, fmt.Errorf("registry %s: %w", host, err)
-	}
-	modifiers := []transport.RequestModifier{}
-	if opts.UserAgent != "" {
-		modifiers = append(modifiers, transport.NewHeaderRequestModifier(http.Header{"User-Agent": []string{opts.UserAgent}}))
-	}
-	if opts.Credentials.RegistryToken != "" {
-		modifiers = append(modifiers, transport.NewHeaderRequestModifier(http.Header{"Authorization": []string{"Bearer " + opts.Credentials.RegistryToken}}))
-	} else {
-		creds := &credentialStore{creds: opts.Credentials}
-		var authScopes []auth.Scope
-		for _, s := range mergeScopes(scopes) {
-			authScopes = append(authScopes, auth.RepositoryScope{Repository: s.Repository, Actions: s.Actions})
-		}
-		tokens := auth.NewTokenHandlerWithOptions(auth.TokenHandlerOptions{
-			Transport:   rt,
-			Credentials: creds,
-			Scopes:      authScopes,
-			ClientID:    "docker-mlist",
-		})
-		modifiers = append(modifiers, auth.NewAuthorizer(manager, tokens, auth.NewBasicHandler(creds)))
-	}
-	c.http = &http.Client{Transport: transport.NewTransport(rt, modifiers...)}
-	return c, nil
 }
 
-func ping(ctx context.Context, hc *http.Client, base, userAgent string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v2/", nil)
+// firstRequest sends the client's first request, which settles the scheme
+// and the authentication every later request reuses; others wait for it.
+func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
+	resp, err := c.http.Do(req)
+	if err != nil && c.opts.Insecure && req.URL.Scheme == "https" {
+		// An insecure registry may speak plain HTTP, as Docker allows.
+		plain := req.Clone(req.Context())
+		plain.URL.Scheme = "http"
+		if req.GetBody != nil {
+			plain.Body, _ = req.GetBody()
+		}
+		if resp2, err2 := c.http.Do(plain); err2 == nil {
+			c.plain.Store(true)
+			return resp2, nil
+		}
+	}
 	if err != nil {
-		return nil, err
-	}
-	if userAgent != "" {
-		req.Header.Set("User-Agent", userAgent)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusUnauthorized {
-		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s/v2/: unexpected status %s", base, resp.Status)
+		if !c.opts.Insecure && isTLSMismatch(err) {
+			return nil, fmt.Errorf("registry %s answers plain HTTP; mark it insecure (--insecure) to use it", c.Host)
+		}
+		if clientCertRefused(req.Context(), APIHost(c.Host), c.tls) {
+			return nil, fmt.Errorf("registry %s requires a client certificate and refused the one sent, if any: Docker reads it from client.cert and client.key in certs.d/%s", c.Host, c.Host)
+		}
+		return nil, fmt.Errorf("registry %s is not reachable: %w", c.Host, scrub(err))
 	}
 	return resp, nil
 }
@@ -241,30 +215,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-type credentialStore struct {
-	creds Credentials
-	mu    sync.Mutex
-	// refreshed holds a refresh token a token server issued during this run.
-	refreshed map[string]string
-}
-
-func (s *credentialStore) Basic(*url.URL) (string, string) {
-	return s.creds.Username, s.creds.Password
-}
-
-func (s *credentialStore) RefreshToken(*url.URL, string) string {
-	return s.creds.IdentityToken
-}
-
-func (s *credentialStore) SetRefreshToken(realm *url.URL, service, token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.refreshed == nil {
-		s.refreshed = map[string]string{}
-	}
-	s.refreshed[realm.String()+" "+service] = token
-}
-
 type logTransport struct {
 	next http.RoundTripper
 	log  func(string, ...any)
@@ -293,23 +243,56 @@ type Descriptor struct {
 	Size      int64
 }
 
+// base is the registry's URL; requests built on it before the first
+// request settled the scheme are switched to HTTP by do when needed.
+func (c *Client) base() string {
+	if c.plain.Load() {
+		return "http://" + APIHost(c.Host)
+	}
+	return "https://" + APIHost(c.Host)
+}
+
 func (c *Client) url(repo, kind, ref string) string {
-	return fmt.Sprintf("%s/v2/%s/%s/%s", c.base, repo, kind, ref)
+	return fmt.Sprintf("%s/v2/%s/%s/%s", c.base(), repo, kind, ref)
 }
 
 func (c *Client) do(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	send := func(u string) (*http.Request, error) {
+		req, err := http.NewRequestWithContext(ctx, method, u, body)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		return req, nil
+	}
+	if !c.settled.Load() {
+		c.first.Lock()
+		if !c.settled.Load() {
+			defer c.first.Unlock()
+			req, err := send(u)
+			if err != nil {
+				return nil, err
+			}
+			resp, err := c.firstRequest(req)
+			if err != nil {
+				return nil, err
+			}
+			c.settled.Store(true)
+			return resp, nil
+		}
+		c.first.Unlock()
+	}
+	if c.plain.Load() {
+		u = strings.Replace(u, "https://", "http://", 1)
+	}
+	req, err := send(u)
 	if err != nil {
 		return nil, err
 	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if e := c.refusedByTokenServer(err, u); e != nil {
-			return nil, e
-		}
 		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
 	}
 	return resp, nil
@@ -458,7 +441,7 @@ func (c *Client) ReadBlob(ctx context.Context, repo string, d digest.Digest, lim
 // the registry declines; callers then upload the blob.
 func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error) {
 	q := url.Values{"mount": {d.String()}, "from": {from}}
-	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/?%s", c.base, repo, q.Encode()), nil, http.Header{"Content-Length": {"0"}})
+	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/?%s", c.base(), repo, q.Encode()), nil, http.Header{"Content-Length": {"0"}})
 	if err != nil {
 		return false, err
 	}
@@ -483,7 +466,7 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 
 // UploadBlob streams size bytes from r into repo as blob d in one request.
 func (c *Client) UploadBlob(ctx context.Context, repo string, d digest.Digest, size int64, r io.Reader) error {
-	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/", c.base, repo), nil, http.Header{"Content-Length": {"0"}})
+	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/", c.base(), repo), nil, http.Header{"Content-Length": {"0"}})
 	if err != nil {
 		return err
 	}
@@ -522,7 +505,7 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, d digest.Digest, s
 // Tags lists a repository's tags, following every page. pageSize asks the
 // registry for pages of that many tags (0: the registry's default).
 func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string, error) {
-	next := fmt.Sprintf("%s/v2/%s/tags/list", c.base, repo)
+	next := fmt.Sprintf("%s/v2/%s/tags/list", c.base(), repo)
 	if pageSize > 0 {
 		next += "?n=" + strconv.Itoa(pageSize)
 	}
@@ -573,7 +556,7 @@ func (c *Client) resolve(loc string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	base, _ := url.Parse(c.base)
+	base, _ := url.Parse(c.base())
 	return base.ResolveReference(u).String(), nil
 }
 
@@ -613,7 +596,7 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest) ([
 // (NAME_UNKNOWN), in which case it holds no blob or manifest and a copy need
 // not check for any. Any other answer counts as "may hold something".
 func (c *Client) RepositoryIsNew(ctx context.Context, repo string) bool {
-	resp, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s/v2/%s/tags/list?n=1", c.base, repo), nil, nil)
+	resp, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s/v2/%s/tags/list?n=1", c.base(), repo), nil, nil)
 	if err != nil {
 		return false
 	}

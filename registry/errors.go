@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 
-	"github.com/docker/distribution/registry/api/errcode"
 	"github.com/docker/distribution/registry/client/auth/challenge"
 )
 
@@ -125,39 +123,4 @@ func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 		e.Message = body.Errors[0].Message
 	}
 	return e
-}
-
-var apiPathRE = regexp.MustCompile(`/v2/(.+?)/(manifests|blobs|tags|referrers)/([^?]*)`)
-
-// refusedByTokenServer turns the error of a request whose token the realm
-// refused into an *Error like a registry 401, so that a missing or wrong
-// login reads the same on token and Basic registries. The realm's own
-// answer is dropped: it may echo the request.
-func (c *Client) refusedByTokenServer(err error, u string) error {
-	if !isUnauthorizedCode(err) {
-		return nil
-	}
-	e := &Error{Host: c.Host, Status: http.StatusUnauthorized, Code: "UNAUTHORIZED"}
-	if m := apiPathRE.FindStringSubmatch(u); m != nil {
-		e.Repository = m[1]
-		if m[2] == "manifests" || (m[2] == "blobs" && !strings.HasPrefix(m[3], "uploads")) {
-			e.Reference = m[3]
-		}
-	}
-	return e
-}
-
-func isUnauthorizedCode(err error) bool {
-	var many errcode.Errors
-	if errors.As(err, &many) {
-		for _, e := range many {
-			if isUnauthorizedCode(e) {
-				return true
-			}
-		}
-	}
-	var one errcode.Error
-	var code errcode.ErrorCode
-	return (errors.As(err, &one) && one.Code == errcode.ErrorCodeUnauthorized) ||
-		(errors.As(err, &code) && code == errcode.ErrorCodeUnauthorized)
 }

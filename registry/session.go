@@ -35,9 +35,9 @@ func (s *Session) Want(host, repo string, actions ...string) {
 	s.scopes[host] = append(s.scopes[host], Scope{Repository: repo, Actions: actions})
 }
 
-// Client returns the session's client for host, dialling it on first use.
-// Concurrent callers for the same host share one dial.
-func (s *Session) Client(ctx context.Context, host string) (*Client, error) {
+// Client returns the session's client for host, made on first use.
+// Concurrent callers for the same host share one client.
+func (s *Session) Client(_ context.Context, host string) (*Client, error) {
 	s.mu.Lock()
 	d, ok := s.clients[host]
 	if !ok {
@@ -53,7 +53,7 @@ func (s *Session) Client(ctx context.Context, host string) (*Client, error) {
 			d.err = err
 			return
 		}
-		d.client, d.err = Dial(ctx, host, scopes, opts)
+		d.client = New(host, scopes, opts)
 	})
 	return d.client, d.err
 }
