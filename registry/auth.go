@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -104,11 +105,18 @@ func (t *authTransport) refresh(req *http.Request, params map[string]string) (bo
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if params["error"] == "insufficient_scope" {
-		scope := params["scope"]
-		if scope == "" || containsAll(t.scopes, strings.Fields(scope)) {
+		var wanted []string
+		for _, sc := range strings.Fields(params["scope"]) {
+			wanted = append(wanted, canonicalScope(sc))
+		}
+		if len(wanted) == 0 || containsAll(t.scopes, wanted) {
 			return false, nil // the token had the scope; the account lacks it
 		}
-		t.scopes = append(t.scopes, strings.Fields(scope)...)
+		for _, sc := range wanted {
+			if !contains(t.scopes, sc) {
+				t.scopes = append(t.scopes, sc)
+			}
+		}
 	} else if t.token != "" && time.Now().Before(t.expires) {
 		// A request that went out before the token arrived is sent again
 		// with it; one refused with this very token would be refused again.
@@ -121,6 +129,18 @@ func (t *authTransport) refresh(req *http.Request, params map[string]string) (bo
 	}
 	t.token, t.expires = token, expires
 	return token != "", nil
+}
+
+// canonicalScope orders a scope's actions, so that scopes compare equal
+// whatever order a registry lists them in.
+func canonicalScope(scope string) string {
+	i := strings.LastIndexByte(scope, ':')
+	if i < 0 {
+		return scope
+	}
+	actions := strings.Split(scope[i+1:], ",")
+	slices.SortFunc(actions, func(a, b string) int { return actionRank(a) - actionRank(b) })
+	return scope[:i+1] + strings.Join(actions, ",")
 }
 
 func containsAll(have, want []string) bool {

@@ -121,7 +121,7 @@ func New(host string, scopes []Scope, opts Options) *Client {
 	}
 	var scopeStrings []string
 	for _, s := range mergeScopes(scopes) {
-		scopeStrings = append(scopeStrings, "repository:"+s.Repository+":"+strings.Join(s.Actions, ","))
+		scopeStrings = append(scopeStrings, canonicalScope("repository:"+s.Repository+":"+strings.Join(s.Actions, ",")))
 	}
 	return &Client{
 		Host: host,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/docker/distribution/registry/client/auth/challenge"
@@ -97,7 +98,10 @@ func scopeText(scope, repo string) string {
 	}
 	what := "access to " + strings.Join(parts[1:len(parts)-1], ":")
 	if actions := parts[len(parts)-1]; actions != "" {
-		what = actions + " " + what
+		// Registries build the list from a set, in no fixed order.
+		list := strings.Split(actions, ",")
+		slices.SortFunc(list, func(a, b string) int { return actionRank(a) - actionRank(b) })
+		what = strings.Join(list, ",") + " " + what
 	}
 	return what
 }
@@ -123,4 +127,17 @@ func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 		e.Message = body.Errors[0].Message
 	}
 	return e
+}
+
+// actionRank orders scope actions the way people write them: pull,push,delete.
+func actionRank(a string) int {
+	switch a {
+	case "pull":
+		return 0
+	case "push":
+		return 1
+	case "delete":
+		return 2
+	}
+	return 3
 }
