@@ -75,6 +75,9 @@ type ImageOptions struct {
 	SourceCtx, DestinationCtx *types.SystemContext
 	// MediaType converts the copy: "docker" or "oci"; "" preserves digests.
 	MediaType string
+	// Platform, when set, copies only that platform's image of a list, as a
+	// single image (what a docker-archive can hold).
+	Platform *imgspecv1.Platform
 	// Report receives containers/image's progress: bars on a terminal,
 	// lines otherwise; nil for none.
 	Report io.Writer
@@ -99,6 +102,15 @@ func CopyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 		OptimizeDestinationImageAlreadyExists: true,
 		MaxParallelDownloads:                  uint(Jobs),
 	}
+	if p := opts.Platform; p != nil {
+		o.ImageListSelection = imgcopy.CopySystemImage
+		sys := types.SystemContext{}
+		if opts.SourceCtx != nil {
+			sys = *opts.SourceCtx
+		}
+		sys.OSChoice, sys.ArchitectureChoice, sys.VariantChoice = p.OS, p.Architecture, p.Variant
+		o.SourceCtx = &sys
+	}
 	switch opts.MediaType {
 	case "":
 	case "oci":
@@ -112,6 +124,9 @@ func CopyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 		o.ReportWriter = io.Discard
 	}
 	out, err := imgcopy.Image(ctx, policy, dst.Image, src.Image, o)
+	if err != nil && strings.Contains(err.Error(), "does not support copying multiple images") {
+		return "", fmt.Errorf("copy %s to %s: a docker-archive holds one image; choose it with --platform, or use oci-archive: for the whole list", src, dst)
+	}
 	if err != nil && opts.MediaType == "" && strings.Contains(err.Error(), "Instructed to preserve digests") {
 		return "", fmt.Errorf("copy %s to %s: the destination cannot hold these manifests unchanged (an OCI layout holds only OCI manifests); convert with --media-type oci, which changes digests", src, dst)
 	}

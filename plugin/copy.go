@@ -95,10 +95,10 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	}
 
 	if src.Registry == nil || dst.Registry == nil || mediaType != "" {
-		if len(platforms) > 0 || opts.referrers {
-			return fmt.Errorf("copy %s to %s: --platform and --referrers work between registries without --media-type", src, dst)
+		if len(platforms) > 1 || opts.referrers {
+			return fmt.Errorf("copy %s to %s: several --platform values and --referrers work between registries without --media-type", src, dst)
 		}
-		return copyThroughImage(ctx, dockerCLI, src, dst, mediaType, opts, progress)
+		return copyThroughImage(ctx, dockerCLI, src, dst, mediaType, platforms, opts, progress)
 	}
 
 	s, d := *src.Registry, *dst.Registry
@@ -144,7 +144,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 
 // copyThroughImage copies with containers/image: local transports, and
 // conversions between Docker and OCI manifests.
-func copyThroughImage(ctx context.Context, dockerCLI command.Cli, src, dst copy.Location, mediaType string, opts copyOptions, progress io.Writer) error {
+func copyThroughImage(ctx context.Context, dockerCLI command.Cli, src, dst copy.Location, mediaType string, platforms []imgspecv1.Platform, opts copyOptions, progress io.Writer) error {
 	srcFlags, dstFlags, err := sideFlags(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
 	if err != nil {
 		return err
@@ -155,6 +155,9 @@ func copyThroughImage(ctx context.Context, dockerCLI command.Cli, src, dst copy.
 		}
 	}
 	imgOpts := copy.ImageOptions{MediaType: mediaType, Report: progress}
+	if len(platforms) == 1 {
+		imgOpts.Platform = &platforms[0]
+	}
 	if imgOpts.SourceCtx, err = systemContext(dockerCLI, hostOf(src), srcFlags); err != nil {
 		return err
 	}
