@@ -61,4 +61,3 @@ func TestCopyConvertSigned(t *testing.T) {
 		t.Errorf("a refused conversion wrote to the destination:\n%s", w)
 	}
 }
-
