@@ -6,41 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 )
-
-// Stats counts what a transfer did, for progress lines and benchmarks.
-type Stats struct {
-	mu                                         sync.Mutex
-	Manifests, Present                         int // manifests written / already there
-	Mounted, Uploaded, BlobsSeen, BlobsPresent int
-	BytesUploaded                              int64
-	// Progress, when set, gets one line per manifest written.
-	Progress io.Writer
-}
-
-// progress writes one line to Stats.Progress, if set.
-func (s *Stats) progress(format string, args ...any) {
-	if s == nil || s.Progress == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fmt.Fprintf(s.Progress, format+"\n", args...)
-}
-
-func (s *Stats) add(f func(*Stats)) {
-	if s == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f(s)
-}
 
 // Blobs lists the config and layer digests a single-image manifest needs in
 // its repository. Layers with URLs (Windows foreign layers) live outside the
@@ -209,6 +179,12 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 		stats.add(func(s *Stats) { s.BlobsPresent++ })
 		return nil
 	}
+	select {
+	case streams() <- struct{}{}:
+		defer func() { <-streams() }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	body, size, err := src.Client.GetBlob(ctx, src.Repository, b.Digest)
 	if err != nil {
 		return err
@@ -217,7 +193,9 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 	if size < 0 {
 		size = b.Size
 	}
-	if err := dst.Client.UploadBlob(ctx, dst.Repository, b.Digest, size, &countingReader{r: body, stats: stats}); err != nil {
+	stats.startBlob(b.Digest, size)
+	defer stats.endBlob(b.Digest)
+	if err := dst.Client.UploadBlob(ctx, dst.Repository, b.Digest, size, &countingReader{r: body, digest: b.Digest, stats: stats}); err != nil {
 		return err
 	}
 	stats.add(func(s *Stats) { s.Uploaded++ })
@@ -227,6 +205,10 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 // Jobs is how many transfers or fetches run at once (--jobs); process-wide,
 // since a command runs one copy.
 var Jobs = 6
+
+// streams bounds the blob streams of the whole process to Jobs: transfers
+// nest (lists, images, blobs), so per-level limits alone would multiply.
+var streams = sync.OnceValue(func() chan struct{} { return make(chan struct{}, Jobs) })
 
 // ForEach runs f over items, Jobs at a time, and returns the first error,
 // cancelling the others.
@@ -252,28 +234,4 @@ func ForEach[T any](ctx context.Context, items []T, f func(ctx context.Context, 
 	}
 	wg.Wait()
 	return firstErr
-}
-
-// countingReader adds what passes through it to Stats.BytesUploaded as it
-// streams, so progress can be shown while a large blob moves.
-type countingReader struct {
-	r     io.Reader
-	stats *Stats
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.stats.add(func(s *Stats) { s.BytesUploaded += int64(n) })
-	}
-	return n, err
-}
-
-// Snapshot returns the counters as they are now, for progress displays that
-// read them while a copy runs.
-func (s *Stats) Snapshot() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return Stats{Manifests: s.Manifests, Present: s.Present, Mounted: s.Mounted, Uploaded: s.Uploaded,
-		BlobsSeen: s.BlobsSeen, BlobsPresent: s.BlobsPresent, BytesUploaded: s.BytesUploaded}
 }

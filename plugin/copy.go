@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -129,13 +128,12 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
 	if progress != nil {
-		st := stats.Snapshot()
-		stats = &st
+		counts, _ := stats.Snapshot()
 		if res.Unchanged {
 			fmt.Fprintf(progress, "%s already holds %s\n", dst, res.Digest)
 		} else {
 			fmt.Fprintf(progress, "Copied %s to %s: %d manifests written (%d already there), %d blobs mounted, %d copied (%d bytes), %d already there\n",
-				src, dst, stats.Manifests, stats.Present, stats.Mounted, stats.Uploaded, stats.BytesUploaded, stats.BlobsPresent)
+				src, dst, counts.Manifests, counts.Present, counts.Mounted, counts.Uploaded, counts.BytesUploaded, counts.BlobsPresent)
 		}
 	}
 	fmt.Fprintln(dockerCLI.Out(), res.Digest)
@@ -177,33 +175,6 @@ func hostOf(l copy.Location) string {
 		return ""
 	}
 	return l.Registry.Host
-}
-
-// showProgress redraws one status line on a terminal until stopped.
-func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	draw := func() {
-		s := stats.Snapshot()
-		fmt.Fprintf(w, "\r\033[KCopying: %d manifests written, %d blobs mounted, %d copied (%.1f MB), %d already there",
-			s.Manifests, s.Mounted, s.Uploaded, float64(s.BytesUploaded)/1e6, s.Present+s.BlobsPresent)
-	}
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-t.C:
-				draw()
-			case <-done:
-				draw()
-				fmt.Fprintln(w)
-				return
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
 }
 
 // refuseSignedConversion stops a conversion of a signed image: new digests

@@ -1,0 +1,65 @@
+package plugin
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/docker-mlist/docker-mlist/copy"
+)
+
+// showProgress redraws, on a terminal, a bar per blob in transfer and an
+// overall line, until stopped; then it clears them.
+func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	drawn := 0
+	draw := func() {
+		s, active := stats.Snapshot()
+		var out strings.Builder
+		if drawn > 0 {
+			fmt.Fprintf(&out, "\033[%dA", drawn) // back to the first line of the last drawing
+		}
+		for _, b := range active {
+			fmt.Fprintf(&out, "\r\033[K%s %s %s\n", b.Digest.Encoded()[:12], bar(b.Done, b.Size, 30), megabytes(b.Done, b.Size))
+		}
+		for i := len(active); i < drawn-1; i++ {
+			out.WriteString("\r\033[K\n") // blank the lines of blobs that finished
+		}
+		fmt.Fprintf(&out, "\r\033[KCopying: %d manifests written, %d blobs mounted, %d copied (%.1f MB), %d already there\n",
+			s.Manifests, s.Mounted, s.Uploaded, float64(s.BytesUploaded)/1e6, s.Present+s.BlobsPresent)
+		drawn = max(len(active)+1, drawn)
+		fmt.Fprint(w, out.String())
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				draw()
+			case <-done:
+				// Wipe the display: the caller prints the summary.
+				if drawn > 0 {
+					fmt.Fprintf(w, "\033[%dA\r\033[J", drawn)
+				}
+				return
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func bar(done, size int64, width int) string {
+	if size <= 0 {
+		return "[" + strings.Repeat(" ", width) + "]"
+	}
+	n := int(min(done*int64(width)/size, int64(width)))
+	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
+}
+
+func megabytes(done, size int64) string {
+	return fmt.Sprintf("%.1f/%.1f MB", float64(done)/1e6, float64(size)/1e6)
+}
