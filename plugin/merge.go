@@ -104,91 +104,89 @@ type planTransfer struct {
 	How      string        `json:"how"` // "mount" within a registry, "copy" across registries
 }
 
-func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
-	src, err := registry.ParseReference(opts.source)
-	if err != nil {
-		return err
+// mergeRequest is a parsed merge: what to read, where to write, and the rules.
+type mergeRequest struct {
+	src, dst, target registry.Reference
+	rules            manifestlist.MergeOptions
+}
+
+func parseMerge(opts mergeOptions) (mergeRequest, error) {
+	var req mergeRequest
+	var err error
+	if req.src, err = registry.ParseReference(opts.source); err != nil {
+		return req, err
 	}
-	dst, err := registry.ParseReference(opts.destination)
-	if err != nil {
-		return err
+	if req.dst, err = registry.ParseReference(opts.destination); err != nil {
+		return req, err
 	}
-	if dst.Digest != "" {
-		return fmt.Errorf("invalid destination %q: a list to update is named by a tag, not a digest", opts.destination)
+	if req.dst.Digest != "" {
+		return req, fmt.Errorf("invalid destination %q: a list to update is named by a tag, not a digest", opts.destination)
 	}
-	target := dst
+	req.target = req.dst
 	if opts.target != "" {
-		if target, err = registry.ParseReference(opts.target); err != nil {
-			return err
+		if req.target, err = registry.ParseReference(opts.target); err != nil {
+			return req, err
 		}
-		if target.Digest != "" {
-			return fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
+		if req.target.Digest != "" {
+			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
 		}
 	}
-	mopts := manifestlist.MergeOptions{}
 	switch opts.match {
 	case "platform":
-		mopts.Match = manifestlist.MatchPlatform
+		req.rules.Match = manifestlist.MatchPlatform
 	case "arch":
-		mopts.Match = manifestlist.MatchArch
+		req.rules.Match = manifestlist.MatchArch
 	default:
-		return fmt.Errorf("invalid --match %q: accepted: platform, arch", opts.match)
+		return req, fmt.Errorf("invalid --match %q: accepted: platform, arch", opts.match)
 	}
 	if opts.platforms != "" {
-		if mopts.Platforms, err = manifestlist.ParsePlatforms(opts.platforms); err != nil {
-			return err
+		if req.rules.Platforms, err = manifestlist.ParsePlatforms(opts.platforms); err != nil {
+			return req, err
 		}
 	}
-	if mopts.MediaType, err = manifestlist.ParseListType(opts.mediaType); err != nil {
+	req.rules.MediaType, err = manifestlist.ParseListType(opts.mediaType)
+	return req, err
+}
+
+// writesDestination reports whether the result goes back to DESTINATION,
+// the case where a concurrent push must be looked for.
+func (r mergeRequest) writesDestination() bool {
+	return r.target.Name() == r.dst.Name() && r.target.Tag == r.dst.Tag
+}
+
+func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
+	req, err := parseMerge(opts)
+	if err != nil {
 		return err
 	}
 	srcSess, dstSess, err := sideSessions(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
 	if err != nil {
 		return err
 	}
-	srcSess.Want(src.Host, src.Repository, "pull")
-	dstSess.Want(dst.Host, dst.Repository, "pull")
+	srcSess.Want(req.src.Host, req.src.Repository, "pull")
+	dstSess.Want(req.dst.Host, req.dst.Repository, "pull")
 	if !opts.dryRun {
-		dstSess.Want(target.Host, target.Repository, "pull", "push")
-		if srcSess == dstSess && src.Host == target.Host {
-			// One token covering the mount source too.
-			dstSess.Want(src.Host, src.Repository, "pull")
+		dstSess.Want(req.target.Host, req.target.Repository, "pull", "push")
+		if srcSess == dstSess && req.src.Host == req.target.Host {
+			dstSess.Want(req.src.Host, req.src.Repository, "pull") // one token that also allows the mounts
 		}
 	}
 	var log io.Writer = dockerCLI.Err()
 	if opts.quiet {
 		log = io.Discard
 	}
-
-	// Both sides are read at once.
-	var srcRead, dstRead *listRead
-	err = copy.ForEach(ctx, []int{0, 1}, func(ctx context.Context, i int, _ int) error {
-		if i == 0 {
-			c, err := srcSess.Client(ctx, src.Host)
-			if err != nil {
-				return err
-			}
-			srcRead, err = readList(ctx, c, src)
-			return err
-		}
-		c, err := dstSess.Client(ctx, dst.Host)
-		if err != nil {
-			return err
-		}
-		dstRead, err = readList(ctx, c, dst)
-		if errors.Is(err, registry.ErrNotFound) {
-			dstRead, err = nil, nil
-		}
-		return err
-	})
+	srcRead, dstRead, err := readSides(ctx, srcSess, dstSess, req)
 	if err != nil {
 		return fmt.Errorf("merge: %w", err)
 	}
-
+	tc, err := dstSess.Client(ctx, req.target.Host)
+	if err != nil {
+		return err
+	}
 	for attempt := 1; ; attempt++ {
-		plan, raw, mediaType, err := planMerge(srcRead, dstRead, target, mopts)
+		plan, raw, mediaType, err := planMerge(srcRead, dstRead, req.target, req.rules)
 		if err != nil {
-			return fmt.Errorf("merge %s into %s: %w", src, dst, err)
+			return fmt.Errorf("merge %s into %s: %w", req.src, req.dst, err)
 		}
 		for _, n := range plan.Notes {
 			fmt.Fprintln(log, "note:", n)
@@ -197,49 +195,83 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 			return printMergePlan(dockerCLI.Out(), opts.format, plan)
 		}
 		if plan.Unchanged {
-			fmt.Fprintf(log, "%s unchanged\n", target)
+			fmt.Fprintf(log, "%s unchanged\n", req.target)
 			fmt.Fprintln(dockerCLI.Out(), plan.ResultDigest)
 			return nil
 		}
-		tc, err := dstSess.Client(ctx, target.Host)
-		if err != nil {
-			return err
+		if err := bringEntries(ctx, srcSess, dstSess, plan, tc, req.target); err != nil {
+			return fmt.Errorf("merge into %s: %w", req.target, err)
 		}
-		if err := bringEntries(ctx, srcSess, dstSess, plan, tc, target); err != nil {
-			return fmt.Errorf("merge into %s: %w", target, err)
-		}
-		// Someone may have pushed DESTINATION since it was read: never
-		// overwrite that blindly, plan again from what is there now.
-		if target.Name() == dst.Name() && target.Tag == dst.Tag {
-			now, err := currentDigest(ctx, tc, dst)
+		if req.writesDestination() {
+			// Someone may have pushed DESTINATION since it was read: never
+			// overwrite that blindly, plan again from what is there now.
+			changed, now, err := destinationChanged(ctx, tc, req.dst, dstRead)
 			if err != nil {
 				return err
 			}
-			var read digest.Digest
-			if dstRead != nil {
-				read = dstRead.digest
-			}
-			if now != read {
+			if changed {
 				if attempt == mergeAttempts {
-					return fmt.Errorf("merge into %s: it kept changing while merging (%d attempts); nothing written", dst, attempt)
+					return fmt.Errorf("merge into %s: it kept changing while merging (%d attempts); nothing written", req.dst, attempt)
 				}
-				fmt.Fprintf(log, "%s changed while merging (now %s); planning again\n", dst, orNone(now))
-				if dstRead, err = readList(ctx, tc, dst); errors.Is(err, registry.ErrNotFound) {
-					dstRead = nil
-				} else if err != nil {
+				fmt.Fprintf(log, "%s changed while merging (now %s); planning again\n", req.dst, orNone(now))
+				if dstRead, err = readDestination(ctx, tc, req.dst); err != nil {
 					return err
 				}
 				continue
 			}
 		}
-		d, err := tc.PutManifest(ctx, target.Repository, target.Tag, raw, mediaType)
+		d, err := tc.PutManifest(ctx, req.target.Repository, req.target.Tag, raw, mediaType)
 		if err != nil {
-			return fmt.Errorf("merge into %s: %w", target, err)
+			return fmt.Errorf("merge into %s: %w", req.target, err)
 		}
 		summarise(log, plan)
 		fmt.Fprintln(dockerCLI.Out(), d)
 		return nil
 	}
+}
+
+// readSides reads SOURCE and DESTINATION at once; a missing DESTINATION is nil.
+func readSides(ctx context.Context, srcSess, dstSess *registry.Session, req mergeRequest) (src, dst *listRead, err error) {
+	sides := []func(context.Context) error{
+		func(ctx context.Context) error {
+			c, err := srcSess.Client(ctx, req.src.Host)
+			if err == nil {
+				src, err = readList(ctx, c, req.src)
+			}
+			return err
+		},
+		func(ctx context.Context) error {
+			c, err := dstSess.Client(ctx, req.dst.Host)
+			if err == nil {
+				dst, err = readDestination(ctx, c, req.dst)
+			}
+			return err
+		},
+	}
+	err = copy.ForEach(ctx, sides, func(ctx context.Context, _ int, read func(context.Context) error) error { return read(ctx) })
+	return src, dst, err
+}
+
+func readDestination(ctx context.Context, c *registry.Client, ref registry.Reference) (*listRead, error) {
+	r, err := readList(ctx, c, ref)
+	if errors.Is(err, registry.ErrNotFound) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// destinationChanged compares what DESTINATION's tag points at now with
+// what was read (nil: it did not exist).
+func destinationChanged(ctx context.Context, c *registry.Client, ref registry.Reference, read *listRead) (bool, digest.Digest, error) {
+	now, err := currentDigest(ctx, c, ref)
+	if err != nil {
+		return false, "", err
+	}
+	var was digest.Digest
+	if read != nil {
+		was = read.digest
+	}
+	return now != was, now, nil
 }
 
 func orNone(d digest.Digest) string {
