@@ -46,6 +46,7 @@ type inspectedEntry struct {
 	ConfigDigest digest.Digest     `json:"configDigest,omitempty"`
 	Layers       []inspectedLayer  `json:"layers,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
+	attestation  bool
 }
 
 type inspectedLayer struct {
@@ -85,86 +86,26 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 	if err != nil {
 		return err
 	}
-	var (
-		raw     []byte
-		entries []manifestlist.Entry // nil when the children must be fetched
-		list    *manifestlist.List
-	)
-	draft, err := draftStore().Get(ref.String())
-	switch {
-	case err == nil && ref.Digest == "":
-		if list, err = draft.List(); err != nil {
-			return err
-		}
-		if raw, err = list.Serialize(); err != nil {
-			return fmt.Errorf("inspect %s: %w", draft.Name, err)
-		}
-		entries = draft.Entries
-	case err != nil && !errors.Is(err, manifestlist.ErrNotFound):
+	subj, err := loadSubject(ctx, dockerCLI, ref, opts.registry)
+	if err != nil {
 		return err
 	}
-
-	var sess *registry.Session
-	if raw == nil {
-		sess = newSession(dockerCLI, opts.registry)
-		sess.Want(ref.Host, ref.Repository, "pull")
-		c, err := sess.Client(ctx, ref.Host)
-		if err != nil {
-			return err
-		}
-		var desc registry.Descriptor
-		if raw, desc, err = c.GetManifest(ctx, ref.Repository, ref.Ref()); err != nil {
-			return err
-		}
-		if mt := mediaTypeOf(raw, desc.MediaType); manifestlist.IsList(mt) {
-			if list, err = manifestlist.ParseList(raw, mt); err != nil {
-				return fmt.Errorf("inspect %s: %w", ref, err)
-			}
-		} else {
-			entries = []manifestlist.Entry{{Source: ref.String(), Raw: raw}}
-			entries[0].Descriptor.MediaType, entries[0].Descriptor.Digest, entries[0].Descriptor.Size = mt, desc.Digest, desc.Size
-		}
-	}
-
 	if opts.raw {
-		_, err := dockerCLI.Out().Write(raw)
+		_, err := dockerCLI.Out().Write(subj.raw)
 		return err
 	}
 	if !opts.verbose && (opts.format == "" || opts.format == "json") {
 		var buf bytes.Buffer
-		if err := json.Indent(&buf, raw, "", "   "); err != nil {
+		if err := json.Indent(&buf, subj.raw, "", "   "); err != nil {
 			return fmt.Errorf("inspect %s: %w", ref, err)
 		}
 		buf.WriteByte('\n')
 		_, err := dockerCLI.Out().Write(buf.Bytes())
 		return err
 	}
-
-	view := inspected{Name: ref.String(), Digest: digest.FromBytes(raw), Size: int64(len(raw)), MediaType: mediaTypeOf(raw, "")}
-	if list != nil {
-		view.Annotations = list.Annotations
-		if entries == nil {
-			if entries, err = fetchChildren(ctx, sess, ref, list); err != nil {
-				return err
-			}
-		}
-	}
-	for i, e := range entries {
-		d := e.Descriptor
-		if list != nil {
-			d = list.Manifests[i]
-		}
-		ie := inspectedEntry{Ref: e.Source, Platform: manifestlist.FormatPlatform(d.Platform), MediaType: d.MediaType,
-			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations}
-		if opts.verbose {
-			if blobs, err := copy.Blobs(e.Raw); err == nil && len(blobs) > 0 {
-				ie.ConfigDigest = blobs[0].Digest
-				for _, b := range blobs[1:] {
-					ie.Layers = append(ie.Layers, inspectedLayer{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
-				}
-			}
-		}
-		view.Manifests = append(view.Manifests, ie)
+	view, err := subj.view(ctx, ref, opts.verbose)
+	if err != nil {
+		return err
 	}
 	return writeFormatted(dockerCLI.Out(), opts.format, view, func(w *tabwriter.Writer) {
 		fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", view.Name, view.MediaType, view.Digest)
@@ -175,7 +116,7 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 		}
 		for _, m := range view.Manifests {
 			p := m.Platform
-			if manifestlist.IsAttestation(listDescriptor(list, m.Digest)) {
+			if m.attestation {
 				p = "attestation"
 			}
 			if opts.verbose {
@@ -187,16 +128,90 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 	})
 }
 
-func listDescriptor(l *manifestlist.List, d digest.Digest) (out imgspecv1.Descriptor) {
-	if l == nil {
-		return out
-	}
-	for _, m := range l.Manifests {
-		if m.Digest == d {
-			return m
+// subject is what inspect shows: a draft, or what a registry holds.
+type subject struct {
+	raw  []byte
+	list *manifestlist.List // nil for a single image
+	// entries are the manifests known without more requests: a draft's, or
+	// the single image itself; a registry list's are fetched for --verbose.
+	entries []manifestlist.Entry
+	sess    *registry.Session
+}
+
+// loadSubject prefers a local draft of that name, as docker manifest does.
+func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Reference, flags registryFlags) (*subject, error) {
+	if ref.Digest == "" {
+		draft, err := draftStore().Get(ref.String())
+		switch {
+		case err == nil:
+			list, err := draft.List()
+			if err != nil {
+				return nil, err
+			}
+			raw, err := list.Serialize()
+			if err != nil {
+				return nil, fmt.Errorf("inspect %s: %w", draft.Name, err)
+			}
+			return &subject{raw: raw, list: list, entries: draft.Entries}, nil
+		case !errors.Is(err, manifestlist.ErrNotFound):
+			return nil, err
 		}
 	}
-	return out
+	sess := newSession(dockerCLI, flags)
+	sess.Want(ref.Host, ref.Repository, "pull")
+	c, err := sess.Client(ctx, ref.Host)
+	if err != nil {
+		return nil, err
+	}
+	raw, desc, err := c.GetManifest(ctx, ref.Repository, ref.Ref())
+	if err != nil {
+		return nil, err
+	}
+	subj := &subject{raw: raw, sess: sess}
+	if mt := mediaTypeOf(raw, desc.MediaType); manifestlist.IsList(mt) {
+		if subj.list, err = manifestlist.ParseList(raw, mt); err != nil {
+			return nil, fmt.Errorf("inspect %s: %w", ref, err)
+		}
+	} else {
+		subj.entries = []manifestlist.Entry{{Source: ref.String(), Raw: raw,
+			Descriptor: imgspecv1.Descriptor{MediaType: mt, Digest: desc.Digest, Size: desc.Size}}}
+	}
+	return subj, nil
+}
+
+// view is the structured form; verbose adds each entry's config and layers,
+// reading a registry list's entries (concurrently) only then.
+func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool) (inspected, error) {
+	v := inspected{Name: ref.String(), Digest: digest.FromBytes(s.raw), Size: int64(len(s.raw)), MediaType: mediaTypeOf(s.raw, "")}
+	descs := make([]imgspecv1.Descriptor, 0, len(s.entries))
+	if s.list != nil {
+		v.Annotations = s.list.Annotations
+		descs = s.list.Manifests
+	} else {
+		descs = append(descs, s.entries[0].Descriptor)
+	}
+	entries := s.entries
+	if verbose && entries == nil {
+		var err error
+		if entries, err = fetchChildren(ctx, s.sess, ref, s.list); err != nil {
+			return v, err
+		}
+	}
+	for i, d := range descs {
+		ie := inspectedEntry{Platform: manifestlist.FormatPlatform(d.Platform), MediaType: d.MediaType,
+			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, attestation: manifestlist.IsAttestation(d)}
+		if i < len(entries) {
+			ie.Ref = entries[i].Source
+			if blobs, err := copy.Blobs(entries[i].Raw); verbose && err == nil && len(blobs) > 0 {
+				ie.ConfigDigest = blobs[0].Digest
+				for _, b := range blobs[1:] {
+					ie.Layers = append(ie.Layers, inspectedLayer{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
+				}
+			}
+		}
+		v.Manifests = append(v.Manifests, ie)
+	}
+	return v, nil
 }
 
 // fetchChildren reads every entry of a registry list concurrently.
