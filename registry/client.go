@@ -23,6 +23,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -257,7 +258,36 @@ func (c *Client) url(repo, kind, ref string) string {
 }
 
 func (c *Client) do(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
-	send := func(u string) (*http.Request, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := c.send(ctx, method, u, body, header)
+		seeker, rewindable := body.(io.Seeker)
+		wait, again := retryAfter(resp, err, attempt)
+		if !again || (body != nil && !rewindable) {
+			return resp, err
+		}
+		if resp != nil {
+			drain(resp)
+		}
+		if c.opts.Log != nil {
+			c.opts.Log("%s %s: retrying in %s", method, c.Host, wait)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if rewindable {
+			if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// send makes one attempt of a request; the client's first request also
+// settles the scheme and authentication while later ones wait.
+func (c *Client) send(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
+	newRequest := func(u string) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, body)
 		if err != nil {
 			return nil, err
@@ -271,7 +301,7 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 		c.first.Lock()
 		if !c.settled.Load() {
 			defer c.first.Unlock()
-			req, err := send(u)
+			req, err := newRequest(u)
 			if err != nil {
 				return nil, err
 			}
@@ -287,7 +317,7 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 	if c.plain.Load() {
 		u = strings.Replace(u, "https://", "http://", 1)
 	}
-	req, err := send(u)
+	req, err := newRequest(u)
 	if err != nil {
 		return nil, err
 	}
@@ -296,6 +326,44 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
 	}
 	return resp, nil
+}
+
+// retryBase is the first wait before a retry; later ones double.
+var retryBase = time.Second
+
+// maxRetries bounds the retries of one request.
+const maxRetries = 3
+
+// retryAfter says whether a request should be sent again, and after how
+// long: on throttling (429, honouring Retry-After up to a minute), on a
+// registry or gateway that is briefly unavailable (5xx, 408), and on a
+// connection that was reset or timed out once established.
+func retryAfter(resp *http.Response, err error, attempt int) (time.Duration, bool) {
+	if attempt >= maxRetries {
+		return 0, false
+	}
+	wait := retryBase << attempt
+	if err != nil {
+		// A registry that cannot be dialled is down or misnamed, not blinking:
+		// retrying would only delay the error.
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return 0, false
+		}
+		var ne net.Error
+		transient := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+			(errors.As(err, &ne) && ne.Timeout())
+		return wait, transient && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	}
+	switch resp.StatusCode {
+	case http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusInternalServerError,
+		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
+			wait = min(time.Duration(secs)*time.Second, time.Minute)
+		}
+		return wait, true
+	}
+	return 0, false
 }
 
 // scrub removes a URL's query and user info from transport errors; the token
