@@ -21,8 +21,7 @@ type copyOptions struct {
 	referrers           bool
 	jobs                int
 	quiet               bool
-	srcCreds, destCreds string
-	registry            registryFlags
+	sides
 }
 
 func newCopyCommand(dockerCLI command.Cli) *cobra.Command {
@@ -55,9 +54,7 @@ printed on stdout.`,
 	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy cosign signatures, attestations and SBOMs (sha256-<digest>.sig/.att/.sbom tags) and OCI referrers")
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.Jobs, "Transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
-	flags.StringVar(&opts.srcCreds, "src-creds", "", "USER[:PASSWORD] for SOURCE (password from $DOCKER_MLIST_SRC_PASSWORD if omitted)")
-	flags.StringVar(&opts.destCreds, "dest-creds", "", "USER[:PASSWORD] for DESTINATION (password from $DOCKER_MLIST_DEST_PASSWORD if omitted)")
-	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
+	opts.sides.install(flags)
 	return cmd
 }
 
@@ -84,7 +81,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
 	}
 	copy.Jobs = opts.jobs
-	srcSess, dstSess, err := sideSessions(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
+	srcSess, dstSess, err := opts.sessions(dockerCLI)
 	if err != nil {
 		return err
 	}
@@ -143,7 +140,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 // copyThroughImage copies with containers/image: local transports, and
 // conversions between Docker and OCI manifests.
 func copyThroughImage(ctx context.Context, dockerCLI command.Cli, src, dst copy.Location, mediaType string, platforms []imgspecv1.Platform, opts copyOptions, progress io.Writer) error {
-	srcFlags, dstFlags, err := sideFlags(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
+	srcFlags, dstFlags, err := opts.flags(dockerCLI)
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -14,7 +13,6 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/moby/term"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
@@ -32,8 +30,7 @@ type mergeOptions struct {
 	dryRun              bool
 	format              string
 	quiet               bool
-	srcCreds, destCreds string
-	registry            registryFlags
+	sides
 }
 
 func newMergeCommand(dockerCLI command.Cli) *cobra.Command {
@@ -67,9 +64,7 @@ DESTINATION changes while the merge runs, the merge is planned again.`,
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
 	flags.StringVar(&opts.format, "format", "", "Format the --dry-run plan: \"json\", \"table\" or a Go template")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
-	flags.StringVar(&opts.srcCreds, "src-creds", "", "USER[:PASSWORD] for SOURCE (password from $DOCKER_MLIST_SRC_PASSWORD if omitted)")
-	flags.StringVar(&opts.destCreds, "dest-creds", "", "USER[:PASSWORD] for DESTINATION (password from $DOCKER_MLIST_DEST_PASSWORD if omitted)")
-	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
+	opts.sides.install(flags)
 	return cmd
 }
 
@@ -159,7 +154,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	if err != nil {
 		return err
 	}
-	srcSess, dstSess, err := sideSessions(dockerCLI, opts.registry, opts.srcCreds, opts.destCreds)
+	srcSess, dstSess, err := opts.sessions(dockerCLI)
 	if err != nil {
 		return err
 	}
@@ -417,65 +412,4 @@ func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
 		}
 		fmt.Fprintf(tw, "Result: %s (%s)\n", plan.ResultDigest, plan.MediaType)
 	})
-}
-
-// sideFlags returns the registry flags of the two sides of a merge or copy,
-// with --src-creds / --dest-creds applied.
-func sideFlags(dockerCLI command.Cli, flags registryFlags, srcCreds, destCreds string) (registryFlags, registryFlags, error) {
-	srcFlags, dstFlags := flags, flags
-	var err error
-	if srcFlags.creds, err = parseCreds(dockerCLI, srcCreds, "--src-creds", "DOCKER_MLIST_SRC_PASSWORD"); err != nil {
-		return flags, flags, err
-	}
-	if dstFlags.creds, err = parseCreds(dockerCLI, destCreds, "--dest-creds", "DOCKER_MLIST_DEST_PASSWORD"); err != nil {
-		return flags, flags, err
-	}
-	return srcFlags, dstFlags, nil
-}
-
-// sideSessions returns the sessions for the two sides: one shared session
-// (one ping and one token per registry) unless --src-creds or --dest-creds
-// ask for different accounts.
-func sideSessions(dockerCLI command.Cli, flags registryFlags, srcCreds, destCreds string) (*registry.Session, *registry.Session, error) {
-	if srcCreds == "" && destCreds == "" {
-		s := newSession(dockerCLI, flags)
-		return s, s, nil
-	}
-	srcFlags, dstFlags, err := sideFlags(dockerCLI, flags, srcCreds, destCreds)
-	if err != nil {
-		return nil, nil, err
-	}
-	return newSession(dockerCLI, srcFlags), newSession(dockerCLI, dstFlags), nil
-}
-
-// parseCreds reads USER[:PASSWORD]; a missing password comes from env, or
-// from a prompt when stdin is a terminal. "" means the Docker config's.
-func parseCreds(dockerCLI command.Cli, s, flag, env string) (*registry.Credentials, error) {
-	if s == "" {
-		return nil, nil
-	}
-	user, password, ok := strings.Cut(s, ":")
-	if user == "" {
-		return nil, fmt.Errorf("invalid %s: expected USER[:PASSWORD]", flag)
-	}
-	if !ok {
-		password = os.Getenv(env)
-	}
-	if password == "" {
-		in := dockerCLI.In()
-		if !in.IsTerminal() {
-			return nil, fmt.Errorf("%s %s: no password given; use USER:PASSWORD or set %s", flag, user, env)
-		}
-		fmt.Fprintf(dockerCLI.Err(), "Password for %s (%s): ", user, flag)
-		state, err := term.SaveState(in.FD())
-		if err == nil {
-			_ = term.DisableEcho(in.FD(), state)
-			defer term.RestoreTerminal(in.FD(), state)
-		}
-		var line string
-		_, _ = fmt.Fscanln(in, &line)
-		fmt.Fprintln(dockerCLI.Err())
-		password = line
-	}
-	return &registry.Credentials{Username: user, Password: password}, nil
 }
