@@ -36,9 +36,13 @@ func NewRootCommand(dockerCLI command.Cli) *cobra.Command {
 certificates and contexts of the Docker CLI that runs it.`,
 		SilenceUsage:  true,
 		SilenceErrors: false,
-		// The plugin framework's initialisation (config dir, context, cancellation)
-		// lives in this hook; a command that sets its own must chain to it.
-		PersistentPreRunE: cliplugin.PersistentPreRunE,
+		// The plugin framework's initialisation (config dir, context,
+		// cancellation) lives in this hook; a command that sets its own must
+		// chain to it. A closure, because the framework assigns the hook only
+		// after this command is built.
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return cliplugin.PersistentPreRunE(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
