@@ -21,9 +21,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker-mlist/docker-mlist/e2e/internal/delayproxy"
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
 	"github.com/docker-mlist/docker-mlist/e2e/internal/procstat"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
 )
 
 // Benchmarks of `docker mlist copy` against `skopeo copy --all`.
@@ -124,9 +124,9 @@ func runTimed(b *testing.B, env []string, name string, args ...string) (time.Dur
 
 // startDelayProxy puts a 20 ms proxy in front of reg until b ends (or until
 // the returned proxy is closed).
-func startDelayProxy(b *testing.B, reg *harness.Registry) *delayproxy.Proxy {
+func startDelayProxy(b *testing.B, reg *harness.Registry) *proxy.Proxy {
 	b.Helper()
-	p, err := delayproxy.Start(reg.URL, benchDelay)
+	p, err := proxy.Start(reg.URL, proxy.Options{Delay: benchDelay})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -160,7 +160,7 @@ func BenchmarkCopyAcrossRegistries(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		dstProxy, err := delayproxy.Start(dst.URL, benchDelay)
+		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func BenchmarkCopyAcrossRegistries(b *testing.B) {
 			reqs := append(srcProxy.Requests(), dstProxy.Requests()...)
 			mlistReqs += len(reqs)
 			if len(reqs) > copyRequestBudget {
-				b.Errorf("docker mlist copy made %d requests, budget %d:\n%s", len(reqs), copyRequestBudget, delayproxy.Summary(reqs))
+				b.Errorf("docker mlist copy made %d requests, budget %d:\n%s", len(reqs), copyRequestBudget, reqs)
 			}
 			if i == 0 {
 				b.Logf("docker mlist copy: %d requests (source %d, destination %d) in %v", len(reqs), len(srcProxy.Requests()), len(dstProxy.Requests()), time.Since(start))

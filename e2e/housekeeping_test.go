@@ -3,57 +3,38 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
 )
 
 // Issue 4's housekeeping commands: tags (with pagination) and delete.
 
-// pagingProxy fronts a registry and serves GET /v2/<repo>/tags/list with
-// ?n= pagination and RFC 5988 Link headers, as the distribution spec
+// startPagingProxy fronts a registry and serves GET /v2/<repo>/tags/list
+// with ?n= pagination and RFC 5988 Link headers, as the distribution spec
 // describes. docker-registry 2.8 ignores ?n= and always answers with every
-// tag, so the plugin's paging would otherwise go untested. Each page is
-// read from the registry, so its log shows one tags/list GET per page too.
-type pagingProxy struct {
-	Host string
-
-	mu    sync.Mutex
-	pages []string // the raw query of every tags/list request
-}
-
-func startPagingProxy(t *testing.T, reg *harness.Registry) *pagingProxy {
+// tag, so the plugin's paging would otherwise go untested. Each page is read
+// from the registry, so its log shows one tags/list GET per page too.
+func startPagingProxy(t *testing.T, reg *harness.Registry) *proxy.Proxy {
 	t.Helper()
-	u, err := url.Parse(reg.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	p := &pagingProxy{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p, err := proxy.Start(reg.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		repo, ok := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/v2/"), "/tags/list")
 		if r.Method != http.MethodGet || !ok || r.URL.Path == "/v2/" {
-			rp.ServeHTTP(w, r)
-			return
+			return false
 		}
-		p.mu.Lock()
-		p.pages = append(p.pages, r.URL.RawQuery)
-		p.mu.Unlock()
 		tags, err := reg.Client().Tags(repo)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
+			return true
 		}
 		if tags == nil {
 			http.Error(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`, http.StatusNotFound)
-			return
+			return true
 		}
 		slices.Sort(tags)
 		q := r.URL.Query()
@@ -71,16 +52,24 @@ func startPagingProxy(t *testing.T, reg *harness.Registry) *pagingProxy {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
-	}))
-	t.Cleanup(srv.Close)
-	p.Host = strings.TrimPrefix(srv.URL, "http://")
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
 	return p
 }
 
-func (p *pagingProxy) requests() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.pages)
+// pages are the queries of the tags/list requests the proxy served.
+func pages(p *proxy.Proxy) []string {
+	var out []string
+	for _, r := range p.Requests() {
+		if strings.HasSuffix(r.Path, "/tags/list") {
+			out = append(out, r.Query)
+		}
+	}
+	return out
 }
 
 // TestTags: case 11. Five tags read two at a time come back complete, over
@@ -106,7 +95,7 @@ func TestTags(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("tags printed %q, want %v", out, want)
 		}
-		pages := proxy.requests()
+		pages := pages(proxy)
 		if len(pages) != 3 || !strings.Contains(pages[0], "n=2") || !strings.Contains(pages[2], "last=t4") {
 			t.Errorf("tags/list requests %q, want 3 pages of 2 (n=2, then last=t2, last=t4)", pages)
 		}

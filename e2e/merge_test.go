@@ -3,15 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
 )
 
 // The platforms of the usual merge fixture: a 4-platform DESTINATION and a
@@ -31,6 +30,17 @@ type mergeFixture struct {
 }
 
 func (f mergeFixture) dstRef() string { return f.reg.Ref(f.dstRepo + ":" + f.dstTag) }
+
+// standardResult is the merge of the fixture's SOURCE into its DESTINATION:
+// SOURCE's amd64 and arm64, DESTINATION's arm/v7 and s390x.
+func (f mergeFixture) standardResult() map[string]string {
+	return map[string]string{
+		"linux/amd64":  f.srcImgs["linux/amd64"].Digest,
+		"linux/arm64":  f.srcImgs["linux/arm64"].Digest,
+		"linux/arm/v7": f.dstImgs["linux/arm/v7"].Digest,
+		"linux/s390x":  f.dstImgs["linux/s390x"].Digest,
+	}
+}
 func (f mergeFixture) srcRef() string { return f.reg.Ref(f.srcRepo + ":" + f.srcTag) }
 
 // pushMergeFixture pushes DESTINATION dstRepo:v1 (mergeDstPlatforms) on dstReg
@@ -140,12 +150,7 @@ func TestMergeSameRepo(t *testing.T) {
 	if m.MediaType != harness.MediaTypeDockerList {
 		t.Errorf("result is a %s, want DESTINATION's Docker list", m.MediaType)
 	}
-	checkMergeImages(t, ix, map[string]string{
-		"linux/amd64":  f.srcImgs["linux/amd64"].Digest,
-		"linux/arm64":  f.srcImgs["linux/arm64"].Digest,
-		"linux/arm/v7": f.dstImgs["linux/arm/v7"].Digest,
-		"linux/s390x":  f.dstImgs["linux/s390x"].Digest,
-	})
+	checkMergeImages(t, ix, f.standardResult())
 	// Everything already is in the repository: only the list is written.
 	w := mergeWrites(reg.RequestsSince(mark).ForRepo(repo))
 	if len(w) != 1 || w[0].Method != http.MethodPut || !strings.HasSuffix(w[0].Path, "/manifests/v1") {
@@ -170,12 +175,7 @@ func TestMergeMount(t *testing.T) {
 	if printed != m.Digest || m.MediaType != harness.MediaTypeOCIIndex {
 		t.Errorf("printed %s; tag is %s %s", printed, m.MediaType, m.Digest)
 	}
-	checkMergeImages(t, ix, map[string]string{
-		"linux/amd64":  f.srcImgs["linux/amd64"].Digest,
-		"linux/arm64":  f.srcImgs["linux/arm64"].Digest,
-		"linux/arm/v7": f.dstImgs["linux/arm/v7"].Digest,
-		"linux/s390x":  f.dstImgs["linux/s390x"].Digest,
-	})
+	checkMergeImages(t, ix, f.standardResult())
 	checkMergeEntriesPresent(t, reg, dstRepo, ix)
 
 	reqs := reg.RequestsSince(mark).ForRepo(dstRepo)
@@ -233,12 +233,7 @@ func TestMergeCrossRegistry(t *testing.T) {
 	if printed != m.Digest {
 		t.Errorf("printed %s, tag is %s", printed, m.Digest)
 	}
-	checkMergeImages(t, ix, map[string]string{
-		"linux/amd64":  f.srcImgs["linux/amd64"].Digest,
-		"linux/arm64":  f.srcImgs["linux/arm64"].Digest,
-		"linux/arm/v7": f.dstImgs["linux/arm/v7"].Digest,
-		"linux/s390x":  f.dstImgs["linux/s390x"].Digest,
-	})
+	checkMergeImages(t, ix, f.standardResult())
 	checkMergeEntriesPresent(t, reg, dstRepo, ix)
 	for _, p := range mergeSrcPlatforms {
 		got := reg.MustGetManifest(t, dstRepo, f.srcImgs[p].Digest)
@@ -271,12 +266,7 @@ func TestMergeAttestations(t *testing.T) {
 	if printed != m.Digest {
 		t.Errorf("printed %s, tag is %s", printed, m.Digest)
 	}
-	checkMergeImages(t, ix, map[string]string{
-		"linux/amd64":  f.srcImgs["linux/amd64"].Digest,
-		"linux/arm64":  f.srcImgs["linux/arm64"].Digest,
-		"linux/arm/v7": f.dstImgs["linux/arm/v7"].Digest,
-		"linux/s390x":  f.dstImgs["linux/s390x"].Digest,
-	})
+	checkMergeImages(t, ix, f.standardResult())
 	atts := map[string]string{} // attestation digest -> subject
 	for _, a := range ix.Attestations() {
 		atts[a.Digest] = a.Annotations[harness.AnnotationReferenceDigest]
@@ -434,59 +424,23 @@ func TestMergeUnchanged(t *testing.T) {
 	}
 }
 
-// mergeProxy forwards to a registry, logs what it forwarded, and lets a test
-// act when DESTINATION's tag is checked (HEAD) right before the list is put.
-type mergeProxy struct {
-	Host string
-
-	mu    sync.Mutex
-	log   harness.Requests
-	heads int
-}
-
-type mergeStatusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *mergeStatusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-// startMergeProxy listens on loopback only. onHead(n) runs, before the
-// request is forwarded, for the n-th HEAD of <repo>/manifests/<tag>.
-func startMergeProxy(t *testing.T, reg *harness.Registry, repo, tag string, onHead func(n int)) *mergeProxy {
+// startMergeProxy forwards to a registry and lets a test act when
+// DESTINATION's tag is checked right before the list is put: onHead(n) runs,
+// before the request is forwarded, for the n-th HEAD of <repo>/manifests/<tag>.
+func startMergeProxy(t *testing.T, reg *harness.Registry, repo, tag string, onHead func(n int)) *proxy.Proxy {
 	t.Helper()
-	u, err := url.Parse(reg.URL)
+	var heads atomic.Int32
+	p, err := proxy.Start(reg.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodHead && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
+			onHead(int(heads.Add(1)))
+		}
+		return false
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	p := &mergeProxy{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodHead && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
-			p.mu.Lock()
-			p.heads++
-			n := p.heads
-			p.mu.Unlock()
-			onHead(n)
-		}
-		rec := &mergeStatusRecorder{ResponseWriter: w, status: http.StatusOK}
-		rp.ServeHTTP(rec, r)
-		p.mu.Lock()
-		p.log = append(p.log, harness.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status})
-		p.mu.Unlock()
-	}))
-	t.Cleanup(srv.Close)
-	p.Host = strings.TrimPrefix(srv.URL, "http://")
+	t.Cleanup(func() { p.Close() })
 	return p
-}
-
-func (p *mergeProxy) requests() harness.Requests {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return slices.Clone(p.log)
 }
 
 // TestMergeConcurrentChange: case 7. DESTINATION is pushed again between the
@@ -519,7 +473,7 @@ func TestMergeConcurrentChange(t *testing.T) {
 		r := e.mlist("merge", proxy.Host+"/"+srcRepo+":build", proxy.Host+"/"+dstRepo+":v1")
 		printed := mergeStdoutDigest(t, mustSucceed(t, r, "merge"))
 		if concurrent == "" {
-			t.Fatalf("the merge never checked DESTINATION before writing:\n%s", proxy.requests())
+			t.Fatalf("the merge never checked DESTINATION before writing:\n%s", proxy.Requests())
 		}
 		if !strings.Contains(r.Stderr, "changed while merging") || !strings.Contains(r.Stderr, concurrent) {
 			t.Errorf("stderr does not report the change to %s:\n%s", concurrent, r.Stderr)
@@ -535,7 +489,7 @@ func TestMergeConcurrentChange(t *testing.T) {
 			"linux/s390x":   f.dstImgs["linux/s390x"].Digest,
 			"linux/ppc64le": ppc.Digest, // the concurrent change survives
 		})
-		reqs := proxy.requests()
+		reqs := proxy.Requests()
 		if n := reqs.Count(http.MethodPut, "/"+dstRepo+"/manifests/v1"); n != 1 {
 			t.Errorf("%d PUTs of the tag, want 1:\n%s", n, reqs)
 		}
@@ -579,7 +533,7 @@ func TestMergeConcurrentChange(t *testing.T) {
 		if strings.TrimSpace(r.Stdout) != "" {
 			t.Errorf("stdout should be empty on failure: %q", r.Stdout)
 		}
-		reqs := proxy.requests()
+		reqs := proxy.Requests()
 		if n := reqs.Count(http.MethodPut, "/"+dstRepo+"/manifests/v1"); n != 0 {
 			t.Errorf("the list was written although DESTINATION kept changing:\n%s", reqs)
 		}
@@ -742,12 +696,7 @@ func TestMergeCreds(t *testing.T) {
 		if printed != m.Digest {
 			t.Errorf("printed %s, tag %s", printed, m.Digest)
 		}
-		checkMergeImages(t, ix, map[string]string{
-			"linux/amd64":  f.srcImgs["linux/amd64"].Digest,
-			"linux/arm64":  f.srcImgs["linux/arm64"].Digest,
-			"linux/arm/v7": f.dstImgs["linux/arm/v7"].Digest,
-			"linux/s390x":  f.dstImgs["linux/s390x"].Digest,
-		})
+		checkMergeImages(t, ix, f.standardResult())
 		checkMergeEntriesPresent(t, reg, dstRepo, ix)
 		if _, ok := e.readConfig(t)["auths"]; ok {
 			t.Errorf("config.json gained auths: the merge must not log in")

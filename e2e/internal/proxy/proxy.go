@@ -1,7 +1,8 @@
-// Package delayproxy is a loopback reverse proxy in front of a registry that
-// adds a fixed delay to every request and counts what it forwarded, so a
-// benchmark can price round trips the way a remote registry would.
-package delayproxy
+// Package proxy is a loopback reverse proxy in front of a registry process
+// that logs what it forwards and can add a delay to every request (so a
+// benchmark prices round trips the way a remote registry would) or let a test
+// step in: answer a request itself, or act before one is forwarded.
+package proxy
 
 import (
 	"errors"
@@ -9,51 +10,44 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
 )
 
-// Request is one request the proxy forwarded.
-type Request struct {
-	Method string
-	Path   string
-	Query  string
-	Status int
-}
-
-func (r Request) String() string {
-	p := r.Path
-	if r.Query != "" {
-		p += "?" + r.Query
-	}
-	return r.Method + " " + p + " " + strconv.Itoa(r.Status)
-}
-
-// Proxy forwards http://Host/... to its target after Delay.
-type Proxy struct {
-	Host  string // "127.0.0.1:PORT"
+// Options tune a Proxy.
+type Options struct {
+	// Delay is added before each request is forwarded.
 	Delay time.Duration
+	// Intercept, when set, sees every request first and answers it itself
+	// by returning true; returning false forwards it.
+	Intercept func(w http.ResponseWriter, r *http.Request) bool
+}
 
-	srv *http.Server
-	ln  net.Listener
+// Proxy forwards http://Host/... to its target.
+type Proxy struct {
+	Host string // "127.0.0.1:PORT"
+
+	opts Options
+	srv  *http.Server
+	ln   net.Listener
 
 	mu  sync.Mutex
-	log []Request
+	log harness.Requests
 }
 
 // Start listens on a free loopback port and forwards to target, a plain
 // HTTP registry URL ("http://127.0.0.1:PORT"), which must be on loopback
 // too. The Host header is passed through unchanged, so the registry writes
 // upload Locations that point back at the proxy.
-func Start(target string, delay time.Duration) (*Proxy, error) {
+func Start(target string, opts Options) (*Proxy, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return nil, err
 	}
 	if u.Scheme != "http" || !isLoopback(u.Hostname()) {
-		return nil, errors.New("delayproxy: target must be a plain HTTP loopback URL, not " + target)
+		return nil, errors.New("proxy: target must be a plain HTTP loopback URL, not " + target)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,13 +60,15 @@ func Start(target string, delay time.Duration) (*Proxy, error) {
 	tr.MaxIdleConnsPerHost = 64
 	tr.DisableCompression = true
 	rp.Transport = tr
-	p := &Proxy{Host: ln.Addr().String(), Delay: delay, ln: ln}
+	p := &Proxy{Host: ln.Addr().String(), opts: opts, ln: ln}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(p.Delay)
+		time.Sleep(p.opts.Delay)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
-		rp.ServeHTTP(rec, r)
+		if p.opts.Intercept == nil || !p.opts.Intercept(rec, r) {
+			rp.ServeHTTP(rec, r)
+		}
 		p.mu.Lock()
-		p.log = append(p.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status})
+		p.log = append(p.log, harness.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status})
 		p.mu.Unlock()
 	}), ReadHeaderTimeout: 30 * time.Second}
 	go func() { _ = p.srv.Serve(ln) }()
@@ -87,11 +83,11 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Requests returns what the proxy forwarded since start or Reset.
-func (p *Proxy) Requests() []Request {
+// Requests returns what the proxy served since start or Reset.
+func (p *Proxy) Requests() harness.Requests {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]Request(nil), p.log...)
+	return append(harness.Requests(nil), p.log...)
 }
 
 // Count is len(Requests()).
@@ -106,16 +102,6 @@ func (p *Proxy) Reset() {
 	p.mu.Lock()
 	p.log = nil
 	p.mu.Unlock()
-}
-
-// Summary renders requests one per line.
-func Summary(rs []Request) string {
-	var b strings.Builder
-	for _, r := range rs {
-		b.WriteString(r.String())
-		b.WriteByte('\n')
-	}
-	return b.String()
 }
 
 // Close stops the proxy.
