@@ -67,9 +67,9 @@ type Client struct {
 	tls  *tls.Config
 	http *http.Client
 
-	// first serialises requests until one has gone through, so the scheme
-	// and the registry's challenge are settled once, not by every request
-	// of a concurrent start.
+	// first serialises the requests of a client with credentials until one
+	// has gone through, so the registry's challenge is met once, not by
+	// every request of a concurrent start.
 	first   sync.Mutex
 	settled atomic.Bool
 	// plain is set when an insecure registry turned out to speak HTTP.
@@ -298,9 +298,17 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 		return req, nil
 	}
 	if !c.settled.Load() {
-		c.first.Lock()
+		// With credentials to present, the first answer is likely a
+		// challenge: let one request meet it while the others wait, rather
+		// than have each collect its own 401. Anonymous clients go at once.
+		presents := c.opts.Credentials.Username != "" || c.opts.Credentials.IdentityToken != ""
+		if presents {
+			c.first.Lock()
+		}
 		if !c.settled.Load() {
-			defer c.first.Unlock()
+			if presents {
+				defer c.first.Unlock()
+			}
 			req, err := newRequest(u)
 			if err != nil {
 				return nil, err
@@ -312,7 +320,9 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 			c.settled.Store(true)
 			return resp, nil
 		}
-		c.first.Unlock()
+		if presents {
+			c.first.Unlock()
+		}
 	}
 	if c.plain.Load() {
 		u = strings.Replace(u, "https://", "http://", 1)
