@@ -225,33 +225,45 @@ func (c *Client) PushImage(repo, tag, platform string, opts ImageOptions) (Image
 		layers = append(layers, Descriptor{MediaType: layerType, Digest: d, Size: int64(len(gz))})
 		cfg.RootFS.DiffIDs = append(cfg.RootFS.DiffIDs, Digest(tarball))
 	}
-	cfgBytes, err := json.Marshal(cfg)
+	config, err := c.pushConfig(repo, configType, cfg)
 	if err != nil {
 		return Image{}, err
 	}
-	cfgDigest, err := c.PushBlob(repo, cfgBytes)
-	if err != nil {
-		return Image{}, err
-	}
-	m := ImageManifest{SchemaVersion: 2, MediaType: manifestType,
-		Config: Descriptor{MediaType: configType, Digest: cfgDigest, Size: int64(len(cfgBytes))},
-		Layers: layers}
+	m := ImageManifest{SchemaVersion: 2, MediaType: manifestType, Config: config, Layers: layers}
 	if layers == nil {
 		m.Layers = []Descriptor{}
 	}
 	if opts.OCI {
 		m.Annotations = opts.Annotations
 	}
+	return c.putImage(repo, tag, m, p)
+}
+
+// pushConfig uploads an image config and returns its descriptor.
+func (c *Client) pushConfig(repo, mediaType string, cfg imageConfig) (Descriptor, error) {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	d, err := c.PushBlob(repo, b)
+	if err != nil {
+		return Descriptor{}, err
+	}
+	return Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(b))}, nil
+}
+
+// putImage writes an image manifest under tag, or by digest when tag is "".
+func (c *Client) putImage(repo, tag string, m ImageManifest, p Platform) (Image, error) {
 	raw, err := json.MarshalIndent(m, "", "   ")
 	if err != nil {
 		return Image{}, err
 	}
-	img := Image{Repo: repo, Tag: tag, MediaType: manifestType, Raw: raw, Platform: p, Config: m.Config, Layers: layers}
+	img := Image{Repo: repo, Tag: tag, MediaType: m.MediaType, Raw: raw, Platform: p, Config: m.Config, Layers: m.Layers}
 	ref := tag
 	if ref == "" {
 		ref = Digest(raw)
 	}
-	if img.Digest, err = c.PutManifest(repo, ref, manifestType, raw); err != nil {
+	if img.Digest, err = c.PutManifest(repo, ref, m.MediaType, raw); err != nil {
 		return Image{}, err
 	}
 	return img, nil
@@ -414,27 +426,14 @@ func (c *Client) pushAttestation(repo string, img Image) (Image, error) {
 	cfg := imageConfig{Architecture: "unknown", OS: "unknown"}
 	cfg.RootFS.Type = "layers"
 	cfg.RootFS.DiffIDs = []string{layerDigest}
-	cfgBytes, err := json.Marshal(cfg)
-	if err != nil {
-		return Image{}, err
-	}
-	cfgDigest, err := c.PushBlob(repo, cfgBytes)
+	config, err := c.pushConfig(repo, MediaTypeOCIConfig, cfg)
 	if err != nil {
 		return Image{}, err
 	}
 	m := ImageManifest{SchemaVersion: 2, MediaType: MediaTypeOCIManifest,
-		Config: Descriptor{MediaType: MediaTypeOCIConfig, Digest: cfgDigest, Size: int64(len(cfgBytes))},
+		Config: config,
 		Layers: []Descriptor{{MediaType: MediaTypeInToto, Digest: layerDigest, Size: int64(len(stmt)),
 			Annotations: map[string]string{"in-toto.io/predicate-type": "https://spdx.dev/Document"}}},
 	}
-	raw, err := json.MarshalIndent(m, "", "   ")
-	if err != nil {
-		return Image{}, err
-	}
-	att := Image{Repo: repo, MediaType: MediaTypeOCIManifest, Raw: raw,
-		Platform: Platform{OS: "unknown", Architecture: "unknown"}, Config: m.Config, Layers: m.Layers}
-	if att.Digest, err = c.PutManifest(repo, Digest(raw), MediaTypeOCIManifest, raw); err != nil {
-		return Image{}, err
-	}
-	return att, nil
+	return c.putImage(repo, "", m, Platform{OS: "unknown", Architecture: "unknown"})
 }
