@@ -52,14 +52,16 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 		case err == nil && desc.Digest == d:
 			return Result{Digest: d, Unchanged: true}, nil
 		case errors.Is(err, registry.ErrNotFound):
-			// A first copy into a new repository skips every existence check
-			// (one per manifest and blob) at the cost of this one request.
+			// A first copy into a repository without tags skips every
+			// manifest existence check at the cost of this one request; the
+			// blobs of an interrupted copy are found without extra requests
+			// (see transferBlob).
 			dst.New = dst.Client.RepositoryIsNew(ctx, dst.Repository)
 		case err != nil:
 			return Result{}, err
 		}
 	}
-	raw, desc, err := src.Client.GetManifest(ctx, src.Repository, d.String())
+	raw, desc, err := getManifest(ctx, src, d.String())
 	if err != nil {
 		return Result{}, err
 	}
@@ -75,11 +77,24 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 			copied = append(copied, c.Digest)
 		}
 	}
-	if err := Transfer(ctx, src, dst, m, stats); err != nil {
+	if !opts.Referrers {
+		if err := Transfer(ctx, src, dst, m, stats); err != nil {
+			return Result{}, err
+		}
+		return Result{Digest: m.Digest}, nil
+	}
+	// The tag is written last, once the referrers are there too: a failed
+	// copy leaves it as it was.
+	byDigest := m
+	byDigest.Tag = ""
+	if err := Transfer(ctx, src, dst, byDigest, stats); err != nil {
 		return Result{}, err
 	}
-	if opts.Referrers {
-		if err := copyReferrers(ctx, src, dst, copied, stats); err != nil {
+	if err := copyReferrers(ctx, src, dst, copied, stats); err != nil {
+		return Result{}, err
+	}
+	if dstTag != "" {
+		if _, err := dst.Client.PutManifest(ctx, dst.Repository, dstTag, m.Raw, m.MediaType); err != nil {
 			return Result{}, err
 		}
 	}
