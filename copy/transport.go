@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
-	"strings"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 
@@ -64,20 +62,14 @@ func copyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 		return "", err
 	}
 	defer s.Close()
-	removeOnFailure := newArchive(dst)
+	// Destinations write their index or archive at Commit, after every
+	// blob was verified; a docker-archive opened but never committed is
+	// removed by its Close.
 	d, err := dst.Image.NewImageDestination(ctx, opts.DestinationCtx)
 	if err != nil {
 		return "", err
 	}
-	committed := false
-	defer func() {
-		d.Close()
-		if !committed && removeOnFailure != "" {
-			// A docker-archive is created when opened: a failed copy
-			// leaves no archive behind rather than a partial one.
-			_ = os.Remove(removeOnFailure)
-		}
-	}()
+	defer d.Close()
 	t := &transportCopy{opts: opts, src: s, dst: d, convertTo: convertTo, to: dst.String()}
 
 	raw, mt, err := s.GetManifest(ctx, nil)
@@ -106,21 +98,7 @@ func copyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 	if err := d.Commit(ctx, image.UnparsedInstance(s, nil)); err != nil {
 		return "", err
 	}
-	committed = true
 	return top, nil
-}
-
-// newArchive returns the path of a docker-archive destination that does not
-// exist yet (or is empty), to remove if the copy fails; "" otherwise.
-func newArchive(dst Location) string {
-	if dst.Registry != nil || dst.Image.Transport().Name() != "docker-archive" {
-		return ""
-	}
-	path, _, _ := strings.Cut(dst.Image.StringWithinTransport(), ":")
-	if fi, err := os.Stat(path); err == nil && (!fi.Mode().IsRegular() || fi.Size() > 0) {
-		return ""
-	}
-	return path
 }
 
 // instanceSize is the size a list's descriptor gives an entry, -1 if none.
