@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,7 +53,11 @@ func writeLayout(t *testing.T, dir string) (digest.Digest, digest.Digest) {
 }
 
 func localOptions(t *testing.T) ImageOptions {
-	sc := &types.SystemContext{SystemRegistriesConfPath: filepath.Join(t.TempDir(), "none.conf"), SignaturePolicyPath: "/dev/null"}
+	conf := filepath.Join(t.TempDir(), "registries.conf")
+	if err := os.WriteFile(conf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := &types.SystemContext{SystemRegistriesConfPath: conf, RegistriesDirPath: t.TempDir(), DockerAuthConfig: &types.DockerAuthConfig{}}
 	return ImageOptions{SourceCtx: sc, DestinationCtx: sc}
 }
 
@@ -128,5 +133,70 @@ func TestCopyImageCorruptLayer(t *testing.T) {
 			}
 			tc.check(t, dir)
 		})
+	}
+}
+
+// TestCopyImageConversionRefusedUpFront converts to Docker a list whose
+// attestation entry has no Docker form: the copy fails naming that entry
+// before anything reaches the destination.
+func TestCopyImageConversionRefusedUpFront(t *testing.T) {
+	srcDir := t.TempDir()
+	img, _ := writeLayout(t, srcDir)
+	blobs := filepath.Join(srcDir, "blobs", "sha256")
+	put := func(b []byte) imgspecv1.Descriptor {
+		d := digest.FromBytes(b)
+		if err := os.WriteFile(filepath.Join(blobs, d.Encoded()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return imgspecv1.Descriptor{Digest: d, Size: int64(len(b))}
+	}
+	imgRaw, _ := os.ReadFile(filepath.Join(blobs, img.Encoded()))
+	// A buildx attestation: an image config, an in-toto layer.
+	statement := put([]byte(`{"_type":"https://in-toto.io/Statement/v0.1"}`))
+	statement.MediaType = "application/vnd.in-toto+json"
+	cfg := put([]byte(`{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}`))
+	cfg.MediaType = imgspecv1.MediaTypeImageConfig
+	att := imgspecv1.Manifest{MediaType: imgspecv1.MediaTypeImageManifest, Config: cfg, Layers: []imgspecv1.Descriptor{statement}}
+	att.SchemaVersion = 2
+	attRaw, _ := json.Marshal(att)
+	attDesc := put(attRaw)
+	attDesc.MediaType = imgspecv1.MediaTypeImageManifest
+	attDesc.Platform = &imgspecv1.Platform{OS: "unknown", Architecture: "unknown"}
+	attDesc.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest", "vnd.docker.reference.digest": img.String()}
+	list := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex, Manifests: []imgspecv1.Descriptor{
+		{MediaType: imgspecv1.MediaTypeImageManifest, Digest: img, Size: int64(len(imgRaw)), Platform: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}},
+		attDesc,
+	}}
+	list.SchemaVersion = 2
+	listRaw, _ := json.Marshal(list)
+	listDesc := put(listRaw)
+	listDesc.MediaType = imgspecv1.MediaTypeImageIndex
+	listDesc.Annotations = map[string]string{imgspecv1.AnnotationRefName: "v1"}
+	idx := imgspecv1.Index{Manifests: []imgspecv1.Descriptor{listDesc}}
+	idx.SchemaVersion = 2
+	rawIdx, _ := json.Marshal(idx)
+	if err := os.WriteFile(filepath.Join(srcDir, "index.json"), rawIdx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	reg := newStubRegistry(t)
+	src, _ := ParseLocation("oci:" + srcDir + ":v1")
+	dst, err := ParseLocation(reg.host() + "/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := localOptions(t)
+	dc := *opts.SourceCtx
+	dc.DockerInsecureSkipTLSVerify, dc.DockerDisableDestSchema1MIMETypes = types.OptionalBoolTrue, true
+	opts.DestinationCtx = &dc
+	opts.MediaType = "docker"
+	_, err = CopyImage(context.Background(), src, dst, opts)
+	if err == nil || !strings.Contains(err.Error(), "entry "+attDesc.Digest.String()+" (attestation of "+img.String()+")") {
+		t.Fatalf("CopyImage error = %v, want the attestation entry named", err)
+	}
+	for _, method := range []string{http.MethodPut, http.MethodPatch, http.MethodPost} {
+		if reqs := reg.requestsMatching(method, "/v2/app/"); len(reqs) != 0 {
+			t.Errorf("destination received %d %s requests: %+v", len(reqs), method, reqs)
+		}
 	}
 }
