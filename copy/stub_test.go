@@ -35,6 +35,9 @@ type stubRegistry struct {
 	hook func(w http.ResponseWriter, r *http.Request) bool
 	// noRange makes blob GETs ignore Range, as some CDNs do.
 	noRange bool
+	// chunkMin, when set, makes the stub refuse a monolithic upload (413)
+	// and announce this OCI-Chunk-Min-Length.
+	chunkMin int
 }
 
 type stubManifest struct {
@@ -265,6 +268,9 @@ func (s *stubRegistry) serveUpload(w http.ResponseWriter, r *http.Request, repo,
 		id := strconv.Itoa(s.nextID)
 		s.uploads[id] = &bytes.Buffer{}
 		w.Header().Set("Location", "/v2/"+repo+"/blobs/uploads/"+id)
+		if s.chunkMin > 0 {
+			w.Header().Set("OCI-Chunk-Min-Length", strconv.Itoa(s.chunkMin))
+		}
 		w.WriteHeader(http.StatusAccepted)
 	case s.uploads[id] == nil:
 		writeError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN")
@@ -272,10 +278,16 @@ func (s *stubRegistry) serveUpload(w http.ResponseWriter, r *http.Request, repo,
 		delete(s.uploads, id)
 		w.WriteHeader(http.StatusNoContent)
 	case r.Method == http.MethodPatch:
+		if want := fmt.Sprintf("%d-%d", s.uploads[id].Len(), s.uploads[id].Len()+len(b)-1); r.Header.Get("Content-Range") != want {
+			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+			return
+		}
 		s.uploads[id].Write(b)
 		w.Header().Set("Location", "/v2/"+repo+"/blobs/uploads/"+id)
 		w.Header().Set("Range", fmt.Sprintf("0-%d", s.uploads[id].Len()-1))
 		w.WriteHeader(http.StatusAccepted)
+	case r.Method == http.MethodPut && s.chunkMin > 0 && len(b) > 0:
+		writeError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID")
 	case r.Method == http.MethodPut:
 		s.uploads[id].Write(b)
 		all := s.uploads[id].Bytes()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -295,5 +296,37 @@ func TestCopyAgainAfterInterrupt(t *testing.T) {
 	}
 	if heads := dst.requestsMatching(http.MethodHead, "/blobs/"); len(heads) != 0 {
 		t.Errorf("%d blob HEADs, want none", len(heads))
+	}
+}
+
+func TestCopyIntoChunkOnlyRegistry(t *testing.T) {
+	defer func(n int64) { registry.ChunkSize = n }(registry.ChunkSize)
+	registry.ChunkSize = 100 // below the registry's minimum: the minimum wins
+	src, dst := newStubRegistry(t), newStubRegistry(t)
+	dst.chunkMin = 1000
+	imgs, raw := twoPlatformList(src)
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	assertComplete(t, src, dst, imgs, raw)
+	// Per session, every PATCH but the last carries at least the minimum.
+	bySession := map[string][]int{}
+	for _, p := range dst.requestsMatching(http.MethodPatch, "/blobs/uploads/") {
+		bySession[p.Path] = append(bySession[p.Path], p.BodyLen)
+	}
+	if len(bySession) < 4 {
+		t.Fatalf("%d chunked sessions, want one per blob but the first refused", len(bySession))
+	}
+	most := 0
+	for path, sizes := range bySession {
+		most = max(most, len(sizes))
+		for _, n := range sizes[:len(sizes)-1] {
+			if n < 1000 {
+				t.Errorf("session %s: chunk of %d bytes below OCI-Chunk-Min-Length 1000 (%v)", path, n, sizes)
+			}
+		}
+	}
+	if most != 5 {
+		t.Errorf("the 5000-byte layer went in %d chunks, want 5 of the minimum length", most)
 	}
 }
