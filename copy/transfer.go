@@ -301,18 +301,22 @@ func streamBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, u
 				continue
 			}
 		}
-		r := &blobReader{ctx: ctx, src: src, b: b, stats: stats, v: newVerifier("blob", src.String(), b.Digest, b.Size)}
+		// The upload may give up while its transport still reads the
+		// source: cancelling the read lets the reader go.
+		readCtx, cancelRead := context.WithCancel(ctx)
+		r := &blobReader{ctx: readCtx, src: src, b: b, stats: stats, v: newVerifier("blob", src.String(), b.Digest, b.Size)}
 		err := up.Put(ctx, b.Digest, b.Size, r)
 		if err == nil {
 			err = r.verify()
 		}
+		cancelRead()
 		r.close()
 		if err == nil {
 			return nil
 		}
 		up.Cancel(ctx)
 		up = nil
-		if rerr := r.failure(); rerr != nil {
+		if rerr := r.failure(); rerr != nil && (ctx.Err() != nil || !errors.Is(rerr, context.Canceled)) {
 			// The source failed, not the upload: its error is the cause.
 			err = rerr
 		}
