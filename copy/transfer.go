@@ -293,7 +293,7 @@ func streamBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, u
 		}
 		if up == nil {
 			var err error
-			if up, err = dst.Client.StartUpload(ctx, dst.Repository); err != nil {
+			if up, err = dst.Client.StartUpload(ctx, dst.Repository, b.Digest); err != nil {
 				if _, ok := registry.Transient(err); !ok {
 					return err
 				}

@@ -143,15 +143,15 @@ type Upload struct {
 	minChunk int64
 }
 
-// StartUpload opens an upload session in repo.
-func (c *Client) StartUpload(ctx context.Context, repo string) (*Upload, error) {
+// StartUpload opens an upload session in repo for blob d (named in errors).
+func (c *Client) StartUpload(ctx context.Context, repo string, d digest.Digest) (*Upload, error) {
 	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/", c.base(), repo), nil, http.Header{"Content-Length": {"0"}})
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted {
-		return nil, c.transient(resp, c.statusError(resp, repo, "blobs/uploads"))
+		return nil, c.transient(resp, c.statusError(resp, repo, d.String()))
 	}
 	return c.upload(resp, repo)
 }
@@ -306,7 +306,7 @@ func (u *Upload) Cancel(ctx context.Context) {
 // UploadBlob streams size bytes from r into repo as blob d on a new upload
 // session, cancelled if the upload fails.
 func (c *Client) UploadBlob(ctx context.Context, repo string, d digest.Digest, size int64, r io.Reader) error {
-	u, err := c.StartUpload(ctx, repo)
+	u, err := c.StartUpload(ctx, repo, d)
 	if err != nil {
 		return err
 	}
