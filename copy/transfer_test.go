@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"net/http"
 	"strings"
 	"sync"
@@ -328,5 +329,71 @@ func TestCopyIntoChunkOnlyRegistry(t *testing.T) {
 	}
 	if most != 5 {
 		t.Errorf("the 5000-byte layer went in %d chunks, want 5 of the minimum length", most)
+	}
+}
+
+// faulty returns a hook that answers about one request in ten with
+// 429/500/502/503 and cuts about one blob body in twenty half-way, from a
+// fixed seed.
+func faulty(s *stubRegistry, seed int64, faults, cuts *atomic.Int32) func(http.ResponseWriter, *http.Request) bool {
+	var mu sync.Mutex
+	rng := rand.New(rand.NewSource(seed))
+	statuses := []int{http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
+	return func(w http.ResponseWriter, r *http.Request) bool {
+		mu.Lock()
+		fail, cut, status := rng.Intn(10) == 0, rng.Intn(20) == 0, statuses[rng.Intn(len(statuses))]
+		mu.Unlock()
+		if fail {
+			faults.Add(1)
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(status)
+			return true
+		}
+		if cut && r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			repo, ref, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/")
+			b, ok := s.blob(repo, digest.Digest(ref))
+			if !ok {
+				return false
+			}
+			cuts.Add(1)
+			w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(b[:len(b)/2])
+			w.(http.Flusher).Flush()
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return true
+		}
+		return false
+	}
+}
+
+func TestCopyThroughFaults(t *testing.T) {
+	var faults, cuts atomic.Int32
+	defer func() {
+		if faults.Load() == 0 || cuts.Load() == 0 {
+			t.Errorf("%d faults and %d cuts injected: the test tested nothing", faults.Load(), cuts.Load())
+		}
+		t.Logf("%d faults and %d cuts injected", faults.Load(), cuts.Load())
+	}()
+	for seed := int64(1); seed <= 8; seed++ {
+		t.Run(fmt.Sprint("seed ", seed), func(t *testing.T) {
+			src, dst := newStubRegistry(t), newStubRegistry(t)
+			var imgs []testImage
+			for i := range 4 {
+				imgs = append(imgs, src.pushImage("app", fmt.Sprint("arch", i), layer(fmt.Sprint("a", i), 3000+i), layer(fmt.Sprint("b", i), 7000+i)))
+			}
+			raw := src.pushIndex("app", "v1", imgs, nil)
+			src.hook, dst.hook = faulty(src, seed, &faults, &cuts), faulty(dst, seed+100, &faults, &cuts)
+			res, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Digest != digest.FromBytes(raw) {
+				t.Errorf("copied %s, want %s", res.Digest, digest.FromBytes(raw))
+			}
+			assertComplete(t, src, dst, imgs, raw)
+		})
 	}
 }
