@@ -55,8 +55,11 @@ func Blobs(raw []byte) ([]registry.Descriptor, error) {
 type Endpoint struct {
 	Client     *registry.Client
 	Repository string
-	// New marks a destination repository known to hold nothing yet, so
-	// nothing is checked for before it is written.
+	// New marks a destination repository without tags (the registry says it
+	// does not exist): manifests are not checked for before they are
+	// written, and blobs are asked for with a mount from the repository
+	// itself, which opens the upload session when the blob is missing, so an
+	// interrupted copy's blobs are not sent again.
 	New bool
 }
 
@@ -76,16 +79,19 @@ type Manifest struct {
 
 // Transfer makes manifest m of src present in dst with the same digest: a
 // HEAD when dst already has it; otherwise each missing blob is mounted (same
-// registry) or streamed (another registry, or a registry that declines the
-// mount), a list's entries are transferred first, and the manifest is put by
-// digest with its exact bytes, last.
+// registry) or streamed (another registry, or a registry that declines or
+// forbids the mount), a list's entries are transferred first, and the
+// manifest is put by digest with its exact bytes, last. Every manifest and
+// streamed blob is checked against the descriptor that named it (digest and
+// size); a mismatch fails with a *CorruptError before the manifest is put.
 func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
 	present := false
 	if dst.New {
 		// Nothing to find: skip the HEAD.
 	} else if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
 		if m.Size > 0 && desc.Size > 0 && desc.Size != m.Size {
-			return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: src.String(), Size: m.Size, GotSize: desc.Size}
+			// The same digest, so the same bytes: the descriptor is wrong.
+			return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: dst.String(), Size: m.Size, GotSize: desc.Size}
 		}
 		present = true
 		stats.add(func(s *Stats) { s.Present++ })
@@ -358,7 +364,7 @@ func (e *CorruptError) Error() string {
 	if e.Got != "" {
 		return fmt.Sprintf("%s %s from %s is corrupt: the bytes served have digest %s", e.Kind, e.Digest, e.Source, e.Got)
 	}
-	return fmt.Sprintf("%s %s from %s is corrupt: %d bytes served where its descriptor says %d", e.Kind, e.Digest, e.Source, e.GotSize, e.Size)
+	return fmt.Sprintf("%s %s from %s does not match its descriptor: %d bytes where the descriptor says %d", e.Kind, e.Digest, e.Source, e.GotSize, e.Size)
 }
 
 // Unwrap makes errors.Is(err, ErrCorrupt) true.

@@ -95,7 +95,7 @@ func TestCopyManifestSizeDisagrees(t *testing.T) {
 	if !errors.As(err, &corrupt) || corrupt.Digest != imgs[1].digest || corrupt.Size != 5 || corrupt.GotSize != int64(len(imgs[1].raw)) {
 		t.Fatalf("Copy error = %v, want a size mismatch naming %s", err, imgs[1].digest)
 	}
-	if !strings.Contains(err.Error(), fmt.Sprintf("%d bytes served where its descriptor says 5", len(imgs[1].raw))) {
+	if !strings.Contains(err.Error(), fmt.Sprintf("%d bytes where the descriptor says 5", len(imgs[1].raw))) {
 		t.Errorf("error %q does not give both sizes", err)
 	}
 	if _, ok := dst.manifest("app", "v1"); ok {
