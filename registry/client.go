@@ -535,6 +535,12 @@ func byteSize(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
+// readError is an answer whose body could not be read.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "reading the answer: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
 // getBody sends a GET and reads a 200 answer whole, up to limit bytes; a
 // body cut or stalled midway is fetched again as a failed request would
 // be. Any other status comes back with its body unread, for statusError.
@@ -562,7 +568,7 @@ func (c *Client) getBody(ctx context.Context, u string, header http.Header, limi
 		}
 		wait, again := retryAfter(nil, err, attempt)
 		if !again {
-			return nil, nil, err
+			return nil, nil, &readError{err: err}
 		}
 		if c.opts.Log != nil {
 			c.opts.Log("GET %s: %v; retrying in %s", c.Host, err, wait)

@@ -1,8 +1,9 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
-	"encoding/xml"
+	"html"
 	"errors"
 	"fmt"
 	"io"
@@ -173,17 +174,14 @@ func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 			Message string `json:"message"`
 		} `json:"errors"`
 	}
-	// S3 and GCS, behind a redirect, answer in XML.
-	var s3 struct {
-		Code    string `xml:"Code"`
-		Message string `xml:"Message"`
-	}
 	switch {
 	case json.Unmarshal(b, &body) == nil && len(body.Errors) > 0:
 		e.Code = body.Errors[0].Code
 		e.Message = body.Errors[0].Message
-	case xml.Unmarshal(b, &s3) == nil && (s3.Code != "" || s3.Message != ""):
-		e.Code, e.Message = s3.Code, s3.Message
+	case bytes.Contains(b, []byte("<Error>")):
+		// S3 and GCS, behind a redirect, answer in XML; read leniently, as
+		// the text may hold what an XML parser refuses.
+		e.Code, e.Message = xmlElement(b, "Code"), xmlElement(b, "Message")
 	case strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain"):
 		e.Message = strings.TrimSpace(string(b))
 	}
@@ -201,4 +199,17 @@ func actionRank(a string) int {
 		return 2
 	}
 	return 3
+}
+
+// xmlElement returns the text of the first <name> element in b.
+func xmlElement(b []byte, name string) string {
+	_, rest, ok := bytes.Cut(b, []byte("<"+name+">"))
+	if !ok {
+		return ""
+	}
+	text, _, ok := bytes.Cut(rest, []byte("</"+name+">"))
+	if !ok {
+		return ""
+	}
+	return html.UnescapeString(string(text))
 }

@@ -17,11 +17,14 @@ import (
 func (c *Client) GetManifest(ctx context.Context, repo, ref string) ([]byte, Descriptor, error) {
 	resp, raw, err := c.getBody(ctx, c.url(repo, "manifests", ref), http.Header{"Accept": {strings.Join(acceptManifest, ", ")}}, MaxManifestSize)
 	var tooLarge *tooLargeError
-	if errors.As(err, &tooLarge) {
-		return nil, Descriptor{}, fmt.Errorf("manifest %s: %w; a registry serves no such manifest", c.subject(repo, ref), err)
-	}
-	if err != nil {
-		return nil, Descriptor{}, fmt.Errorf("read manifest %s: %w", c.subject(repo, ref), err)
+	var unread *readError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, Descriptor{}, fmt.Errorf("manifest %s: %w; no registry serves such a manifest", c.subject(repo, ref), err)
+	case errors.As(err, &unread):
+		return nil, Descriptor{}, fmt.Errorf("manifest %s: %w", c.subject(repo, ref), err)
+	case err != nil:
+		return nil, Descriptor{}, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

@@ -37,8 +37,12 @@ func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string,
 		}
 		seen[next] = true
 		resp, body, err := c.getBody(ctx, next, nil, maxTagsPage)
-		if err != nil {
+		var tooLarge *tooLargeError
+		var unread *readError
+		if errors.As(err, &tooLarge) || errors.As(err, &unread) {
 			return nil, fmt.Errorf("tags of %s/%s: %w", c.Host, repo, err)
+		} else if err != nil {
+			return nil, err
 		}
 		if resp.StatusCode != http.StatusOK {
 			// The repository is the subject: a 404 says it is unknown.
