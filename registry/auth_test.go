@@ -33,7 +33,9 @@ var authSchemes = map[string]authScheme{
 	"basic": {
 		creds: Credentials{Username: "alice", Password: "s3cret"},
 		guard: func(*testing.T) func(http.ResponseWriter, *http.Request, string, string) bool {
-			return func(w http.ResponseWriter, r *http.Request, _, _ string) bool { return basicGuard(w, r, "alice", "s3cret") }
+			return func(w http.ResponseWriter, r *http.Request, _, _ string) bool {
+				return basicGuard(w, r, "alice", "s3cret")
+			}
 		},
 	},
 	"bearer": {

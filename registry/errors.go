@@ -3,9 +3,9 @@ package registry
 import (
 	"bytes"
 	"encoding/json"
-	"html"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"slices"
