@@ -194,6 +194,10 @@ func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 		if errors.As(err2, &realm) {
 			return nil, realm
 		}
+		if isTLSMismatch(err) {
+			// The registry speaks HTTP: what went wrong over HTTP is the news.
+			err = err2
+		}
 	}
 	if err != nil {
 		if !c.opts.Insecure && isTLSMismatch(err) {
@@ -309,7 +313,7 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 		resp, err := c.send(ctx, method, u, body, header)
 		seeker, rewindable := body.(io.Seeker)
 		wait, again := retryAfter(resp, err, attempt)
-		if !again || (body != nil && !rewindable) {
+		if !again || (body != nil && !rewindable) || ctx.Err() != nil {
 			return resp, err
 		}
 		if resp != nil {
@@ -414,7 +418,9 @@ func retryAfter(resp *http.Response, err error, attempt int) (time.Duration, boo
 		var ne net.Error
 		transient := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 			(errors.As(err, &ne) && ne.Timeout())
-		return wait, transient && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		// net/http's own header timeout reports itself as DeadlineExceeded
+		// too: callers check their context before retrying.
+		return wait, transient && !errors.Is(err, context.Canceled)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusInternalServerError,
@@ -567,7 +573,7 @@ func (c *Client) getBody(ctx context.Context, u string, header http.Header, limi
 			return resp, b, nil
 		}
 		wait, again := retryAfter(nil, err, attempt)
-		if !again {
+		if !again || ctx.Err() != nil {
 			return nil, nil, &readError{err: err}
 		}
 		if c.opts.Log != nil {

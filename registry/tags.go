@@ -50,6 +50,9 @@ func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string,
 			resp.Body.Close()
 			return nil, err
 		}
+		if resp.Request != nil {
+			seen[resp.Request.URL.String()] = true // the page as fetched: the scheme may have changed
+		}
 		var page struct {
 			Tags []string `json:"tags"`
 		}
