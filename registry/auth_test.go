@@ -9,6 +9,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -342,36 +343,49 @@ func TestNoPingWhenNotNeeded(t *testing.T) {
 }
 
 // TestRealmUnreachable: a token realm that cannot be reached is named as
-// such, and no response leaks alongside the error.
+// such, not blamed on the registry, and no response leaks alongside the
+// error (net/http logs "RoundTripper returned a response & error").
 func TestRealmUnreachable(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	tests := map[string]func(t *testing.T) string{
+		"closed port": func(t *testing.T) string {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			return "http://" + l.Addr().String()
+		},
+		"speaks no TLS": func(t *testing.T) string {
+			return "https://" + startHost(t, "127.0.0.2", func(http.ResponseWriter, *http.Request) {}).Addr
+		},
 	}
-	closed := l.Addr().String()
-	l.Close()
-	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="http://%s/auth/token?account=x",service="stub"`, closed))
-		w.WriteHeader(http.StatusUnauthorized)
-	})
-	var logged bytes.Buffer
-	log.SetOutput(&logged)
-	defer log.SetOutput(io.Discard)
-	c := New(reg.Addr, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
-	_, _, err = c.GetManifest(context.Background(), "app", "v1")
-	var re *RealmError
-	if !errors.As(err, &re) {
-		t.Fatalf("GetManifest error = %v, want a RealmError", err)
-	}
-	want := fmt.Sprintf("token service http://%s/auth/token for registry %s is not reachable: ", closed, reg.Addr)
-	if !strings.HasPrefix(err.Error(), want) {
-		t.Errorf("error = %q, want it to begin %q", err, want)
-	}
-	if strings.Contains(err.Error(), "account=x") || strings.Contains(err.Error(), "s3cret") {
-		t.Errorf("error %q quotes the realm's query or the password", err)
-	}
-	if logged.Len() > 0 {
-		t.Errorf("net/http logged %q", logged.String())
+	for name, realm := range tests {
+		t.Run(name, func(t *testing.T) {
+			base := realm(t)
+			reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s/auth/token?account=x",service="stub"`, base))
+				w.WriteHeader(http.StatusUnauthorized)
+			})
+			var logged bytes.Buffer
+			log.SetOutput(&logged)
+			defer log.SetOutput(os.Stderr)
+			c := New(reg.Addr, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+			_, _, err := c.GetManifest(context.Background(), "app", "v1")
+			var re *RealmError
+			if !errors.As(err, &re) {
+				t.Fatalf("GetManifest error = %v, want a RealmError", err)
+			}
+			want := fmt.Sprintf("token service %s/auth/token for registry %s is not reachable: ", base, reg.Addr)
+			if !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("error = %q, want it to begin %q", err, want)
+			}
+			if strings.Contains(err.Error(), "account=x") || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q quotes the realm's query or the password", err)
+			}
+			if logged.Len() > 0 {
+				t.Errorf("net/http logged %q", logged.String())
+			}
+		})
 	}
 }
 
