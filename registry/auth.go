@@ -43,7 +43,12 @@ type authTransport struct {
 	service string
 	token   string
 	expires time.Time
-	pinged  bool // /v2/ was asked for its challenge once; never again
+
+	// /v2/ is asked for its challenge once at most; requests that meet a
+	// bare refusal meanwhile wait for that answer and share it.
+	pingMu    sync.Mutex
+	pinged    bool
+	pingFound []challenge.Challenge
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -129,8 +134,11 @@ func (t *authTransport) mayHide(sent *http.Request) bool {
 		return false
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.scheme == "" && !t.pinged
+	seen := t.scheme != ""
+	t.mu.Unlock()
+	t.pingMu.Lock()
+	defer t.pingMu.Unlock()
+	return !seen && !t.pinged
 }
 
 // prepare fetches a token before the request when the current one no
@@ -189,23 +197,22 @@ func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, e
 	}
 	challenges := usable(challenge.ResponseChallenges(resp))
 	if len(challenges) == 0 {
-		t.mu.Lock()
-		first := !t.pinged
-		t.pinged = true
-		t.mu.Unlock()
-		if !first {
-			return false, nil
+		t.pingMu.Lock()
+		if !t.pinged {
+			t.pinged = true
+			t.pingFound = t.ping(sent)
 		}
-		challenges = t.ping(sent)
+		challenges = t.pingFound
+		t.pingMu.Unlock()
 	}
 	for _, c := range challenges {
 		switch c.Scheme {
 		case "basic":
 			t.mu.Lock()
-			fresh := t.scheme != "basic"
 			t.scheme = "basic"
 			t.mu.Unlock()
-			return fresh && t.creds.Username != "", nil
+			// Worth sending again only if the credentials did not go with it.
+			return t.creds.Username != "" && sent.Header.Get("Authorization") == "", nil
 		case "bearer":
 			return t.refresh(sent, c.Parameters)
 		}

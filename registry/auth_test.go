@@ -534,3 +534,50 @@ func TestNoDeleteScope(t *testing.T) {
 		}
 	}
 }
+
+// TestDiscoveryConcurrent: an anonymous client sends its first requests
+// at once; against a registry that challenges only on /v2/ (anonymous
+// tokens, as gcr.io for public images), one /v2/ request serves them all.
+func TestDiscoveryConcurrent(t *testing.T) {
+	ts := startTokenService(t, "", "")
+	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="stub"`, ts.URL+"/token"))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		ts.mu.Lock()
+		ok := covers(ts.granted[token], []Scope{{Repository: "app", Actions: []string{"pull"}}})
+		ts.mu.Unlock()
+		if !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_, _ = w.Write(testManifest)
+	})
+	c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, err := c.GetManifest(context.Background(), "app", fmt.Sprintf("v%d", i))
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("GetManifest: %v", err)
+		}
+	}
+	if n := reg.count(http.MethodGet, "/v2/"); n != 1 {
+		t.Errorf("%d requests to /v2/, want 1", n)
+	}
+	if n := len(ts.requestsAsked()); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+}
