@@ -144,7 +144,7 @@ func TestTagsBounds(t *testing.T) {
 		},
 		"a Link back to the first page": {
 			page: func(int) (string, string) { return `{"tags":["a"]}`, `</v2/app/tags/list>; rel="next"` },
-			want: "leads back to a page already read", wantHits: 1,
+			want: "tags Link leads back to a page already read", wantHits: 1,
 		},
 		"a million tags and more": {
 			page: func(last int) (string, string) {

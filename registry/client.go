@@ -3,9 +3,12 @@
 // It exists because the operations docker-mlist performs on lists (read a
 // manifest, mount a blob, put a manifest by digest) are a handful of HTTP
 // requests each, and the general-purpose clients repeat the /v2/ ping and the
-// token request for every image they open. A Client makes no ping at all: its
-// first request settles the scheme and answers the registry's challenge, with
-// one token covering every repository the command will touch.
+// token request for every image they open. A Client pings /v2/ only when the
+// registry's first answer calls for it (a refusal without a challenge, or a
+// 404 hiding a repository from anonymous requests): its first request settles
+// the scheme and answers the registry's challenge, with one token covering
+// every repository the command will touch. Credentials go to the registry's
+// own host and its token realm only, and every request is bounded in time.
 package registry
 
 import (
@@ -205,6 +208,10 @@ func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 		}
 		if clientCertRefused(req.Context(), APIHost(c.Host), c.tls, orDefault(c.opts.DialTimeout, DefaultDialTimeout)) {
 			return nil, fmt.Errorf("registry %s requires a client certificate and refused the one sent, if any: Docker reads it from client.cert and client.key in certs.d/%s", c.Host, c.Host)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("registry %s did not answer in time: %w", c.Host, scrub(err))
 		}
 		return nil, fmt.Errorf("registry %s is not reachable: %w", c.Host, scrub(err))
 	}

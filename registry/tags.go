@@ -30,17 +30,17 @@ func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string,
 	seen := map[string]bool{}
 	for pages := 0; next != ""; pages++ {
 		if pages == MaxTagPages {
-			return nil, fmt.Errorf("tags of %s/%s: more than %d pages; giving up", c.Host, repo, MaxTagPages)
+			return nil, fmt.Errorf("%s/%s: more than %d pages of tags; giving up", c.Host, repo, MaxTagPages)
 		}
 		if seen[next] {
-			return nil, fmt.Errorf("tags of %s/%s: the registry's Link leads back to a page already read", c.Host, repo)
+			return nil, fmt.Errorf("%s/%s: the registry's tags Link leads back to a page already read", c.Host, repo)
 		}
 		seen[next] = true
 		resp, body, err := c.getBody(ctx, next, nil, maxTagsPage)
 		var tooLarge *tooLargeError
 		var unread *readError
 		if errors.As(err, &tooLarge) || errors.As(err, &unread) {
-			return nil, fmt.Errorf("tags of %s/%s: %w", c.Host, repo, err)
+			return nil, fmt.Errorf("%s/%s: tags: %w", c.Host, repo, err)
 		} else if err != nil {
 			return nil, err
 		}
@@ -57,10 +57,10 @@ func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string,
 			Tags []string `json:"tags"`
 		}
 		if err := json.Unmarshal(body, &page); err != nil {
-			return nil, fmt.Errorf("tags of %s/%s: %w", c.Host, repo, err)
+			return nil, fmt.Errorf("%s/%s: tags: %w", c.Host, repo, err)
 		}
 		if len(tags)+len(page.Tags) > MaxTags {
-			return nil, fmt.Errorf("tags of %s/%s: more than %d tags; giving up", c.Host, repo, MaxTags)
+			return nil, fmt.Errorf("%s/%s: more than %d tags; giving up", c.Host, repo, MaxTags)
 		}
 		tags = append(tags, page.Tags...)
 		next = ""
