@@ -165,18 +165,6 @@ func basicGuard(w http.ResponseWriter, r *http.Request, user, pass string) bool 
 	return false
 }
 
-// fastOptions bounds every wait of a test client to milliseconds, so a test
-// of a hang ends soon when the client behaves.
-func fastOptions(creds Credentials) Options {
-	return Options{
-		Insecure:      true,
-		Credentials:   creds,
-		DialTimeout:   200 * time.Millisecond,
-		HeaderTimeout: 200 * time.Millisecond,
-		IdleTimeout:   200 * time.Millisecond,
-	}
-}
-
 // quickRetries makes retries wait a millisecond for the test's length.
 func quickRetries(t *testing.T) {
 	old := retryBase
