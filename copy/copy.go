@@ -61,7 +61,7 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 			return Result{}, err
 		}
 	}
-	raw, desc, err := getManifest(ctx, src, d.String())
+	raw, desc, err := src.Client.GetManifest(ctx, src.Repository, d.String())
 	if err != nil {
 		return Result{}, err
 	}

@@ -102,7 +102,7 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 		return err
 	}
 	if m.Raw == nil {
-		raw, desc, err := getManifest(ctx, src, m.Digest.String())
+		raw, desc, err := src.Client.GetManifest(ctx, src.Repository, m.Digest.String())
 		if err != nil {
 			return err
 		}
@@ -165,22 +165,6 @@ func checkManifest(src Endpoint, m Manifest) error {
 		return v.check()
 	}
 	return nil
-}
-
-// getManifest reads a manifest, again when its body was cut: the client
-// retries requests that fail, not bodies that end early.
-func getManifest(ctx context.Context, src Endpoint, ref string) ([]byte, registry.Descriptor, error) {
-	for attempt := 0; ; attempt++ {
-		raw, desc, err := src.Client.GetManifest(ctx, src.Repository, ref)
-		if _, transient := registry.Transient(err); err == nil || !transient || attempt+1 >= blobAttempts {
-			return raw, desc, err
-		}
-		select {
-		case <-time.After(retryBase << attempt):
-		case <-ctx.Done():
-			return nil, registry.Descriptor{}, ctx.Err()
-		}
-	}
 }
 
 // listChildren returns a list's entries, or nil for a single image.
