@@ -251,7 +251,7 @@ func TestCopyMountRefusedFallsBackToStreaming(t *testing.T) {
 		}
 	}
 	joined := strings.Join(logged, "\n")
-	if !strings.Contains(joined, "mount "+imgs[0].layers[0].String()+" from "+reg.host()+"/app") || !strings.Contains(joined, "streaming "+imgs[0].layers[0].String()+" through the source's credentials") {
+	if !strings.Contains(joined, "mount from app into mirror: "+reg.host()+"/mirror@"+imgs[0].layers[0].String()) || !strings.Contains(joined, "streaming "+imgs[0].layers[0].String()+" through the source's credentials") {
 		t.Errorf("debug log does not explain the fallback:\n%s", joined)
 	}
 }

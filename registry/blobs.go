@@ -120,7 +120,7 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 	q := url.Values{"mount": {d.String()}, "from": {from}}
 	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/?%s", c.base(), repo, q.Encode()), nil, http.Header{"Content-Length": {"0"}})
 	if err != nil {
-		return false, nil, fmt.Errorf("mount %s from %s/%s into %s/%s: %w", d, c.Host, from, c.Host, repo, err)
+		return false, nil, fmt.Errorf("mount %s from %s into %s: %w", d, from, repo, err)
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
@@ -131,7 +131,14 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 		return false, u, err
 	}
 	err = c.statusError(resp, repo, d.String())
-	return false, nil, fmt.Errorf("mount %s from %s/%s: %w", d, c.Host, from, err)
+	var e *Error
+	if errors.As(err, &e) && strings.Contains(" "+e.Scope, " repository:"+from+":") {
+		// A refusal that names the source's scope is about reading the
+		// source: pushing to repo is what the upload that follows needs, and
+		// its own refusal will name repo.
+		e.Repository = from
+	}
+	return false, nil, fmt.Errorf("mount from %s into %s: %w", from, repo, err)
 }
 
 // Upload is an upload session a registry opened for one blob.

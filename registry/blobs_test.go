@@ -169,3 +169,30 @@ func TestTransient(t *testing.T) {
 		})
 	}
 }
+
+// TestMountRefusedNamesSource: a mount refused for want of pull on its
+// source names the source, not the repository mounted into.
+func TestMountRefusedNamesSource(t *testing.T) {
+	ts := startTokenService(t, "alice", "s3cret")
+	ts.refuse = func(scope string) bool { return strings.HasPrefix(scope, "repository:private/") }
+	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		if !ts.guard(w, r, "team/app", "push") {
+			return
+		}
+		if from := r.URL.Query().Get("from"); from != "" {
+			// As distribution: the mount also needs pull on its source.
+			h := fmt.Sprintf(`Bearer realm=%q,service="stub",scope="repository:team/app:pull,push repository:%s:pull",error="insufficient_scope"`, ts.URL+"/token", from)
+			w.Header().Set("WWW-Authenticate", h)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Location", "/v2/team/app/blobs/uploads/u1")
+		w.WriteHeader(http.StatusAccepted)
+	})
+	c := New(reg.Addr, []Scope{{Repository: "team/app", Actions: []string{"pull", "push"}}},
+		Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+	_, _, err := c.MountBlob(context.Background(), "team/app", "private/app", testBlobDigest)
+	if err == nil || !strings.Contains(err.Error(), "not granted pull access to private/app") || strings.Contains(err.Error(), "access to team/app") {
+		t.Fatalf("MountBlob error = %v, want the source named as what may not be read", err)
+	}
+}
