@@ -209,7 +209,7 @@ func (u *Upload) Put(ctx context.Context, d digest.Digest, size int64, r io.Read
 		chunkedClients.Store(u.c, true)
 		return fmt.Errorf("upload %s to %s/%s: %w (%w)", d, u.c.Host, u.repo, ErrMonolithicRefused, err)
 	}
-	return u.c.transient(resp, err)
+	return u.transient(resp, err)
 }
 
 // monolithicRefused reports the answers of registries that take blobs only
@@ -239,7 +239,7 @@ func (u *Upload) putChunks(ctx context.Context, d digest.Digest, size int64, r i
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusNoContent {
-			return u.c.transient(resp, u.c.statusError(resp, u.repo, d.String()))
+			return u.transient(resp, u.c.statusError(resp, u.repo, d.String()))
 		}
 		if loc := resp.Header.Get("Location"); loc != "" {
 			if u.location, err = u.c.resolve(loc); err != nil {
@@ -261,7 +261,7 @@ func (u *Upload) putChunks(ctx context.Context, d digest.Digest, size int64, r i
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated {
-		return u.c.transient(resp, u.c.statusError(resp, u.repo, d.String()))
+		return u.transient(resp, u.c.statusError(resp, u.repo, d.String()))
 	}
 	return nil
 }
@@ -322,6 +322,16 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, d digest.Digest, s
 		return err
 	}
 	return nil
+}
+
+// transient is c.transient for an answer on the session: a session the
+// registry no longer knows (404, e.g. expired while the blob waited for its
+// turn) is lost, not the blob, and a new session may succeed.
+func (u *Upload) transient(resp *http.Response, err error) error {
+	if resp.StatusCode == http.StatusNotFound {
+		return &transientError{err: err}
+	}
+	return u.c.transient(resp, err)
 }
 
 // transientError marks a failure that a later attempt may not meet, with the

@@ -196,3 +196,23 @@ func TestMountRefusedNamesSource(t *testing.T) {
 		t.Fatalf("MountBlob error = %v, want the source named as what may not be read", err)
 	}
 }
+
+func TestUploadSessionLostIsTransient(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			w.Header().Set("Location", "/v2/app/blobs/uploads/gone")
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = w.Write([]byte(`{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}`))
+	}))
+	defer srv.Close()
+	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
+	blob := []byte("blob")
+	err := c.UploadBlob(context.Background(), "app", digest.FromBytes(blob), int64(len(blob)), bytes.NewReader(blob))
+	if _, transient := Transient(err); err == nil || !transient {
+		t.Errorf("upload into an expired session: %v, transient %v; want a transient error", err, transient)
+	}
+}
