@@ -121,6 +121,9 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	res, err := copy.Copy(ctx, copy.Endpoint{Client: sc, Repository: s.Repository}, s.Ref(),
 		copy.Endpoint{Client: dc, Repository: d.Repository}, d.Tag, copy.Options{Platforms: platforms, Referrers: opts.referrers}, stats)
 	stopProgress()
+	for _, w := range res.Warnings {
+		fmt.Fprintln(dockerCLI.Err(), "WARNING: left behind:", termText(w))
+	}
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
