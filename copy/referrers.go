@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -49,7 +50,7 @@ type referrerCopy struct {
 func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, stats *Stats) []string {
 	r := &referrerCopy{src: src, dst: dst, stats: stats, seen: map[digest.Digest]bool{}}
 	if tags, err := src.Client.Tags(ctx, src.Repository, 0); err != nil {
-		r.warn("cosign signatures and attestations of %s not copied: %v", src, err)
+		r.warn("cosign signatures and attestations (digest tags) left behind: %v", err)
 	} else {
 		r.tags = map[string]bool{}
 		for _, t := range tags {
@@ -97,21 +98,22 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 
 	// Every referrer and cosign tag of the level is transferred at once.
 	type job struct {
-		m      Manifest
-		digest digest.Digest // of a tagged manifest, once read
-		err    error
+		m       Manifest
+		subject digest.Digest
+		digest  digest.Digest // of a tagged manifest, once read
+		err     error
 	}
 	var jobs []*job
 	queued := map[digest.Digest]*job{}
 	for _, a := range found {
 		for _, t := range a.tags {
-			jobs = append(jobs, &job{m: Manifest{Tag: t}})
+			jobs = append(jobs, &job{m: Manifest{Tag: t}, subject: a.subject})
 		}
 		for _, d := range a.refs {
 			if queued[d.Digest] != nil || r.markSeen(d.Digest) {
 				continue
 			}
-			queued[d.Digest] = &job{m: Manifest{Digest: d.Digest, MediaType: d.MediaType}, digest: d.Digest}
+			queued[d.Digest] = &job{m: Manifest{Digest: d.Digest, MediaType: d.MediaType}, subject: a.subject, digest: d.Digest}
 			jobs = append(jobs, queued[d.Digest])
 		}
 	}
@@ -134,9 +136,11 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 	for _, j := range jobs {
 		switch {
 		case j.err != nil && j.m.Tag != "":
-			r.warn("%s:%s not copied: %v", r.src, j.m.Tag, j.err)
+			r.warn("cosign tag %s of %s left behind: %v", j.m.Tag, j.subject, j.err)
+		case j.err != nil && strings.Contains(j.err.Error(), j.digest.String()):
+			r.warn("referrer of %s left behind: %v", j.subject, j.err)
 		case j.err != nil:
-			r.warn("referrer %s not copied: %v", j.digest, j.err)
+			r.warn("referrer %s of %s left behind: %v", j.digest, j.subject, j.err)
 		case j.m.Tag == "" || !r.markSeen(j.digest):
 			next = append(next, j.digest)
 		}
@@ -152,7 +156,7 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 		}
 		if len(copied) > 0 && !r.destinationHasAPI(ctx, a.subject) {
 			if _, err := r.dst.Client.AddReferrersByTag(ctx, r.dst.Repository, a.subject, copied); err != nil {
-				r.warn("referrers of %s copied but not listed in %s:%s: %v", a.subject, r.dst, registry.ReferrersTag(a.subject), err)
+				r.warn("referrers of %s copied, but the destination's referrers index not written: %v", a.subject, err)
 			}
 		}
 	}
@@ -200,7 +204,7 @@ func (r *referrerCopy) find(ctx context.Context, s digest.Digest) attached {
 		case errors.Is(err, registry.ErrNoReferrersAPI):
 			r.setSourceAPI(false)
 		default:
-			r.warn("referrers of %s not read: %v", s, err)
+			r.warn("referrers of %s left behind: %v", s, err)
 			return a
 		}
 	}
@@ -210,7 +214,7 @@ func (r *referrerCopy) find(ctx context.Context, s digest.Digest) attached {
 	}
 	refs, err := r.src.Client.ReferrersByTag(ctx, r.src.Repository, s)
 	if err != nil {
-		r.warn("referrers of %s not read: %v", s, err)
+		r.warn("referrers of %s left behind: %v", s, err)
 		return a
 	}
 	a.refs = refs

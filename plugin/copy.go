@@ -122,7 +122,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		copy.Endpoint{Client: dc, Repository: d.Repository}, d.Tag, copy.Options{Platforms: platforms, Referrers: opts.referrers}, stats)
 	stopProgress()
 	for _, w := range res.Warnings {
-		fmt.Fprintln(dockerCLI.Err(), "WARNING: left behind:", termText(w))
+		fmt.Fprintln(dockerCLI.Err(), "WARNING:", termText(w))
 	}
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)

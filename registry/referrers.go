@@ -133,7 +133,7 @@ func (c *Client) AddReferrersByTag(ctx context.Context, repo string, subject dig
 		return 0, err
 	}
 	if _, err := c.PutManifest(ctx, repo, ReferrersTag(subject), raw, imgspecv1.MediaTypeImageIndex); err != nil {
-		return 0, fmt.Errorf("update referrers index of %s: %w", subject, err)
+		return 0, err // it names the index's tag
 	}
 	return added, nil
 }
