@@ -86,7 +86,11 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 	}
 	res := Result{Digest: m.Digest}
 	if opts.Referrers {
-		res.Warnings = copyReferrers(ctx, src, dst, copied, stats)
+		var orphaned digest.Digest
+		if m.Digest != d {
+			orphaned = d
+		}
+		res.Warnings = copyReferrers(ctx, src, dst, copied, orphaned, stats)
 	}
 	return res, nil
 }

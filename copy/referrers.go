@@ -46,11 +46,12 @@ type referrerCopy struct {
 // them itself from their subject field.
 //
 // The image is already copied when this runs, so what cannot be read or
-// copied is left behind, and each such thing is returned as a warning.
-func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, stats *Stats) []string {
+// copied is left behind, and each such thing is returned as a warning; so
+// is what refers to a source list that --platform replaced (orphaned).
+func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, orphaned digest.Digest, stats *Stats) []string {
 	r := &referrerCopy{src: src, dst: dst, stats: stats, seen: map[digest.Digest]bool{}}
 	if tags, err := src.Client.Tags(ctx, src.Repository, 0); err != nil {
-		r.warn("cosign signatures and attestations (digest tags) left behind: %v", err)
+		r.warn("cosign signatures and attestations (sha256-<digest>.sig/.att/.sbom tags) not looked for: %v", err)
 	} else {
 		r.tags = map[string]bool{}
 		for _, t := range tags {
@@ -59,6 +60,11 @@ func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Dige
 	}
 	for _, d := range digests {
 		r.seen[d] = true
+	}
+	if orphaned != "" {
+		if a := r.find(ctx, orphaned); len(a.refs)+len(a.tags) > 0 {
+			r.warn("%d referrers and %d cosign tags of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), orphaned)
+		}
 	}
 	subjects := digests
 	for depth := 0; len(subjects) > 0 && depth < referrersDepth && ctx.Err() == nil; depth++ {

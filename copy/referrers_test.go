@@ -246,3 +246,38 @@ func TestCopyWithoutReferrers(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyReferrersPlatformSubset: --platform writes another list, so what
+// refers to the source list stays behind, with a warning naming it; what
+// refers to a kept image is copied.
+func TestCopyReferrersPlatformSubset(t *testing.T) {
+	src := registrystub.Start(t, registrystub.Options{ReferrersAPI: true})
+	dst := registrystub.Start(t, registrystub.Options{})
+	amd := pushArtifact(src, "app", "", "", "amd64 layer")
+	arm := pushArtifact(src, "app", "", "", "arm64 layer")
+	amd.Platform = &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}
+	arm.Platform = &imgspecv1.Platform{OS: "linux", Architecture: "arm64"}
+	amd.ArtifactType, arm.ArtifactType, amd.Annotations, arm.Annotations = "", "", nil, nil
+	ix := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex, Manifests: []imgspecv1.Descriptor{amd, arm}}
+	ix.SchemaVersion = 2
+	raw, _ := json.Marshal(ix)
+	list := src.PutManifest("app", "v1", imgspecv1.MediaTypeImageIndex, raw)
+	listSig := pushArtifact(src, "app", list, "application/vnd.example.sig", "signature of the whole list")
+	amdSig := pushArtifact(src, "app", amd.Digest.String(), "application/vnd.example.sig", "signature of amd64")
+
+	res, err := Copy(context.Background(), endpoint(src, "app"), "v1", endpoint(dst, "mirror"), "v1",
+		Options{Referrers: true, Platforms: []imgspecv1.Platform{*amd.Platform}}, &Stats{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], list) || !strings.Contains(res.Warnings[0], "--platform") {
+		t.Errorf("warnings %q, want one about the referrers of %s", res.Warnings, list)
+	}
+	checkHolds(t, dst, "mirror", amdSig.Digest.String())
+	if _, ok := dst.Manifest("mirror", listSig.Digest.String()); ok {
+		t.Error("the whole list's signature was copied to a list it does not sign")
+	}
+	if got := readIndex(t, dst, "mirror", amd.Digest.String()); !slices.Equal(got, sortedDigests(amdSig)) {
+		t.Errorf("index of the amd64 image lists %v", got)
+	}
+}
