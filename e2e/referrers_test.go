@@ -137,7 +137,10 @@ func TestCopyReferrersTagSchema(t *testing.T) {
 			vex := pushArtifact(t, dst, dstRepo, listDesc, openVEX, "vex written at the destination")
 			putReferrersIndex(t, dst, dstRepo, list.Digest, vex)
 
+			srcMark, dstMark := src.Mark(), dst.Mark()
 			r := e.mlist("copy", "--referrers", src.Ref(srcRepo+":v1"), dst.Ref(dstRepo+":v1"))
+			t.Logf("copy --referrers: %d requests to the source repository, %d to the destination's",
+				len(notPing(src.RequestsSince(srcMark).ForRepo(srcRepo))), len(notPing(dst.RequestsSince(dstMark).ForRepo(dstRepo))))
 			if out := mustSucceed(t, r, "copy --referrers"); strings.TrimSpace(out) != list.Digest {
 				t.Errorf("copy printed %q, want %s", out, list.Digest)
 			}
