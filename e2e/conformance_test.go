@@ -259,3 +259,34 @@ func sorted(s []string) []string {
 	slices.Sort(s)
 	return s
 }
+
+// TestConformanceHarness checks what the other tests rely on for the
+// implementations served by tools/registry: the request log (Mark,
+// RequestsSince), and a clear refusal of options they do not offer.
+func TestConformanceHarness(t *testing.T) {
+	for _, impl := range []string{harness.ImplDistribution, harness.ImplGGCR} {
+		t.Run(impl, func(t *testing.T) {
+			reg := startRegistry(t, harness.RegistryOptions{Impl: impl})
+			if reg.Impl != impl || !strings.HasPrefix(reg.URL, "http://127.0.0.1:") {
+				t.Fatalf("started %q at %s", reg.Impl, reg.URL)
+			}
+			mark := reg.Mark()
+			img := reg.PushImage(t, "app", "v1", "linux/amd64", harness.ImageOptions{})
+			puts := reg.RequestsSince(mark).ForRepo("app").Filter(func(r harness.Request) bool {
+				return r.Method == http.MethodPut && r.IsManifest() && r.Status == http.StatusCreated
+			})
+			if len(puts) != 1 || puts[0].Path != "/v2/app/manifests/v1" {
+				t.Errorf("logged manifest PUTs %v, want the one of app:v1", puts)
+			}
+			if got := reg.MustGetManifest(t, "app", "v1"); got.Digest != img.Digest {
+				t.Errorf("app:v1 is %s, pushed %s", got.Digest, img.Digest)
+			}
+			if _, err := harness.Start(harness.RegistryOptions{Impl: impl, TLS: true}); err == nil || !strings.Contains(err.Error(), impl) {
+				t.Errorf("TLS on %s: %v, want a refusal naming it", impl, err)
+			}
+		})
+	}
+	if _, err := harness.Start(harness.RegistryOptions{Impl: "zot"}); err == nil || !strings.Contains(err.Error(), `"zot"`) {
+		t.Errorf("unknown implementation: %v, want a refusal naming it", err)
+	}
+}

@@ -7,6 +7,9 @@
 //
 //	mlist-registry [-impl distribution|ggcr] [-addr 127.0.0.1:0] [-dir DIR] [-log]
 //
+// -dir keeps distribution's storage, or ggcr's blobs (its manifests stay in
+// memory), in a directory instead of memory.
+//
 // After binding it prints exactly one line, "listening on http://HOST:PORT",
 // to stdout and serves plain HTTP until SIGINT or SIGTERM. With -log every
 // request is written to stderr once its response is complete, in the
@@ -48,7 +51,7 @@ func main() {
 func run() error {
 	impl := flag.String("impl", "distribution", "registry implementation: distribution (CNCF distribution v3) or ggcr (go-containerregistry, referrers API on)")
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
-	dir := flag.String("dir", "", "distribution's filesystem storage directory (default: in memory)")
+	dir := flag.String("dir", "", "storage directory (default: in memory); ggcr keeps only blobs there, manifests in memory")
 	logRequests := flag.Bool("log", false, "log every request to stderr")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -63,10 +66,11 @@ func run() error {
 	case "distribution":
 		h = distribution(ctx, *dir)
 	case "ggcr":
+		opts := []ggcr.Option{ggcr.WithReferrersSupport(true), ggcr.Logger(log.New(io.Discard, "", 0))}
 		if *dir != "" {
-			return fmt.Errorf("-dir %q: the ggcr registry keeps everything in memory", *dir)
+			opts = append(opts, ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(*dir)))
 		}
-		h = ggcr.New(ggcr.WithReferrersSupport(true), ggcr.Logger(log.New(io.Discard, "", 0)))
+		h = ggcr.New(opts...)
 	default:
 		return fmt.Errorf("-impl %q: accepted are distribution and ggcr", *impl)
 	}
