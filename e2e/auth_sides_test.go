@@ -175,9 +175,14 @@ func TestAuthSides(t *testing.T) {
 	t.Run("copy with a destination account that cannot read the source", func(t *testing.T) {
 		e := newEnv(t)
 		tm := f.ts.Mark()
-		if d := mustCopy(t, e, "--src-creds", f.creds("src-reader"), "--dest-creds", f.creds("dst-writer"),
-			reg.Ref("src/seed:v1"), reg.Ref("dst/copied:v1")); d != f.seed.Digest {
+		r := e.run("", "docker", "--debug", "mlist", "copy", "--src-creds", f.creds("src-reader"), "--dest-creds", f.creds("dst-writer"),
+			reg.Ref("src/seed:v1"), reg.Ref("dst/copied:v1"))
+		if d := digestOut(t, mustSucceed(t, r, "copy")); d != f.seed.Digest {
 			t.Errorf("copy printed %s, want %s", d, f.seed.Digest)
+		}
+		// --debug says that the refused mounts were streamed instead.
+		if !regexp.MustCompile(`(?i)mount.*stream|stream.*mount|streaming`).MatchString(r.Stderr) {
+			t.Errorf("--debug does not mention the fallback to streaming:\n%s", r.Stderr)
 		}
 		if m, err := f.admin.GetManifest("dst/copied", "v1"); err != nil || m.Digest != f.seed.Digest || string(m.Raw) != string(f.seed.Raw) {
 			t.Errorf("dst/copied:v1: status %d digest %s (%v), want %s", m.Status, m.Digest, err, f.seed.Digest)
