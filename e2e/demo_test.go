@@ -17,7 +17,9 @@ func TestDemo(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.setenv("BINARY", pluginBinary)
-	out := mustSucceed(t, e.run("", filepath.Join(repoRoot, "scripts", "demo.sh")), "scripts/demo.sh")
+	r := e.run("", filepath.Join(repoRoot, "scripts", "demo.sh"))
+	mustSucceed(t, r, "scripts/demo.sh")
+	out := r.Combined() // the commands' summaries go to stderr
 	for _, re := range []string{
 		`(?m)^demo: registry at 127\.0\.0\.1:\d+$`,
 		`(?m)^Merged \S+/demo:build-2 into \S+/demo:v1: 1 added, 1 replaced, 2 kept, 0 dropped$`,
