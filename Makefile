@@ -4,7 +4,7 @@ GO        ?= go
 TAGS      := containers_image_openpgp
 # A release is a tag (v1.2.0); elsewhere the version says it is a development build.
 VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
-COMMIT    ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+COMMIT    ?= $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARY    := bin/docker-mlist
 # Unit-test trees; those that do not exist (yet) are left out.

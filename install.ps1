@@ -87,7 +87,7 @@ if ($Path) {
     }
     $version = $env:VERSION
     if (-not $version) { $version = (git describe --tags --dirty 2>$null); if (-not $version) { $version = '0.0.0-dev' } }
-    $commit = (git rev-parse --short=12 HEAD 2>$null)
+    $commit = (git describe --always --dirty --abbrev=12 --exclude='*' 2>$null)
     $src = Join-Path $PSScriptRoot 'bin\docker-mlist.exe'
     Write-Output "building $src ($version)"
     $env:CGO_ENABLED = '0'

@@ -90,7 +90,7 @@ elif [ -z "$src" ]; then
 	[ -n "$go" ] || { [ -x /usr/local/go/bin/go ] && go=/usr/local/go/bin/go; }
 	[ -n "$go" ] || die "Go is not installed: install Go 1.26 or later, or pass a release directory (./install.sh dist/)"
 	version=${VERSION:-$(git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)}
-	commit=${COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || true)}
+	commit=${COMMIT:-$(git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || true)}
 	src=bin/docker-mlist$ext
 	echo "building $src ($version)"
 	CGO_ENABLED=0 GOFLAGS=-buildvcs=false "$go" build -trimpath \

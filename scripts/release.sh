@@ -17,7 +17,7 @@ if [ "${1:-}" = "--no-sums" ]; then sums=0; shift; fi
 dir=${1:-dist}
 
 VERSION=${VERSION:-$(git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)}
-COMMIT=${COMMIT:-$(git rev-parse --short=12 HEAD 2>/dev/null || true)}
+COMMIT=${COMMIT:-$(git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null || true)}
 all="linux/amd64 linux/arm64 linux/arm/v7 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64"
 platforms=${PLATFORMS:-$all}
 platforms=${platforms//,/ }
