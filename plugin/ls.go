@@ -58,7 +58,7 @@ func runLs(dockerCLI command.Cli, opts lsOptions) error {
 	}
 	if opts.quiet {
 		for _, r := range rows {
-			fmt.Fprintln(dockerCLI.Out(), r.Name)
+			fmt.Fprintln(dockerCLI.Out(), termText(r.Name))
 		}
 		return nil
 	}
@@ -73,7 +73,7 @@ func runLs(dockerCLI command.Cli, opts lsOptions) error {
 	return writeFormatted(dockerCLI.Out(), opts.format, rows, func(w *tabwriter.Writer) {
 		fmt.Fprintln(w, "NAME\tENTRIES\tPLATFORMS")
 		for _, r := range rows {
-			fmt.Fprintf(w, "%s\t%d\t%s\n", r.Name, r.Entries, strings.Join(r.Platforms, ","))
+			fmt.Fprintf(w, "%s\t%d\t%s\n", termText(r.Name), r.Entries, termText(strings.Join(r.Platforms, ",")))
 		}
 	})
 }

@@ -70,8 +70,21 @@ certificates and contexts of the Docker CLI that runs it.`,
 		newDeleteCommand(dockerCLI),
 		newVersionCommand(dockerCLI),
 	)
+	escapeErrors(cmd)
 	registerCompletions(cmd)
 	return cmd
+}
+
+// escapeErrors makes the error line of every command safe for a terminal:
+// the plugin framework prints a command's error as it is, and errors quote
+// registries' messages.
+func escapeErrors(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(cmd *cobra.Command, args []string) error { return terminalSafe(run(cmd, args)) }
+	}
+	for _, c := range cmd.Commands() {
+		escapeErrors(c)
+	}
 }
 
 // unknownSubcommand refuses any argument to the bare root command: the only
