@@ -23,10 +23,24 @@ function Fail([string]$msg) {
     exit 1
 }
 
-function Get-PluginVersion([string]$exe) {
+# Invoke-Native runs a program with stderr discarded. Windows PowerShell 5.1
+# turns a native program's stderr into errors, which 'Stop' makes fatal
+# (git describe without tags, go downloading modules), so the preference is
+# relaxed inside; callers check $LASTEXITCODE.
+function Invoke-Native([string]$exe, [string[]]$arguments) {
+    $ErrorActionPreference = 'Continue'
     try {
-        $meta = & $exe docker-cli-plugin-metadata 2>$null | Out-String | ConvertFrom-Json
-        return $meta.Version
+        & $exe @arguments 2>$null
+    } catch {
+        $global:LASTEXITCODE = 1
+    }
+}
+
+function Get-PluginVersion([string]$exe) {
+    $out = Invoke-Native $exe @('docker-cli-plugin-metadata')
+    if ($LASTEXITCODE -ne 0 -or -not $out) { return $null }
+    try {
+        return ($out | Out-String | ConvertFrom-Json).Version
     } catch {
         return $null
     }
@@ -54,15 +68,15 @@ function Confirm-Checksum([string]$file) {
     Write-Output "verified $name against $sums"
 }
 
-$arch = switch ($env:PROCESSOR_ARCHITECTURE) {
+# A 32-bit PowerShell on a 64-bit Windows reports x86 in
+# PROCESSOR_ARCHITECTURE and the machine's in PROCESSOR_ARCHITEW6432.
+$machine = $env:PROCESSOR_ARCHITEW6432
+if (-not $machine) { $machine = $env:PROCESSOR_ARCHITECTURE }
+$arch = switch ($machine) {
     'AMD64' { 'amd64' }
     'ARM64' { 'arm64' }
-    default { Fail "unsupported architecture $($env:PROCESSOR_ARCHITECTURE); build from source" }
+    default { Fail "unsupported architecture ${machine}; build from source" }
 }
-# A 32-bit PowerShell on a 64-bit Windows reports x86 here and the real
-# architecture in PROCESSOR_ARCHITEW6432.
-if ($env:PROCESSOR_ARCHITEW6432 -eq 'AMD64') { $arch = 'amd64' }
-if ($env:PROCESSOR_ARCHITEW6432 -eq 'ARM64') { $arch = 'arm64' }
 $suffix = "-windows-$arch.exe"
 
 if ($Path) {
@@ -86,14 +100,25 @@ if ($Path) {
         Fail 'Go is not installed: install Go 1.26 or later, or pass a release directory (.\install.ps1 dist\)'
     }
     $version = $env:VERSION
-    if (-not $version) { $version = (git describe --tags --dirty 2>$null); if (-not $version) { $version = '0.0.0-dev' } }
-    $commit = (git describe --always --dirty --abbrev=12 --exclude='*' 2>$null)
+    $commit = $null
+    if (Get-Command git -ErrorAction SilentlyContinue) {
+        if (-not $version) {
+            $version = Invoke-Native git @('describe', '--tags', '--dirty')
+            if ($LASTEXITCODE -ne 0) { $version = $null }
+        }
+        $commit = Invoke-Native git @('describe', '--always', '--dirty', '--abbrev=12', '--exclude=*')
+        if ($LASTEXITCODE -ne 0) { $commit = $null }
+    }
+    if (-not $version) { $version = '0.0.0-dev' }
     $src = Join-Path $PSScriptRoot 'bin\docker-mlist.exe'
     Write-Output "building $src ($version)"
     $env:CGO_ENABLED = '0'
     $env:GOFLAGS = '-buildvcs=false'
+    $ErrorActionPreference = 'Continue'
     & go build -trimpath -ldflags "-s -w -X main.version=$version -X main.commit=$commit" -tags containers_image_openpgp -o $src ./cmd/docker-mlist
-    if ($LASTEXITCODE -ne 0) { Fail 'build failed' }
+    $built = $LASTEXITCODE -eq 0
+    $ErrorActionPreference = 'Stop'
+    if (-not $built) { Fail 'build failed' }
 }
 
 $configDir = $env:DOCKER_CONFIG
@@ -124,7 +149,7 @@ if ($old) {
 }
 
 if (Get-Command docker -ErrorAction SilentlyContinue) {
-    & docker mlist version *> $null
+    Invoke-Native docker @('mlist', 'version') | Out-Null
     if ($LASTEXITCODE -eq 0) {
         Write-Output 'try: docker mlist --help'
     } else {
