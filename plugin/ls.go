@@ -77,22 +77,3 @@ func runLs(dockerCLI command.Cli, opts lsOptions) error {
 		}
 	})
 }
-
-// completeDrafts completes draft names, for commands whose first argument is
-// a draft.
-func completeDrafts(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 && cmd.Name() != "rm" {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	drafts, err := draftStore().List()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	names := make([]string, 0, len(drafts))
-	for _, d := range drafts {
-		if strings.HasPrefix(d.Name, toComplete) {
-			names = append(names, d.Name)
-		}
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
-}
