@@ -67,14 +67,14 @@ func runTags(ctx context.Context, dockerCLI command.Cli, opts tagsOptions) error
 	switch opts.format {
 	case "":
 		for _, t := range tags {
-			fmt.Fprintln(dockerCLI.Out(), t)
+			fmt.Fprintln(dockerCLI.Out(), termText(t))
 		}
 		return nil
 	case "json", "table":
 		return writeFormatted(dockerCLI.Out(), opts.format, tags, func(w *tabwriter.Writer) {
 			fmt.Fprintln(w, "TAG")
 			for _, t := range tags {
-				fmt.Fprintln(w, t)
+				fmt.Fprintln(w, termText(t))
 			}
 		})
 	}
