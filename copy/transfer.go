@@ -295,9 +295,15 @@ func streamBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, u
 		// source: cancelling the read lets the reader go.
 		readCtx, cancelRead := context.WithCancel(ctx)
 		r := &blobReader{ctx: readCtx, src: src, b: b, stats: stats, v: newVerifier("blob", src.String(), b.Digest, b.Size)}
-		err := up.Put(ctx, b.Digest, b.Size, r)
+		// The source is opened before the upload starts: a source that
+		// fails costs no upload, and a registry that holds a lock while it
+		// reads an upload body (go-containerregistry's in-memory one) is not
+		// asked for a blob of its own meanwhile.
+		err := r.start()
 		if err == nil {
-			err = r.verify()
+			if err = up.Put(ctx, b.Digest, b.Size, r); err == nil {
+				err = r.verify()
+			}
 		}
 		cancelRead()
 		r.close()
@@ -491,6 +497,20 @@ func (r *blobReader) Read(p []byte) (int, error) {
 			}
 		}
 	}
+}
+
+// start opens the source, before the upload that reads it.
+func (r *blobReader) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.v.n == r.b.Size {
+		return nil // nothing to read: an empty blob
+	}
+	if err := r.open(); err != nil {
+		r.err = err
+		return err
+	}
+	return nil
 }
 
 // open (re)opens the source at the current offset.
