@@ -72,6 +72,17 @@ func (s *Store) Edit(name string, fn func(d *Draft, found bool) error) error {
 	})
 }
 
+// Update is Edit for a draft that must exist: the error wraps ErrNotFound,
+// and fn is not called, when there is none.
+func (s *Store) Update(name string, fn func(d *Draft) error) error {
+	return s.Edit(name, func(d *Draft, found bool) error {
+		if !found {
+			return notFound(name)
+		}
+		return fn(d)
+	})
+}
+
 // Remove deletes the draft called name and its sidecar. The error wraps
 // ErrNotFound when there is no such draft.
 func (s *Store) Remove(name string) error {
@@ -258,19 +269,25 @@ func (s *Store) writeSteps(sl slot, files map[string][]byte, scb []byte) error {
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return err
 	}
-	for _, fn := range slices.Sorted(maps.Keys(files)) {
-		if err := writeFile(filepath.Join(tmp, fn), files[fn]); err != nil {
-			_ = os.RemoveAll(tmp)
-			return err
-		}
-	}
-	if err := writeFileAtomic(sl.next(), scb); err != nil {
-		_ = os.RemoveAll(tmp)
-		return err
-	}
 	undo := func() {
 		_ = os.Remove(sl.next())
 		_ = os.RemoveAll(tmp)
+	}
+	for _, fn := range slices.Sorted(maps.Keys(files)) {
+		if err := writeFile(filepath.Join(tmp, fn), files[fn]); err != nil {
+			undo()
+			return err
+		}
+		if killedAt("file") {
+			return errKilled
+		}
+	}
+	if err := writeFileAtomic(sl.next(), scb); err != nil {
+		undo()
+		return err
+	}
+	if killedAt("next") {
+		return errKilled
 	}
 	moved := true
 	if err := os.Rename(sl.dir, sl.oldDir()); errors.Is(err, fs.ErrNotExist) {
@@ -279,6 +296,9 @@ func (s *Store) writeSteps(sl slot, files map[string][]byte, scb []byte) error {
 		undo()
 		return err
 	}
+	if killedAt("aside") {
+		return errKilled
+	}
 	if err := os.Rename(tmp, sl.dir); err != nil {
 		if moved {
 			_ = os.Rename(sl.oldDir(), sl.dir)
@@ -286,13 +306,25 @@ func (s *Store) writeSteps(sl slot, files map[string][]byte, scb []byte) error {
 		undo()
 		return err
 	}
+	if killedAt("commit") {
+		return errKilled
+	}
 	if err := os.Rename(sl.next(), sl.sidecar); err != nil {
 		// The entries are committed; the next command's recoverSlot
 		// finishes the sidecar.
 		return err
 	}
+	if killedAt("sidecar") {
+		return errKilled
+	}
 	return os.RemoveAll(sl.oldDir())
 }
+
+// killedAt lets tests stop a write or remove after a named step, leaving the
+// files as a killed process would; it never stops one outside tests.
+var killedAt = func(step string) bool { return false }
+
+var errKilled = errors.New("killed (test)")
 
 // remove deletes the draft in sl; moving the list directory to .DIR.gone is
 // the commit point.
@@ -300,8 +332,14 @@ func (s *Store) remove(sl slot, name string) error {
 	if err := os.Rename(sl.dir, sl.goneDir()); err != nil {
 		return fmt.Errorf("remove draft %s: %w", name, err)
 	}
+	if killedAt("gone") {
+		return errKilled
+	}
 	if err := os.Remove(sl.sidecar); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("remove draft %s: %w", name, err)
+	}
+	if killedAt("unsidecar") {
+		return errKilled
 	}
 	if err := os.RemoveAll(sl.goneDir()); err != nil {
 		return fmt.Errorf("remove draft %s: %w", name, err)

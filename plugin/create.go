@@ -82,17 +82,16 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		return fmt.Errorf("create %s: no SOURCE given; name images, or use --platforms with --template", name)
 	}
 	store := draftStore()
-	draft, err := store.Get(name)
-	switch {
-	case errors.Is(err, manifestlist.ErrNotFound):
-		draft = &manifestlist.Draft{Name: name}
-	case err != nil:
-		return err
-	case !opts.amend:
+	exists := func() error {
 		return fmt.Errorf("draft %s already exists: add to it with --amend, or remove it with docker mlist rm", name)
 	}
-	if mediaType != "" {
-		draft.MediaType = mediaType
+	// Checked before fetching anything, and again under the draft's lock.
+	if !opts.amend {
+		if _, err := store.Get(name); err == nil {
+			return exists()
+		} else if !errors.Is(err, manifestlist.ErrNotFound) {
+			return err
+		}
 	}
 
 	sess := newSession(dockerCLI, opts.registry)
@@ -111,21 +110,30 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		return err
 	}
 	sources = append(sources, fromTemplate...)
-	for _, s := range sources {
-		for _, e := range s.entries {
-			draft.Add(e)
+	// The draft is read, changed and written under its lock, so concurrent
+	// amends each add to the result of the one before.
+	err = store.Edit(name, func(draft *manifestlist.Draft, found bool) error {
+		if found && !opts.amend {
+			return exists()
 		}
-	}
-	if err := draft.CheckDuplicates(); err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
-	}
-	// Building the list now catches a --media-type the entries cannot have
-	// before anything is written.
-	if _, err := draft.List(); err != nil {
+		if mediaType != "" {
+			draft.MediaType = mediaType
+		}
+		for _, s := range sources {
+			for _, e := range s.entries {
+				draft.Add(e)
+			}
+		}
+		if err := draft.CheckDuplicates(); err != nil {
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+		// Building the list now catches a --media-type the entries cannot
+		// have before anything is written.
+		_, err := draft.List()
 		return err
-	}
-	if err := store.Save(draft); err != nil {
-		return fmt.Errorf("save draft %s: %w", name, err)
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s\n", name)
 	return nil

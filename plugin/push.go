@@ -93,7 +93,8 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	}
 	fmt.Fprintln(dockerCLI.Out(), d)
 	if opts.purge {
-		if err := store.Remove(name); err != nil {
+		// An edit made while the list was pushed is not thrown away.
+		if err := store.RemoveUnchanged(draft); err != nil {
 			return fmt.Errorf("push %s: pushed as %s, but the draft was not removed: %w", name, d, err)
 		}
 	}
