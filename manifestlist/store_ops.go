@@ -83,11 +83,14 @@ func (s *Store) Update(name string, fn func(d *Draft) error) error {
 	})
 }
 
-// Remove deletes the draft called name and its sidecar. The error wraps
-// ErrNotFound when there is no such draft.
+// Remove deletes the draft called name and its sidecar, even when it cannot
+// be read. The error wraps ErrNotFound when there is no such draft.
 func (s *Store) Remove(name string) error {
 	return s.locked(name, func() error {
 		sl, d, err := s.find(name)
+		if errors.As(err, new(unreadableError)) {
+			return s.remove(sl, name)
+		}
 		if err != nil {
 			return err
 		}
@@ -117,6 +120,13 @@ func (s *Store) RemoveUnchanged(d *Draft) error {
 	})
 }
 
+// unreadableError is find's error for a draft that is the one asked for (or
+// may be) but cannot be read: it can only be removed.
+type unreadableError struct{ err error }
+
+func (u unreadableError) Error() string { return u.err.Error() }
+func (u unreadableError) Unwrap() error { return u.err }
+
 func notFound(name string) error {
 	return wrapSentinel(ErrNotFound, fmt.Sprintf("no draft manifest list %s", name))
 }
@@ -134,7 +144,7 @@ func (s *Store) find(name string) (slot, *Draft, error) {
 	pOwner, pDraft, pErr := load(p)
 	if pOwner == name {
 		if pErr != nil {
-			return slot{}, nil, pErr
+			return p, nil, unreadableError{pErr}
 		}
 		return p, pDraft, nil
 	}
@@ -142,7 +152,7 @@ func (s *Store) find(name string) (slot, *Draft, error) {
 	switch {
 	case aOwner == name:
 		if aErr != nil {
-			return slot{}, nil, aErr
+			return a, nil, unreadableError{aErr}
 		}
 		return a, aDraft, nil
 	case errors.Is(aErr, fs.ErrNotExist):
@@ -158,8 +168,9 @@ func (s *Store) find(name string) (slot, *Draft, error) {
 		// docker/cli's directory holds another name's draft.
 		return a, nil, nil
 	case pErr != nil:
-		// Whose draft it is cannot be told, so it cannot be given away.
-		return slot{}, nil, pErr
+		// Whose draft it is cannot be told; like docker, only its
+		// removal is allowed.
+		return p, nil, unreadableError{pErr}
 	}
 	// A draft `docker manifest` made records no name; it belongs to every
 	// name that escapes to its directory, as it does for docker.

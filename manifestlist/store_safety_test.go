@@ -315,4 +315,14 @@ func TestStoreListUnreadable(t *testing.T) {
 	if err := s.Save(&Draft{Name: "r.example/bad:1"}); err == nil {
 		t.Error("Save over a corrupt draft succeeded")
 	}
+	// but it can be removed, and so can a corrupt docker draft.
+	for _, n := range []string{"r.example/bad:1", "r.example/team_app:1", "docker.io/library/d:latest"} {
+		if err := s.Remove(n); err != nil {
+			t.Errorf("Remove(%s): %v", n, err)
+		}
+	}
+	ds, bad, err = s.List()
+	if got, want := draftNames(ds), []string{"r.example/good:1", "r.example/team/app:1"}; err != nil || len(bad) > 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("after removing the corrupt drafts: %v %v %v", got, bad, err)
+	}
 }
