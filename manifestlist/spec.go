@@ -90,6 +90,14 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 		}
 		return nil, fmt.Errorf("invalid spec: %w", err)
 	}
+	// A second document would be silently ignored: refuse it.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, fmt.Errorf("invalid spec: after the first document: %w", err)
+		}
+		return nil, fmt.Errorf("invalid spec: it holds several YAML documents (the second starts at line %d); put one list in each file", more.Line)
+	}
 	if f.Image == "" {
 		return nil, fmt.Errorf("invalid spec: missing key \"image\" (the list to push)")
 	}

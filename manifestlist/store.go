@@ -168,8 +168,8 @@ func readEntryFile(path string) (Entry, error) {
 			}
 		}
 	}
-	if err := desc.Digest.Validate(); err != nil {
-		return Entry{}, fmt.Errorf("invalid draft file %s: descriptor digest %q: %w", path, desc.Digest, err)
+	if err := CheckDigest(desc.Digest); err != nil {
+		return Entry{}, fmt.Errorf("invalid draft file %s: descriptor %w", path, err)
 	}
 	if ok, err := manifest.MatchesDigest(raw, desc.Digest); err != nil || !ok {
 		return Entry{}, fmt.Errorf("invalid draft file %s: manifest digest %s does not match descriptor digest %s", path, digest.FromBytes(raw), desc.Digest)
@@ -202,6 +202,9 @@ func encodeEntry(e Entry) (string, []byte, error) {
 	// fully qualified names; anything else would break `docker manifest`.
 	if _, err := reference.ParseNamed(e.Source); err != nil {
 		return "", nil, fmt.Errorf("entry source %q is not a normalized reference (e.g. docker.io/library/app:1.0): %w", e.Source, err)
+	}
+	if err := CheckDigest(e.Descriptor.Digest); err != nil {
+		return "", nil, fmt.Errorf("entry %s: %w", e.Source, err)
 	}
 	if ok, err := manifest.MatchesDigest(e.Raw, e.Descriptor.Digest); err != nil || !ok {
 		return "", nil, fmt.Errorf("entry %s: manifest bytes do not match digest %s", e.Source, e.Descriptor.Digest)

@@ -110,6 +110,15 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		return err
 	}
 	sources = append(sources, fromTemplate...)
+	// Platforms read from image configs and registry lists obey the rules
+	// of typed ones.
+	var fetched manifestlist.Draft
+	for _, s := range sources {
+		fetched.Entries = append(fetched.Entries, s.entries...)
+	}
+	if err := fetched.ValidatePlatforms(); err != nil {
+		return fmt.Errorf("create %s: %w", name, err)
+	}
 	// The draft is read, changed and written under its lock, so concurrent
 	// amends each add to the result of the one before.
 	err = store.Edit(name, func(draft *manifestlist.Draft, found bool) error {
@@ -181,6 +190,9 @@ func templateSources(opts createOptions) ([]templatedSource, error) {
 	}
 	platforms, err := manifestlist.ParsePlatforms(opts.platforms)
 	if err != nil {
+		return nil, err
+	}
+	if err := manifestlist.CheckTemplate(opts.template, platforms); err != nil {
 		return nil, err
 	}
 	out := make([]templatedSource, 0, len(platforms))
