@@ -210,10 +210,12 @@ func (d *Draft) CheckPlatforms() error {
 
 // ValidatePlatforms applies ValidatePlatform to every platform the entries
 // carry, wherever it came from (an image config, a registry's list, a
-// `docker manifest` draft), naming the entry. Attestations are exempt.
+// `docker manifest` draft), naming the entry. Attestations are exempt, and
+// so are platforms without os or architecture, which CheckPlatforms asks
+// the user to complete with annotate.
 func (d *Draft) ValidatePlatforms() error {
 	for _, e := range d.Entries {
-		if e.Descriptor.Platform == nil || IsAttestation(e.Descriptor) {
+		if !hasPlatform(e.Descriptor) || IsAttestation(e.Descriptor) {
 			continue
 		}
 		if err := ValidatePlatform(*e.Descriptor.Platform); err != nil {
