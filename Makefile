@@ -9,7 +9,7 @@ UNIT_DIRS := manifestlist plugin copy registry
 
 export CGO_ENABLED := 0
 
-.PHONY: all build install test e2e check bench demo setup fmt vet clean
+.PHONY: all build install test e2e check bench demo setup fmt vet clean fuzz
 
 all: build
 
@@ -35,6 +35,15 @@ bench:
 	@pkgs=./e2e/; [ -d manifestlist ] && [ -n "$$($(GO) list -e -tags $(TAGS) ./manifestlist/... 2>/dev/null)" ] && pkgs="$$pkgs ./manifestlist/..."; \
 	echo $(GO) test -tags $(TAGS) -run '^$$' -bench . $$pkgs; \
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . $$pkgs
+
+# Each fuzz target (func FuzzXxx in a unit-test package) for FUZZTIME,
+# starting from its seed corpus in testdata/fuzz/.
+FUZZTIME ?= 5s
+fuzz:
+	@set -e; for d in $(UNIT_DIRS); do [ -d "$$d" ] || continue; \
+	  for f in $$($(GO) test -tags $(TAGS) -list '^Fuzz' ./$$d/ | grep '^Fuzz'); do \
+	    echo "fuzz ./$$d $$f"; $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$d/; \
+	  done; done
 
 demo: build
 	BINARY=$(BINARY) ./scripts/demo.sh

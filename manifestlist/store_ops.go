@@ -141,14 +141,14 @@ func (s *Store) find(name string) (slot, *Draft, error) {
 			return slot{}, nil, fmt.Errorf("draft %s: %w", name, err)
 		}
 	}
-	pOwner, pDraft, pErr := load(p)
+	pOwner, pDraft, pErr := s.load(p)
 	if pOwner == name {
 		if pErr != nil {
 			return p, nil, unreadableError{pErr}
 		}
 		return p, pDraft, nil
 	}
-	aOwner, aDraft, aErr := load(a)
+	aOwner, aDraft, aErr := s.load(a)
 	switch {
 	case aOwner == name:
 		if aErr != nil {
@@ -182,7 +182,7 @@ func (s *Store) find(name string) (slot, *Draft, error) {
 // when it has none (a `docker manifest` draft); it is set even when the
 // entries cannot be read. The error wraps fs.ErrNotExist when the list
 // directory does not exist.
-func load(sl slot) (owner string, d *Draft, err error) {
+func (s *Store) load(sl slot) (owner string, d *Draft, err error) {
 	files, err := os.ReadDir(sl.dir)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -201,6 +201,9 @@ func load(sl slot) (owner string, d *Draft, err error) {
 	sc, err := readSidecar(sl.sidecar)
 	if err != nil {
 		return "", nil, err
+	}
+	if sc != nil && sc.Name != "" && sl != s.primary(escape(sc.Name)) && sl != s.alternate(sc.Name) {
+		return "", nil, fmt.Errorf("invalid draft state file %s: it names %q, which is not stored there", sl.sidecar, sc.Name)
 	}
 	// A sidecar none of whose files exist is left over from a draft that
 	// `docker manifest rm` removed; the directory is a new draft.
@@ -495,7 +498,7 @@ func (s *Store) List() (drafts []*Draft, unreadable []UnreadableDraft, err error
 			if err := recoverSlot(f.sl); err != nil {
 				return err
 			}
-			owner, d, lerr = load(f.sl)
+			owner, d, lerr = s.load(f.sl)
 			return nil
 		})
 		name := owner
