@@ -227,4 +227,3 @@ func FuzzDraftFiles(f *testing.F) {
 		}
 	})
 }
-
