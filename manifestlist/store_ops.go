@@ -17,6 +17,9 @@ import (
 // Get reads the draft called name. The error wraps ErrNotFound when there is
 // no such draft.
 func (s *Store) Get(name string) (*Draft, error) {
+	if !s.mayExist(name) {
+		return nil, notFound(name)
+	}
 	var out *Draft
 	err := s.locked(name, func() error {
 		_, d, err := s.find(name)
@@ -86,6 +89,9 @@ func (s *Store) Update(name string, fn func(d *Draft) error) error {
 // Remove deletes the draft called name and its sidecar, even when it cannot
 // be read. The error wraps ErrNotFound when there is no such draft.
 func (s *Store) Remove(name string) error {
+	if !s.mayExist(name) {
+		return notFound(name)
+	}
 	return s.locked(name, func() error {
 		sl, d, err := s.find(name)
 		if errors.As(err, new(unreadableError)) {
@@ -126,6 +132,20 @@ type unreadableError struct{ err error }
 
 func (u unreadableError) Error() string { return u.err.Error() }
 func (u unreadableError) Unwrap() error { return u.err }
+
+// mayExist reports whether anything of a draft called name is on disk, so
+// that looking up a missing draft takes no lock and writes nothing. A write
+// in progress has its journal directory, so it counts.
+func (s *Store) mayExist(name string) bool {
+	for _, sl := range []slot{s.primary(escape(name)), s.alternate(name)} {
+		for _, p := range []string{sl.dir, sl.newDir(), sl.oldDir(), sl.goneDir()} {
+			if _, err := os.Lstat(p); err == nil || !errors.Is(err, fs.ErrNotExist) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func notFound(name string) error {
 	return wrapSentinel(ErrNotFound, fmt.Sprintf("no draft manifest list %s", name))
