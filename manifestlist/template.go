@@ -37,7 +37,7 @@ func CheckTemplate(tmpl string, platforms []imgspecv1.Platform) error {
 		has = has || strings.Contains(tmpl, ph)
 	}
 	if !has {
-		return fmt.Errorf("invalid --template %q: it has no placeholder; use OS, ARCH and VARIANT (e.g. %s-OS-ARCH-VARIANT)", tmpl, tmpl)
+		return fmt.Errorf("invalid --template %q: it has no placeholder; use OS, ARCH and VARIANT, as in registry.example.com/app:1.0-OS-ARCH-VARIANT", tmpl)
 	}
 	seen := map[string]string{}
 	for _, p := range platforms {
