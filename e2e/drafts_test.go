@@ -231,10 +231,15 @@ func TestDraftInputRules(t *testing.T) {
 		list, amd, reg.Ref(repo+":v2"), amd), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	big := filepath.Join(e.Dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("image: "+list+"\n# "+strings.Repeat("x", 2<<20)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want []string
 	}{
+		{[]string{"push", "--spec", big}, []string{big, "over 1 MiB"}},
 		{[]string{"create", list, "--platforms", "linux/amd64,linux/arm64", "--template", reg.Ref(srcRepo + ":img-linux-amd64")},
 			[]string{reg.Ref(srcRepo + ":img-linux-amd64"), "no placeholder", "OS", "ARCH", "VARIANT"}},
 		{[]string{"create", list, "--platforms", "linux/arm/v6,linux/arm/v7", "--template", reg.Ref(srcRepo + ":img-OS-ARCH")},
