@@ -178,6 +178,10 @@ func (s *Store) find(name string) (slot, *Draft, error) {
 	case errors.Is(aErr, fs.ErrNotExist):
 	case aErr != nil:
 		return slot{}, nil, aErr
+	case aOwner == "":
+		// The directory's name holds a hash of name, so it is name's,
+		// but it lost its state file.
+		return a, nil, unreadableError{fmt.Errorf("draft %s: its state file %s is missing", name, a.sidecar)}
 	default:
 		return slot{}, nil, fmt.Errorf("draft %s: %s holds draft %q", name, a.dir, aOwner)
 	}
@@ -222,8 +226,13 @@ func (s *Store) load(sl slot) (owner string, d *Draft, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	if sc != nil && sc.Name != "" && sl != s.primary(escape(sc.Name)) && sl != s.alternate(sc.Name) {
-		return "", nil, fmt.Errorf("invalid draft state file %s: it names %q, which is not stored there", sl.sidecar, sc.Name)
+	if sc != nil && sc.Name != "" {
+		if normalizeRef(sc.Name) != sc.Name {
+			return "", nil, fmt.Errorf("invalid draft state file %s: name %q is not a normalized reference", sl.sidecar, sc.Name)
+		}
+		if sl != s.primary(escape(sc.Name)) && sl != s.alternate(sc.Name) {
+			return "", nil, fmt.Errorf("invalid draft state file %s: it names %q, which is not stored there", sl.sidecar, sc.Name)
+		}
 	}
 	// A sidecar none of whose files exist is left over from a draft that
 	// `docker manifest rm` removed; the directory is a new draft.
@@ -532,6 +541,9 @@ func (s *Store) List() (drafts []*Draft, unreadable []UnreadableDraft, err error
 			// Removed by a recovery or by another command meanwhile.
 		case lerr != nil:
 			unreadable = append(unreadable, UnreadableDraft{Name: name, Err: lerr})
+		case owner == "" && f.sl != s.primary(f.esc):
+			// Only docker's directories may lack the name.
+			unreadable = append(unreadable, UnreadableDraft{Name: name, Err: fmt.Errorf("its state file %s is missing", f.sl.sidecar)})
 		default:
 			d.Name = name
 			drafts = append(drafts, d)

@@ -1,6 +1,7 @@
 package manifestlist
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -324,5 +325,72 @@ func TestStoreListUnreadable(t *testing.T) {
 	ds, bad, err = s.List()
 	if got, want := draftNames(ds), []string{"r.example/good:1", "r.example/team/app:1"}; err != nil || len(bad) > 0 || !reflect.DeepEqual(got, want) {
 		t.Errorf("after removing the corrupt drafts: %v %v %v", got, bad, err)
+	}
+}
+
+// A sidecar is the only record of a draft's name outside docker's
+// directories: one that is missing, names something else, or names
+// something that is no reference makes the draft unreadable, not someone
+// else's.
+func TestStoreBrokenSidecars(t *testing.T) {
+	const a, b = "r.example/team/app:1", "r.example/team_app:1"
+	tests := map[string]struct {
+		damage  func(t *testing.T, s *Store)
+		victim  string // the draft that becomes unreadable
+		wantErr string
+	}{
+		"second name's sidecar missing": {victim: b, wantErr: "state file", damage: func(t *testing.T, s *Store) {
+			if err := os.Remove(s.alternate(b).sidecar); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		"sidecar names a name stored elsewhere": {victim: a, wantErr: `it names "r.example/other:1", which is not stored there`, damage: func(t *testing.T, s *Store) {
+			writeSidecar(t, s.primary(escape(a)).sidecar, "r.example/other:1")
+		}},
+		"sidecar name not normalized": {victim: a, wantErr: "is not a normalized reference", damage: func(t *testing.T, s *Store) {
+			writeSidecar(t, s.primary(escape(a)).sidecar, "r.example/team/app:1\x1b[2J")
+		}},
+	}
+	for tname, tc := range tests {
+		t.Run(tname, func(t *testing.T) {
+			s := NewStore(t.TempDir())
+			for _, n := range []string{a, b} {
+				if err := s.Save(&Draft{Name: n, Entries: []Entry{entry("r.example/a:amd64", v2s2, n, "linux/amd64")}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.damage(t, s)
+			other := a
+			if tc.victim == a {
+				other = b
+			}
+			ds, bad, err := s.List()
+			if err != nil || len(bad) != 1 || !strings.Contains(bad[0].Error(), tc.wantErr) {
+				t.Fatalf("List: unreadable %v, %v; want one containing %q", bad, err, tc.wantErr)
+			}
+			if got := draftNames(ds); !reflect.DeepEqual(got, []string{other}) {
+				t.Errorf("readable drafts %v, want %v", got, []string{other})
+			}
+			if _, err := s.Get(tc.victim); err == nil || errors.Is(err, ErrNotFound) {
+				t.Errorf("Get(%s) = %v, want the damage reported", tc.victim, err)
+			}
+			if d, err := s.Get(other); err != nil || d.Name != other {
+				t.Errorf("Get(%s) = %v, %v", other, d, err)
+			}
+			if err := s.Remove(tc.victim); err != nil {
+				t.Errorf("Remove(%s): %v", tc.victim, err)
+			}
+			if ds, bad, _ := s.List(); len(bad) != 0 || !reflect.DeepEqual(draftNames(ds), []string{other}) {
+				t.Errorf("after removing the damaged draft: %v %v", draftNames(ds), bad)
+			}
+		})
+	}
+}
+
+func writeSidecar(t *testing.T, path, name string) {
+	t.Helper()
+	b, _ := json.Marshal(sidecar{Name: name, Files: []string{"r.example_a-amd64"}})
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
