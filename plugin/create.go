@@ -38,7 +38,9 @@ contributes all of its entries, attestations included.
 
 With --platforms and --template (manifest-tool's from-args), the sources are
 the template expanded for each platform: OS, ARCH and VARIANT are replaced,
-and an empty VARIANT disappears with the separator before it.`,
+and an empty VARIANT disappears with the separator before it. The template
+must name a different image for each platform, and each platform is listed
+once.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
