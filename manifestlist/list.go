@@ -96,8 +96,9 @@ func checkEntries(descs []imgspecv1.Descriptor) error {
 		if d.Size < 0 {
 			return fmt.Errorf("entry %d (%s): negative size %d", i, d.Digest, d.Size)
 		}
-		if d.Platform != nil && !IsAttestation(d) {
-			if err := ValidatePlatform(*d.Platform); err != nil {
+		// An empty platform object is no platform, as for a Docker list.
+		if p := d.Platform; p != nil && !IsAttestation(d) && (p.OS != "" || p.Architecture != "" || p.Variant != "") {
+			if err := ValidatePlatform(*p); err != nil {
 				return fmt.Errorf("entry %d (%s): %w", i, d.Digest, err)
 			}
 		}
