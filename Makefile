@@ -1,23 +1,32 @@
-# docker-mlist: build, install and test. `make check` is the test command.
+# docker-mlist: build, install, test and release. `make check` is the test command.
 
 GO        ?= go
 TAGS      := containers_image_openpgp
-VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+# A release is a tag (v1.2.0); elsewhere the version says it is a development build.
+VERSION   ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.0.0-dev)
+COMMIT    ?= $(shell git describe --always --dirty --abbrev=12 --exclude='*' 2>/dev/null)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 BINARY    := bin/docker-mlist
 # Unit-test trees; those that do not exist (yet) are left out.
-UNIT_DIRS := manifestlist plugin copy registry
+UNIT_DIRS := manifestlist plugin copy registry internal
+# Where `make cross` (part of `make check`) builds every release target.
+CROSS_DIR := bin/cross
 
+# Go lives in /usr/local/go on the project's machines, not always in PATH.
+export PATH := $(PATH):/usr/local/go/bin
 export CGO_ENABLED := 0
+export GOFLAGS := -buildvcs=false
+export VERSION COMMIT
 
-.PHONY: all build install test e2e check bench demo setup fmt vet clean fuzz
+.PHONY: all build install test e2e check deps cross release docs bench demo setup fmt vet clean fuzz
 
 all: build
 
 build:
-	GOFLAGS=-buildvcs=false $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -tags $(TAGS) -o $(BINARY) ./cmd/docker-mlist
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -tags $(TAGS) -o $(BINARY) ./cmd/docker-mlist
 
 install: build
-	BINARY=$(BINARY) VERSION=$(VERSION) ./install.sh
+	BINARY=$(BINARY) ./install.sh
 
 test:
 	@pkgs=$$(for d in $(UNIT_DIRS); do [ -d "$$d" ] && echo "./$$d/..."; done); \
@@ -29,7 +38,30 @@ test:
 e2e:
 	$(GO) test -tags $(TAGS) -count=1 -timeout 20m ./e2e/
 
-check: test e2e
+# The test command: install missing test tools, unit tests, every release
+# target cross-compiled, the fuzz targets when there are any, then the
+# end-to-end suite.
+check: deps test cross
+	@if $(MAKE) -n fuzz >/dev/null 2>&1; then $(MAKE) fuzz; fi
+	$(MAKE) e2e
+
+# Missing tools are installed; where that is impossible (no root), the tests
+# that need them skip, except in CI, where they must run.
+deps:
+	@./scripts/setup.sh </dev/null || case "$${CI:-}" in ""|0|false) \
+		echo "make check: continuing without them; the tests that need them are skipped" >&2;; \
+		*) exit 1;; esac
+
+cross:
+	./scripts/release.sh --no-sums $(CROSS_DIR)
+
+# Static binaries for every platform Docker runs the CLI on, with SHA256SUMS.
+release:
+	./scripts/release.sh dist
+
+# Regenerate docs/reference from the command tree (a test fails when stale).
+docs:
+	$(GO) run -tags $(TAGS) ./internal/docsgen docs/reference
 
 bench:
 	@pkgs=./e2e/; [ -d manifestlist ] && [ -n "$$($(GO) list -e -tags $(TAGS) ./manifestlist/... 2>/dev/null)" ] && pkgs="$$pkgs ./manifestlist/..."; \
@@ -40,12 +72,14 @@ bench:
 # starting from its seed corpus in testdata/fuzz/.
 FUZZTIME ?= 5s
 fuzz:
-	@set -e; for d in $(UNIT_DIRS); do [ -d "$$d" ] || continue; \
-	  for f in $$($(GO) test -tags $(TAGS) -list '^Fuzz' ./$$d/ | grep '^Fuzz'); do \
-	    echo "fuzz ./$$d $$f"; $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$d/; \
+	@set -e; for dir in $$(find $(UNIT_DIRS) -name '*_test.go' 2>/dev/null | xargs -r grep -l '^func Fuzz' | xargs -r -n1 dirname | sort -u); do \
+	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go); do \
+	    echo "fuzz ./$$dir $$f"; $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$dir/; \
 	  done; done
 
-demo: build
+# Installs the plugin, then runs it against a registry embedded in a Go
+# program of the project: no docker-registry package, no root.
+demo: install
 	BINARY=$(BINARY) ./scripts/demo.sh
 
 setup:
@@ -58,4 +92,4 @@ vet:
 	$(GO) vet -tags $(TAGS) ./...
 
 clean:
-	rm -rf bin
+	rm -rf bin dist

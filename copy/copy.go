@@ -18,7 +18,9 @@ type Options struct {
 	// attestations) and writes a list of just them.
 	Platforms []imgspecv1.Platform
 	// Referrers also copies cosign-style digest tags (sha256-<hex>.sig, .att,
-	// .sbom) and OCI referrers of every copied manifest.
+	// .sbom) and OCI referrers of every copied manifest, from the referrers
+	// API or the referrers tag schema, and keeps the destination's tag-schema
+	// index up to date where it has no API.
 	Referrers bool
 }
 
@@ -28,6 +30,10 @@ type Result struct {
 	// Unchanged means the destination already held the digest under that tag:
 	// only HEAD requests were made.
 	Unchanged bool
+	// Warnings name what refers to the image but was left behind: a
+	// referrer that could not be copied, or a source of referrers that could
+	// not be read.
+	Warnings []string
 }
 
 // Copy copies the image or list src (ref: a tag or digest) to dst, tagged
@@ -78,12 +84,15 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 	if err := Transfer(ctx, src, dst, m, stats); err != nil {
 		return Result{}, err
 	}
+	res := Result{Digest: m.Digest}
 	if opts.Referrers {
-		if err := copyReferrers(ctx, src, dst, copied, stats); err != nil {
-			return Result{}, err
+		var orphaned digest.Digest
+		if m.Digest != d {
+			orphaned = d
 		}
+		res.Warnings = copyReferrers(ctx, src, dst, copied, orphaned, stats)
 	}
-	return Result{Digest: m.Digest}, nil
+	return res, nil
 }
 
 // subset rewrites a list to the entries of the given platforms, plus the

@@ -2,51 +2,242 @@ package copy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
+	"sync"
 
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // cosignSuffixes are the tag suffixes cosign uses for what it attaches to an
 // image digest.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
-// copyReferrers copies what is attached to each digest: cosign's digest tags
-// (found with one tag listing) and, where the registry serves the OCI
-// referrers API, the referrers it lists.
-func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, stats *Stats) error {
-	tags, err := src.Client.Tags(ctx, src.Repository, 0)
-	if err != nil {
-		return fmt.Errorf("list tags of %s: %w", src, err)
+// referrersDepth bounds how far referrers of referrers are followed (a
+// signature of an attestation of an image is two levels down). It also ends
+// a cycle a registry might present.
+const referrersDepth = 4
+
+// referrerCopy is one --referrers copy in progress.
+type referrerCopy struct {
+	src, dst Endpoint
+	stats    *Stats
+	// tags are the source's tags; nil when they could not be listed.
+	tags map[string]bool
+
+	mu       sync.Mutex
+	seen     map[digest.Digest]bool // subjects looked at, and referrers queued
+	srcAPI   *bool                  // whether the source serves the referrers API; nil until known
+	warnings []string
+
+	probe  sync.Mutex // one probe of the destination at a time
+	dstAPI *bool
+}
+
+// copyReferrers copies what refers to each of digests, and what refers to
+// that in turn: cosign's digest tags (found in one tag listing) and OCI
+// referrers, read through the referrers API or, on a source without it,
+// from the tag-schema index (as regctl image copy --referrers does). On a
+// destination without the API the tag-schema index of each subject is
+// written or updated once its referrers are there; one with the API indexes
+// them itself from their subject field.
+//
+// The image is already copied when this runs, so what cannot be read or
+// copied is left behind, and each such thing is returned as a warning; so
+// is what refers to a source list that --platform replaced (orphaned).
+func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, orphaned digest.Digest, stats *Stats) []string {
+	r := &referrerCopy{src: src, dst: dst, stats: stats, seen: map[digest.Digest]bool{}}
+	if tags, err := src.Client.Tags(ctx, src.Repository, 0); err != nil {
+		r.warn("cosign signatures and attestations (sha256-<digest>.sig/.att/.sbom tags) not looked for: %v", err)
+	} else {
+		r.tags = map[string]bool{}
+		for _, t := range tags {
+			r.tags[t] = true
+		}
 	}
-	have := map[string]bool{}
-	for _, t := range tags {
-		have[t] = true
-	}
-	var todo []Manifest
 	for _, d := range digests {
-		base := d.Algorithm().String() + "-" + d.Encoded()
-		for _, suffix := range cosignSuffixes {
-			if have[base+suffix] {
-				todo = append(todo, Manifest{Tag: base + suffix})
-			}
-		}
-		refs, err := src.Client.Referrers(ctx, src.Repository, d)
-		if err != nil {
-			return err
-		}
-		for _, r := range refs {
-			todo = append(todo, Manifest{Digest: r.Digest, MediaType: r.MediaType})
+		r.seen[d] = true
+	}
+	if orphaned != "" {
+		if a := r.find(ctx, orphaned); len(a.refs)+len(a.tags) > 0 {
+			r.warn("%d referrers and %d cosign tags of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), orphaned)
 		}
 	}
-	return ForEach(ctx, todo, func(ctx context.Context, _ int, m Manifest) error {
+	subjects := digests
+	for depth := 0; len(subjects) > 0 && depth < referrersDepth && ctx.Err() == nil; depth++ {
+		subjects = r.level(ctx, subjects)
+	}
+	return r.warnings
+}
+
+func (r *referrerCopy) warn(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.warnings = append(r.warnings, fmt.Sprintf(format, args...))
+}
+
+// attached is what refers to one subject.
+type attached struct {
+	subject digest.Digest
+	refs    []imgspecv1.Descriptor
+	tags    []string // cosign digest tags
+}
+
+// level copies what refers directly to subjects and returns the digests it
+// copied, whose own referrers are the next level.
+func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []digest.Digest {
+	found := make([]attached, len(subjects))
+	rest := subjects
+	if r.sourceAPI() == nil {
+		// The first answer says whether the source has the API at all;
+		// asking for every subject at once would collect a 404 for each.
+		found[0] = r.find(ctx, subjects[0])
+		rest = subjects[1:]
+	}
+	_ = ForEach(ctx, rest, func(ctx context.Context, i int, s digest.Digest) error {
+		found[len(subjects)-len(rest)+i] = r.find(ctx, s)
+		return nil
+	})
+
+	// Every referrer and cosign tag of the level is transferred at once.
+	type job struct {
+		m       Manifest
+		subject digest.Digest
+		digest  digest.Digest // of a tagged manifest, once read
+		err     error
+	}
+	var jobs []*job
+	queued := map[digest.Digest]*job{}
+	for _, a := range found {
+		for _, t := range a.tags {
+			jobs = append(jobs, &job{m: Manifest{Tag: t}, subject: a.subject})
+		}
+		for _, d := range a.refs {
+			if queued[d.Digest] != nil || r.markSeen(d.Digest) {
+				continue
+			}
+			queued[d.Digest] = &job{m: Manifest{Digest: d.Digest, MediaType: d.MediaType}, subject: a.subject, digest: d.Digest}
+			jobs = append(jobs, queued[d.Digest])
+		}
+	}
+	_ = ForEach(ctx, jobs, func(ctx context.Context, _ int, j *job) error {
+		m := j.m
 		if m.Tag != "" {
-			raw, desc, err := src.Client.GetManifest(ctx, src.Repository, m.Tag)
+			raw, desc, err := r.src.Client.GetManifest(ctx, r.src.Repository, m.Tag)
 			if err != nil {
-				return err
+				j.err = err
+				return nil
 			}
 			m.Digest, m.MediaType, m.Raw = desc.Digest, desc.MediaType, raw
+			j.digest = desc.Digest
 		}
-		return Transfer(ctx, src, dst, m, stats)
+		j.err = Transfer(ctx, r.src, r.dst, m, r.stats)
+		return nil
 	})
+
+	var next []digest.Digest
+	for _, j := range jobs {
+		switch {
+		case j.err != nil && j.m.Tag != "":
+			r.warn("cosign tag %s of %s left behind: %v", j.m.Tag, j.subject, j.err)
+		case j.err != nil && strings.Contains(j.err.Error(), j.digest.String()):
+			r.warn("referrer of %s left behind: %v", j.subject, j.err)
+		case j.err != nil:
+			r.warn("referrer %s of %s left behind: %v", j.digest, j.subject, j.err)
+		case j.m.Tag == "" || !r.markSeen(j.digest):
+			next = append(next, j.digest)
+		}
+	}
+	for _, a := range found {
+		var copied []imgspecv1.Descriptor
+		for _, d := range a.refs {
+			// A referrer queued under another subject, or at an earlier
+			// level, was copied if it left no warning; list it here too.
+			if j := queued[d.Digest]; j == nil || j.err == nil {
+				copied = append(copied, d)
+			}
+		}
+		if len(copied) > 0 && !r.destinationHasAPI(ctx, a.subject) {
+			if _, err := r.dst.Client.AddReferrersByTag(ctx, r.dst.Repository, a.subject, copied); err != nil {
+				r.warn("referrers of %s copied, but the destination's referrers index not written: %v", a.subject, err)
+			}
+		}
+	}
+	return next
+}
+
+// markSeen records d and reports whether it had been seen before.
+func (r *referrerCopy) markSeen(d digest.Digest) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	was := r.seen[d]
+	r.seen[d] = true
+	return was
+}
+
+func (r *referrerCopy) sourceAPI() *bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.srcAPI
+}
+
+func (r *referrerCopy) setSourceAPI(has bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.srcAPI = &has
+}
+
+// find lists what refers to s in the source: its cosign digest tags, and
+// its referrers from the API or else from the tag schema.
+func (r *referrerCopy) find(ctx context.Context, s digest.Digest) attached {
+	a := attached{subject: s}
+	base := s.Algorithm().String() + "-" + s.Encoded()
+	for _, suffix := range cosignSuffixes {
+		if r.tags[base+suffix] {
+			a.tags = append(a.tags, base+suffix)
+		}
+	}
+	if has := r.sourceAPI(); has == nil || *has {
+		refs, err := r.src.Client.ReferrersAPI(ctx, r.src.Repository, s)
+		switch {
+		case err == nil:
+			r.setSourceAPI(true)
+			a.refs = refs
+			return a
+		case errors.Is(err, registry.ErrNoReferrersAPI):
+			r.setSourceAPI(false)
+		default:
+			r.warn("referrers of %s left behind: %v", s, err)
+			return a
+		}
+	}
+	// Without a tag listing, the index is looked for directly.
+	if r.tags != nil && !r.tags[registry.ReferrersTag(s)] {
+		return a
+	}
+	refs, err := r.src.Client.ReferrersByTag(ctx, r.src.Repository, s)
+	if err != nil {
+		r.warn("referrers of %s left behind: %v", s, err)
+		return a
+	}
+	a.refs = refs
+	return a
+}
+
+// destinationHasAPI says, from one probe per copy, whether the destination
+// serves the referrers API. Any answer but a listing counts as no: writing
+// the tag-schema index where the API exists is harmless, missing it where
+// it does not loses the referrers.
+func (r *referrerCopy) destinationHasAPI(ctx context.Context, subject digest.Digest) bool {
+	r.probe.Lock()
+	defer r.probe.Unlock()
+	if r.dstAPI == nil {
+		_, err := r.dst.Client.ReferrersAPI(ctx, r.dst.Repository, subject)
+		has := err == nil
+		r.dstAPI = &has
+	}
+	return *r.dstAPI
 }

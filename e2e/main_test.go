@@ -69,6 +69,7 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 
+	defer harness.RemoveBuilt() // after the registries it serves are closed
 	defer closeSharedRegistries()
 	registerLogin(testUser, testPassword)
 	code := m.Run()

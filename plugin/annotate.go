@@ -37,7 +37,7 @@ least 12 hex digits), or its platform (linux/arm/v7).`,
       --index-annotation org.opencontainers.image.version=1.0 registry.example.com/app:1.0 linux/amd64`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
-		ValidArgsFunction:     completeDrafts,
+		ValidArgsFunction:     completeDraftEntries,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.list, opts.entry = args[0], args[1]
 			return runAnnotate(dockerCLI, opts, cmd.Flags().Changed)

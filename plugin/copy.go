@@ -51,7 +51,7 @@ printed on stdout.`,
 	flags := cmd.Flags()
 	flags.StringVar(&opts.platforms, "platform", "", "Copy only these platforms (comma separated) and write a list of just them")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Convert to "docker" or "oci" manifests (changes digests)`)
-	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy cosign signatures, attestations and SBOMs (sha256-<digest>.sig/.att/.sbom tags) and OCI referrers")
+	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index), and cosign's sha256-<digest>.sig/.att/.sbom tags")
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.Jobs, "Transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	opts.sides.install(flags)
@@ -121,6 +121,9 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	res, err := copy.Copy(ctx, copy.Endpoint{Client: sc, Repository: s.Repository}, s.Ref(),
 		copy.Endpoint{Client: dc, Repository: d.Repository}, d.Tag, copy.Options{Platforms: platforms, Referrers: opts.referrers}, stats)
 	stopProgress()
+	for _, w := range res.Warnings {
+		fmt.Fprintln(dockerCLI.Err(), "WARNING:", termText(w))
+	}
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}

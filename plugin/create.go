@@ -48,6 +48,7 @@ once.`,
       --template registry.example.com/app:1.0-OS-ARCH-VARIANT`,
 		Args:                  cli.RequiresMinArgs(1),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeDrafts,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.list, opts.sources = args[0], args[1:]
 			return runCreate(cmd.Context(), dockerCLI, opts)

@@ -55,7 +55,7 @@ func runDelete(ctx context.Context, dockerCLI command.Cli, opts deleteOptions) e
 	if d == "" {
 		desc, err := c.HeadManifest(ctx, ref.Repository, ref.Tag)
 		if err != nil {
-			return fmt.Errorf("delete %s: %w", ref, err)
+			return deleteError(ref, err)
 		}
 		d = desc.Digest
 		if !opts.force {
@@ -73,9 +73,20 @@ func runDelete(ctx context.Context, dockerCLI command.Cli, opts deleteOptions) e
 		if errors.Is(err, registry.ErrUnsupported) {
 			return fmt.Errorf("delete %s: registry %s does not allow deletes", ref, ref.Host)
 		}
-		return fmt.Errorf("delete %s: %w", ref, err)
+		return deleteError(ref.WithDigest(d), err)
 	}
 	fmt.Fprintf(dockerCLI.Err(), "Deleted %s\n", ref.WithDigest(d))
 	fmt.Fprintln(dockerCLI.Out(), d)
 	return nil
+}
+
+// deleteError puts the command's name before err, and the reference only
+// when err does not already begin with it: a registry error names the
+// manifest it is about.
+func deleteError(ref registry.Reference, err error) error {
+	var re *registry.Error
+	if errors.As(err, &re) && strings.HasPrefix(err.Error(), ref.String()+":") {
+		return fmt.Errorf("delete %w", err)
+	}
+	return fmt.Errorf("delete %s: %w", ref, err)
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,26 +14,39 @@ import (
 const formatHelp = `Format output: "json", "table", or a Go template (e.g. '{{.Digest}}')`
 
 // writeFormatted prints v as indented JSON ("" or "json"), as a table
-// ("table", drawn by table), or through a Go template.
+// ("table", drawn by table), or through a Go template. The output is
+// rendered first and escaped for the terminal as a whole (termLines, or
+// jsonText for JSON), since v carries strings from registries; table
+// should still pass each cell through termText, so that a tab or newline in
+// a value cannot break the table's layout.
 func writeFormatted(w io.Writer, format string, v any, table func(*tabwriter.Writer)) error {
+	var buf bytes.Buffer
 	switch format {
 	case "", "json":
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		enc.SetIndent("", "  ")
-		return enc.Encode(v)
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, jsonText(buf.String()))
+		return err
 	case "table":
-		tw := tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+		tw := tabwriter.NewWriter(&buf, 0, 4, 3, ' ', 0)
 		table(tw)
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	default:
+		tmpl, err := templates.Parse(format)
+		if err != nil {
+			return fmt.Errorf("invalid --format %q: %w", format, err)
+		}
+		if err := tmpl.Execute(&buf, v); err != nil {
+			return fmt.Errorf("invalid --format %q: %w", format, err)
+		}
+		buf.WriteByte('\n')
 	}
-	tmpl, err := templates.Parse(format)
-	if err != nil {
-		return fmt.Errorf("invalid --format %q: %w", format, err)
-	}
-	if err := tmpl.Execute(w, v); err != nil {
-		return fmt.Errorf("invalid --format %q: %w", format, err)
-	}
-	_, err = fmt.Fprintln(w)
+	_, err := io.WriteString(w, termLines(buf.String()))
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
@@ -95,12 +96,13 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 		return err
 	}
 	if !opts.verbose && (opts.format == "" || opts.format == "json") {
+		// Trailing whitespace would survive Indent, a carriage return with it.
 		var buf bytes.Buffer
-		if err := json.Indent(&buf, subj.raw, "", "   "); err != nil {
+		if err := json.Indent(&buf, bytes.TrimRight(subj.raw, " \t\r\n"), "", "   "); err != nil {
 			return fmt.Errorf("inspect %s: %w", ref, err)
 		}
 		buf.WriteByte('\n')
-		_, err := dockerCLI.Out().Write(buf.Bytes())
+		_, err := io.WriteString(dockerCLI.Out(), jsonText(buf.String()))
 		return err
 	}
 	view, err := subj.view(ctx, ref, opts.verbose)
@@ -108,21 +110,22 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 		return err
 	}
 	return writeFormatted(dockerCLI.Out(), opts.format, view, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", view.Name, view.MediaType, view.Digest)
+		fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", termText(view.Name), termText(view.MediaType), termText(view.Digest.String()))
 		if opts.verbose {
 			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tCONFIG\tLAYERS")
 		} else {
 			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
 		}
 		for _, m := range view.Manifests {
-			p := m.Platform
+			p := termText(m.Platform)
 			if m.attestation {
 				p = "attestation"
 			}
+			d, mt := termText(m.Digest.String()), termText(m.MediaType)
 			if opts.verbose {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\n", p, m.Digest, m.MediaType, m.Size, m.ConfigDigest, len(m.Layers))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\n", p, d, mt, m.Size, termText(m.ConfigDigest.String()), len(m.Layers))
 			} else {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", p, m.Digest, m.MediaType, m.Size)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", p, d, mt, m.Size)
 			}
 		}
 	})

@@ -58,7 +58,7 @@ func runLs(dockerCLI command.Cli, opts lsOptions) error {
 	}
 	errs := make([]error, 0, len(unreadable))
 	for _, u := range unreadable {
-		errs = append(errs, u)
+		errs = append(errs, errors.New(termText(u.Error())))
 	}
 	return errors.Join(errs...)
 }
@@ -76,7 +76,7 @@ func printDrafts(dockerCLI command.Cli, opts lsOptions, drafts []*manifestlist.D
 	}
 	if opts.quiet {
 		for _, r := range rows {
-			fmt.Fprintln(dockerCLI.Out(), r.Name)
+			fmt.Fprintln(dockerCLI.Out(), termText(r.Name))
 		}
 		return nil
 	}
@@ -91,26 +91,7 @@ func printDrafts(dockerCLI command.Cli, opts lsOptions, drafts []*manifestlist.D
 	return writeFormatted(dockerCLI.Out(), opts.format, rows, func(w *tabwriter.Writer) {
 		fmt.Fprintln(w, "NAME\tENTRIES\tPLATFORMS")
 		for _, r := range rows {
-			fmt.Fprintf(w, "%s\t%d\t%s\n", r.Name, r.Entries, strings.Join(r.Platforms, ","))
+			fmt.Fprintf(w, "%s\t%d\t%s\n", termText(r.Name), r.Entries, termText(strings.Join(r.Platforms, ",")))
 		}
 	})
-}
-
-// completeDrafts completes draft names, for commands whose first argument is
-// a draft.
-func completeDrafts(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 && cmd.Name() != "rm" {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	drafts, _, err := draftStore().List()
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveError
-	}
-	names := make([]string, 0, len(drafts))
-	for _, d := range drafts {
-		if strings.HasPrefix(d.Name, toComplete) {
-			names = append(names, d.Name)
-		}
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
 }

@@ -184,7 +184,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 			return fmt.Errorf("merge %s into %s: %w", req.src, req.dst, err)
 		}
 		for _, n := range plan.Notes {
-			fmt.Fprintln(log, "note:", n)
+			fmt.Fprintln(log, "note:", termText(n))
 		}
 		if opts.dryRun {
 			return printMergePlan(dockerCLI.Out(), opts.format, plan)
@@ -384,15 +384,16 @@ func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
 		format = "table"
 	}
 	return writeFormatted(w, format, plan, func(tw *tabwriter.Writer) {
-		fmt.Fprintf(tw, "Merge %s into %s (dry run: nothing written)\n", plan.Source, plan.Target)
+		// Platforms, digests and media types come from the registries' lists.
+		fmt.Fprintf(tw, "Merge %s into %s (dry run: nothing written)\n", termText(plan.Source), termText(plan.Target))
 		if plan.Unchanged {
-			fmt.Fprintf(tw, "Result equals %s: nothing to write\n", plan.Destination)
+			fmt.Fprintf(tw, "Result equals %s: nothing to write\n", termText(plan.Destination))
 		}
 		fmt.Fprintln(tw, "PLATFORM\tACTION\tDIGEST")
 		for _, c := range plan.Changes {
-			p := c.Platform
+			p := termText(c.Platform)
 			if c.Attestation {
-				p = "attestation of " + c.Subject.Encoded()[:12]
+				p = "attestation of " + termText(shortDigest(c.Subject))
 			}
 			if p == "" {
 				p = "(no platform)"
@@ -400,16 +401,25 @@ func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
 			d := c.New
 			switch c.Action {
 			case "replaced":
-				fmt.Fprintf(tw, "%s\t%s\t%s → %s\n", p, c.Action, c.Old, c.New)
+				fmt.Fprintf(tw, "%s\t%s\t%s → %s\n", p, c.Action, termText(c.Old.String()), termText(c.New.String()))
 				continue
 			case "kept", "dropped":
 				d = c.Old
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", p, c.Action, d)
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", p, c.Action, termText(d.String()))
 		}
 		for _, t := range plan.Transfers {
-			fmt.Fprintf(tw, "would %s\t%s\tfrom %s\n", t.How, t.Manifest, t.From)
+			fmt.Fprintf(tw, "would %s\t%s\tfrom %s\n", t.How, termText(t.Manifest.String()), termText(t.From))
 		}
-		fmt.Fprintf(tw, "Result: %s (%s)\n", plan.ResultDigest, plan.MediaType)
+		fmt.Fprintf(tw, "Result: %s (%s)\n", plan.ResultDigest, termText(plan.MediaType))
 	})
+}
+
+// shortDigest is the first 12 hex digits of d, or d itself when it is not
+// that long (a registry's list may carry anything as a digest).
+func shortDigest(d digest.Digest) string {
+	if e := d.Encoded(); len(e) >= 12 {
+		return e[:12]
+	}
+	return d.String()
 }

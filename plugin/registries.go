@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -93,17 +95,60 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// certDirs are where Docker keeps a registry's CA and client certificates:
-// /etc/docker/certs.d (the engine and `docker manifest`), the rootless
-// engine's $XDG_CONFIG_HOME/docker/certs.d (~/.config/docker/certs.d when
-// unset; docker/cli internal/registry.CertsDir), and Docker Desktop's
-// ~/.docker/certs.d, which follows DOCKER_CONFIG and --config here.
+// certDirs are where Docker keeps a registry's CA and client certificates
+// on this machine (certDirsFor with the process's environment).
 func certDirs(host string) []string {
-	dirs := []string{filepath.Join("/etc/docker/certs.d", host)}
-	if cfgHome, err := os.UserConfigDir(); err == nil {
-		dirs = append(dirs, filepath.Join(cfgHome, "docker", "certs.d", host))
+	home, _ := os.UserHomeDir()
+	return certDirsFor(runtime.GOOS, host, config.Dir(), home, os.Getenv)
+}
+
+// certDirsFor follows each platform's Docker conventions: on Linux and other
+// Unix systems /etc/docker/certs.d (the engine and `docker manifest`) and the
+// rootless engine's $XDG_CONFIG_HOME/docker/certs.d (~/.config when unset;
+// docker/cli internal/registry.CertsDir); on Windows the engine's
+// %ProgramData%\docker\certs.d, with the ':' of host:port dropped because
+// Windows file names cannot hold one (moby registry.cleanPath); on macOS the
+// engine runs inside Docker Desktop's VM, so only Desktop's directory
+// applies. Docker Desktop's ~/.docker/certs.d counts everywhere, and so does
+// the certs.d of the Docker config directory in use (DOCKER_CONFIG, --config).
+func certDirsFor(goos, host, configDir, home string, getenv func(string) string) []string {
+	join := filepath.Join
+	if goos == "windows" && runtime.GOOS != "windows" {
+		// Only tests get here: filepath is the host's, so Windows paths are
+		// built with '\' explicitly.
+		join = func(elem ...string) string { return strings.Join(elem, `\`) }
 	}
-	dirs = append(dirs, filepath.Join(config.Dir(), "certs.d", host))
+	if goos == "windows" {
+		host = strings.ReplaceAll(host, ":", "")
+	}
+	var dirs []string
+	add := func(dir string) {
+		if dir != "" && !slices.Contains(dirs, dir) {
+			dirs = append(dirs, dir)
+		}
+	}
+	switch goos {
+	case "windows":
+		if pd := getenv("ProgramData"); pd != "" {
+			add(join(pd, "docker", "certs.d", host))
+		}
+	case "darwin":
+	default:
+		add(join("/etc/docker/certs.d", host))
+		cfgHome := getenv("XDG_CONFIG_HOME")
+		if cfgHome == "" && home != "" {
+			cfgHome = join(home, ".config")
+		}
+		if cfgHome != "" {
+			add(join(cfgHome, "docker", "certs.d", host))
+		}
+	}
+	if home != "" {
+		add(join(home, ".docker", "certs.d", host))
+	}
+	if configDir != "" {
+		add(join(configDir, "certs.d", host))
+	}
 	return dirs
 }
 

@@ -4,6 +4,9 @@
 package plugin
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker/cli/cli-plugins/metadata"
 	cliplugin "github.com/docker/cli/cli-plugins/plugin"
@@ -14,6 +17,9 @@ import (
 
 // Version is the plugin's version, set by main from the build.
 var Version = "0.0.0-dev"
+
+// Commit is the source revision the plugin was built from, set by main.
+var Commit = ""
 
 // Metadata is what `docker` reads from `docker-mlist docker-cli-plugin-metadata`.
 func Metadata() metadata.Metadata {
@@ -43,6 +49,10 @@ certificates and contexts of the Docker CLI that runs it.`,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			return cliplugin.PersistentPreRunE(cmd, args)
 		},
+		// Without Args, cobra treats `docker mlist nosuch` as the root command
+		// with an argument and would print the help and exit 0, so a typo in a
+		// script would pass silently.
+		Args: unknownSubcommand,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
@@ -58,8 +68,45 @@ certificates and contexts of the Docker CLI that runs it.`,
 		newCopyCommand(dockerCLI),
 		newTagsCommand(dockerCLI),
 		newDeleteCommand(dockerCLI),
+		newVersionCommand(dockerCLI),
 	)
+	escapeErrors(cmd)
+	registerCompletions(cmd)
 	return cmd
+}
+
+// escapeErrors makes the error line of every command safe for a terminal:
+// the plugin framework prints a command's error as it is, and errors quote
+// registries' messages.
+func escapeErrors(cmd *cobra.Command) {
+	if run := cmd.RunE; run != nil {
+		cmd.RunE = func(cmd *cobra.Command, args []string) error { return terminalSafe(run(cmd, args)) }
+	}
+	for _, c := range cmd.Commands() {
+		escapeErrors(c)
+	}
+}
+
+// unknownSubcommand refuses any argument to the bare root command: the only
+// thing that can stand there is a subcommand name, and cobra has already
+// failed to find it.
+func unknownSubcommand(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("docker mlist: unknown command %q", args[0])
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", quoteAll(s))
+	}
+	return fmt.Errorf("%s; run 'docker mlist --help' for the list of commands", msg)
+}
+
+func quoteAll(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, " or ")
 }
 
 // draftStore is the local draft store of the Docker config directory in use

@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -54,7 +55,11 @@ func runTags(ctx context.Context, dockerCLI command.Cli, opts tagsOptions) error
 	}
 	tags, err := c.Tags(ctx, ref.Repository, opts.pageSize)
 	if err != nil {
-		return err
+		// A registry error begins with the repository it is about.
+		if strings.HasPrefix(err.Error(), ref.Name()+":") {
+			return fmt.Errorf("tags %w", err)
+		}
+		return fmt.Errorf("tags %s: %w", ref.Name(), err)
 	}
 	if tags == nil {
 		tags = []string{}
@@ -62,14 +67,14 @@ func runTags(ctx context.Context, dockerCLI command.Cli, opts tagsOptions) error
 	switch opts.format {
 	case "":
 		for _, t := range tags {
-			fmt.Fprintln(dockerCLI.Out(), t)
+			fmt.Fprintln(dockerCLI.Out(), termText(t))
 		}
 		return nil
 	case "json", "table":
 		return writeFormatted(dockerCLI.Out(), opts.format, tags, func(w *tabwriter.Writer) {
 			fmt.Fprintln(w, "TAG")
 			for _, t := range tags {
-				fmt.Fprintln(w, t)
+				fmt.Fprintln(w, termText(t))
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,31 +21,71 @@ import (
 // token registry costs one token request for every scope the command
 // declared. Basic credentials are sent only after a Basic challenge, as
 // Docker does.
+//
+// Credentials go to the registry's own scheme and host and to its token
+// realm, nowhere else: a request that http.Client sends to another host (a
+// blob redirected to a CDN or a presigned S3 URL, a tags Link or an upload
+// Location elsewhere) passes through untouched, and a challenge from such a
+// host is not answered. S3 refuses a presigned request that also carries
+// Authorization, and a CDN has no business seeing a password.
 type authTransport struct {
 	next      http.RoundTripper
+	host      string // the registry's API host, as in its URLs
+	insecure  bool   // the registry may be reached over plain HTTP
 	creds     Credentials
-	scopes    []string // "repository:team/app:pull,push", one per repository
 	userAgent string
 
 	mu      sync.Mutex
-	scheme  string // "", "basic" or "bearer", from the last challenge
+	scopes  []Scope // what the command declared, plus pull on repositories a challenge named
+	asked   []Scope // what the last token request asked for
+	scheme  string  // "", "basic" or "bearer", from the last challenge
 	realm   string
 	service string
 	token   string
 	expires time.Time
+
+	// /v2/ is asked for its challenge once at most; requests that meet a
+	// bare refusal meanwhile wait for that answer and share it.
+	pingMu    sync.Mutex
+	pinged    bool
+	pingFound []challenge.Challenge
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(t.authorize(req))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
-		return resp, err
+	if !t.ours(req.URL) {
+		// Another host: its own URL carries whatever authorises it.
+		r := req.Clone(req.Context())
+		r.Header.Del("Authorization")
+		if t.userAgent != "" {
+			r.Header.Set("User-Agent", t.userAgent)
+		}
+		return t.next.RoundTrip(r)
 	}
-	if req.Body != nil && req.GetBody == nil {
+	if err := t.prepare(req); err != nil {
+		return nil, err
+	}
+	sent := t.authorize(req)
+	resp, err := t.next.RoundTrip(sent)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+	case resp.StatusCode == http.StatusNotFound && t.mayHide(sent):
+	default:
+		return resp, nil
+	}
+	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
 		return resp, nil // a streamed body cannot be sent again
 	}
-	retry, err := t.answer(req, resp)
-	if err != nil || !retry {
-		return resp, err
+	retry, err := t.answer(sent, resp)
+	if err != nil {
+		// A RoundTripper returns a response or an error, never both.
+		drain(resp)
+		return nil, err
+	}
+	if !retry {
+		return resp, nil
 	}
 	again := req.Clone(req.Context())
 	if req.GetBody != nil {
@@ -54,6 +95,74 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	drain(resp)
 	return t.next.RoundTrip(t.authorize(again))
+}
+
+// ours reports whether u is on the registry's own API host, with a scheme
+// the registry may be reached by.
+func (t *authTransport) ours(u *url.URL) bool {
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !t.insecure {
+			return false
+		}
+	default:
+		return false
+	}
+	return canonicalAddress(u.Host, u.Scheme) == canonicalAddress(t.host, u.Scheme)
+}
+
+// canonicalAddress is host:port with the scheme's default port filled in,
+// so that "r.example" and "r.example:443" compare equal.
+func canonicalAddress(host, scheme string) string {
+	host = strings.ToLower(host)
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return host
+	}
+	port := "443"
+	if scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(strings.Trim(host, "[]"), port)
+}
+
+// mayHide reports whether a 404 may be a registry hiding a repository from
+// anonymous requests (Artifactory's "hide existence"): credentials are
+// configured, none went with the request, and no challenge was ever seen.
+func (t *authTransport) mayHide(sent *http.Request) bool {
+	if t.creds.Username == "" && t.creds.IdentityToken == "" || sent.Header.Get("Authorization") != "" {
+		return false
+	}
+	t.mu.Lock()
+	seen := t.scheme != ""
+	t.mu.Unlock()
+	t.pingMu.Lock()
+	defer t.pingMu.Unlock()
+	return !seen && !t.pinged
+}
+
+// prepare fetches a token before the request when the current one no
+// longer covers what the command declared (a scope was added since) or has
+// expired: asking now saves the round trip of a refused request.
+func (t *authTransport) prepare(req *http.Request) error {
+	if t.creds.RegistryToken != "" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.scheme != "bearer" || t.realm == "" {
+		return nil
+	}
+	stale := !covers(t.asked, t.scopes) || (t.token != "" && !time.Now().Before(t.expires))
+	if !stale {
+		return nil
+	}
+	token, expires, err := t.fetch(req)
+	if err != nil {
+		return err
+	}
+	t.token, t.expires = token, expires
+	return nil
 }
 
 // authorize returns req with the credentials the last challenge asked for.
@@ -77,58 +186,163 @@ func (t *authTransport) authorize(req *http.Request) *http.Request {
 	return r
 }
 
-// answer takes a 401 and reports whether the request is worth sending again:
-// only when the challenge brought something new (a scheme, a fresh token).
-func (t *authTransport) answer(req *http.Request, resp *http.Response) (bool, error) {
+// answer takes a 401 (or a 404 that may hide one) and reports whether the
+// request is worth sending again: only when the challenge brought something
+// new (a scheme, a fresh token). An answer without a usable challenge is
+// met with one /v2/ request, whose challenge then serves: gcr.io once
+// challenged only there, and Artifactory answers 404 to anonymous requests.
+func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, error) {
 	if t.creds.RegistryToken != "" {
 		return false, nil
 	}
-	for _, c := range challenge.ResponseChallenges(resp) {
+	challenges := usable(challenge.ResponseChallenges(resp))
+	if len(challenges) == 0 {
+		t.pingMu.Lock()
+		if !t.pinged {
+			t.pinged = true
+			t.pingFound = t.ping(sent)
+		}
+		challenges = t.pingFound
+		t.pingMu.Unlock()
+	}
+	for _, c := range challenges {
 		switch c.Scheme {
 		case "basic":
 			t.mu.Lock()
-			fresh := t.scheme != "basic"
 			t.scheme = "basic"
 			t.mu.Unlock()
-			return fresh && t.creds.Username != "", nil
+			// Worth sending again only if the credentials did not go with it.
+			return t.creds.Username != "" && sent.Header.Get("Authorization") == "", nil
 		case "bearer":
-			return t.refresh(req, c.Parameters)
+			return t.refresh(sent, c.Parameters)
 		}
 	}
 	return false, nil
 }
 
-// refresh fetches a token for every declared scope, plus the one the
-// challenge names if it is new (so a command that forgot a scope still
-// works, at the cost of a second token request).
-func (t *authTransport) refresh(req *http.Request, params map[string]string) (bool, error) {
+// usable keeps the challenges this client can answer.
+func usable(cs []challenge.Challenge) []challenge.Challenge {
+	var out []challenge.Challenge
+	for _, c := range cs {
+		if c.Scheme == "basic" || c.Scheme == "bearer" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// ping asks the registry's /v2/ for its challenge. Any failure means none:
+// the caller then returns the original answer.
+func (t *authTransport) ping(orig *http.Request) []challenge.Challenge {
+	u := url.URL{Scheme: orig.URL.Scheme, Host: orig.URL.Host, Path: "/v2/"}
+	req, err := http.NewRequestWithContext(orig.Context(), http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil
+	}
+	if t.userAgent != "" {
+		req.Header.Set("User-Agent", t.userAgent)
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return nil
+	}
+	defer drain(resp)
+	if resp.StatusCode != http.StatusUnauthorized {
+		return nil
+	}
+	return usable(challenge.ResponseChallenges(resp))
+}
+
+// refresh answers a Bearer challenge to sent.
+//
+// insufficient_scope is final only when the token sent was the current one
+// and already asked for everything the command may ask for. A request that
+// carried an older token (another request refreshed it meanwhile, say after
+// a scope was added) is sent again with the current one. A challenge naming
+// a repository the command did not declare adds pull on it, never more: a
+// token asking for actions the command did not declare (an upload cancel's
+// delete) is refused outright by Quay, and would then be asked for by every
+// later token request.
+func (t *authTransport) refresh(sent *http.Request, params map[string]string) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	used := strings.TrimPrefix(sent.Header.Get("Authorization"), "Bearer ")
+	valid := t.token != "" && time.Now().Before(t.expires)
+	if params["realm"] != "" {
+		t.scheme, t.realm, t.service = "bearer", params["realm"], params["service"]
+	}
 	if params["error"] == "insufficient_scope" {
-		var wanted []string
 		for _, sc := range strings.Fields(params["scope"]) {
-			wanted = append(wanted, canonicalScope(sc))
-		}
-		if len(wanted) == 0 || containsAll(t.scopes, wanted) {
-			return false, nil // the token had the scope; the account lacks it
-		}
-		for _, sc := range wanted {
-			if !contains(t.scopes, sc) {
-				t.scopes = append(t.scopes, sc)
+			if s, ok := parseScope(sc); ok && contains(s.Actions, "pull") {
+				t.scopes = mergeScopes(append(t.scopes, Scope{Repository: s.Repository, Actions: []string{"pull"}}))
 			}
 		}
-	} else if t.token != "" && time.Now().Before(t.expires) {
+		if covers(t.asked, t.scopes) {
+			return valid && used != t.token, nil
+		}
+	} else if valid {
 		// A request that went out before the token arrived is sent again
 		// with it; one refused with this very token would be refused again.
-		return req.Header.Get("Authorization") != "Bearer "+t.token, nil
+		return used != t.token, nil
 	}
-	t.scheme, t.realm, t.service = "bearer", params["realm"], params["service"]
-	token, expires, err := t.fetch(req)
+	if t.realm == "" {
+		return false, nil
+	}
+	t.scheme = "bearer"
+	token, expires, err := t.fetch(sent)
 	if err != nil {
 		return false, err
 	}
 	t.token, t.expires = token, expires
 	return token != "", nil
+}
+
+// want adds scopes to those the next token asks for.
+func (t *authTransport) want(scopes []Scope) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.scopes = mergeScopes(append(t.scopes, scopes...))
+}
+
+// parseScope reads "repository:team/app:pull,push"; other resource types
+// are not this client's business.
+func parseScope(s string) (Scope, bool) {
+	first, last := strings.IndexByte(s, ':'), strings.LastIndexByte(s, ':')
+	if first < 0 || last <= first || s[:first] != "repository" {
+		return Scope{}, false
+	}
+	var actions []string
+	for _, a := range strings.Split(s[last+1:], ",") {
+		if a != "" {
+			actions = append(actions, a)
+		}
+	}
+	return Scope{Repository: s[first+1 : last], Actions: actions}, true
+}
+
+// covers reports whether have grants every action of want.
+func covers(have, want []Scope) bool {
+	for _, w := range want {
+		i := slices.IndexFunc(have, func(h Scope) bool { return h.Repository == w.Repository })
+		if i < 0 && len(w.Actions) > 0 {
+			return false
+		}
+		for _, a := range w.Actions {
+			if !contains(have[i].Actions, a) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// scopeStrings renders scopes as a token request names them.
+func scopeStrings(scopes []Scope) []string {
+	out := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		out = append(out, canonicalScope("repository:"+s.Repository+":"+strings.Join(s.Actions, ",")))
+	}
+	return out
 }
 
 // canonicalScope orders a scope's actions, so that scopes compare equal
@@ -143,23 +357,40 @@ func canonicalScope(scope string) string {
 	return scope[:i+1] + strings.Join(actions, ",")
 }
 
-func containsAll(have, want []string) bool {
-	for _, w := range want {
-		if !contains(have, w) {
-			return false
-		}
-	}
-	return true
+// RealmError is a token service that could not be reached or did not
+// answer as one: the fault is the realm's, not the registry's.
+type RealmError struct {
+	Realm    string // the realm URL, without its query
+	Registry string
+	Err      error
+	// Answered is set when the realm answered, but not with a token.
+	Answered bool
 }
 
-// fetch asks the realm for a token: an OAuth refresh-token grant when an
-// identity token is known, otherwise a GET with Basic credentials (or none).
-// A realm that refuses gives an empty token, and the caller returns the
-// registry's own 401, which names the registry rather than the realm.
+func (e *RealmError) Error() string {
+	if e.Answered {
+		return fmt.Sprintf("token service %s for registry %s failed: %v", escapeText(e.Realm, 200), e.Registry, e.Err)
+	}
+	return fmt.Sprintf("token service %s for registry %s is not reachable: %v", escapeText(e.Realm, 200), e.Registry, scrub(e.Err))
+}
+
+func (e *RealmError) Unwrap() error { return e.Err }
+
+// fetch asks the realm for a token covering t.scopes: an OAuth
+// refresh-token grant when an identity token is known, otherwise a GET with
+// Basic credentials (or none). A realm that refuses gives an empty token,
+// and the caller returns the registry's own 401, which names the registry
+// rather than the realm. t.mu is held.
 func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 	realm, err := url.Parse(t.realm)
-	if err != nil || realm.Host == "" {
-		return "", time.Time{}, fmt.Errorf("registry %s sent an invalid token realm", orig.URL.Host)
+	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
+		return "", time.Time{}, fmt.Errorf("registry %s sent an invalid token realm %q", orig.URL.Host, escapeText(t.realm, 200))
+	}
+	t.asked = slices.Clone(t.scopes)
+	scopes := scopeStrings(t.scopes)
+	named := url.URL{Scheme: realm.Scheme, Host: realm.Host, Path: realm.Path}
+	realmErr := func(err error) error {
+		return &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err, Answered: true}
 	}
 	var req *http.Request
 	if t.creds.IdentityToken != "" {
@@ -168,7 +399,7 @@ func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 			"refresh_token": {t.creds.IdentityToken},
 			"client_id":     {"docker-mlist"},
 			"service":       {t.service},
-			"scope":         {strings.Join(t.scopes, " ")},
+			"scope":         {strings.Join(scopes, " ")},
 		}
 		req, err = http.NewRequestWithContext(orig.Context(), http.MethodPost, realm.String(), strings.NewReader(form.Encode()))
 		if err != nil {
@@ -180,7 +411,7 @@ func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 		if t.service != "" {
 			q.Set("service", t.service)
 		}
-		for _, s := range t.scopes {
+		for _, s := range scopes {
 			q.Add("scope", s)
 		}
 		realm.RawQuery = q.Encode()
@@ -197,14 +428,14 @@ func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("token for %s: %w", orig.URL.Host, scrub(err))
+		return "", time.Time{}, &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err}
 	}
-	defer resp.Body.Close()
+	defer drain(resp)
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return "", time.Time{}, nil
 	}
 	if resp.StatusCode != http.StatusOK {
-		return "", time.Time{}, fmt.Errorf("token for %s: realm answered HTTP %d", orig.URL.Host, resp.StatusCode)
+		return "", time.Time{}, realmErr(fmt.Errorf("HTTP %d", resp.StatusCode))
 	}
 	var body struct {
 		Token       string `json:"token"`
@@ -212,14 +443,14 @@ func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 		ExpiresIn   int    `json:"expires_in"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return "", time.Time{}, fmt.Errorf("token for %s: %w", orig.URL.Host, err)
+		return "", time.Time{}, realmErr(fmt.Errorf("the answer is not a token: %w", err))
 	}
 	token := body.Token
 	if token == "" {
 		token = body.AccessToken
 	}
 	if token == "" {
-		return "", time.Time{}, errors.New("token for " + orig.URL.Host + ": realm sent no token")
+		return "", time.Time{}, realmErr(errors.New("the answer holds no token"))
 	}
 	// Registries that state no lifetime grant at least 60 seconds.
 	lifetime := time.Duration(max(body.ExpiresIn, 60)) * time.Second

@@ -3,9 +3,12 @@
 // It exists because the operations docker-mlist performs on lists (read a
 // manifest, mount a blob, put a manifest by digest) are a handful of HTTP
 // requests each, and the general-purpose clients repeat the /v2/ ping and the
-// token request for every image they open. A Client makes no ping at all: its
-// first request settles the scheme and answers the registry's challenge, with
-// one token covering every repository the command will touch.
+// token request for every image they open. A Client pings /v2/ only when the
+// registry's first answer calls for it (a refusal without a challenge, or a
+// 404 hiding a repository from anonymous requests): its first request settles
+// the scheme and answers the registry's challenge, with one token covering
+// every repository the command will touch. Credentials go to the registry's
+// own host and its token realm only, and every request is bounded in time.
 package registry
 
 import (
@@ -49,6 +52,31 @@ type Options struct {
 	// Log, when set, receives one line per request (method, URL, status), never
 	// headers: used by --debug.
 	Log func(format string, args ...any)
+
+	// DialTimeout bounds connecting to a host, TCP and TLS handshake each
+	// (0: 30 s).
+	DialTimeout time.Duration
+	// HeaderTimeout bounds the wait for an answer's headers once the request
+	// is sent (0: 60 s): a server that accepts and never answers.
+	HeaderTimeout time.Duration
+	// IdleTimeout bounds how long a body being read may deliver nothing
+	// (0: 60 s). A stalled body fails like a cut connection, and is retried
+	// where the read is.
+	IdleTimeout time.Duration
+}
+
+// Default deadlines, for Options fields left zero.
+const (
+	DefaultDialTimeout   = 30 * time.Second
+	DefaultHeaderTimeout = 60 * time.Second
+	DefaultIdleTimeout   = 60 * time.Second
+)
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // Scope is access to one repository that a command needs.
@@ -64,6 +92,7 @@ type Client struct {
 	opts Options
 	tls  *tls.Config
 	http *http.Client
+	auth *authTransport
 
 	// first serialises the requests of a client with credentials until one
 	// has gone through, so the registry's challenge is met once, not by
@@ -106,34 +135,53 @@ func New(host string, scopes []Scope, opts Options) *Client {
 	if opts.Insecure {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
 	}
+	dial := orDefault(opts.DialTimeout, DefaultDialTimeout)
 	var rt http.RoundTripper = &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
 		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 5 * time.Minute,
+		TLSHandshakeTimeout:   dial,
+		ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
 		MaxIdleConnsPerHost:   16,
 		ForceAttemptHTTP2:     true,
 	}
+	rt = &idleTransport{next: rt, idle: orDefault(opts.IdleTimeout, DefaultIdleTimeout)}
 	if opts.Log != nil {
 		rt = &logTransport{next: rt, log: opts.Log}
 	}
-	var scopeStrings []string
-	for _, s := range mergeScopes(scopes) {
-		scopeStrings = append(scopeStrings, canonicalScope("repository:"+s.Repository+":"+strings.Join(s.Actions, ",")))
+	auth := &authTransport{
+		next:      rt,
+		host:      APIHost(host),
+		insecure:  opts.Insecure,
+		creds:     opts.Credentials,
+		scopes:    mergeScopes(scopes),
+		userAgent: opts.UserAgent,
 	}
 	return &Client{
 		Host: host,
 		opts: opts,
 		tls:  tlsConfig,
-		http: &http.Client{Transport: &authTransport{next: rt, creds: opts.Credentials, scopes: scopeStrings, userAgent: opts.UserAgent}},
+		http: &http.Client{Transport: auth},
+		auth: auth,
 	}
+}
+
+// Want adds access to repo to what the client's tokens ask for: the next
+// request fetches a token that covers it. Commands declare scopes before
+// the first request where they can (Session.Want); this is for a scope
+// found to be needed later.
+func (c *Client) Want(repo string, actions ...string) {
+	c.auth.want([]Scope{{Repository: repo, Actions: actions}})
 }
 
 // firstRequest sends the client's first request, which settles the scheme
 // and the authentication every later request reuses; others wait for it.
 func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
+	var realm *RealmError
+	if errors.As(err, &realm) {
+		return nil, realm
+	}
 	if err != nil && c.opts.Insecure && req.URL.Scheme == "https" {
 		// An insecure registry may speak plain HTTP, as Docker allows.
 		plain := req.Clone(req.Context())
@@ -141,17 +189,29 @@ func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 		if req.GetBody != nil {
 			plain.Body, _ = req.GetBody()
 		}
-		if resp2, err2 := c.http.Do(plain); err2 == nil {
+		resp2, err2 := c.http.Do(plain)
+		if err2 == nil {
 			c.plain.Store(true)
 			return resp2, nil
+		}
+		if errors.As(err2, &realm) {
+			return nil, realm
+		}
+		if isTLSMismatch(err) {
+			// The registry speaks HTTP: what went wrong over HTTP is the news.
+			err = err2
 		}
 	}
 	if err != nil {
 		if !c.opts.Insecure && isTLSMismatch(err) {
 			return nil, fmt.Errorf("registry %s answers plain HTTP; mark it insecure (--insecure) to use it", c.Host)
 		}
-		if clientCertRefused(req.Context(), APIHost(c.Host), c.tls) {
+		if clientCertRefused(req.Context(), APIHost(c.Host), c.tls, orDefault(c.opts.DialTimeout, DefaultDialTimeout)) {
 			return nil, fmt.Errorf("registry %s requires a client certificate and refused the one sent, if any: Docker reads it from client.cert and client.key in certs.d/%s", c.Host, c.Host)
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil, fmt.Errorf("registry %s did not answer in time: %w", c.Host, scrub(err))
 		}
 		return nil, fmt.Errorf("registry %s is not reachable: %w", c.Host, scrub(err))
 	}
@@ -162,12 +222,12 @@ func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 // for want of an acceptable client certificate. With TLS 1.3 that alert
 // arrives after the handshake, and net/http reports it (over HTTP/2) only as
 // a connection that could not be established; a bare TLS connection shows it.
-func clientCertRefused(ctx context.Context, host string, cfg *tls.Config) bool {
+func clientCertRefused(ctx context.Context, host string, cfg *tls.Config, timeout time.Duration) bool {
 	addr := host
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		addr = net.JoinHostPort(host, "443")
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, 5*time.Second))
 	defer cancel()
 	d := tls.Dialer{Config: cfg}
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -260,7 +320,7 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 		resp, err := c.send(ctx, method, u, body, header)
 		seeker, rewindable := body.(io.Seeker)
 		wait, again := retryAfter(resp, err, attempt)
-		if !again || (body != nil && !rewindable) {
+		if !again || (body != nil && !rewindable) || ctx.Err() != nil {
 			return resp, err
 		}
 		if resp != nil {
@@ -331,6 +391,10 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var realm *RealmError
+		if errors.As(err, &realm) {
+			return nil, realm
+		}
 		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
 	}
 	return resp, nil
@@ -361,7 +425,9 @@ func retryAfter(resp *http.Response, err error, attempt int) (time.Duration, boo
 		var ne net.Error
 		transient := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 			(errors.As(err, &ne) && ne.Timeout())
-		return wait, transient && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+		// net/http's own header timeout reports itself as DeadlineExceeded
+		// too: callers check their context before retrying.
+		return wait, transient && !errors.Is(err, context.Canceled)
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusInternalServerError,
@@ -398,4 +464,132 @@ func (c *Client) resolve(loc string) (string, error) {
 	}
 	base, _ := url.Parse(c.base())
 	return base.ResolveReference(u).String(), nil
+}
+
+// idleTransport bounds the silences of a response body: a body that
+// delivers nothing for idle while being read ends with a stallError, and
+// its request is cancelled. Only time spent inside Read counts, so a slow
+// consumer (an upload fed from this body) is not mistaken for a stall.
+type idleTransport struct {
+	next http.RoundTripper
+	idle time.Duration
+}
+
+func (t *idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	resp, err := t.next.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	b := &idleBody{body: resp.Body, idle: t.idle, cancel: cancel}
+	b.timer = time.AfterFunc(t.idle, func() {
+		b.stalled.Store(true)
+		cancel()
+	})
+	b.timer.Stop()
+	resp.Body = b
+	return resp, nil
+}
+
+type idleBody struct {
+	body    io.ReadCloser
+	idle    time.Duration
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	stalled atomic.Bool
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	b.timer.Reset(b.idle)
+	n, err := b.body.Read(p)
+	b.timer.Stop()
+	if b.stalled.Load() {
+		return n, &stallError{idle: b.idle}
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel()
+	return err
+}
+
+// stallError is a response body that stopped arriving. It is a timeout, so
+// retryAfter treats it like a cut connection.
+type stallError struct{ idle time.Duration }
+
+func (e *stallError) Error() string {
+	return fmt.Sprintf("the answer stalled: nothing received for %s", e.idle)
+}
+
+func (e *stallError) Timeout() bool   { return true }
+func (e *stallError) Temporary() bool { return true }
+
+// tooLargeError is an answer over the size a client reads whole.
+type tooLargeError struct {
+	limit int64
+	size  int64 // from Content-Length; 0 when unknown
+}
+
+func (e *tooLargeError) Error() string {
+	if e.size > 0 {
+		return fmt.Sprintf("%d bytes, over the limit of %s", e.size, byteSize(e.limit))
+	}
+	return "over the limit of " + byteSize(e.limit)
+}
+
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// readError is an answer whose body could not be read.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "reading the answer: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
+// getBody sends a GET and reads a 200 answer whole, up to limit bytes; a
+// body cut or stalled midway is fetched again as a failed request would
+// be. Any other status comes back with its body unread, for statusError.
+func (c *Client) getBody(ctx context.Context, u string, header http.Header, limit int64) (*http.Response, []byte, error) {
+	for attempt := 0; ; attempt++ {
+		resp, err := c.do(ctx, http.MethodGet, u, nil, header)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return resp, nil, nil
+		}
+		if resp.ContentLength > limit {
+			// Closed unread: draining a huge body would be the work refused.
+			resp.Body.Close()
+			return nil, nil, &tooLargeError{limit: limit, size: resp.ContentLength}
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+		resp.Body.Close()
+		if err == nil {
+			if int64(len(b)) > limit {
+				return nil, nil, &tooLargeError{limit: limit}
+			}
+			return resp, b, nil
+		}
+		wait, again := retryAfter(nil, err, attempt)
+		if !again || ctx.Err() != nil {
+			return nil, nil, &readError{err: err}
+		}
+		if c.opts.Log != nil {
+			c.opts.Log("GET %s: %v; retrying in %s", c.Host, err, wait)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
 }

@@ -1,13 +1,16 @@
 package registry
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/docker/distribution/registry/client/auth/challenge"
 )
@@ -30,6 +33,9 @@ type Error struct {
 	// error="insufficient_scope": the credentials are valid but the token
 	// does not grant this scope ("repository:team/app:pull,push").
 	Scope string
+	// Via is the host that answered when it is not the registry: the
+	// registry redirected the request there (a CDN, a presigned URL).
+	Via string
 }
 
 func (e *Error) Error() string {
@@ -41,24 +47,62 @@ func (e *Error) Error() string {
 		}
 		what += sep + e.Reference
 	}
-	switch {
-	case e.Scope != "":
-		return fmt.Sprintf("%s: denied: the credentials in use are not granted %s by %s", what, scopeText(e.Scope, e.Repository), e.Host)
-	case e.Status == http.StatusUnauthorized:
-		return fmt.Sprintf("%s: authentication required or credentials rejected by %s (docker login %s)", what, e.Host, e.Host)
-	case e.Status == http.StatusForbidden || e.Code == "DENIED":
-		return fmt.Sprintf("%s: access denied by %s", what, e.Host)
-	case e.Status == http.StatusNotFound:
-		return fmt.Sprintf("%s: not found", what)
-	}
-	msg := e.Message
+	// Registry-supplied text reaches a terminal: escaped, and kept short.
+	msg := escapeText(e.Message, maxMessage)
 	if e.Code != "" {
-		msg = e.Code + ": " + msg
+		msg = escapeText(e.Code, 64) + ": " + msg
 	}
 	if msg == "" {
 		msg = http.StatusText(e.Status)
 	}
+	switch {
+	case e.Via != "":
+		// The registry's own answer was a redirect; the refusal is the other host's.
+		return fmt.Sprintf("%s: %s, where %s redirected the request, refused it: %s (HTTP %d)", what, escapeText(e.Via, 100), e.Host, msg, e.Status)
+	case e.Scope != "":
+		return fmt.Sprintf("%s: denied: the credentials in use are not granted %s by %s", what, escapeText(scopeText(e.Scope, e.Repository), maxMessage), e.Host)
+	case e.Status == http.StatusUnauthorized:
+		return fmt.Sprintf("%s: authentication required or credentials rejected by %s (docker login %s)", what, e.Host, e.Host)
+	case e.Status == http.StatusForbidden || e.Code == "DENIED":
+		return fmt.Sprintf("%s: access denied by %s", what, e.Host)
+	case e.Code == "NAME_UNKNOWN" || (e.Status == http.StatusNotFound && e.Reference == ""):
+		return fmt.Sprintf("%s: repository not found on %s", what, e.Host)
+	case e.Status == http.StatusNotFound:
+		return fmt.Sprintf("%s: not found", what)
+	}
 	return fmt.Sprintf("%s: %s (HTTP %d)", what, msg, e.Status)
+}
+
+// maxMessage bounds the registry text quoted in an error: an error page
+// is no place for megabytes of a misbehaving server's output.
+const maxMessage = 200
+
+// escapeText makes registry-supplied text safe for a terminal and short:
+// control characters (ESC, CR, C1...), bidirectional overrides and invalid
+// UTF-8 are written as \xNN or \uNNNN, and text past max runes is cut.
+func escapeText(s string, max int) string {
+	var b strings.Builder
+	runes := 0
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if runes == max {
+			b.WriteString("...")
+			break
+		}
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		runes++
+		i += size
+	}
+	return b.String()
 }
 
 // Is maps HTTP statuses and registry codes onto the package sentinels.
@@ -116,15 +160,30 @@ func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 			}
 		}
 	}
+	if resp.Request != nil && !c.auth.ours(resp.Request.URL) {
+		e.Via = resp.Request.URL.Host
+	}
+	// An error body is a few hundred bytes; more is not worth reading.
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<10))
+	if err != nil || len(b) == 0 {
+		return e
+	}
 	var body struct {
 		Errors []struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"errors"`
 	}
-	if b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10)); err == nil && json.Unmarshal(b, &body) == nil && len(body.Errors) > 0 {
+	switch {
+	case json.Unmarshal(b, &body) == nil && len(body.Errors) > 0:
 		e.Code = body.Errors[0].Code
 		e.Message = body.Errors[0].Message
+	case bytes.Contains(b, []byte("<Error>")):
+		// S3 and GCS, behind a redirect, answer in XML; read leniently, as
+		// the text may hold what an XML parser refuses.
+		e.Code, e.Message = xmlElement(b, "Code"), xmlElement(b, "Message")
+	case strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain"):
+		e.Message = strings.TrimSpace(string(b))
 	}
 	return e
 }
@@ -140,4 +199,17 @@ func actionRank(a string) int {
 		return 2
 	}
 	return 3
+}
+
+// xmlElement returns the text of the first <name> element in b.
+func xmlElement(b []byte, name string) string {
+	_, rest, ok := bytes.Cut(b, []byte("<"+name+">"))
+	if !ok {
+		return ""
+	}
+	text, _, ok := bytes.Cut(rest, []byte("</"+name+">"))
+	if !ok {
+		return ""
+	}
+	return html.UnescapeString(string(text))
 }

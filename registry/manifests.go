@@ -3,8 +3,8 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,18 +15,20 @@ import (
 // GetManifest fetches a manifest by tag or digest. When ref is a digest the
 // bytes are verified against it.
 func (c *Client) GetManifest(ctx context.Context, repo, ref string) ([]byte, Descriptor, error) {
-	resp, err := c.do(ctx, http.MethodGet, c.url(repo, "manifests", ref), nil, http.Header{"Accept": {strings.Join(acceptManifest, ", ")}})
-	if err != nil {
+	resp, raw, err := c.getBody(ctx, c.url(repo, "manifests", ref), http.Header{"Accept": {strings.Join(acceptManifest, ", ")}}, MaxManifestSize)
+	var tooLarge *tooLargeError
+	var unread *readError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, Descriptor{}, fmt.Errorf("manifest %s: %w; no registry serves such a manifest", c.subject(repo, ref), err)
+	case errors.As(err, &unread):
+		return nil, Descriptor{}, fmt.Errorf("manifest %s: %w", c.subject(repo, ref), err)
+	case err != nil:
 		return nil, Descriptor{}, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
 		return nil, Descriptor{}, c.statusError(resp, repo, ref)
-	}
-	// Manifests are small; a cap guards against a misbehaving server.
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return nil, Descriptor{}, fmt.Errorf("read manifest %s/%s:%s: %w", c.Host, repo, ref, err)
 	}
 	d := digest.FromBytes(raw)
 	if want, err := digest.Parse(ref); err == nil && want != d {
@@ -37,6 +39,19 @@ func (c *Client) GetManifest(ctx context.Context, repo, ref string) ([]byte, Des
 		mt = strings.TrimSpace(mt[:i])
 	}
 	return raw, Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))}, nil
+}
+
+// MaxManifestSize is the largest manifest a client reads, as containers/image
+// and distribution allow.
+const MaxManifestSize = 4 << 20
+
+// subject names repo and ref the way Error does: host/repo:tag or
+// host/repo@digest.
+func (c *Client) subject(repo, ref string) string {
+	if strings.Contains(ref, ":") {
+		return c.Host + "/" + repo + "@" + ref
+	}
+	return c.Host + "/" + repo + ":" + ref
 }
 
 // HeadManifest reports a manifest's descriptor, or ErrNotFound.

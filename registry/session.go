@@ -7,8 +7,9 @@ import (
 
 // Session hands out one Client per registry host for the life of a command.
 // Commands declare every repository they will touch with Want before the
-// first Client call, so each registry sees one ping and, with token auth, one
-// token request covering everything.
+// first Client call, so each registry sees, with token auth, one token
+// request covering everything. A scope declared once the host's client
+// exists is added to it, and its next request fetches a token that covers it.
 type Session struct {
 	options func(host string) (Options, error)
 
@@ -19,7 +20,7 @@ type Session struct {
 
 type dial struct {
 	once   sync.Once
-	client *Client
+	client *Client // set under Session.mu, with the scopes it was made with
 	err    error
 }
 
@@ -32,7 +33,11 @@ func NewSession(options func(host string) (Options, error)) *Session {
 func (s *Session) Want(host, repo string, actions ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.scopes[host] = append(s.scopes[host], Scope{Repository: repo, Actions: actions})
+	scope := Scope{Repository: repo, Actions: actions}
+	s.scopes[host] = append(s.scopes[host], scope)
+	if d := s.clients[host]; d != nil && d.client != nil {
+		d.client.auth.want([]Scope{scope})
+	}
 }
 
 // Client returns the session's client for host, made on first use.
@@ -44,7 +49,6 @@ func (s *Session) Client(_ context.Context, host string) (*Client, error) {
 		d = &dial{}
 		s.clients[host] = d
 	}
-	scopes := append([]Scope(nil), s.scopes[host]...)
 	s.mu.Unlock()
 
 	d.once.Do(func() {
@@ -53,7 +57,11 @@ func (s *Session) Client(_ context.Context, host string) (*Client, error) {
 			d.err = err
 			return
 		}
-		d.client = New(host, scopes, opts)
+		// The scopes are read and the client published in one step, so a
+		// concurrent Want either is among them or finds the client.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		d.client = New(host, append([]Scope(nil), s.scopes[host]...), opts)
 	})
 	return d.client, d.err
 }

@@ -5,42 +5,72 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
 )
 
+// Bounds on a tags listing: a registry whose Link never ends must not hold
+// a command forever or fill its memory.
+const (
+	MaxTagPages = 10_000
+	MaxTags     = 1_000_000
+	maxTagsPage = 16 << 20 // bytes of one page
+)
+
 // Tags lists a repository's tags, following every page. pageSize asks the
-// registry for pages of that many tags (0: the registry's default).
+// registry for pages of that many tags (0: the registry's default). A Link
+// to another host is followed without the registry's credentials.
 func (c *Client) Tags(ctx context.Context, repo string, pageSize int) ([]string, error) {
 	next := fmt.Sprintf("%s/v2/%s/tags/list", c.base(), repo)
 	if pageSize > 0 {
 		next += "?n=" + strconv.Itoa(pageSize)
 	}
 	var tags []string
-	for next != "" {
-		resp, err := c.do(ctx, http.MethodGet, next, nil, nil)
-		if err != nil {
+	seen := map[string]bool{}
+	for pages := 0; next != ""; pages++ {
+		if pages == MaxTagPages {
+			return nil, fmt.Errorf("%s/%s: more than %d pages of tags; giving up", c.Host, repo, MaxTagPages)
+		}
+		if seen[next] {
+			return nil, fmt.Errorf("%s/%s: the registry's tags Link leads back to a page already read", c.Host, repo)
+		}
+		seen[next] = true
+		resp, body, err := c.getBody(ctx, next, nil, maxTagsPage)
+		var tooLarge *tooLargeError
+		var unread *readError
+		if errors.As(err, &tooLarge) || errors.As(err, &unread) {
+			return nil, fmt.Errorf("%s/%s: tags: %w", c.Host, repo, err)
+		} else if err != nil {
 			return nil, err
 		}
 		if resp.StatusCode != http.StatusOK {
-			err := c.statusError(resp, repo, "tags")
+			// The repository is the subject: a 404 says it is unknown.
+			err := c.statusError(resp, repo, "")
 			resp.Body.Close()
 			return nil, err
+		}
+		if resp.Request != nil {
+			seen[resp.Request.URL.String()] = true // the page as fetched: the scheme may have changed
 		}
 		var page struct {
 			Tags []string `json:"tags"`
 		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&page)
-		resp.Body.Close()
-		if err != nil {
-			return nil, fmt.Errorf("tags of %s/%s: %w", c.Host, repo, err)
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, fmt.Errorf("%s/%s: tags: %w", c.Host, repo, err)
+		}
+		if len(tags)+len(page.Tags) > MaxTags {
+			return nil, fmt.Errorf("%s/%s: more than %d tags; giving up", c.Host, repo, MaxTags)
 		}
 		tags = append(tags, page.Tags...)
 		next = ""
-		if link := resp.Header.Get("Link"); link != "" {
-			if u, err := c.resolve(parseLink(link)); err == nil && parseLink(link) != "" {
+		if link := parseLink(resp.Header.Get("Link")); link != "" {
+			// Relative to the page that sent it, which may be on another host.
+			if resp.Request != nil {
+				if u, err := resp.Request.URL.Parse(link); err == nil {
+					next = u.String()
+				}
+			} else if u, err := c.resolve(link); err == nil {
 				next = u
 			}
 		}

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the e2e tests need, when one is missing:
 # docker-registry (CNCF distribution), docker-credential-pass, pass, gnupg,
-# htpasswd, make, skopeo (benchmark comparison). Nothing is installed when
-# everything is present.
+# htpasswd, make, skopeo (benchmark comparison), and the docker CLI. Nothing
+# is installed when everything is present. `make check` runs it.
 set -euo pipefail
 
 # package:command pairs
@@ -15,6 +15,7 @@ needs=(
 	apache2-utils:htpasswd
 	make:make
 	skopeo:skopeo
+	docker.io:docker
 )
 
 missing=()
@@ -32,9 +33,10 @@ fi
 
 sudo=
 if [ "$(id -u)" -ne 0 ]; then
-	command -v sudo >/dev/null 2>&1 || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+	command -v sudo >/dev/null 2>&1 || { echo "setup: missing ${missing[*]}: need root (or sudo) to install them" >&2; exit 1; }
 	sudo=sudo
 fi
+command -v apt-get >/dev/null 2>&1 || { echo "setup: missing ${missing[*]}: install them with your package manager (apt-get not found)" >&2; exit 1; }
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update

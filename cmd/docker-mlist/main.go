@@ -6,9 +6,13 @@ import (
 	cliplugin "github.com/docker/cli/cli-plugins/plugin"
 )
 
-var version = "0.0.0-dev"
+// Stamped by the build: -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "0.0.0-dev"
+	commit  = ""
+)
 
 func main() {
-	plugin.Version = version
+	plugin.Version, plugin.Commit = version, commit
 	cliplugin.Run(plugin.NewRootCommand, plugin.Metadata())
 }

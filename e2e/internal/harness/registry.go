@@ -1,4 +1,5 @@
-// Package harness runs throwaway CNCF distribution registries and talks to
+// Package harness runs throwaway registries (docker-registry 2.8, or through
+// tools/registry distribution v3 and go-containerregistry) and talks to
 // them directly, so the e2e tests can set up and check registry state without
 // going through the code under test.
 package harness
@@ -37,6 +38,10 @@ const DefaultCertsDir = "/etc/docker/certs.d"
 
 // RegistryOptions configure a registry process.
 type RegistryOptions struct {
+	// Impl is the registry implementation: "" or ImplDockerRegistry (the
+	// default), ImplDistribution or ImplGGCR. The last two serve plain HTTP
+	// without auth and always accept DELETE; TLS and Htpasswd are refused.
+	Impl string
 	// TLS serves HTTPS with a certificate from a throwaway CA, whose ca.crt is
 	// installed into CertsDir/<host:port>/ while the registry runs.
 	TLS bool
@@ -134,6 +139,7 @@ type Registry struct {
 	CACertFile string         // the installed ca.crt, "" if none
 	Users      map[string]string
 	Dir        string
+	Impl       string // the implementation running (RegistryOptions.Impl)
 
 	opts    RegistryOptions
 	ownDir  bool
@@ -169,6 +175,14 @@ func StartRegistry(tb testing.TB, opts RegistryOptions) *Registry {
 // Start starts a registry on a free loopback port and waits until /v2/
 // answers. The caller must Close it.
 func Start(opts RegistryOptions) (*Registry, error) {
+	switch opts.Impl {
+	case "", ImplDockerRegistry:
+		opts.Impl = ImplDockerRegistry
+	case ImplDistribution, ImplGGCR:
+		return startTool(opts)
+	default:
+		return nil, fmt.Errorf("registry implementation %q: accepted are %s", opts.Impl, strings.Join(Impls, ", "))
+	}
 	if _, err := exec.LookPath(RegistryBinary); err != nil {
 		return nil, fmt.Errorf("%s not found: install the Debian package docker-registry", RegistryBinary)
 	}
@@ -189,7 +203,7 @@ func Start(opts RegistryOptions) (*Registry, error) {
 }
 
 func start(opts RegistryOptions) (_ *Registry, retErr error) {
-	r := &Registry{opts: opts, Dir: opts.Dir, done: make(chan struct{})}
+	r := &Registry{opts: opts, Dir: opts.Dir, Impl: opts.Impl, done: make(chan struct{})}
 	if r.Dir == "" {
 		d, err := os.MkdirTemp("", "e2e-registry-")
 		if err != nil {

@@ -1,0 +1,173 @@
+package registry
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A stub host for the tests: real HTTP on a loopback address, recording
+// every request it receives. A "different host" listens on 127.0.0.2: Go
+// keeps headers across a port change, so only another address proves that
+// the client, not net/http, kept credentials home.
+
+// seen is one request a stub host received.
+type seen struct {
+	Method, Path, Query, Auth string
+}
+
+type stubHost struct {
+	srv  *httptest.Server
+	Addr string // "127.0.0.2:PORT"
+	URL  string // "http://127.0.0.2:PORT"
+
+	mu  sync.Mutex
+	log []seen
+}
+
+func startHost(t *testing.T, ip string, h http.HandlerFunc) *stubHost {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatalf("listen on %s: %v", ip, err)
+	}
+	s := &stubHost{}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.log = append(s.log, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization")})
+		s.mu.Unlock()
+		h(w, r)
+	}))
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.srv.Start()
+	t.Cleanup(s.srv.Close)
+	s.Addr = l.Addr().String()
+	s.URL = "http://" + s.Addr
+	return s
+}
+
+func (s *stubHost) requests() []seen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.log)
+}
+
+// authorized counts the requests that carried an Authorization header.
+func (s *stubHost) authorized() int {
+	n := 0
+	for _, r := range s.requests() {
+		if r.Auth != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *stubHost) count(method, path string) int {
+	n := 0
+	for _, r := range s.requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+// tokenService is a token realm: it checks Basic credentials (when user is
+// set), records the scopes of every token request, and grants what is asked
+// unless refuse says no.
+type tokenService struct {
+	*stubHost
+	user, pass string
+	refuse     func(scope string) bool
+
+	mu      sync.Mutex
+	issued  int
+	granted map[string][]Scope // token -> scopes
+	asked   [][]string         // the scopes of each token request
+}
+
+func startTokenService(t *testing.T, user, pass string) *tokenService {
+	ts := &tokenService{user: user, pass: pass, granted: map[string][]Scope{}}
+	ts.stubHost = startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		if ts.user != "" {
+			if u, p, ok := r.BasicAuth(); !ok || u != ts.user || p != ts.pass {
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+		scopes := r.URL.Query()["scope"]
+		ts.mu.Lock()
+		defer ts.mu.Unlock()
+		ts.asked = append(ts.asked, scopes)
+		var granted []Scope
+		for _, sc := range scopes {
+			if ts.refuse != nil && ts.refuse(sc) {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			if s, ok := parseScope(sc); ok {
+				granted = append(granted, s)
+			}
+		}
+		ts.issued++
+		token := fmt.Sprintf("token-%d", ts.issued)
+		ts.granted[token] = granted
+		_ = json.NewEncoder(w).Encode(map[string]any{"token": token, "expires_in": 300})
+	})
+	return ts
+}
+
+func (ts *tokenService) requestsAsked() [][]string {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return slices.Clone(ts.asked)
+}
+
+// guard answers a registry request that needs action on repo: true when
+// the request's token grants it; otherwise it writes the 401 a
+// distribution registry sends, insufficient_scope when a token came but
+// falls short.
+func (ts *tokenService) guard(w http.ResponseWriter, r *http.Request, repo, action string) bool {
+	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	ts.mu.Lock()
+	scopes, known := ts.granted[token]
+	ts.mu.Unlock()
+	want := Scope{Repository: repo, Actions: []string{action}}
+	if known && covers(scopes, []Scope{want}) {
+		return true
+	}
+	h := fmt.Sprintf(`Bearer realm=%q,service="stub",scope="repository:%s:%s"`, ts.URL+"/token", repo, action)
+	if known {
+		h += `,error="insufficient_scope"`
+	}
+	w.Header().Set("WWW-Authenticate", h)
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+	return false
+}
+
+// basicGuard is a registry with htpasswd auth.
+func basicGuard(w http.ResponseWriter, r *http.Request, user, pass string) bool {
+	if u, p, ok := r.BasicAuth(); ok && u == user && p == pass {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Basic realm="stub"`)
+	w.WriteHeader(http.StatusUnauthorized)
+	return false
+}
+
+// quickRetries makes retries wait a millisecond for the test's length.
+func quickRetries(t *testing.T) {
+	old := retryBase
+	retryBase = time.Millisecond
+	t.Cleanup(func() { retryBase = old })
+}
