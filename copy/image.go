@@ -43,6 +43,9 @@ var transports = map[string]func(string) (types.ImageReference, error){
 func ParseLocation(s string) (Location, error) {
 	if prefix, rest, ok := strings.Cut(s, ":"); ok {
 		if parse, known := transports[prefix]; known {
+			if path, _, _ := strings.Cut(rest, ":"); strings.TrimSpace(path) == "" {
+				return Location{}, fmt.Errorf("invalid %s location %q: the path is empty; expected %s:PATH[:TAG]", prefix, s, prefix)
+			}
 			ref, err := parse(rest)
 			if err != nil {
 				return Location{}, fmt.Errorf("invalid %s location %q: %w", prefix, s, err)
