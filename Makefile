@@ -18,7 +18,7 @@ export CGO_ENABLED := 0
 export GOFLAGS := -buildvcs=false
 export VERSION COMMIT
 
-.PHONY: all build install test e2e check deps cross release docs bench demo setup fmt vet clean
+.PHONY: all build install test e2e check deps cross release docs bench demo setup fmt vet clean fuzz
 
 all: build
 
@@ -67,6 +67,15 @@ bench:
 	@pkgs=./e2e/; [ -d manifestlist ] && [ -n "$$($(GO) list -e -tags $(TAGS) ./manifestlist/... 2>/dev/null)" ] && pkgs="$$pkgs ./manifestlist/..."; \
 	echo $(GO) test -tags $(TAGS) -run '^$$' -bench . $$pkgs; \
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . $$pkgs
+
+# Each fuzz target (func FuzzXxx in a unit-test package) for FUZZTIME,
+# starting from its seed corpus in testdata/fuzz/.
+FUZZTIME ?= 5s
+fuzz:
+	@set -e; for dir in $$(find $(UNIT_DIRS) -name '*_test.go' 2>/dev/null | xargs -r grep -l '^func Fuzz' | xargs -r -n1 dirname | sort -u); do \
+	  for f in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$dir/*_test.go); do \
+	    echo "fuzz ./$$dir $$f"; $(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./$$dir/; \
+	  done; done
 
 # Installs the plugin, then runs it against a registry embedded in a Go
 # program of the project: no docker-registry package, no root.

@@ -38,21 +38,13 @@ var transports = map[string]func(string) (types.ImageReference, error){
 	"docker-archive": dockerarchive.ParseReference,
 }
 
-// transportSyntax is how each local transport is written, for errors.
-var transportSyntax = map[string]string{
-	"oci":            "oci:DIR[:TAG]",
-	"oci-archive":    "oci-archive:FILE[:TAG]",
-	"docker-archive": "docker-archive:FILE",
-}
-
 // ParseLocation reads "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
 // "docker-archive:FILE", "docker://REF" or a plain registry reference.
 func ParseLocation(s string) (Location, error) {
 	if prefix, rest, ok := strings.Cut(s, ":"); ok {
 		if parse, known := transports[prefix]; known {
-			if path, _, _ := strings.Cut(rest, ":"); path == "" {
-				// Found otherwise only when writing, after every blob was read.
-				return Location{}, fmt.Errorf("invalid %s location %q: no path; use %s", prefix, s, transportSyntax[prefix])
+			if path, _, _ := strings.Cut(rest, ":"); strings.TrimSpace(path) == "" {
+				return Location{}, fmt.Errorf("invalid %s location %q: the path is empty; expected %s:PATH[:TAG]", prefix, s, prefix)
 			}
 			ref, err := parse(rest)
 			if err != nil {

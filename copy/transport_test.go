@@ -200,20 +200,3 @@ func TestCopyImageConversionRefusedUpFront(t *testing.T) {
 		}
 	}
 }
-
-func TestParseLocationEmptyPath(t *testing.T) {
-	tests := map[string]string{
-		"oci:":            `invalid oci location "oci:": no path; use oci:DIR[:TAG]`,
-		"oci-archive:":    `invalid oci-archive location "oci-archive:": no path; use oci-archive:FILE[:TAG]`,
-		"oci-archive::v1": `invalid oci-archive location "oci-archive::v1": no path; use oci-archive:FILE[:TAG]`,
-		"docker-archive:": `invalid docker-archive location "docker-archive:": no path; use docker-archive:FILE`,
-	}
-	for in, want := range tests {
-		t.Run(in, func(t *testing.T) {
-			_, err := ParseLocation(in)
-			if err == nil || err.Error() != want {
-				t.Errorf("ParseLocation(%q) error = %v, want %q", in, err, want)
-			}
-		})
-	}
-}

@@ -64,6 +64,9 @@ func (d *Draft) Find(sel string) (int, error) {
 		matches []int
 		err     error
 	)
+	if alg, _, ok := strings.Cut(sel, ":"); ok && (alg == "sha384" || alg == "sha512") {
+		return -1, fmt.Errorf("invalid digest %q: algorithm %s is not supported; entries are named by sha256 digests", sel, alg)
+	}
 	if hex, ok := strings.CutPrefix(sel, "sha256:"); ok {
 		matches, err = d.findDigest(sel, hex)
 		if err != nil {
@@ -199,7 +202,27 @@ func (d *Draft) CheckPlatforms() error {
 			return fmt.Errorf("entry %s has no os/architecture; set them with annotate --os --arch", e.label())
 		}
 	}
+	if err := d.ValidatePlatforms(); err != nil {
+		return err
+	}
 	return d.CheckDuplicates()
+}
+
+// ValidatePlatforms applies ValidatePlatform to every platform the entries
+// carry, wherever it came from (an image config, a registry's list, a
+// `docker manifest` draft), naming the entry. Attestations are exempt, and
+// so are platforms without os or architecture, which CheckPlatforms asks
+// the user to complete with annotate.
+func (d *Draft) ValidatePlatforms() error {
+	for _, e := range d.Entries {
+		if !hasPlatform(e.Descriptor) || IsAttestation(e.Descriptor) {
+			continue
+		}
+		if err := ValidatePlatform(*e.Descriptor.Platform); err != nil {
+			return fmt.Errorf("entry %s: %w", e.name(), err)
+		}
+	}
+	return nil
 }
 
 func (e Entry) name() string {

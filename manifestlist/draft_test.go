@@ -58,6 +58,7 @@ func TestDraftFind(t *testing.T) {
 		"no match": {sel: "linux/s390x", wantErr: ErrNoMatch,
 			errText: `no entry of 127.0.0.1:5000/app:v1 matches "linux/s390x"; entries: 127.0.0.1:5000/app:amd64 (linux/amd64), 127.0.0.1:5000/app:armv7 (linux/arm/v7)`},
 		"unknown digest": {sel: "sha256:0123456789abcdef", wantErr: ErrNoMatch},
+		"sha512 digest":  {sel: "sha512:" + strings.Repeat("ab", 64), errText: "algorithm sha512 is not supported; entries are named by sha256 digests"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -97,6 +98,10 @@ func TestCheckPlatforms(t *testing.T) {
 		"attestations exempt": {entries: []Entry{amd, att, att2}},
 		"duplicate":           {entries: []Entry{amd, win1, amd2}, wantErr: "entries r.example/app:amd64 and r.example/app:amd64-2 both have platform linux/amd64"},
 		"no platform":         {entries: []Entry{amd, bare}, wantErr: "r.example/app:bare (no platform) has no os/architecture"},
+		"invalid platform": {entries: []Entry{amd, withPlatform(bare, imgspecv1.Platform{OS: "linux", Architecture: "sparc64"})},
+			wantErr: `entry r.example/app:bare: invalid platform "linux/sparc64": architecture "sparc64" is not one of`},
+		"escape in platform": {entries: []Entry{withPlatform(bare, imgspecv1.Platform{OS: "linux\x1b]0;x\x07", Architecture: "amd64"})},
+			wantErr: `invalid platform "linux\x1b]0;x\a/amd64"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -161,4 +166,9 @@ func TestDraftBuild(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withPlatform(e Entry, p imgspecv1.Platform) Entry {
+	e.Descriptor.Platform = &p
+	return e
 }

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 )
@@ -54,10 +55,16 @@ func ParseList(raw []byte, mediaType string) (*List, error) {
 			}
 			l.Manifests = append(l.Manifests, d)
 		}
+		if err := checkEntries(l.Manifests); err != nil {
+			return nil, fmt.Errorf("parse Docker manifest list: %w", err)
+		}
 		return l, nil
 	case imgspecv1.MediaTypeImageIndex:
 		idx, err := manifest.OCI1IndexFromManifest(raw)
 		if err != nil {
+			return nil, fmt.Errorf("parse OCI index: %w", err)
+		}
+		if err := checkEntries(idx.Manifests); err != nil {
 			return nil, fmt.Errorf("parse OCI index: %w", err)
 		}
 		return &List{
@@ -75,6 +82,41 @@ func ParseList(raw []byte, mediaType string) (*List, error) {
 	default:
 		return nil, fmt.Errorf("unsupported media type %q: expected %s or %s", mediaType, manifest.DockerV2ListMediaType, imgspecv1.MediaTypeImageIndex)
 	}
+}
+
+// checkEntries holds what a registry sends to the rules for what a user
+// types: sha256 digests (the only ones anything here can verify) and
+// platforms ValidatePlatform accepts. Attestation entries keep their
+// unknown/unknown platform.
+func checkEntries(descs []imgspecv1.Descriptor) error {
+	for i, d := range descs {
+		if err := CheckDigest(d.Digest); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		if d.Size < 0 {
+			return fmt.Errorf("entry %d (%s): negative size %d", i, d.Digest, d.Size)
+		}
+		// An empty platform object is no platform, as for a Docker list.
+		if p := d.Platform; p != nil && !IsAttestation(d) && (p.OS != "" || p.Architecture != "" || p.Variant != "") {
+			if err := ValidatePlatform(*p); err != nil {
+				return fmt.Errorf("entry %d (%s): %w", i, d.Digest, err)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckDigest accepts a well-formed sha256 digest. Other algorithms are
+// refused up front: every manifest and blob is hashed with sha256, so a
+// sha512 digest could never be verified.
+func CheckDigest(d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("invalid digest %q: %w", d, err)
+	}
+	if d.Algorithm() != digest.SHA256 {
+		return fmt.Errorf("digest %s: algorithm %s is not supported; use sha256", d, d.Algorithm())
+	}
+	return nil
 }
 
 // Serialize encodes the list compactly, as containers/image does. Because

@@ -44,9 +44,24 @@ func TestParseList(t *testing.T) {
 				t.Errorf("platform = %v, want nil", l.Manifests[0].Platform)
 			}
 		}},
-		"single manifest":  {raw: string(fakeManifest(manifest.DockerV2Schema2MediaType, "x")), wantErr: "application/vnd.docker.distribution.manifest.v2+json is a single image manifest, not a list"},
-		"oci manifest":     {raw: string(fakeManifest(imgspecv1.MediaTypeImageManifest, "x")), wantErr: "is a single image manifest, not a list"},
-		"garbage":          {raw: "nope", wantErr: "unrecognised manifest"},
+		"single manifest": {raw: string(fakeManifest(manifest.DockerV2Schema2MediaType, "x")), wantErr: "application/vnd.docker.distribution.manifest.v2+json is a single image manifest, not a list"},
+		"oci manifest":    {raw: string(fakeManifest(imgspecv1.MediaTypeImageManifest, "x")), wantErr: "is a single image manifest, not a list"},
+		"garbage":         {raw: "nope", wantErr: "unrecognised manifest"},
+		"sha512 entry": {raw: indexOf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha512:` + strings.Repeat("ab", 64) + `"}`),
+			wantErr: "parse OCI index: entry 0: digest sha512:abab"},
+		"bad digest": {raw: indexOf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"sha256:zz"}`),
+			wantErr: `entry 0: invalid digest "sha256:zz"`},
+		"empty platform object": {raw: indexOf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"` + amd.Digest.String() + `","platform":{}}`),
+			wantMT: imgspecv1.MediaTypeImageIndex, wantEntries: 1},
+		"platform without os": {raw: indexOf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"` + amd.Digest.String() + `","platform":{"architecture":"amd64"}}`),
+			wantErr: `invalid platform "/amd64": os "" is not one of`},
+		"negative size": {raw: indexOf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":-1,"digest":"` + amd.Digest.String() + `"}`),
+			wantErr: "negative size -1"},
+		"unknown os": {raw: indexOf(`{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":1,"digest":"` + amd.Digest.String() + `","platform":{"os":"linux\u001b[31m","architecture":"amd64"}}`),
+			wantErr: `entry 0 (` + amd.Digest.String() + `): invalid platform "linux\x1b[31m/amd64": os "linux\x1b[31m" is not one of`},
+		"bad variant in docker list": {raw: `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[` +
+			`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":1,"digest":"` + amd.Digest.String() + `","platform":{"os":"linux","architecture":"arm","variant":"v9"}}]}`,
+			wantErr: "parse Docker manifest list: entry 0 (" + amd.Digest.String() + `): invalid platform "linux/arm/v9"`},
 		"other media type": {raw: "{}", mt: "text/plain", wantErr: `unsupported media type "text/plain"`},
 	}
 	for name, tc := range tests {
@@ -69,6 +84,11 @@ func TestParseList(t *testing.T) {
 			}
 		})
 	}
+}
+
+// indexOf wraps descriptors (JSON) in an OCI index.
+func indexOf(descs ...string) string {
+	return `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` + strings.Join(descs, ",") + `]}`
 }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }

@@ -85,6 +85,16 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 	if src == nil {
 		return nil, nil, fmt.Errorf("merge: no source list")
 	}
+	// Lists read with ParseList are checked already; a single image's list
+	// of one, made from its config, is not.
+	if err := checkEntries(src.Manifests); err != nil {
+		return nil, nil, fmt.Errorf("merge: source: %w", err)
+	}
+	if dst != nil {
+		if err := checkEntries(dst.Manifests); err != nil {
+			return nil, nil, fmt.Errorf("merge: destination: %w", err)
+		}
+	}
 	if err := checkDuplicateKeys("source", src, opts.Match); err != nil {
 		return nil, nil, err
 	}

@@ -55,6 +55,11 @@ func TestMerge(t *testing.T) {
 	dAmdO, dS390xO := oci("do-amd64", "linux/amd64"), oci("do-s390x", "linux/s390x")
 	dAmdAtt, dS390xAtt := attestation("do-amd64-att", dAmdO), attestation("do-s390x-att", dS390xO)
 	bareS, bareD := docker("bare-s", ""), docker("bare-d", "")
+	// What a single image's config or a foreign list may carry.
+	badPlatform := docker("bad", "")
+	badPlatform.Platform = &imgspecv1.Platform{OS: "linux", Architecture: "sparc64"}
+	sha512Entry := docker("sha512", "linux/arm64")
+	sha512Entry.Digest = digest.Digest("sha512:" + strings.Repeat("ab", 64))
 	annotatedSrc := olist(oAmd)
 	annotatedSrc.Annotations = map[string]string{"org.opencontainers.image.version": "2"}
 	annotatedDst := olist(dS390xO)
@@ -139,6 +144,14 @@ func TestMerge(t *testing.T) {
 			src: olist(oAmd, bareS), dst: olist(bareS, dS390xO),
 			want: []digest.Digest{oAmd.Digest, bareS.Digest, dS390xO.Digest}, wantMT: imgspecv1.MediaTypeImageIndex,
 			warnings: []string{"source entry " + bareS.Digest.String() + " has no platform; kept"},
+		},
+		"invalid platform in source": {
+			src: dlist(badPlatform), dst: dlist(dS390x),
+			wantErr: "merge: source: entry 0 (" + badPlatform.Digest.String() + `): invalid platform "linux/sparc64"`,
+		},
+		"sha512 digest in destination": {
+			src: dlist(sAmd), dst: dlist(sha512Entry),
+			wantErr: "merge: destination: entry 0: digest sha512:",
 		},
 		"duplicate platform in source": {
 			src: dlist(sAmd, dAmd), dst: dlist(dS390x),

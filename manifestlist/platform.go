@@ -19,10 +19,11 @@ const (
 
 const attestationManifest = "attestation-manifest"
 
-// knownOS is Go's GOOS list: every OS an image can be built for.
+// knownOS is Go's GOOS list: every OS an image can be built for, and "wasi",
+// which Docker's and containerd's Wasm images use.
 var knownOS = []string{
 	"aix", "android", "darwin", "dragonfly", "freebsd", "illumos", "ios", "js",
-	"linux", "netbsd", "openbsd", "plan9", "solaris", "wasip1", "windows",
+	"linux", "netbsd", "openbsd", "plan9", "solaris", "wasi", "wasip1", "windows",
 }
 
 // knownArch lists the architectures of Go and the OCI image spec.
@@ -105,21 +106,33 @@ func normalizePlatform(p *imgspecv1.Platform) error {
 }
 
 // ParsePlatforms parses a comma-separated list of platforms, as taken by
-// --platform flags; blank items are ignored.
+// --platform flags. An empty item ("linux/amd64,,linux/arm64", a trailing
+// comma) and a platform listed twice (also as an alias: linux/arm64 and
+// linux/aarch64, linux/arm64/v8) are errors naming it, since either is
+// usually a typo that would otherwise silently change the result.
 func ParsePlatforms(s string) ([]imgspecv1.Platform, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][,...]", s)
+	}
 	var out []imgspecv1.Platform
-	for item := range strings.SplitSeq(s, ",") {
+	seen := map[string]string{}
+	for i, item := range strings.Split(s, ",") {
 		if strings.TrimSpace(item) == "" {
-			continue
+			return nil, fmt.Errorf("invalid platform list %q: item %d is empty; expected os/arch[/variant][,...]", s, i+1)
 		}
 		p, err := ParsePlatform(item)
 		if err != nil {
 			return nil, err
 		}
+		key := PlatformKey(&p, MatchPlatform)
+		if prev, ok := seen[key]; ok {
+			if prev == strings.TrimSpace(item) {
+				return nil, fmt.Errorf("invalid platform list %q: %s is listed twice", s, prev)
+			}
+			return nil, fmt.Errorf("invalid platform list %q: %s and %s are the same platform", s, prev, strings.TrimSpace(item))
+		}
+		seen[key] = strings.TrimSpace(item)
 		out = append(out, p)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][,...]", s)
 	}
 	return out, nil
 }

@@ -62,10 +62,19 @@ func TestParsePlatforms(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		"one":        {in: "linux/amd64", want: []string{"linux/amd64"}},
-		"several":    {in: "linux/amd64, linux/arm/v7,,linux/aarch64", want: []string{"linux/amd64", "linux/arm/v7", "linux/arm64"}},
-		"empty":      {in: " , ", wantErr: `invalid platform list`},
-		"one is bad": {in: "linux/amd64,linux/arm/v9", wantErr: `invalid platform "linux/arm/v9"`},
+		"one":                {in: "linux/amd64", want: []string{"linux/amd64"}},
+		"several":            {in: "linux/amd64, linux/arm/v7,linux/aarch64", want: []string{"linux/amd64", "linux/arm/v7", "linux/arm64"}},
+		"blank":              {in: " ", wantErr: `invalid platform list " ": expected os/arch`},
+		"empty item":         {in: "linux/amd64,,linux/arm64", wantErr: `invalid platform list "linux/amd64,,linux/arm64": item 2 is empty`},
+		"only commas":        {in: " , ", wantErr: `item 1 is empty`},
+		"trailing comma":     {in: "linux/amd64,", wantErr: `item 2 is empty`},
+		"twice":              {in: "linux/arm64,linux/arm64", wantErr: `invalid platform list "linux/arm64,linux/arm64": linux/arm64 is listed twice`},
+		"alias twice":        {in: "linux/arm64,linux/aarch64", wantErr: `linux/arm64 and linux/aarch64 are the same platform`},
+		"v8 twice":           {in: "linux/arm64, linux/arm64/v8", wantErr: `linux/arm64 and linux/arm64/v8 are the same platform`},
+		"arm is v7":          {in: "linux/arm,linux/arm/v7", wantErr: `linux/arm and linux/arm/v7 are the same platform`},
+		"variants differ":    {in: "linux/arm/v6,linux/arm/v7", want: []string{"linux/arm/v6", "linux/arm/v7"}},
+		"os versions differ": {in: "windows/amd64:10.0.17763.1,windows/amd64:10.0.20348.1", want: []string{"windows/amd64:10.0.17763.1", "windows/amd64:10.0.20348.1"}},
+		"one is bad":         {in: "linux/amd64,linux/arm/v9", wantErr: `invalid platform "linux/arm/v9"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

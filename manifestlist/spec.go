@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"gopkg.in/yaml.v3"
@@ -71,8 +73,39 @@ type specPlatform struct {
 var yamlUnknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
 
 // ParseSpec reads a YAML spec. Unknown keys are errors, so a typo cannot
-// silently drop a setting; platforms that are given are validated.
+// silently drop a setting; platforms that are given are validated. Errors
+// are one line, with control characters escaped and long quotes cut, since
+// they quote the file.
 func ParseSpec(r io.Reader) (*Spec, error) {
+	s, err := parseSpec(r)
+	if err != nil {
+		return nil, errors.New(oneLine(err.Error()))
+	}
+	return s, nil
+}
+
+// maxErrorLen bounds an error that quotes a spec.
+const maxErrorLen = 512
+
+// oneLine escapes control characters and cuts s to maxErrorLen.
+func oneLine(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= maxErrorLen {
+			b.WriteString("...")
+			break
+		}
+		if unicode.IsControl(r) {
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+func parseSpec(r io.Reader) (*Spec, error) {
 	dec := yaml.NewDecoder(r)
 	dec.KnownFields(true)
 	var f specFile
@@ -89,6 +122,14 @@ func ParseSpec(r io.Reader) (*Spec, error) {
 			return nil, fmt.Errorf("invalid spec: %s", strings.Join(msgs, "; "))
 		}
 		return nil, fmt.Errorf("invalid spec: %w", err)
+	}
+	// A second document would be silently ignored: refuse it.
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, fmt.Errorf("invalid spec: after the first document: %w", err)
+		}
+		return nil, fmt.Errorf("invalid spec: it holds several YAML documents (the second starts at line %d); put one list in each file", more.Line)
 	}
 	if f.Image == "" {
 		return nil, fmt.Errorf("invalid spec: missing key \"image\" (the list to push)")

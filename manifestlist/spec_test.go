@@ -81,6 +81,11 @@ manifests:
 		"bad format":            {in: "image: a/b:c\nformat: tar\nmanifests: [{image: a/b:d}]\n", wantErr: `format "tar": accepted: docker, oci`},
 		"empty":                 {in: "", wantErr: "invalid spec: it is empty"},
 		"not yaml":              {in: "image: [", wantErr: "invalid spec: yaml:"},
+		"two documents": {in: "image: a/b:c\nmanifests: [{image: a/b:d}]\n---\nimage: a/b:e\nmanifests: [{image: a/b:f}]\n",
+			wantErr: "invalid spec: it holds several YAML documents (the second starts at line 3); put one list in each file"},
+		"empty second document": {in: "image: a/b:c\nmanifests: [{image: a/b:d}]\n---\n# nothing\n", wantErr: "several YAML documents"},
+		"bad second document":   {in: "image: a/b:c\nmanifests: [{image: a/b:d}]\n---\n[\n", wantErr: "invalid spec: after the first document: yaml:"},
+		"document start marker": {in: "---\nimage: a/b:c\nmanifests: [{image: a/b:d}]\n", want: &Spec{Image: "a/b:c", Manifests: []SpecEntry{{Image: "a/b:d"}}}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -2,15 +2,13 @@ package manifestlist
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/distribution/reference"
@@ -24,9 +22,23 @@ import (
 // the other way round. State docker/cli has no place for (list name, list
 // type, index annotations, entry order) lives in a sidecar file outside the
 // list directory, because docker parses every file inside it.
+//
+// docker/cli's directory names are lossy (":" and "/" both become
+// separators), so two list names can share one. The sidecar records the
+// real name, and the store never hands out, overwrites, pushes or removes a
+// draft recorded under another name: the first name to claim a directory
+// keeps the one `docker manifest` also uses, a second name that escapes
+// alike lives in a directory of its own under configDir/mlist/drafts,
+// which `docker manifest` cannot see.
+//
+// Every operation on a draft holds a file lock named after its escaped name,
+// so concurrent commands on one draft run one after the other, and writes go
+// through a small journal (see write and recover) so that a process killed
+// at any point leaves the draft as it was before or after.
 type Store struct {
 	root     string // configDir/manifests, shared with docker manifest
 	sidecars string // configDir/mlist/drafts
+	locks    string // configDir/mlist/locks
 }
 
 // NewStore returns a store rooted at a Docker config directory (the
@@ -35,13 +47,47 @@ func NewStore(configDir string) *Store {
 	return &Store{
 		root:     filepath.Join(configDir, "manifests"),
 		sidecars: filepath.Join(configDir, "mlist", "drafts"),
+		locks:    filepath.Join(configDir, "mlist", "locks"),
 	}
 }
 
 // escape is docker/cli's makeFilesafeName; it is lossy, so two references
-// may share a name, which Save refuses.
+// may share a name.
 func escape(ref string) string {
 	return strings.ReplaceAll(strings.ReplaceAll(ref, ":", "-"), "/", "_")
+}
+
+// altSeparator joins an escaped name and a hash in the directory name of a
+// draft whose docker/cli directory belongs to another name. References
+// cannot contain it, so no docker/cli directory name has it.
+const altSeparator = "~"
+
+// slot is where one draft lives: its list directory and its sidecar.
+type slot struct {
+	dir, sidecar string
+}
+
+// primary is docker/cli's place for names that escape to esc.
+func (s *Store) primary(esc string) slot {
+	return slot{dir: filepath.Join(s.root, esc), sidecar: filepath.Join(s.sidecars, esc+".json")}
+}
+
+// alternate is the place of a name whose docker/cli directory is taken by
+// another name.
+func (s *Store) alternate(name string) slot {
+	sum := sha256.Sum256([]byte(name))
+	key := escape(name) + altSeparator + hex.EncodeToString(sum[:8])
+	return slot{dir: filepath.Join(s.sidecars, key), sidecar: filepath.Join(s.sidecars, key+".json")}
+}
+
+// Journal names, next to the list directory and the sidecar.
+func (sl slot) newDir() string  { return hiddenSibling(sl.dir, ".new") }
+func (sl slot) oldDir() string  { return hiddenSibling(sl.dir, ".old") }
+func (sl slot) goneDir() string { return hiddenSibling(sl.dir, ".gone") }
+func (sl slot) next() string    { return sl.sidecar + ".next" }
+
+func hiddenSibling(path, suffix string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+suffix)
 }
 
 // entryFile has the JSON shape of docker/cli's types.ImageManifest.
@@ -78,55 +124,6 @@ type sidecar struct {
 	Files []string
 }
 
-func (s *Store) listDir(escName string) string { return filepath.Join(s.root, escName) }
-func (s *Store) sidecarPath(escName string) string {
-	return filepath.Join(s.sidecars, escName+".json")
-}
-
-// Get reads the draft called name. The error wraps ErrNotFound when there is
-// no such draft.
-func (s *Store) Get(name string) (*Draft, error) {
-	return s.load(escape(name), name)
-}
-
-func (s *Store) load(escName, fallbackName string) (*Draft, error) {
-	dir := s.listDir(escName)
-	files, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, wrapSentinel(ErrNotFound, fmt.Sprintf("no draft manifest list %s", fallbackName))
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read draft %s: %w", fallbackName, err)
-	}
-	var names []string
-	for _, f := range files {
-		if !f.IsDir() {
-			names = append(names, f.Name())
-		}
-	}
-	sort.Strings(names)
-
-	d := &Draft{Name: fallbackName}
-	sc, err := s.readSidecar(escName)
-	if err != nil {
-		return nil, err
-	}
-	// A sidecar none of whose files exist is left over from a draft that
-	// `docker manifest rm` removed; the directory is a new draft.
-	if sc != nil && slices.ContainsFunc(sc.Files, func(f string) bool { return slices.Contains(names, f) }) {
-		d.Name, d.MediaType, d.Annotations = sc.Name, sc.MediaType, sc.Annotations
-		names = orderBy(names, sc.Files)
-	}
-	for _, n := range names {
-		e, err := readEntryFile(filepath.Join(dir, n))
-		if err != nil {
-			return nil, err
-		}
-		d.Entries = append(d.Entries, e)
-	}
-	return d, nil
-}
-
 // orderBy puts names listed in order first, in that order, and the rest
 // (entries `docker manifest create --amend` added) after them by name.
 func orderBy(names, order []string) []string {
@@ -142,22 +139,6 @@ func orderBy(names, order []string) []string {
 		}
 	}
 	return out
-}
-
-func (s *Store) readSidecar(escName string) (*sidecar, error) {
-	path := s.sidecarPath(escName)
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var sc sidecar
-	if err := json.Unmarshal(b, &sc); err != nil {
-		return nil, fmt.Errorf("invalid draft state file %s: %w", path, err)
-	}
-	return &sc, nil
 }
 
 func readEntryFile(path string) (Entry, error) {
@@ -187,87 +168,13 @@ func readEntryFile(path string) (Entry, error) {
 			}
 		}
 	}
-	if err := desc.Digest.Validate(); err != nil {
-		return Entry{}, fmt.Errorf("invalid draft file %s: descriptor digest %q: %w", path, desc.Digest, err)
+	if err := CheckDigest(desc.Digest); err != nil {
+		return Entry{}, fmt.Errorf("invalid draft file %s: descriptor %w", path, err)
 	}
 	if ok, err := manifest.MatchesDigest(raw, desc.Digest); err != nil || !ok {
 		return Entry{}, fmt.Errorf("invalid draft file %s: manifest digest %s does not match descriptor digest %s", path, digest.FromBytes(raw), desc.Digest)
 	}
 	return Entry{Source: f.Ref, Descriptor: desc, Raw: raw}, nil
-}
-
-// Save writes the draft, replacing any previous version. Readers see the old
-// or the new list directory, never a mix: the new one is written under a
-// hidden temporary name and renamed into place.
-func (s *Store) Save(d *Draft) error {
-	if d.Name == "" {
-		return fmt.Errorf("draft has no name")
-	}
-	escName := escape(d.Name)
-	files := map[string][]byte{}
-	sc := sidecar{Name: d.Name, MediaType: d.MediaType, Annotations: d.Annotations}
-	owner := map[string]string{}
-	for _, e := range d.Entries {
-		fn, b, err := encodeEntry(e)
-		if err != nil {
-			return fmt.Errorf("save draft %s: %w", d.Name, err)
-		}
-		if prev, ok := owner[fn]; ok {
-			return fmt.Errorf("save draft %s: entries %s and %s would share the file name %s", d.Name, prev, e.Source, fn)
-		}
-		owner[fn] = e.Source
-		files[fn] = b
-		sc.Files = append(sc.Files, fn)
-	}
-	if err := os.MkdirAll(s.root, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(s.root, "."+escName+".new-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp) // no-op once renamed into place
-	for _, fn := range slices.Sorted(maps.Keys(files)) {
-		if err := os.WriteFile(filepath.Join(tmp, fn), files[fn], 0o600); err != nil {
-			return fmt.Errorf("save draft %s: %w", d.Name, err)
-		}
-	}
-	if err := s.swapDir(tmp, s.listDir(escName)); err != nil {
-		return fmt.Errorf("save draft %s: %w", d.Name, err)
-	}
-	b, err := json.MarshalIndent(sc, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(s.sidecarPath(escName), b); err != nil {
-		return fmt.Errorf("save draft %s: %w", d.Name, err)
-	}
-	return nil
-}
-
-// swapDir replaces dst by src. A directory cannot be renamed over a
-// non-empty one, so the old directory is first moved aside and restored if
-// the second rename fails.
-func (s *Store) swapDir(src, dst string) error {
-	old, err := os.MkdirTemp(s.root, ".old-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(old)
-	aside := filepath.Join(old, "d")
-	moved := true
-	if err := os.Rename(dst, aside); errors.Is(err, fs.ErrNotExist) {
-		moved = false
-	} else if err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		if moved {
-			_ = os.Rename(aside, dst)
-		}
-		return err
-	}
-	return nil
 }
 
 func writeFileAtomic(path string, b []byte) error {
@@ -296,6 +203,9 @@ func encodeEntry(e Entry) (string, []byte, error) {
 	if _, err := reference.ParseNamed(e.Source); err != nil {
 		return "", nil, fmt.Errorf("entry source %q is not a normalized reference (e.g. docker.io/library/app:1.0): %w", e.Source, err)
 	}
+	if err := CheckDigest(e.Descriptor.Digest); err != nil {
+		return "", nil, fmt.Errorf("entry %s: %w", e.Source, err)
+	}
 	if ok, err := manifest.MatchesDigest(e.Raw, e.Descriptor.Digest); err != nil || !ok {
 		return "", nil, fmt.Errorf("entry %s: manifest bytes do not match digest %s", e.Source, e.Descriptor.Digest)
 	}
@@ -311,48 +221,4 @@ func encodeEntry(e Entry) (string, []byte, error) {
 		return "", nil, fmt.Errorf("entry %s: %w", e.Source, err)
 	}
 	return escape(e.Source), b, nil
-}
-
-// Remove deletes the draft called name and its sidecar. The error wraps
-// ErrNotFound when there is no such draft.
-func (s *Store) Remove(name string) error {
-	escName := escape(name)
-	dir := s.listDir(escName)
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-		_ = os.Remove(s.sidecarPath(escName))
-		return wrapSentinel(ErrNotFound, fmt.Sprintf("no draft manifest list %s", name))
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("remove draft %s: %w", name, err)
-	}
-	if err := os.Remove(s.sidecarPath(escName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove draft %s: %w", name, err)
-	}
-	return nil
-}
-
-// List reads every draft, sorted by name. Drafts made by `docker manifest`
-// have no sidecar, and their name is the escaped directory name, since the
-// escaping cannot be undone.
-func (s *Store) List() ([]*Draft, error) {
-	dirs, err := os.ReadDir(s.root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var out []*Draft
-	for _, de := range dirs {
-		if !de.IsDir() || strings.HasPrefix(de.Name(), ".") {
-			continue
-		}
-		d, err := s.load(de.Name(), de.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
 }

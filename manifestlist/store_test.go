@@ -310,8 +310,8 @@ func TestStoreErrors(t *testing.T) {
 func TestStoreListAndRemove(t *testing.T) {
 	dir := t.TempDir()
 	s := NewStore(dir)
-	if ds, err := s.List(); err != nil || len(ds) != 0 {
-		t.Fatalf("empty store: %v, %v", ds, err)
+	if ds, bad, err := s.List(); err != nil || len(ds) != 0 || len(bad) != 0 {
+		t.Fatalf("empty store: %v, %v, %v", ds, bad, err)
 	}
 	for _, name := range []string{"r.example/b:v1", "r.example/a:v1"} {
 		d := &Draft{Name: name, Entries: []Entry{entry("r.example/a:amd64", v2s2, name, "linux/amd64")}}
@@ -326,9 +326,9 @@ func TestStoreListAndRemove(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "manifests", ".r.example_a-v1.new-123"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := s.List()
-	if err != nil {
-		t.Fatal(err)
+	ds, bad, err := s.List()
+	if err != nil || len(bad) != 0 {
+		t.Fatal(err, bad)
 	}
 	var names []string
 	for _, d := range ds {

@@ -67,11 +67,24 @@ func runAnnotate(dockerCLI command.Cli, opts annotateOptions, changed func(strin
 	if err != nil {
 		return err
 	}
-	store := draftStore()
-	draft, err := store.Get(name)
-	if err != nil {
-		return fmt.Errorf("annotate %s: %w", name, err)
+	// Read, changed and written under the draft's lock, so concurrent
+	// annotations of one draft all stay.
+	var editErr error
+	err = draftStore().Update(name, func(draft *manifestlist.Draft) error {
+		editErr = annotateDraft(draft, opts, changed, entryAnn, indexAnn)
+		return editErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case err == editErr:
+		return err
 	}
+	return fmt.Errorf("annotate %s: %w", name, err)
+}
+
+func annotateDraft(draft *manifestlist.Draft, opts annotateOptions, changed func(string) bool, entryAnn, indexAnn map[string]string) error {
+	name := draft.Name
 	i, err := draft.Find(opts.entry)
 	if err != nil {
 		return err
@@ -107,7 +120,7 @@ func runAnnotate(dockerCLI command.Cli, opts annotateOptions, changed func(strin
 	draft.Annotations = applyAnnotations(draft.Annotations, indexAnn)
 
 	if err := draft.CheckDuplicates(); err != nil {
-		return fmt.Errorf("annotate %s: %w", name, err)
+		return err
 	}
 	// A list type that cannot carry what was set is an error now, not a
 	// silent loss at push time.
@@ -116,9 +129,9 @@ func runAnnotate(dockerCLI command.Cli, opts annotateOptions, changed func(strin
 		return err
 	}
 	if l.MediaType != imgspecv1.MediaTypeImageIndex && (len(entryAnn) > 0 || len(indexAnn) > 0) {
-		return fmt.Errorf("annotate %s: a Docker manifest list cannot carry annotations; recreate it with --media-type oci", name)
+		return fmt.Errorf("a Docker manifest list cannot carry annotations; recreate %s with --media-type oci", name)
 	}
-	return store.Save(draft)
+	return nil
 }
 
 // parseAnnotations reads KEY=VALUE pairs; an empty VALUE deletes KEY.

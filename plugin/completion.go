@@ -106,7 +106,7 @@ func completeDraftEntries(cmd *cobra.Command, args []string, toComplete string) 
 // directory names of the store). A Docker Hub draft also matches its short
 // form, so "app<TAB>" finds docker.io/library/app:1.0.
 func draftNames(exclude []string, toComplete string) []string {
-	drafts, err := draftStore().List()
+	drafts, _, err := draftStore().List()
 	if err != nil {
 		return nil
 	}

@@ -38,7 +38,9 @@ contributes all of its entries, attestations included.
 
 With --platforms and --template (manifest-tool's from-args), the sources are
 the template expanded for each platform: OS, ARCH and VARIANT are replaced,
-and an empty VARIANT disappears with the separator before it.`,
+and an empty VARIANT disappears with the separator before it. The template
+must name a different image for each platform, and each platform is listed
+once.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
@@ -83,17 +85,16 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		return fmt.Errorf("create %s: no SOURCE given; name images, or use --platforms with --template", name)
 	}
 	store := draftStore()
-	draft, err := store.Get(name)
-	switch {
-	case errors.Is(err, manifestlist.ErrNotFound):
-		draft = &manifestlist.Draft{Name: name}
-	case err != nil:
-		return err
-	case !opts.amend:
+	exists := func() error {
 		return fmt.Errorf("draft %s already exists: add to it with --amend, or remove it with docker mlist rm", name)
 	}
-	if mediaType != "" {
-		draft.MediaType = mediaType
+	// Checked before fetching anything, and again under the draft's lock.
+	if !opts.amend {
+		if _, err := store.Get(name); err == nil {
+			return exists()
+		} else if !errors.Is(err, manifestlist.ErrNotFound) {
+			return err
+		}
 	}
 
 	sess := newSession(dockerCLI, opts.registry)
@@ -112,21 +113,39 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		return err
 	}
 	sources = append(sources, fromTemplate...)
+	// Platforms read from image configs and registry lists obey the rules
+	// of typed ones.
+	var fetched manifestlist.Draft
 	for _, s := range sources {
-		for _, e := range s.entries {
-			draft.Add(e)
-		}
+		fetched.Entries = append(fetched.Entries, s.entries...)
 	}
-	if err := draft.CheckDuplicates(); err != nil {
+	if err := fetched.ValidatePlatforms(); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
-	// Building the list now catches a --media-type the entries cannot have
-	// before anything is written.
-	if _, err := draft.List(); err != nil {
+	// The draft is read, changed and written under its lock, so concurrent
+	// amends each add to the result of the one before.
+	err = store.Edit(name, func(draft *manifestlist.Draft, found bool) error {
+		if found && !opts.amend {
+			return exists()
+		}
+		if mediaType != "" {
+			draft.MediaType = mediaType
+		}
+		for _, s := range sources {
+			for _, e := range s.entries {
+				draft.Add(e)
+			}
+		}
+		if err := draft.CheckDuplicates(); err != nil {
+			return fmt.Errorf("create %s: %w", name, err)
+		}
+		// Building the list now catches a --media-type the entries cannot
+		// have before anything is written.
+		_, err := draft.List()
 		return err
-	}
-	if err := store.Save(draft); err != nil {
-		return fmt.Errorf("save draft %s: %w", name, err)
+	})
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s\n", name)
 	return nil
@@ -174,6 +193,9 @@ func templateSources(opts createOptions) ([]templatedSource, error) {
 	}
 	platforms, err := manifestlist.ParsePlatforms(opts.platforms)
 	if err != nil {
+		return nil, err
+	}
+	if err := manifestlist.CheckTemplate(opts.template, platforms); err != nil {
 		return nil, err
 	}
 	out := make([]templatedSource, 0, len(platforms))

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -26,9 +27,13 @@ type draftSummary struct {
 func newLsCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts lsOptions
 	cmd := &cobra.Command{
-		Use:                   "ls [OPTIONS]",
-		Aliases:               []string{"list"},
-		Short:                 "List local drafts",
+		Use:     "ls [OPTIONS]",
+		Aliases: []string{"list"},
+		Short:   "List local drafts",
+		Long: `List local drafts.
+
+A draft that cannot be read is reported on stderr, one line each, after the
+drafts that can; the exit status is then 1.`,
 		Example:               "  docker mlist ls\n  docker mlist ls --format '{{.Name}} {{.Entries}}'",
 		Args:                  cli.NoArgs,
 		DisableFlagsInUseLine: true,
@@ -41,11 +46,24 @@ func newLsCommand(dockerCLI command.Cli) *cobra.Command {
 	return cmd
 }
 
+// runLs prints every readable draft, then fails with one line per draft it
+// could not read, so scripts see the problem and still get the rest.
 func runLs(dockerCLI command.Cli, opts lsOptions) error {
-	drafts, err := draftStore().List()
+	drafts, unreadable, err := draftStore().List()
 	if err != nil {
 		return err
 	}
+	if err := printDrafts(dockerCLI, opts, drafts); err != nil {
+		return err
+	}
+	errs := make([]error, 0, len(unreadable))
+	for _, u := range unreadable {
+		errs = append(errs, errors.New(termText(u.Error())))
+	}
+	return errors.Join(errs...)
+}
+
+func printDrafts(dockerCLI command.Cli, opts lsOptions, drafts []*manifestlist.Draft) error {
 	rows := make([]draftSummary, 0, len(drafts))
 	for _, d := range drafts {
 		s := draftSummary{Name: d.Name, Entries: len(d.Entries), Platforms: []string{}}

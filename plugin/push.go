@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -93,7 +94,8 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	}
 	fmt.Fprintln(dockerCLI.Out(), d)
 	if opts.purge {
-		if err := store.Remove(name); err != nil {
+		// An edit made while the list was pushed is not thrown away.
+		if err := store.RemoveUnchanged(draft); err != nil {
 			return fmt.Errorf("push %s: pushed as %s, but the draft was not removed: %w", name, d, err)
 		}
 	}
@@ -149,12 +151,11 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 // runPushSpec builds the list a spec file describes, in memory, and pushes
 // it with its extra tags.
 func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error {
-	f, err := os.Open(opts.spec)
+	b, err := readSpec(opts.spec)
 	if err != nil {
 		return fmt.Errorf("push --spec: %w", err)
 	}
-	spec, err := manifestlist.ParseSpec(f)
-	f.Close()
+	spec, err := manifestlist.ParseSpec(bytes.NewReader(b))
 	if err != nil {
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
@@ -223,4 +224,25 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 	}
 	fmt.Fprintln(dockerCLI.Out(), d)
 	return nil
+}
+
+// maxSpecSize bounds a spec file; real ones are a few kilobytes.
+const maxSpecSize = 1 << 20
+
+// readSpec reads a spec file whole, refusing one over maxSpecSize rather
+// than reading a truncated part of it.
+func readSpec(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxSpecSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxSpecSize {
+		return nil, fmt.Errorf("%s is over %d MiB; a spec is a short YAML file", path, maxSpecSize>>20)
+	}
+	return b, nil
 }

@@ -28,6 +28,11 @@ func ParseReference(s string) (Reference, error) {
 	}
 	if d, ok := named.(reference.Digested); ok {
 		r.Digest = d.Digest()
+		// Manifests are hashed with sha256 everywhere; another algorithm
+		// could never be verified.
+		if r.Digest.Algorithm() != digest.SHA256 {
+			return Reference{}, fmt.Errorf("invalid reference %q: digest algorithm %s is not supported; use a sha256 digest", s, r.Digest.Algorithm())
+		}
 	}
 	if r.Tag == "" && r.Digest == "" {
 		r.Tag = "latest"
