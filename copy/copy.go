@@ -58,8 +58,10 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 		case err == nil && desc.Digest == d:
 			return Result{Digest: d, Unchanged: true}, nil
 		case errors.Is(err, registry.ErrNotFound):
-			// A first copy into a new repository skips every existence check
-			// (one per manifest and blob) at the cost of this one request.
+			// A first copy into a repository without tags skips every
+			// manifest existence check at the cost of this one request; the
+			// blobs of an interrupted copy are found without extra requests
+			// (see transferBlob).
 			dst.New = dst.Client.RepositoryIsNew(ctx, dst.Repository)
 		case err != nil:
 			return Result{}, err
@@ -81,16 +83,29 @@ func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag st
 			copied = append(copied, c.Digest)
 		}
 	}
-	if err := Transfer(ctx, src, dst, m, stats); err != nil {
+	if !opts.Referrers {
+		if err := Transfer(ctx, src, dst, m, stats); err != nil {
+			return Result{}, err
+		}
+		return Result{Digest: m.Digest}, nil
+	}
+	// The tag is written last, once the referrers are there too: a failed
+	// copy leaves it as it was.
+	byDigest := m
+	byDigest.Tag = ""
+	if err := Transfer(ctx, src, dst, byDigest, stats); err != nil {
 		return Result{}, err
 	}
 	res := Result{Digest: m.Digest}
-	if opts.Referrers {
-		var orphaned digest.Digest
-		if m.Digest != d {
-			orphaned = d
+	var orphaned digest.Digest
+	if m.Digest != d {
+		orphaned = d
+	}
+	res.Warnings = copyReferrers(ctx, src, dst, copied, orphaned, stats)
+	if dstTag != "" {
+		if _, err := dst.Client.PutManifest(ctx, dst.Repository, dstTag, m.Raw, m.MediaType); err != nil {
+			return Result{}, err
 		}
-		res.Warnings = copyReferrers(ctx, src, dst, copied, orphaned, stats)
 	}
 	return res, nil
 }

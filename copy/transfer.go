@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
@@ -53,8 +55,11 @@ func Blobs(raw []byte) ([]registry.Descriptor, error) {
 type Endpoint struct {
 	Client     *registry.Client
 	Repository string
-	// New marks a destination repository known to hold nothing yet, so
-	// nothing is checked for before it is written.
+	// New marks a destination repository without tags (the registry says it
+	// does not exist): manifests are not checked for before they are
+	// written, and blobs are asked for with a mount from the repository
+	// itself, which opens the upload session when the blob is missing, so an
+	// interrupted copy's blobs are not sent again.
 	New bool
 }
 
@@ -65,21 +70,29 @@ func (e Endpoint) String() string { return e.Client.Host + "/" + e.Repository }
 type Manifest struct {
 	Digest    digest.Digest
 	MediaType string
-	Raw       []byte
+	// Size is what the descriptor naming the manifest says, 0 if none did.
+	Size int64
+	Raw  []byte
 	// Tag, when set, is where the manifest is put instead of its digest.
 	Tag string
 }
 
 // Transfer makes manifest m of src present in dst with the same digest: a
 // HEAD when dst already has it; otherwise each missing blob is mounted (same
-// registry) or streamed (another registry, or a registry that declines the
-// mount), a list's entries are transferred first, and the manifest is put by
-// digest with its exact bytes, last.
+// registry) or streamed (another registry, or a registry that declines or
+// forbids the mount), a list's entries are transferred first, and the
+// manifest is put by digest with its exact bytes, last. Every manifest and
+// streamed blob is checked against the descriptor that named it (digest and
+// size); a mismatch fails with a *CorruptError before the manifest is put.
 func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
 	present := false
 	if dst.New {
 		// Nothing to find: skip the HEAD.
-	} else if _, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
+	} else if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
+		if m.Size > 0 && desc.Size > 0 && desc.Size != m.Size {
+			// The same digest, so the same bytes: the descriptor is wrong.
+			return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: dst.String(), Size: m.Size, GotSize: desc.Size}
+		}
 		present = true
 		stats.add(func(s *Stats) { s.Present++ })
 		if m.Tag == "" {
@@ -97,6 +110,9 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 		if m.MediaType == "" {
 			m.MediaType = desc.MediaType
 		}
+	}
+	if err := checkManifest(src, m); err != nil {
+		return err
 	}
 	if !present {
 		if err := transferContent(ctx, src, dst, m, stats); err != nil {
@@ -138,12 +154,26 @@ func transferContent(ctx context.Context, src, dst Endpoint, m Manifest, stats *
 	})
 }
 
+// checkManifest holds a manifest's bytes to the descriptor that named it.
+func checkManifest(src Endpoint, m Manifest) error {
+	if m.Size > 0 && int64(len(m.Raw)) != m.Size {
+		return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: src.String(), Size: m.Size, GotSize: int64(len(m.Raw))}
+	}
+	if m.Digest != "" {
+		v := newVerifier("manifest", src.String(), m.Digest, int64(len(m.Raw)))
+		_ = v.write(m.Raw)
+		return v.check()
+	}
+	return nil
+}
+
 // listChildren returns a list's entries, or nil for a single image.
 func listChildren(raw []byte) ([]Manifest, error) {
 	var l struct {
 		Manifests []struct {
 			MediaType string        `json:"mediaType"`
 			Digest    digest.Digest `json:"digest"`
+			Size      int64         `json:"size"`
 		} `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &l); err != nil {
@@ -154,52 +184,397 @@ func listChildren(raw []byte) ([]Manifest, error) {
 	}
 	out := make([]Manifest, 0, len(l.Manifests))
 	for _, d := range l.Manifests {
-		out = append(out, Manifest{Digest: d.Digest, MediaType: d.MediaType})
+		out = append(out, Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size})
 	}
 	return out, nil
 }
 
+// Retry budget of a blob transfer: a transfer that meets a transient fault
+// (an upload answered 429/5xx, a connection reset, a body cut) is restarted
+// as a whole, on a new upload session, at most blobAttempts times in all,
+// waiting retryBase, then twice as long each time, or what the registry asked
+// for with Retry-After. Within one attempt, a source body cut part-way is
+// read again from where it stopped at most maxResumes times.
+const (
+	blobAttempts = 4
+	maxResumes   = 5
+)
+
+// retryBase is the first wait before a blob transfer is restarted.
+var retryBase = time.Second
+
 func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, stats *Stats) error {
 	stats.add(func(s *Stats) { s.BlobsSeen++ })
-	if src.Client.Host == dst.Client.Host {
+	var up *registry.Upload
+	switch {
+	case src.Client.Host == dst.Client.Host:
 		// A mount answers 201 for a blob the target already links too, so no HEAD first.
-		ok, err := dst.Client.MountBlob(ctx, dst.Repository, src.Repository, b.Digest)
+		ok, u, err := dst.Client.MountBlob(ctx, dst.Repository, src.Repository, b.Digest)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			// Typically the destination's credentials may not read the
+			// source (401/403): the source's own client can.
+			dst.Client.Logf("%v; streaming %s through the source's credentials instead", err, b.Digest)
+		case ok:
+			stats.add(func(s *Stats) { s.Mounted++ })
+			return nil
+		default:
+			dst.Client.Logf("mount %s from %s into %s declined; streaming it", b.Digest, src, dst)
+			up = u
+		}
+	case dst.New:
+		// A repository without tags may still hold blobs of an interrupted
+		// copy: a mount from itself says so (201) with the request that
+		// otherwise opens the upload session (202) used below.
+		ok, u, err := dst.Client.MountBlob(ctx, dst.Repository, dst.Repository, b.Digest)
+		if err == nil && ok {
+			stats.add(func(s *Stats) { s.BlobsPresent++ })
+			return nil
+		}
+		up = u // nil after an error: the upload below opens its own session
+	default:
+		ok, err := dst.Client.BlobExists(ctx, dst.Repository, b.Digest)
 		if err != nil {
 			return err
 		}
 		if ok {
-			stats.add(func(s *Stats) { s.Mounted++ })
+			stats.add(func(s *Stats) { s.BlobsPresent++ })
 			return nil
 		}
-	} else if dst.New {
-		// Nothing to find: upload without asking.
-	} else if ok, err := dst.Client.BlobExists(ctx, dst.Repository, b.Digest); err != nil {
-		return err
-	} else if ok {
-		stats.add(func(s *Stats) { s.BlobsPresent++ })
-		return nil
 	}
 	select {
 	case streams() <- struct{}{}:
 		defer func() { <-streams() }()
 	case <-ctx.Done():
+		if up != nil {
+			up.Cancel(ctx)
+		}
 		return ctx.Err()
 	}
-	body, size, err := src.Client.GetBlob(ctx, src.Repository, b.Digest)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	if size < 0 {
-		size = b.Size
-	}
-	stats.startBlob(b.Digest, size)
+	stats.startBlob(b.Digest, b.Size)
 	defer stats.endBlob(b.Digest)
-	if err := dst.Client.UploadBlob(ctx, dst.Repository, b.Digest, size, &countingReader{r: body, digest: b.Digest, stats: stats}); err != nil {
+	if err := streamBlob(ctx, src, dst, b, up, stats); err != nil {
 		return err
 	}
 	stats.add(func(s *Stats) { s.Uploaded++ })
 	return nil
+}
+
+// streamBlob reads blob b from src and uploads it to dst, verifying every
+// byte on the way, within the retry budget. up, when set, is an upload
+// session already open.
+func streamBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, up *registry.Upload, stats *Stats) error {
+	var last error
+	chunkedRetry := false
+	for attempt := 0; attempt < blobAttempts; attempt++ {
+		if last != nil {
+			wait, _ := registry.Transient(last)
+			if wait == 0 {
+				wait = retryBase << (attempt - 1)
+			}
+			dst.Client.Logf("copy blob %s to %s: %v; restarting in %s", b.Digest, dst, last, wait)
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if up == nil {
+			var err error
+			if up, err = dst.Client.StartUpload(ctx, dst.Repository, b.Digest); err != nil {
+				if _, ok := registry.Transient(err); !ok {
+					return err
+				}
+				last = err
+				continue
+			}
+		}
+		// The upload may give up while its transport still reads the
+		// source: cancelling the read lets the reader go.
+		readCtx, cancelRead := context.WithCancel(ctx)
+		r := &blobReader{ctx: readCtx, src: src, b: b, stats: stats, v: newVerifier("blob", src.String(), b.Digest, b.Size)}
+		// The source is opened before the upload starts: a source that
+		// fails costs no upload, and a registry that holds a lock while it
+		// reads an upload body (go-containerregistry's in-memory one) is not
+		// asked for a blob of its own meanwhile.
+		err := r.start()
+		if err == nil {
+			if err = up.Put(ctx, b.Digest, b.Size, r); err == nil {
+				err = r.verify()
+			}
+		}
+		cancelRead()
+		r.close()
+		if err == nil {
+			return nil
+		}
+		up.Cancel(ctx)
+		up = nil
+		if rerr := r.failure(); rerr != nil && (ctx.Err() != nil || !errors.Is(rerr, context.Canceled)) {
+			// The source failed, not the upload: its error is the cause.
+			err = rerr
+		}
+		if errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		if errors.Is(err, registry.ErrMonolithicRefused) && !chunkedRetry {
+			// The client now uploads in chunks; this attempt does not count.
+			dst.Client.Logf("%v; uploading in chunks", err)
+			chunkedRetry = true
+			attempt--
+			continue
+		}
+		if _, ok := registry.Transient(err); !ok {
+			return err
+		}
+		last = err
+	}
+	return fmt.Errorf("copy blob %s from %s to %s: %d attempts failed, the last: %w", b.Digest, src, dst, blobAttempts, last)
+}
+
+// ErrCorrupt is what a blob or manifest whose bytes do not match their
+// descriptor (digest or size) fails with; it is never retried.
+var ErrCorrupt = errors.New("content does not match its descriptor")
+
+// CorruptError names a blob or manifest whose bytes do not match its
+// descriptor, and where it was read.
+type CorruptError struct {
+	Kind   string // "blob", "manifest"
+	Digest digest.Digest
+	Source string
+	// Got is the digest of the bytes read, or "" when their size was wrong.
+	Got digest.Digest
+	// Size is what the descriptor says; GotSize what the source served.
+	Size, GotSize int64
+}
+
+func (e *CorruptError) Error() string {
+	if e.Got != "" {
+		return fmt.Sprintf("%s %s from %s is corrupt: the bytes served have digest %s", e.Kind, e.Digest, e.Source, e.Got)
+	}
+	return fmt.Sprintf("%s %s from %s does not match its descriptor: %d bytes where the descriptor says %d", e.Kind, e.Digest, e.Source, e.GotSize, e.Size)
+}
+
+// Unwrap makes errors.Is(err, ErrCorrupt) true.
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
+// verifier hashes and counts what passes through it and reports content
+// that does not match its descriptor: more bytes than the descriptor says
+// as soon as they come, fewer or a wrong digest at the end.
+type verifier struct {
+	kind, source string
+	want         digest.Digest
+	size         int64
+	n            int64
+	h            digest.Digester
+}
+
+func newVerifier(kind, source string, want digest.Digest, size int64) *verifier {
+	alg := want.Algorithm()
+	if !alg.Available() {
+		alg = digest.Canonical
+	}
+	return &verifier{kind: kind, source: source, want: want, size: size, h: alg.Digester()}
+}
+
+func (v *verifier) write(p []byte) error {
+	v.n += int64(len(p))
+	v.h.Hash().Write(p)
+	if v.size >= 0 && v.n > v.size {
+		return &CorruptError{Kind: v.kind, Digest: v.want, Source: v.source, Size: v.size, GotSize: v.n}
+	}
+	return nil
+}
+
+// check is called at the end of the content.
+func (v *verifier) check() error {
+	if v.size >= 0 && v.n != v.size {
+		return &CorruptError{Kind: v.kind, Digest: v.want, Source: v.source, Size: v.size, GotSize: v.n}
+	}
+	if got := v.h.Digest(); got != v.want {
+		return &CorruptError{Kind: v.kind, Digest: v.want, Source: v.source, Got: got}
+	}
+	return nil
+}
+
+// verifyingReader passes r on and fails, instead of ending, when the
+// content does not match the descriptor: a destination reading it never
+// sees the end of a corrupt blob, so never commits it.
+type verifyingReader struct {
+	r   io.Reader
+	v   *verifier
+	err error // the mismatch found, if any
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	n, err := r.r.Read(p)
+	if n > 0 {
+		if r.err = r.v.write(p[:n]); r.err != nil {
+			return 0, r.err
+		}
+	}
+	if err == io.EOF {
+		if r.err = r.v.check(); r.err != nil {
+			return n, r.err
+		}
+	}
+	return n, err
+}
+
+// blobReader reads one blob from a registry for an upload: it resumes a
+// body cut part-way with a Range request from where it stopped (or reads
+// again from the start where the registry ignores Range), and fails rather
+// than ends when the bytes do not match the descriptor.
+type blobReader struct {
+	ctx   context.Context
+	src   Endpoint
+	b     registry.Descriptor
+	stats *Stats
+
+	mu      sync.Mutex
+	body    io.ReadCloser
+	v       *verifier // set by the maker
+	resumes int
+	err     error // why reading failed, kept for every later Read
+	done    bool  // the whole blob was read and verified
+}
+
+func (r *blobReader) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return 0, r.err
+	}
+	for {
+		if r.v.n == r.b.Size {
+			if err := r.finish(); err != nil {
+				return 0, err
+			}
+			return 0, io.EOF
+		}
+		if r.body == nil {
+			if err := r.open(); err != nil {
+				r.err = err
+				return 0, err
+			}
+		}
+		if rest := r.b.Size - r.v.n; int64(len(p)) > rest {
+			p = p[:rest]
+		}
+		n, err := r.body.Read(p)
+		if n > 0 {
+			_ = r.v.write(p[:n]) // cannot overflow: p is cut to what is left
+			r.stats.add(func(s *Stats) {
+				s.BytesUploaded += int64(n)
+				if b := s.active[r.b.Digest]; b != nil {
+					b.Done += int64(n)
+				}
+			})
+			return n, nil
+		}
+		if err == nil {
+			continue
+		}
+		// Ended or cut before the descriptor's size: read again from here.
+		r.body.Close()
+		r.body = nil
+		if r.resumes++; r.resumes > maxResumes {
+			r.err = fmt.Errorf("read blob %s from %s: cut %d times, the last at byte %d of %d: %w", r.b.Digest, r.src, maxResumes, r.v.n, r.b.Size, err)
+			return 0, r.err
+		}
+		r.src.Client.Logf("read blob %s from %s: %v at byte %d of %d; resuming", r.b.Digest, r.src, err, r.v.n, r.b.Size)
+		if r.resumes > 1 {
+			select {
+			case <-time.After(retryBase << (r.resumes - 2)):
+			case <-r.ctx.Done():
+				r.err = r.ctx.Err()
+				return 0, r.err
+			}
+		}
+	}
+}
+
+// start opens the source, before the upload that reads it.
+func (r *blobReader) start() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.v.n == r.b.Size {
+		return nil // nothing to read: an empty blob
+	}
+	if err := r.open(); err != nil {
+		r.err = err
+		return err
+	}
+	return nil
+}
+
+// open (re)opens the source at the current offset.
+func (r *blobReader) open() error {
+	off := r.v.n
+	body, start, total, err := r.src.Client.GetBlobAt(r.ctx, r.src.Repository, r.b.Digest, off)
+	if err != nil {
+		return fmt.Errorf("read blob %s from %s: %w", r.b.Digest, r.src, err)
+	}
+	if total >= 0 && total != r.b.Size {
+		body.Close()
+		return &CorruptError{Kind: "blob", Digest: r.b.Digest, Source: r.src.String(), Size: r.b.Size, GotSize: total}
+	}
+	if start < off {
+		// The registry ignored Range: drop what was already passed on.
+		if _, err := io.CopyN(io.Discard, body, off-start); err != nil {
+			body.Close()
+			return fmt.Errorf("read blob %s from %s: %w", r.b.Digest, r.src, err)
+		}
+	}
+	r.body = body
+	return nil
+}
+
+func (r *blobReader) finish() error {
+	if r.done {
+		return nil
+	}
+	if err := r.v.check(); err != nil {
+		r.err = err
+		return err
+	}
+	r.done = true
+	return nil
+}
+
+// verify is called once the upload succeeded: the transport may not have
+// read the end of the body yet.
+func (r *blobReader) verify() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return r.err
+	}
+	if r.v.n != r.b.Size {
+		return fmt.Errorf("upload of blob %s ended before it was read whole", r.b.Digest)
+	}
+	return r.finish()
+}
+
+// failure is why reading the source failed, if it did.
+func (r *blobReader) failure() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+func (r *blobReader) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.body != nil {
+		r.body.Close()
+		r.body = nil
+	}
 }
 
 // Jobs is how many transfers or fetches run at once (--jobs); process-wide,

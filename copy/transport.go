@@ -3,9 +3,12 @@ package copy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -59,6 +62,9 @@ func copyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 		return "", err
 	}
 	defer s.Close()
+	// Destinations write their index or archive at Commit, after every
+	// blob was verified; a docker-archive opened but never committed is
+	// removed by its Close.
 	d, err := dst.Image.NewImageDestination(ctx, opts.DestinationCtx)
 	if err != nil {
 		return "", err
@@ -74,11 +80,14 @@ func copyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 	var top digest.Digest
 	switch {
 	case !manifest.MIMETypeIsMultiImage(mt):
-		top, _, _, err = t.image(ctx, nil, false)
+		top, err = t.single(ctx, nil, -1)
 	case opts.Platform != nil:
 		var chosen digest.Digest
 		if chosen, err = choose(raw, mt, *opts.Platform); err == nil {
-			top, _, _, err = t.image(ctx, &chosen, false)
+			var l manifest.List
+			if l, err = manifest.ListFromBlob(raw, mt); err == nil {
+				top, err = t.single(ctx, &chosen, instanceSize(l, chosen))
+			}
 		}
 	default:
 		top, err = t.list(ctx, raw, mt)
@@ -90,6 +99,24 @@ func copyImage(ctx context.Context, src, dst Location, opts ImageOptions) (diges
 		return "", err
 	}
 	return top, nil
+}
+
+// instanceSize is the size a list's descriptor gives an entry, -1 if none.
+func instanceSize(l manifest.List, d digest.Digest) int64 {
+	if u, err := l.Instance(d); err == nil && u.Size > 0 {
+		return u.Size
+	}
+	return -1
+}
+
+// single copies one image and its manifest.
+func (t *transportCopy) single(ctx context.Context, instance *digest.Digest, size int64) (digest.Digest, error) {
+	img, err := t.prepare(ctx, instance, size)
+	if err != nil {
+		return "", err
+	}
+	d, _, _, err := t.write(ctx, img, false)
+	return d, err
 }
 
 // choose picks the entry of a list for one platform, as a runtime would.
@@ -111,10 +138,20 @@ func (t *transportCopy) list(ctx context.Context, raw []byte, mt string) (digest
 	if err != nil {
 		return "", err
 	}
-	updates := make([]manifest.ListUpdate, 0, len(l.Instances()))
+	// Every entry is read, checked and converted before anything is
+	// written, so an entry that cannot be copied (an attestation that has
+	// no Docker form, a corrupt manifest) fails the copy up front.
+	instances := l.Instances()
+	images := make([]types.Image, len(instances))
+	for i, inst := range instances {
+		if images[i], err = t.prepare(ctx, &inst, instanceSize(l, inst)); err != nil {
+			return "", fmt.Errorf("entry %s%s: %w", inst, describeEntry(l, inst), err)
+		}
+	}
+	updates := make([]manifest.ListUpdate, 0, len(instances))
 	changed := false
-	for _, inst := range l.Instances() {
-		d, size, childMT, err := t.image(ctx, &inst, true)
+	for i, inst := range instances {
+		d, size, childMT, err := t.write(ctx, images[i], true)
 		if err != nil {
 			return "", fmt.Errorf("entry %s: %w", inst, err)
 		}
@@ -162,32 +199,68 @@ func errPreserve(mt string) error {
 // supported lists the manifest types the destination accepts; none means any.
 func (t *transportCopy) supported() []string { return t.dst.SupportedManifestMIMETypes() }
 
-// image copies one image (instance of the source's list, or the source
-// itself when instance is nil): blobs first, then its manifest, converted
-// when asked or when the destination needs it. It returns the manifest's
-// digest, size and type as written.
-func (t *transportCopy) image(ctx context.Context, instance *digest.Digest, inList bool) (digest.Digest, int64, string, error) {
+// describeEntry says what a list entry is, for errors: its platform, or
+// that it is an attestation.
+func describeEntry(l manifest.List, d digest.Digest) string {
+	var entry struct {
+		Manifests []imgspecv1.Descriptor `json:"manifests"`
+	}
+	raw, err := l.Serialize()
+	if err != nil || json.Unmarshal(raw, &entry) != nil {
+		return ""
+	}
+	for _, e := range entry.Manifests {
+		if e.Digest != d {
+			continue
+		}
+		if manifestlist.IsAttestation(e) {
+			return " (attestation of " + e.Annotations[manifestlist.AnnotationReferenceDigest] + ")"
+		}
+		if e.Platform != nil {
+			return " (" + manifestlist.FormatPlatform(e.Platform) + ")"
+		}
+	}
+	return ""
+}
+
+// prepare reads one image (instance of the source's list, or the source
+// itself when instance is nil), checks its manifest against the size its
+// list gives it (-1: none), and converts it when asked or when the
+// destination needs it. Nothing is written.
+func (t *transportCopy) prepare(ctx context.Context, instance *digest.Digest, size int64) (types.Image, error) {
 	img, err := image.FromUnparsedImage(ctx, t.opts.SourceCtx, image.UnparsedInstance(t.src, instance))
 	if err != nil {
-		return "", 0, "", err
+		return nil, err
 	}
-	_, mt, err := img.Manifest(ctx)
+	raw, mt, err := img.Manifest(ctx)
 	if err != nil {
-		return "", 0, "", err
+		return nil, err
+	}
+	if instance != nil {
+		// UnparsedInstance checked the digest; the size is the list's claim.
+		if size >= 0 && int64(len(raw)) != size {
+			return nil, &CorruptError{Kind: "manifest", Digest: *instance, Source: t.from(), Size: size, GotSize: int64(len(raw))}
+		}
 	}
 	target := t.convertTo
 	if supported := t.supported(); target == "" && len(supported) > 0 && !slices.Contains(supported, mt) {
 		if !t.lossy() {
-			return "", 0, "", errPreserve(mt)
+			return nil, errPreserve(mt)
 		}
 		target = supported[0]
 	}
 	if target != "" && target != mt {
 		if img, err = img.UpdatedImage(ctx, types.ManifestUpdateOptions{ManifestMIMEType: target,
 			InformationOnly: types.ManifestUpdateInformation{Destination: t.dst}}); err != nil {
-			return "", 0, "", err
+			return nil, fmt.Errorf("cannot be converted to %s: %w", target, err)
 		}
 	}
+	return img, nil
+}
+
+// write copies a prepared image: blobs first, then its manifest. It
+// returns the manifest's digest, size and type as written.
+func (t *transportCopy) write(ctx context.Context, img types.Image, inList bool) (digest.Digest, int64, string, error) {
 	if err := t.blobs(ctx, img); err != nil {
 		return "", 0, "", err
 	}
@@ -207,6 +280,12 @@ func (t *transportCopy) image(ctx context.Context, instance *digest.Digest, inLi
 		fmt.Fprintf(t.opts.Report, "copied %s to %s\n", d, t.to)
 	}
 	return d, int64(len(raw)), mt, nil
+}
+
+// from names the source, for errors.
+func (t *transportCopy) from() string {
+	ref := t.src.Reference()
+	return ref.Transport().Name() + ":" + ref.StringWithinTransport()
 }
 
 // lossy reports destinations that never keep digests (a docker-archive
@@ -255,10 +334,19 @@ func (t *transportCopy) layer(ctx context.Context, l types.BlobInfo) error {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	defer r.Close()
-	if size >= 0 {
+	switch {
+	case l.Size < 0:
 		l.Size = size
+	case size >= 0 && size != l.Size:
+		return &CorruptError{Kind: "blob", Digest: l.Digest, Source: t.from(), Size: l.Size, GotSize: size}
 	}
-	got, err := t.dst.PutBlob(ctx, r, l, none.NoCache, false)
+	// Destinations trust the digest they are given: hash every byte, and
+	// fail the read (so the blob is never stored) if they do not match.
+	vr := &verifyingReader{r: r, v: newVerifier("blob", t.from(), l.Digest, l.Size)}
+	got, err := t.dst.PutBlob(ctx, vr, l, none.NoCache, false)
+	if vr.err != nil {
+		return vr.err
+	}
 	if err != nil {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}

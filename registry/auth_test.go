@@ -510,10 +510,11 @@ func TestNoDeleteScope(t *testing.T) {
 	c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull", "push"}}, {Repository: "src", Actions: []string{"pull"}}},
 		Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	ctx := context.Background()
-	mounted, err := c.MountBlob(ctx, "app", "src", testBlobDigest)
-	if err != nil || mounted {
-		t.Fatalf("MountBlob = %v, %v; want declined without error", mounted, err)
+	mounted, up, err := c.MountBlob(ctx, "app", "src", testBlobDigest)
+	if err != nil || mounted || up == nil {
+		t.Fatalf("MountBlob = %v, %v, %v; want declined with its upload session", mounted, up, err)
 	}
+	up.Cancel(ctx) // the blob is not wanted after all
 	if n := reg.count(http.MethodDelete, "/v2/app/blobs/uploads/u1"); n != 1 {
 		t.Errorf("%d upload cancels sent, want 1 (then given up)", n)
 	}
