@@ -1,0 +1,288 @@
+package proxy
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Faults are what a Proxy does wrong on purpose. Every decision is drawn
+// from Seed and the request itself (method, path without upload session
+// IDs, query without the registry's _state, and how many times the proxy
+// saw that request before), not from arrival order: one seed makes the same
+// decisions however concurrent requests interleave, and a retry of a
+// request meets a fresh draw.
+type Faults struct {
+	// Seed selects the draws.
+	Seed uint64
+	// StatusRate is the fraction of requests answered with one of Statuses
+	// instead of being forwarded (the request body is read first, as a
+	// gateway would).
+	StatusRate float64
+	// Statuses are the answers StatusRate picks from; empty means 429, 500,
+	// 502 and 503. A 429 carries Retry-After: 0 or 1.
+	Statuses []int
+	// CutRate is the fraction of blob GET responses (200 or 206) whose
+	// connection is closed part-way through the body, after a drawn number
+	// of bytes and before the last one.
+	CutRate float64
+	// FailAll, when non-zero, answers every request with this status.
+	FailAll int
+	// Corrupt lists blob digests served with one byte flipped (same length,
+	// the same byte on every read, Range reads included).
+	Corrupt []string
+	// CorruptAll flips a byte of every blob served.
+	CorruptAll bool
+}
+
+// DefaultStatuses are the statuses StatusRate picks from by default.
+var DefaultStatuses = []int{http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable}
+
+// Fault kinds in the injection log.
+const (
+	KindStatus  = "status"  // answered with a status instead of forwarding
+	KindCut     = "cut"     // body cut after Bytes bytes
+	KindCorrupt = "corrupt" // byte at blob offset Bytes flipped
+)
+
+// Injection is one fault the proxy injected.
+type Injection struct {
+	Kind   string
+	Method string
+	Path   string
+	Query  string
+	Status int   // KindStatus: the status sent
+	Bytes  int64 // KindCut: body bytes sent before the cut; KindCorrupt: offset of the flipped byte
+}
+
+func (i Injection) String() string {
+	p := i.Path
+	if i.Query != "" {
+		p += "?" + i.Query
+	}
+	switch i.Kind {
+	case KindStatus:
+		return fmt.Sprintf("%s %s: answered %d", i.Method, p, i.Status)
+	case KindCut:
+		return fmt.Sprintf("%s %s: body cut after %d bytes", i.Method, p, i.Bytes)
+	default:
+		return fmt.Sprintf("%s %s: byte %d flipped", i.Method, p, i.Bytes)
+	}
+}
+
+// SetFaults replaces the faults to inject from the next request on.
+func (p *Proxy) SetFaults(f Faults) {
+	p.mu.Lock()
+	p.faults = f
+	p.mu.Unlock()
+}
+
+// Injected returns the faults injected since start or Reset, in order.
+func (p *Proxy) Injected() []Injection {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Injection(nil), p.injected...)
+}
+
+// InjectedCount counts the injected faults of one kind ("" for all).
+func (p *Proxy) InjectedCount(kind string) int {
+	n := 0
+	for _, i := range p.Injected() {
+		if kind == "" || i.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+func (p *Proxy) record(i Injection) {
+	p.mu.Lock()
+	p.injected = append(p.injected, i)
+	p.mu.Unlock()
+}
+
+var (
+	uploadPathRE = regexp.MustCompile(`/blobs/uploads/[^/]+$`)
+	blobPathRE   = regexp.MustCompile(`^/v2/.+/blobs/([a-z0-9]+:[a-f0-9]+)$`)
+)
+
+// draws returns the faults in force and the request's draw function: draw(label) is a number in
+// [0, 1) fixed by the seed, the request and its occurrence, and label.
+func (p *Proxy) draws(r *http.Request) (Faults, func(label string) float64) {
+	q := r.URL.Query()
+	q.Del("_state")
+	key := r.Method + " " + uploadPathRE.ReplaceAllString(r.URL.Path, "/blobs/uploads/*") + "?" + q.Encode()
+	p.mu.Lock()
+	f := p.faults
+	n := p.seen[key]
+	p.seen[key] = n + 1
+	p.mu.Unlock()
+	return f, func(label string) float64 {
+		sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%d\x00%s", f.Seed, key, n, label)))
+		return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
+	}
+}
+
+// inject answers r with an injected status and reports whether it did.
+func (p *Proxy) inject(w http.ResponseWriter, r *http.Request, f Faults, draw func(string) float64) bool {
+	// Drawn whatever the settings, so that each request's later draws do not
+	// depend on whether this one is used.
+	statusDraw, pick, after := draw("status"), draw("pick"), draw("retry-after")
+	status := f.FailAll
+	if status == 0 && f.StatusRate > 0 && statusDraw < f.StatusRate {
+		statuses := f.Statuses
+		if len(statuses) == 0 {
+			statuses = DefaultStatuses
+		}
+		status = statuses[int(pick*float64(len(statuses)))]
+	}
+	if status == 0 {
+		return false
+	}
+	_, _ = io.Copy(io.Discard, r.Body)
+	writeStatus(w, status, after < 0.5)
+	p.record(Injection{Kind: KindStatus, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status})
+	return true
+}
+
+// writeStatus answers like the thing that would send the status: the
+// registry's JSON errors for 429, 500 and 503, an nginx page for 502.
+func writeStatus(w http.ResponseWriter, status int, retryNow bool) {
+	h := w.Header()
+	switch status {
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", "1")
+		if retryNow {
+			h.Set("Retry-After", "0")
+		}
+	case http.StatusBadGateway:
+		h.Set("Content-Type", "text/html")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+		return
+	}
+	code := "UNKNOWN"
+	switch status {
+	case http.StatusTooManyRequests:
+		code = "TOOMANYREQUESTS"
+	case http.StatusServiceUnavailable:
+		code = "UNAVAILABLE"
+	}
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"fault injected by the e2e proxy (%d)"}]}`+"\n", code, status)
+}
+
+// bodyFault returns a writer that cuts or corrupts r's response body, or
+// nil when r is not a blob GET or draws no fault.
+func (p *Proxy) bodyFault(w *recorder, r *http.Request, f Faults, draw func(string) float64) http.ResponseWriter {
+	if r.Method != http.MethodGet {
+		return nil
+	}
+	m := blobPathRE.FindStringSubmatch(r.URL.Path)
+	if m == nil {
+		return nil
+	}
+	cut, where := draw("cut"), draw("cut-at")
+	bw := &bodyWriter{recorder: w, p: p, r: r, cutAt: -1, flipAt: -1}
+	if f.CutRate > 0 && cut < f.CutRate {
+		bw.cutDraw = where
+		bw.cut = true
+	}
+	if f.CorruptAll || slices.Contains(f.Corrupt, m[1]) {
+		bw.corrupt = true
+		// The same byte of a blob on every read: a corrupt source stays so.
+		sum := sha256.Sum256([]byte(m[1]))
+		bw.flipDraw = float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
+	}
+	if !bw.cut && !bw.corrupt {
+		return nil
+	}
+	return bw
+}
+
+// bodyWriter passes a response through, flipping one byte and/or closing the
+// connection part-way through the body.
+type bodyWriter struct {
+	*recorder
+	p *Proxy
+	r *http.Request
+
+	cut, corrupt      bool
+	cutDraw, flipDraw float64
+	active            bool
+	cutAt, flipAt     int64 // body offsets; -1 for none
+	written           int64
+}
+
+func (b *bodyWriter) WriteHeader(code int) {
+	if code == http.StatusOK || code == http.StatusPartialContent {
+		b.active = true
+		size, _ := strconv.ParseInt(b.Header().Get("Content-Length"), 10, 64)
+		if b.cut {
+			switch {
+			case size >= 2:
+				b.cutAt = 1 + int64(b.cutDraw*float64(size-1)) // 1 .. size-1
+			case size <= 0:
+				b.cutAt = 1 + int64(b.cutDraw*4096)
+			}
+		}
+		if b.corrupt {
+			start, total := int64(0), size
+			if code == http.StatusPartialContent {
+				start, total = contentRange(b.Header().Get("Content-Range"))
+			}
+			if total > 0 {
+				if off := int64(b.flipDraw * float64(total)); off >= start && off-start < size {
+					b.flipAt = off - start
+					b.p.record(Injection{Kind: KindCorrupt, Method: b.r.Method, Path: b.r.URL.Path, Query: b.r.URL.RawQuery, Bytes: off})
+				}
+			}
+		}
+	}
+	b.recorder.WriteHeader(code)
+}
+
+// contentRange parses "bytes START-END/TOTAL".
+func contentRange(h string) (start, total int64) {
+	rest, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, -1
+	}
+	rng, tot, _ := strings.Cut(rest, "/")
+	s, _, _ := strings.Cut(rng, "-")
+	start, err1 := strconv.ParseInt(s, 10, 64)
+	total, err2 := strconv.ParseInt(tot, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, -1
+	}
+	return start, total
+}
+
+func (b *bodyWriter) Write(data []byte) (int, error) {
+	if !b.active {
+		return b.recorder.Write(data)
+	}
+	if b.flipAt >= b.written && b.flipAt < b.written+int64(len(data)) {
+		data = slices.Clone(data)
+		data[b.flipAt-b.written] ^= 0xff
+	}
+	if b.cutAt >= 0 && b.written+int64(len(data)) >= b.cutAt {
+		n, _ := b.recorder.Write(data[:b.cutAt-b.written])
+		b.written += int64(n)
+		b.Flush()
+		b.p.record(Injection{Kind: KindCut, Method: b.r.Method, Path: b.r.URL.Path, Query: b.r.URL.RawQuery, Bytes: b.written})
+		// Closes the connection without a complete body; the server does not
+		// log this panic.
+		panic(http.ErrAbortHandler)
+	}
+	n, err := b.recorder.Write(data)
+	b.written += int64(n)
+	return n, err
+}
