@@ -13,11 +13,13 @@ import (
 )
 
 // Faults are what a Proxy does wrong on purpose. Every decision is drawn
-// from Seed and the request itself (method, path without upload session
-// IDs, query without the registry's _state, and how many times the proxy
-// saw that request before), not from arrival order: one seed makes the same
-// decisions however concurrent requests interleave, and a retry of a
-// request meets a fresh draw.
+// from Seed and the kind of request (method, tag or kind of path, query
+// keys), counting how many of that kind the proxy saw before; repository
+// names, digests and upload session IDs are left out. So one seed makes the
+// same number of faults of each kind for the same command, even though the
+// harness's images get new digests on every run and tests use repositories
+// of their own; a retry of a request meets a fresh draw. Which of several
+// concurrent requests of one kind meets a fault depends on their order.
 type Faults struct {
 	// Seed selects the draws.
 	Seed uint64
@@ -108,16 +110,37 @@ func (p *Proxy) record(i Injection) {
 }
 
 var (
-	uploadPathRE = regexp.MustCompile(`/blobs/uploads/[^/]+$`)
-	blobPathRE   = regexp.MustCompile(`^/v2/.+/blobs/([a-z0-9]+:[a-f0-9]+)$`)
+	blobPathRE = regexp.MustCompile(`^/v2/.+/blobs/([a-z0-9]+:[a-f0-9]+)$`)
+	repoPathRE = regexp.MustCompile(`^/v2/.+/(manifests|blobs|tags|referrers)/`)
+	uploadRE   = regexp.MustCompile(`/blobs/uploads/[^/]+$`)
+	digestRE   = regexp.MustCompile(`[a-z0-9]+:[a-f0-9]{32,}`)
 )
+
+// requestKey is what a request's draws depend on besides the seed: the
+// method, the path with the repository, digests and upload session left
+// out, and the query's keys with digests left out of the values.
+func requestKey(r *http.Request) string {
+	path := repoPathRE.ReplaceAllString(r.URL.Path, "/v2/*/$1/")
+	path = uploadRE.ReplaceAllString(path, "/blobs/uploads/*")
+	path = digestRE.ReplaceAllString(path, "*")
+	q := r.URL.Query()
+	q.Del("_state")
+	if q.Has("from") {
+		q.Set("from", "*")
+	}
+	for k, vs := range q {
+		for i := range vs {
+			vs[i] = digestRE.ReplaceAllString(vs[i], "*")
+		}
+		q[k] = vs
+	}
+	return r.Method + " " + path + "?" + q.Encode()
+}
 
 // draws returns the faults in force and the request's draw function: draw(label) is a number in
 // [0, 1) fixed by the seed, the request and its occurrence, and label.
 func (p *Proxy) draws(r *http.Request) (Faults, func(label string) float64) {
-	q := r.URL.Query()
-	q.Del("_state")
-	key := r.Method + " " + uploadPathRE.ReplaceAllString(r.URL.Path, "/blobs/uploads/*") + "?" + q.Encode()
+	key := requestKey(r)
 	p.mu.Lock()
 	f := p.faults
 	n := p.seen[key]

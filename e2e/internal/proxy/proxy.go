@@ -8,6 +8,8 @@ package proxy
 
 import (
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -79,6 +81,9 @@ func Start(target string, opts Options) (*Proxy, error) {
 	tr.MaxIdleConnsPerHost = 64
 	tr.DisableCompression = true
 	rp.Transport = tr
+	// A client that goes away mid-request (killed, or cancelling a cut
+	// download) is part of the tests; don't log it as a proxy error.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
 	p := &Proxy{Host: ln.Addr().String(), opts: opts, ln: ln, faults: opts.Faults, seen: map[string]int{}}
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.serve(w, r, rp)

@@ -159,3 +159,28 @@ func TestFailAll(t *testing.T) {
 		t.Errorf("%d injections logged, want 2", n)
 	}
 }
+
+// TestRequestKey: what the draws depend on leaves out repositories,
+// digests, upload sessions and the registry's upload state.
+func TestRequestKey(t *testing.T) {
+	for name, tc := range map[string]struct{ method, url, want string }{
+		"tag":    {"HEAD", "/v2/a/b/manifests/v1", "HEAD /v2/*/manifests/v1?"},
+		"digest": {"GET", "/v2/a/manifests/sha256:" + hex64, "GET /v2/*/manifests/*?"},
+		"blob":   {"GET", "/v2/x/y/z/blobs/sha256:" + hex64, "GET /v2/*/blobs/*?"},
+		"upload": {"PUT", "/v2/a/blobs/uploads/1b2c-3d?_state=xyz&digest=sha256%3A" + hex64, "PUT /v2/*/blobs/uploads/*?digest=%2A"},
+		"mount":  {"POST", "/v2/a/blobs/uploads/?mount=sha256%3A" + hex64 + "&from=other%2Frepo", "POST /v2/*/blobs/uploads/?from=%2A&mount=%2A"},
+		"ping":   {"GET", "/v2/", "GET /v2/?"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, err := http.NewRequest(tc.method, "http://127.0.0.1"+tc.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := requestKey(r); got != tc.want {
+				t.Errorf("requestKey = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
