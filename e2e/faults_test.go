@@ -117,7 +117,7 @@ func runCreatePushFaults(tb testing.TB, e *env, reg *harness.Registry, f proxy.F
 	for _, img := range imgs {
 		want[img.Platform.String()] = img.Digest
 	}
-	out.err = checkListAt(reg, repo, "v1", strings.TrimSpace(r.Stdout), want, nil)
+	out.err = errors.Join(checkListAt(reg, repo, "v1", strings.TrimSpace(r.Stdout), want, nil), sessionsLeftOpen(p.Requests()))
 	return out
 }
 
@@ -143,7 +143,7 @@ func runMergeFaults(tb testing.TB, e *env, dst, src *harness.Registry, f proxy.F
 	for _, img := range fx.srcImgs {
 		raws[img.Digest] = img.Raw
 	}
-	out.err = checkListAt(dst, dstRepo, "v1", strings.TrimSpace(r.Stdout), fx.standardResult(), raws)
+	out.err = errors.Join(checkListAt(dst, dstRepo, "v1", strings.TrimSpace(r.Stdout), fx.standardResult(), raws), sessionsLeftOpen(pd.Requests()))
 	return out
 }
 
@@ -186,8 +186,37 @@ func runCopyFaults(tb testing.TB, e *env, src, dst *harness.Registry, f proxy.Fa
 	for _, img := range list.Images {
 		errs = append(errs, checkEntryAt(dst, dstRepo, img.Digest, raws))
 	}
+	errs = append(errs, sessionsLeftOpen(pd.Requests()))
 	out.err = errors.Join(errs...)
 	return out
+}
+
+// sessionsLeftOpen reads a destination's request log: every upload session
+// the registry opened (POST answered 202) must have been completed (PUT
+// answered 201) or cancelled (DELETE answered 204), but for cancels that
+// were themselves answered with a fault.
+func sessionsLeftOpen(rs harness.Requests) error {
+	opened, closed, failedCancels := 0, 0, 0
+	for _, r := range rs {
+		if !strings.Contains(r.Path, "/blobs/uploads/") {
+			continue
+		}
+		switch {
+		case r.Method == http.MethodPost && r.Status == http.StatusAccepted:
+			opened++
+		case r.Method == http.MethodPut && r.Status == http.StatusCreated,
+			r.Method == http.MethodDelete && r.Status == http.StatusNoContent:
+			closed++
+		case r.Method == http.MethodDelete:
+			failedCancels++
+		}
+	}
+	if left := opened - closed; left > failedCancels {
+		return fmt.Errorf("%d upload sessions opened, %d completed or cancelled: %d left open:\n%s", opened, closed, left, rs.Filter(func(r harness.Request) bool {
+			return strings.Contains(r.Path, "/blobs/uploads/")
+		}))
+	}
+	return nil
 }
 
 // checkListAt checks, on the registry itself, that repo:tag is the list
@@ -534,17 +563,26 @@ func TestFaultsKilledCopy(t *testing.T) {
 			blobs = append(blobs, l.Digest)
 		}
 	}
-	const killAfter = 4 // blob uploads completed before the kill
+	// The first killAfter blob uploads go through; the next one to arrive
+	// waits for them to complete, then kills the copy. From the kill until
+	// the second run, no request reaches the registry, as if the network
+	// died with the process.
+	const killAfter = 4
 	e := newEnv(t)
 
 	var (
 		mu         sync.Mutex
 		cmd        *exec.Cmd
-		killed     bool
+		admitted   int      // blob upload PUTs let through in the first run
+		killed     bool     // the first run was killed
+		blocked    bool     // from the kill until the second run
 		incomplete []string // what was missing when a tag PUT arrived
 		p          *proxy.Proxy
 	)
 	tagPath := "/v2/" + dstRepo + "/manifests/v1"
+	isUpload := func(r *http.Request) bool {
+		return r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/")
+	}
 	p, err := proxy.Start(dst.URL, proxy.Options{Delay: 50 * time.Millisecond, Intercept: func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && r.URL.Path == tagPath {
 			if missing := missingAt(dst, dstRepo, list, blobs); len(missing) > 0 {
@@ -554,14 +592,29 @@ func TestFaultsKilledCopy(t *testing.T) {
 			}
 		}
 		mu.Lock()
-		defer mu.Unlock()
-		if cmd == nil || killed || uploadsDone(p.Requests(), dstRepo) < killAfter {
-			return false
+		first, wasBlocked := cmd != nil && !killed, blocked
+		if wasBlocked || (first && isUpload(r) && admitted >= killAfter) {
+			mu.Unlock()
+			if !wasBlocked {
+				// Let the admitted uploads complete, then kill (once).
+				for deadline := time.Now().Add(30 * time.Second); uploadsDone(p.Requests(), dstRepo) < killAfter && time.Now().Before(deadline); {
+					time.Sleep(10 * time.Millisecond)
+				}
+				mu.Lock()
+				if !killed {
+					killed, blocked = true, true
+					killTree(t, cmd.Process.Pid)
+				}
+				mu.Unlock()
+			}
+			http.Error(w, "killed", http.StatusServiceUnavailable)
+			return true
 		}
-		killed = true
-		killTree(t, cmd.Process.Pid)
-		http.Error(w, "killed", http.StatusServiceUnavailable)
-		return true
+		if first && isUpload(r) {
+			admitted++
+		}
+		mu.Unlock()
+		return false
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -613,6 +666,9 @@ func TestFaultsKilledCopy(t *testing.T) {
 	}
 
 	// Second run, to the end.
+	mu.Lock()
+	blocked = false
+	mu.Unlock()
 	p.Reset()
 	d := mustCopy(t, e, args[2:]...)
 	if d != list.Digest {
