@@ -325,6 +325,40 @@ func TestFaultsTransient(t *testing.T) {
 	}
 }
 
+// TestFaultsFirstTry: the same commands when every distinct request is
+// answered 502 the first time (so every manifest, tag and blob write must be
+// tried again), and when every blob body is cut the first time it is read.
+func TestFaultsFirstTry(t *testing.T) {
+	reg, other := plainRegistry(t), copyDestRegistry(t)
+	e := newEnv(t)
+	for _, tc := range []struct {
+		name   string
+		faults proxy.Faults
+		run    func(t *testing.T, f proxy.Faults) faultRun
+	}{
+		{"create+push/502 once", proxy.Faults{FailFirst: http.StatusBadGateway}, func(t *testing.T, f proxy.Faults) faultRun { return runCreatePushFaults(t, e, reg, f) }},
+		{"merge/502 once", proxy.Faults{FailFirst: http.StatusBadGateway}, func(t *testing.T, f proxy.Faults) faultRun { return runMergeFaults(t, e, reg, other, f) }},
+		{"copy/502 once", proxy.Faults{FailFirst: http.StatusBadGateway}, func(t *testing.T, f proxy.Faults) faultRun { return runCopyFaults(t, e, reg, other, f) }},
+		{"merge/bodies cut once", proxy.Faults{CutFirst: true}, func(t *testing.T, f proxy.Faults) faultRun { return runMergeFaults(t, e, reg, other, f) }},
+		{"copy/bodies cut once", proxy.Faults{CutFirst: true}, func(t *testing.T, f proxy.Faults) faultRun { return runCopyFaults(t, e, reg, other, f) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.run(t, tc.faults)
+			t.Logf("%d requests, %d faults injected:\n%s", r.requests, len(r.injected), injectionLog(r.injected))
+			if r.err != nil {
+				t.Errorf("%s: %v", tc.name, r.err)
+			}
+			kinds := map[string]int{}
+			for _, i := range r.injected {
+				kinds[i.Kind]++
+			}
+			if tc.faults.CutFirst && kinds[proxy.KindCut] == 0 || tc.faults.FailFirst != 0 && kinds[proxy.KindStatus] == 0 {
+				t.Errorf("nothing injected: %v", kinds)
+			}
+		})
+	}
+}
+
 // statusRE matches the failing status as a number of its own (not inside a
 // port number).
 var statusRE = regexp.MustCompile(`(^|[^0-9])` + strconv.Itoa(failAllStatus) + `([^0-9]|$)`)

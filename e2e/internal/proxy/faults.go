@@ -41,6 +41,14 @@ type Faults struct {
 	Corrupt []string
 	// CorruptAll flips a byte of every blob served.
 	CorruptAll bool
+	// FailFirst, when non-zero, answers the first of each distinct request
+	// (method, path and query, repository and digests included, upload
+	// session and _state left out) with this status: every request a
+	// command makes must be tried again once.
+	FailFirst int
+	// CutFirst cuts the body of the first response to each blob GET that
+	// would send it (200 or 206), and no later one.
+	CutFirst bool
 }
 
 // DefaultStatuses are the statuses StatusRate picks from by default.
@@ -139,21 +147,27 @@ func requestKey(r *http.Request) string {
 
 // draws returns the faults in force and the request's draw function: draw(label) is a number in
 // [0, 1) fixed by the seed, the request and its occurrence, and label.
-func (p *Proxy) draws(r *http.Request) (Faults, func(label string) float64) {
+// and whether the request is the first of its exact kind (for FailFirst).
+func (p *Proxy) draws(r *http.Request) (Faults, func(label string) float64, bool) {
 	key := requestKey(r)
+	q := r.URL.Query()
+	q.Del("_state")
+	exact := r.Method + " " + uploadRE.ReplaceAllString(r.URL.Path, "/blobs/uploads/*") + "?" + q.Encode()
 	p.mu.Lock()
 	f := p.faults
 	n := p.seen[key]
 	p.seen[key] = n + 1
+	first := p.seen["exact "+exact] == 0
+	p.seen["exact "+exact]++
 	p.mu.Unlock()
 	return f, func(label string) float64 {
 		sum := sha256.Sum256([]byte(fmt.Sprintf("%d\x00%s\x00%d\x00%s", f.Seed, key, n, label)))
 		return float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
-	}
+	}, first
 }
 
 // inject answers r with an injected status and reports whether it did.
-func (p *Proxy) inject(w http.ResponseWriter, r *http.Request, f Faults, draw func(string) float64) bool {
+func (p *Proxy) inject(w http.ResponseWriter, r *http.Request, f Faults, draw func(string) float64, first bool) bool {
 	// Drawn whatever the settings, so that each request's later draws do not
 	// depend on whether this one is used.
 	statusDraw, pick, after := draw("status"), draw("pick"), draw("retry-after")
@@ -164,6 +178,9 @@ func (p *Proxy) inject(w http.ResponseWriter, r *http.Request, f Faults, draw fu
 			statuses = DefaultStatuses
 		}
 		status = statuses[int(pick*float64(len(statuses)))]
+	}
+	if status == 0 && first {
+		status = f.FailFirst
 	}
 	if status == 0 {
 		return false
@@ -214,17 +231,16 @@ func (p *Proxy) bodyFault(w *recorder, r *http.Request, f Faults, draw func(stri
 	}
 	cut, where := draw("cut"), draw("cut-at")
 	bw := &bodyWriter{recorder: w, p: p, r: r, cutAt: -1, flipAt: -1}
-	if f.CutRate > 0 && cut < f.CutRate {
-		bw.cutDraw = where
-		bw.cut = true
-	}
+	bw.cutDraw = where
+	bw.cut = f.CutRate > 0 && cut < f.CutRate
+	bw.cutFirst = f.CutFirst
 	if f.CorruptAll || slices.Contains(f.Corrupt, m[1]) {
 		bw.corrupt = true
 		// The same byte of a blob on every read: a corrupt source stays so.
 		sum := sha256.Sum256([]byte(m[1]))
 		bw.flipDraw = float64(binary.BigEndian.Uint64(sum[:8])>>11) / (1 << 53)
 	}
-	if !bw.cut && !bw.corrupt {
+	if !bw.cut && !bw.cutFirst && !bw.corrupt {
 		return nil
 	}
 	return bw
@@ -238,6 +254,7 @@ type bodyWriter struct {
 	r *http.Request
 
 	cut, corrupt      bool
+	cutFirst          bool // cut unless a response of this blob was cut before
 	cutDraw, flipDraw float64
 	active            bool
 	cutAt, flipAt     int64 // body offsets; -1 for none
@@ -248,6 +265,14 @@ func (b *bodyWriter) WriteHeader(code int) {
 	if code == http.StatusOK || code == http.StatusPartialContent {
 		b.active = true
 		size, _ := strconv.ParseInt(b.Header().Get("Content-Length"), 10, 64)
+		if b.cutFirst {
+			b.p.mu.Lock()
+			if b.p.seen["cut "+b.r.URL.Path] == 0 {
+				b.p.seen["cut "+b.r.URL.Path] = 1
+				b.cut = true
+			}
+			b.p.mu.Unlock()
+		}
 		if b.cut {
 			switch {
 			case size >= 2:

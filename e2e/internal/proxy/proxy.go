@@ -39,6 +39,7 @@ type Options struct {
 type Entry struct {
 	harness.Request
 	Start, End int64
+	Range      string // the request's Range header
 }
 
 // Proxy forwards http://Host/... to its target.
@@ -102,14 +103,14 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, rp *httputil.Rever
 	defer func() {
 		p.mu.Lock()
 		p.log = append(p.log, Entry{Request: harness.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status},
-			Start: start, End: p.seq.Add(1)})
+			Start: start, End: p.seq.Add(1), Range: r.Header.Get("Range")})
 		p.mu.Unlock()
 	}()
 	if p.opts.Intercept != nil && p.opts.Intercept(rec, r) {
 		return
 	}
-	f, draw := p.draws(r)
-	if p.inject(rec, r, f, draw) {
+	f, draw, first := p.draws(r)
+	if p.inject(rec, r, f, draw, first) {
 		return
 	}
 	if bw := p.bodyFault(rec, r, f, draw); bw != nil {

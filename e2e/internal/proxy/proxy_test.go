@@ -184,3 +184,31 @@ func TestRequestKey(t *testing.T) {
 }
 
 const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// TestFirstTry: FailFirst fails each distinct request once; CutFirst cuts
+// each blob's first body once, Range reads included.
+func TestFirstTry(t *testing.T) {
+	p, d, blob := startBehind(t, Faults{FailFirst: http.StatusBadGateway})
+	url := "http://" + p.Host + "/v2/proxy/test/blobs/" + d
+	for i, want := range []int{http.StatusBadGateway, http.StatusOK, http.StatusOK} {
+		if status, _, _ := get(t, url, nil); status != want {
+			t.Errorf("GET %d: %d, want %d", i+1, status, want)
+		}
+	}
+	if status, _, _ := get(t, "http://"+p.Host+"/v2/", nil); status != http.StatusBadGateway {
+		t.Errorf("first GET /v2/: %d, want 502", status)
+	}
+
+	p.SetFaults(Faults{CutFirst: true})
+	p.Reset()
+	_, body, err := get(t, url, http.Header{"Range": {"bytes=10-"}})
+	if !errors.Is(err, io.ErrUnexpectedEOF) || len(body) >= len(blob)-10 {
+		t.Errorf("first Range GET: %d bytes, %v; want a cut body", len(body), err)
+	}
+	if _, body, err := get(t, url, nil); err != nil || !bytes.Equal(body, blob) {
+		t.Errorf("second GET: %d bytes, %v; want the whole blob", len(body), err)
+	}
+	if log := p.Log(); len(log) != 2 || log[0].Range != "bytes=10-" || log[1].Range != "" {
+		t.Errorf("log %+v, want the Range header of the first GET only", log)
+	}
+}
