@@ -52,6 +52,7 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// String is the problem's one-line message.
 func (p Problem) String() string { return p.Message }
 
 // Report is what Verify found.

@@ -457,10 +457,12 @@ type UnreadableDraft struct {
 	Err error
 }
 
+// Error names the draft and why it could not be read.
 func (u UnreadableDraft) Error() string {
 	return fmt.Sprintf("draft %s is unreadable: %v", u.Name, u.Err)
 }
 
+// Unwrap returns why the draft could not be read.
 func (u UnreadableDraft) Unwrap() error { return u.Err }
 
 // List reads every draft, sorted by name, and reports separately each one
