@@ -74,6 +74,9 @@ func TestEditExistingList(t *testing.T) {
 		ix.MediaType != harness.MediaTypeOCIIndex || ix.Annotations["org.opencontainers.image.version"] != "1.0" {
 		t.Fatalf("draft from %s: %+v", ref, ix)
 	}
+	if raw := e.mustMlist(t, "inspect", "--raw", ref); harness.Digest([]byte(raw)) != list.Digest {
+		t.Errorf("inspect --raw of the unchanged draft is not the origin's bytes:\n%s", raw)
+	}
 	// Nothing changed yet: the draft equals its tag.
 	if r := e.mlist("diff", ref); r.ExitCode != 0 {
 		t.Fatalf("diff of an unchanged draft: exit %d, want 0", r.ExitCode)
