@@ -346,3 +346,29 @@ func TestPushDryRun(t *testing.T) {
 		t.Errorf("second dry run:\n%s", out)
 	}
 }
+
+// verify reads a draft where push would: an entry annotated with another
+// platform than its image's is caught before anything is pushed.
+func TestVerifyDraft(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	imgs := reg.PushImages(t, repo, "img", harness.ImageOptions{}, "linux/amd64", "linux/arm64")
+	list := reg.Ref(repo + ":1")
+	e.mustMlist(t, "create", list, srcRef(reg, imgs[0]), srcRef(reg, imgs[1]))
+	if r := e.mlist("verify", "--deep", list); r.ExitCode != 0 || r.Stdout != "" {
+		t.Fatalf("verify of a good draft: exit %d\n%s", r.ExitCode, r.Stdout)
+	}
+	e.mustMlist(t, "annotate", "--arch", "riscv64", list, "linux/amd64")
+	r := e.mlist("verify", list)
+	want := "entry linux/riscv64 (" + imgs[0].Digest + "): the list says linux/riscv64, the image config says linux/amd64\n"
+	if r.ExitCode != 1 || r.Stdout != want {
+		t.Errorf("verify: exit %d, stdout\n%q\nwant\n%q", r.ExitCode, r.Stdout, want)
+	}
+	if m := reg.GetManifest(t, repo, "1"); m.Status != http.StatusNotFound {
+		t.Errorf("verify of a draft wrote the tag: %d", m.Status)
+	}
+	if r := e.mlist("diff"); r.ExitCode != 2 {
+		t.Errorf("diff without arguments: exit %d, want 2", r.ExitCode)
+	}
+}
