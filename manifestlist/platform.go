@@ -192,8 +192,9 @@ type MatchMode int
 const (
 	// MatchPlatform compares os, architecture, variant and os.version.
 	MatchPlatform MatchMode = iota
-	// MatchArch compares the architecture only, as pubtools-quay does; it
-	// assumes every image of a list is built for one OS.
+	// MatchArch compares the architecture only, as pubtools-quay's
+	// ManifestListMerger does: a source amd64 entry replaces every
+	// destination amd64 entry, linux or windows.
 	MatchArch
 )
 
