@@ -137,19 +137,19 @@ func Merge(ctx context.Context, req MergeRequest) (*MergeResult, error) {
 		if err := BringEntries(ctx, req, plan); err != nil {
 			return nil, fmt.Errorf("merge into %s: %w", req.Target, err)
 		}
-		if writesDestination(req) {
+		if mergeWritesDestination(req) {
 			// Someone may have pushed DESTINATION since it was read: never
 			// overwrite that blindly, plan again from what is there now.
-			now, err := currentDigest(ctx, tc, req.Destination)
+			now, err := tagDigest(ctx, tc, req.Destination)
 			if err != nil {
 				return nil, fmt.Errorf("merge into %s: %w", req.Destination, err)
 			}
-			if was := readDigest(dst); now != was {
+			if was := digestRead(dst); now != was {
 				if attempt == attempts {
 					return nil, fmt.Errorf("merge into %s: %w (%d attempts); nothing written", req.Destination, ErrKeptChanging, attempt)
 				}
 				if req.Log != nil {
-					fmt.Fprintf(req.Log, "%s changed while merging (now %s); planning again\n", req.Destination, orDeleted(now))
+					fmt.Fprintf(req.Log, "%s changed while merging (now %s); planning again\n", req.Destination, digestOrDeleted(now))
 				}
 				res.Replans++
 				if dst, err = ReadListIfExists(ctx, tc, req.Destination); err != nil {
@@ -299,21 +299,21 @@ func BringEntries(ctx context.Context, req MergeRequest, plan *MergePlan) error 
 	return g.Wait()
 }
 
-// writesDestination reports whether the result goes back to DESTINATION's
+// mergeWritesDestination reports whether the result goes back to DESTINATION's
 // tag, the case where a concurrent push must be looked for.
-func writesDestination(req MergeRequest) bool {
+func mergeWritesDestination(req MergeRequest) bool {
 	return req.Target.Name() == req.Destination.Name() && req.Target.Tag == req.Destination.Tag
 }
 
-func readDigest(r *ListRead) digest.Digest {
+func digestRead(r *ListRead) digest.Digest {
 	if r == nil {
 		return ""
 	}
 	return r.Digest
 }
 
-// currentDigest is the digest ref's tag points at now, "" when it has none.
-func currentDigest(ctx context.Context, c *registry.Client, ref registry.Reference) (digest.Digest, error) {
+// tagDigest is the digest ref's tag points at now, "" when it has none.
+func tagDigest(ctx context.Context, c *registry.Client, ref registry.Reference) (digest.Digest, error) {
 	desc, err := c.HeadManifest(ctx, ref.Repository, ref.Tag)
 	if errors.Is(err, registry.ErrNotFound) {
 		return "", nil
@@ -321,7 +321,7 @@ func currentDigest(ctx context.Context, c *registry.Client, ref registry.Referen
 	return desc.Digest, err
 }
 
-func orDeleted(d digest.Digest) string {
+func digestOrDeleted(d digest.Digest) string {
 	if d == "" {
 		return "deleted"
 	}

@@ -53,7 +53,7 @@ func ReadList(ctx context.Context, c *registry.Client, ref registry.Reference) (
 		}
 		return r, nil
 	}
-	e, err := singleEntry(ctx, c, ref, raw, mt)
+	e, err := imageEntry(ctx, c, ref, raw, mt)
 	if err != nil {
 		return nil, err
 	}
@@ -76,15 +76,15 @@ func ReadListIfExists(ctx context.Context, c *registry.Client, ref registry.Refe
 	return r, err
 }
 
-// Source is a reference resolved into list entries with their manifests: a
+// Fetched is a reference resolved into list entries with their manifests: a
 // single image's one entry, or every entry of a list.
-type Source struct {
+type Fetched struct {
 	*ListRead
 	Entries []manifestlist.Entry
 }
 
 // FetchSource reads ref and, for a list, every entry's manifest.
-func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*Source, error) {
+func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*Fetched, error) {
 	c, err := sess.Client(ctx, ref.Host)
 	if err != nil {
 		return nil, err
@@ -93,7 +93,7 @@ func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 	if err != nil {
 		return nil, err
 	}
-	s := &Source{ListRead: r}
+	s := &Fetched{ListRead: r}
 	if r.Single != nil {
 		s.Entries = []manifestlist.Entry{*r.Single}
 		return s, nil
@@ -106,8 +106,8 @@ func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 
 // FetchSources resolves refs concurrently through one session; the result
 // keeps their order.
-func FetchSources(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*Source, error) {
-	out := make([]*Source, len(refs))
+func FetchSources(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*Fetched, error) {
+	out := make([]*Fetched, len(refs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(readJobs)
 	for i, ref := range refs {
@@ -139,9 +139,9 @@ func FetchChildren(ctx context.Context, c *registry.Client, ref registry.Referen
 	return out, g.Wait()
 }
 
-// singleEntry makes a list entry of a single image, its platform read from
+// imageEntry makes a list entry of a single image, its platform read from
 // the image config as docker manifest create does.
-func singleEntry(ctx context.Context, c *registry.Client, ref registry.Reference, raw []byte, mt string) (manifestlist.Entry, error) {
+func imageEntry(ctx context.Context, c *registry.Client, ref registry.Reference, raw []byte, mt string) (manifestlist.Entry, error) {
 	var m struct {
 		ArtifactType string `json:"artifactType"`
 		Config       struct {

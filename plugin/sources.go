@@ -8,18 +8,18 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 )
 
-// fetched is one source resolved from a registry (copy.Source): a single
+// fetched is one source resolved from a registry (copy.Fetched): a single
 // image, or a list with the raw bytes of every entry, under the names
 // create and push use.
 type fetched struct {
-	*copy.Source
+	*copy.Fetched
 	// single is the entry a single image makes; nil for a list.
 	single  *manifestlist.Entry
 	entries []manifestlist.Entry
 }
 
-func wrapSource(s *copy.Source) *fetched {
-	return &fetched{Source: s, single: s.Single, entries: s.Entries}
+func wrapSource(s *copy.Fetched) *fetched {
+	return &fetched{Fetched: s, single: s.Single, entries: s.Entries}
 }
 
 // fetchAll resolves sources concurrently, one registry session for all of
