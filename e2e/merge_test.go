@@ -612,6 +612,35 @@ func TestMergeMatchArch(t *testing.T) {
 			t.Errorf("windows entry kept with --match arch: %+v", d)
 		}
 	}
+
+	// DESTINATION with linux/amd64 and windows/amd64: a linux/amd64 SOURCE
+	// replaces both, and the dry-run plan says so.
+	old := reg.PushImage(t, repo, "", "linux/amd64", harness.ImageOptions{})
+	reg.PushList(t, repo, "v3", []harness.Image{old, win, arm}, harness.ListOptions{})
+	var plan mergePlanJSON
+	out := e.mustMlist(t, "merge", "--match", "arch", "--dry-run", "--format", "json", reg.Ref(repo+":linux"), reg.Ref(repo+":v3"))
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("--format json: %v\n%s", err, out)
+	}
+	replaced := map[string]bool{}
+	for _, c := range plan.Changes {
+		if c.Action == "replaced" && c.New == src.Digest {
+			replaced[c.Old] = true
+		}
+	}
+	if !replaced[old.Digest] || !replaced[win.Digest] || len(replaced) != 2 {
+		t.Errorf("dry-run plan replaces %v, want linux/amd64 %s and windows/amd64 %s:\n%s", replaced, old.Digest, win.Digest, out)
+	}
+	table := e.mustMlist(t, "merge", "--match", "arch", "--dry-run", reg.Ref(repo+":linux"), reg.Ref(repo+":v3"))
+	if !strings.Contains(table, "windows/amd64:10.0.17763.1234 → linux/amd64") {
+		t.Errorf("dry-run table does not show windows/amd64 replaced by linux/amd64:\n%s", table)
+	}
+	printed = mergeStdoutDigest(t, e.mustMlist(t, "merge", "--match", "arch", reg.Ref(repo+":linux"), reg.Ref(repo+":v3")))
+	m, ix = reg.MustGetIndex(t, repo, "v3")
+	if printed != m.Digest || printed != plan.ResultDigest {
+		t.Errorf("printed %s, tag %s, planned %s", printed, m.Digest, plan.ResultDigest)
+	}
+	checkMergeImages(t, ix, map[string]string{"linux/amd64": src.Digest, "linux/arm64": arm.Digest})
 }
 
 // TestMergeMissing: case 10, a missing DESTINATION or SOURCE.

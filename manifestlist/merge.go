@@ -14,11 +14,13 @@ import (
 // MergeOptions tunes Merge.
 type MergeOptions struct {
 	// Match chooses which platform fields identify an entry: MatchPlatform
-	// (the default) or MatchArch (pubtools-quay behaviour).
+	// (the default) or MatchArch (pubtools-quay behaviour: a source
+	// architecture replaces every destination entry of that architecture,
+	// whatever its OS or variant).
 	Match MatchMode
-	// Platforms, if set, limits what is taken from the source to these
-	// platforms (each must exist in the source); every other destination
-	// entry is kept and every other source entry ignored.
+	// Platforms, if set, limits what is taken from the source to the
+	// entries ExactPlatform matches (each must match one); every other
+	// destination entry is kept and every other source entry ignored.
 	Platforms []imgspecv1.Platform
 	// MediaType is "", "docker" or "oci". "" keeps the destination's type
 	// (the source's when there is no destination) unless the result holds
@@ -46,6 +48,10 @@ type Change struct {
 	// Old is the destination digest (kept, replaced, dropped); New is the
 	// source digest (added, replaced). For kept entries Old == New.
 	Old, New digest.Digest
+	// OldPlatform is, for a replaced entry, the platform of the destination
+	// entry when it differs from Platform: with MatchArch a linux/amd64
+	// source entry replaces windows/amd64 too.
+	OldPlatform string
 	// Attestation marks attestation manifests.
 	Attestation bool
 	// Subject is, for attestations, the digest of the image they describe.
@@ -55,7 +61,9 @@ type Change struct {
 // Plan reports what Merge did, so callers can print it and skip needless
 // pushes.
 type Plan struct {
-	// Changes lists every entry of the result, then the dropped ones.
+	// Changes lists every entry of the result, then the dropped ones. A
+	// source entry that replaces several destination entries (MatchArch)
+	// has a change for each.
 	Changes []Change
 	// Unchanged means the result equals the destination: same type, index
 	// annotations and entries, in the same order. Nothing needs pushing.
@@ -95,12 +103,15 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 			return nil, nil, fmt.Errorf("merge: destination: %w", err)
 		}
 	}
-	if err := checkDuplicateKeys("source", src, opts.Match); err != nil {
+	// Two entries for one full platform are ambiguous in either mode; with
+	// --match arch several entries of one architecture are what the mode is
+	// for (linux/amd64 and windows/amd64), so they are not refused.
+	if err := checkDuplicateKeys("source", src); err != nil {
 		return nil, nil, err
 	}
 	var dstEntries []imgspecv1.Descriptor
 	if dst != nil {
-		if err := checkDuplicateKeys("destination", dst, opts.Match); err != nil {
+		if err := checkDuplicateKeys("destination", dst); err != nil {
 			return nil, nil, err
 		}
 		dstEntries = dst.Manifests
@@ -111,10 +122,10 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 	take := map[int]bool{}
 	if len(opts.Platforms) > 0 {
 		for _, p := range opts.Platforms {
-			key := PlatformKey(&p, opts.Match)
+			match := ExactPlatform(p)
 			found := false
 			for i, m := range src.Manifests {
-				if !IsAttestation(m) && hasPlatform(m) && PlatformKey(m.Platform, opts.Match) == key {
+				if !IsAttestation(m) && hasPlatform(m) && match.Match(m.Platform) {
 					take[i], found = true, true
 				}
 			}
@@ -133,27 +144,33 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 			}
 		}
 	}
-	provided := map[string]digest.Digest{} // platform key -> src digest
+	provided := map[string][]imgspecv1.Descriptor{} // match key -> src entries taken, in src order
 	inResult := map[digest.Digest]bool{}
-	for i := range take {
-		m := src.Manifests[i]
+	for i, m := range src.Manifests {
+		if !take[i] {
+			continue
+		}
 		inResult[m.Digest] = true
 		if hasPlatform(m) {
-			provided[PlatformKey(m.Platform, opts.Match)] = m.Digest
+			key := PlatformKey(m.Platform, opts.Match)
+			provided[key] = append(provided[key], m)
 		}
 	}
 
-	// Which destination images survive.
+	// Which destination images survive. A provided key replaces every
+	// destination entry with that key: with --match arch, a SOURCE amd64
+	// replaces DESTINATION's linux/amd64 and windows/amd64 alike, as
+	// pubtools-quay's ManifestListMerger does.
 	keepDst := map[int]bool{}
-	replacedBy := map[digest.Digest]digest.Digest{} // src digest -> dst digest it replaces
+	replaced := map[digest.Digest][]imgspecv1.Descriptor{} // src digest -> dst entries it replaces
 	for i, m := range dstEntries {
 		if IsAttestation(m) {
 			continue
 		}
 		if hasPlatform(m) {
-			if s, ok := provided[PlatformKey(m.Platform, opts.Match)]; ok {
-				if s != m.Digest {
-					replacedBy[s] = m.Digest
+			if ss, ok := provided[PlatformKey(m.Platform, opts.Match)]; ok {
+				if s := replacement(ss, m); s != m.Digest {
+					replaced[s] = append(replaced[s], m)
 				}
 				continue
 			}
@@ -219,19 +236,26 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 		manifests = dstEntries
 	}
 	for _, m := range manifests {
-		c := Change{Platform: FormatPlatform(m.Platform), Attestation: IsAttestation(m)}
+		c := Change{Platform: FormatPlatform(m.Platform), Attestation: IsAttestation(m), New: m.Digest}
 		if c.Attestation {
 			c.Subject = digest.Digest(m.Annotations[AnnotationReferenceDigest])
 		}
-		switch old, replaced := replacedBy[m.Digest]; {
-		case replaced:
-			c.Action, c.Old, c.New = ActionReplaced, old, m.Digest
-		case inDst[m.Digest]:
-			c.Action, c.Old, c.New = ActionKept, m.Digest, m.Digest
-		default:
-			c.Action, c.New = ActionAdded, m.Digest
+		if inDst[m.Digest] {
+			c.Action, c.Old = ActionKept, m.Digest
+			plan.Changes = append(plan.Changes, c)
 		}
-		plan.Changes = append(plan.Changes, c)
+		for _, old := range replaced[m.Digest] {
+			r := c
+			r.Action, r.Old = ActionReplaced, old.Digest
+			if p := FormatPlatform(old.Platform); p != c.Platform {
+				r.OldPlatform = p
+			}
+			plan.Changes = append(plan.Changes, r)
+		}
+		if !inDst[m.Digest] && len(replaced[m.Digest]) == 0 {
+			c.Action = ActionAdded
+			plan.Changes = append(plan.Changes, c)
+		}
 	}
 	plan.Changes = append(plan.Changes, dropped...)
 
@@ -248,6 +272,20 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 	}
 	plan.SameAsSource = sameList(result, src)
 	return result, plan, nil
+}
+
+// replacement is the source entry that takes dst entry m's place among the
+// entries ss that share its key: one of m's own full platform if there is
+// one (with --match arch, linux/amd64 replaces linux/amd64 before
+// windows/amd64 does), else the first.
+func replacement(ss []imgspecv1.Descriptor, m imgspecv1.Descriptor) digest.Digest {
+	key := PlatformKey(m.Platform, MatchPlatform)
+	for _, s := range ss {
+		if s.Digest == m.Digest || PlatformKey(s.Platform, MatchPlatform) == key {
+			return s.Digest
+		}
+	}
+	return ss[0].Digest
 }
 
 // attestationKept reports whether an attestation belongs in the result:
@@ -311,19 +349,15 @@ func chooseMergeType(src, dst *List, requested string, result *List, plan *Plan)
 	return nil
 }
 
-func checkDuplicateKeys(which string, l *List, mode MatchMode) error {
+func checkDuplicateKeys(which string, l *List) error {
 	seen := map[string]imgspecv1.Descriptor{}
 	for _, m := range l.Manifests {
 		if IsAttestation(m) || !hasPlatform(m) {
 			continue
 		}
-		key := PlatformKey(m.Platform, mode)
+		key := PlatformKey(m.Platform, MatchPlatform)
 		if prev, ok := seen[key]; ok && prev.Digest != m.Digest {
-			what := "platform " + key
-			if mode == MatchArch {
-				what = "architecture " + key + " (" + FormatPlatform(prev.Platform) + " and " + FormatPlatform(m.Platform) + ")"
-			}
-			return fmt.Errorf("%s list has two entries for %s: %s and %s", which, what, prev.Digest, m.Digest)
+			return fmt.Errorf("%s list has two entries for platform %s: %s and %s", which, key, prev.Digest, m.Digest)
 		}
 		seen[key] = m
 	}

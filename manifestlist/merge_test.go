@@ -35,7 +35,11 @@ func changeString(c Change) string {
 		}
 		return d.Encoded()[:8]
 	}
-	s := fmt.Sprintf("%s %s %s>%s", c.Action, c.Platform, short(c.Old), short(c.New))
+	p := c.Platform
+	if c.OldPlatform != "" {
+		p = c.OldPlatform + ">" + p
+	}
+	s := fmt.Sprintf("%s %s %s>%s", c.Action, p, short(c.Old), short(c.New))
 	if c.Attestation {
 		s += " att(" + short(c.Subject) + ")"
 	}
@@ -48,7 +52,10 @@ func TestMerge(t *testing.T) {
 	oAmd, oArm64 := oci("so-amd64", "linux/amd64"), oci("so-arm64", "linux/arm64")
 	// Destination images.
 	dAmd, dArm6, dArm7, dS390x := docker("d-amd64", "linux/amd64"), docker("d-arm6", "linux/arm/v6"), docker("d-arm7", "linux/arm/v7"), docker("d-s390x", "linux/s390x")
-	dWin := docker("d-win", "windows/amd64")
+	dWin, sWin := docker("d-win", "windows/amd64"), docker("s-win", "windows/amd64")
+	dWinO := oci("do-win", "windows/amd64")
+	dWinAtt := attestation("do-win-att", dWinO)
+	win2019b := docker("w2019b", "windows/amd64:10.0.17763.5329")
 	win2019, win2022 := docker("w2019", "windows/amd64:10.0.17763.1"), docker("w2022", "windows/amd64:10.0.20348.1")
 	// Attestations.
 	oAmdAtt, oArm64Att := attestation("so-amd64-att", oAmd), attestation("so-arm64-att", oArm64)
@@ -85,7 +92,7 @@ func TestMerge(t *testing.T) {
 		"linux replaces windows amd64 with arch matching": {
 			src: dlist(sAmd), dst: dlist(dWin), opts: MergeOptions{Match: MatchArch},
 			want: []digest.Digest{sAmd.Digest}, wantMT: manifest.DockerV2ListMediaType,
-			wantChanges:  []string{"replaced linux/amd64 " + dWin.Digest.Encoded()[:8] + ">" + sAmd.Digest.Encoded()[:8]},
+			wantChanges:  []string{"replaced windows/amd64>linux/amd64 " + dWin.Digest.Encoded()[:8] + ">" + sAmd.Digest.Encoded()[:8]},
 			sameAsSource: true,
 		},
 		"arm v6 and v7 both kept": {
@@ -157,9 +164,92 @@ func TestMerge(t *testing.T) {
 			src: dlist(sAmd, dAmd), dst: dlist(dS390x),
 			wantErr: "source list has two entries for platform linux/amd64: " + sAmd.Digest.String() + " and " + dAmd.Digest.String(),
 		},
-		"duplicate architecture in destination with arch matching": {
+		"arch matching: one architecture in several OSes, none provided, all kept": {
 			src: dlist(sArm7), dst: dlist(dAmd, dWin), opts: MergeOptions{Match: MatchArch},
-			wantErr: "destination list has two entries for architecture amd64 (linux/amd64 and windows/amd64): " + dAmd.Digest.String() + " and " + dWin.Digest.String(),
+			want: []digest.Digest{sArm7.Digest, dAmd.Digest, dWin.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"added linux/arm/v7 ->" + sArm7.Digest.Encoded()[:8],
+				"kept linux/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + dAmd.Digest.Encoded()[:8],
+				"kept windows/amd64 " + dWin.Digest.Encoded()[:8] + ">" + dWin.Digest.Encoded()[:8],
+			},
+		},
+		"arch matching: a source architecture replaces every destination entry of it, whatever the OS": {
+			src: dlist(sAmd), dst: dlist(dAmd, dWin, dS390x), opts: MergeOptions{Match: MatchArch},
+			want: []digest.Digest{sAmd.Digest, dS390x.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"replaced linux/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + sAmd.Digest.Encoded()[:8],
+				"replaced windows/amd64>linux/amd64 " + dWin.Digest.Encoded()[:8] + ">" + sAmd.Digest.Encoded()[:8],
+				"kept linux/s390x " + dS390x.Digest.Encoded()[:8] + ">" + dS390x.Digest.Encoded()[:8],
+			},
+		},
+		"platform matching: the same lists keep windows": {
+			src: dlist(sAmd), dst: dlist(dAmd, dWin, dS390x),
+			want: []digest.Digest{sAmd.Digest, dWin.Digest, dS390x.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"replaced linux/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + sAmd.Digest.Encoded()[:8],
+				"kept windows/amd64 " + dWin.Digest.Encoded()[:8] + ">" + dWin.Digest.Encoded()[:8],
+				"kept linux/s390x " + dS390x.Digest.Encoded()[:8] + ">" + dS390x.Digest.Encoded()[:8],
+			},
+		},
+		"arch matching: variants of one architecture all replaced": {
+			src: dlist(sArm7), dst: dlist(dArm6, dAmd), opts: MergeOptions{Match: MatchArch},
+			want: []digest.Digest{sArm7.Digest, dAmd.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"replaced linux/arm/v6>linux/arm/v7 " + dArm6.Digest.Encoded()[:8] + ">" + sArm7.Digest.Encoded()[:8],
+				"kept linux/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + dAmd.Digest.Encoded()[:8],
+			},
+		},
+		"arch matching: source linux and windows amd64, each destination entry replaced by its own OS": {
+			src: dlist(sAmd, sWin), dst: dlist(dWin, dAmd), opts: MergeOptions{Match: MatchArch},
+			want: []digest.Digest{sAmd.Digest, sWin.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"replaced linux/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + sAmd.Digest.Encoded()[:8],
+				"replaced windows/amd64 " + dWin.Digest.Encoded()[:8] + ">" + sWin.Digest.Encoded()[:8],
+			},
+			sameAsSource: true,
+		},
+		"arch matching: a destination entry the source also holds is kept, its other OS replaced": {
+			src: dlist(dAmd), dst: dlist(dAmd, dWin), opts: MergeOptions{Match: MatchArch},
+			want: []digest.Digest{dAmd.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"kept linux/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + dAmd.Digest.Encoded()[:8],
+				"replaced windows/amd64>linux/amd64 " + dWin.Digest.Encoded()[:8] + ">" + dAmd.Digest.Encoded()[:8],
+			},
+			sameAsSource: true,
+		},
+		"arch matching drops the attestations of every replaced entry": {
+			src: olist(oAmd, oAmdAtt), dst: olist(dAmdO, dAmdAtt, dWinO, dWinAtt, dS390xO), opts: MergeOptions{Match: MatchArch},
+			want: []digest.Digest{oAmd.Digest, oAmdAtt.Digest, dS390xO.Digest}, wantMT: imgspecv1.MediaTypeImageIndex,
+			wantChanges: []string{
+				"replaced linux/amd64 " + dAmdO.Digest.Encoded()[:8] + ">" + oAmd.Digest.Encoded()[:8],
+				"replaced windows/amd64>linux/amd64 " + dWinO.Digest.Encoded()[:8] + ">" + oAmd.Digest.Encoded()[:8],
+				"added unknown/unknown ->" + oAmdAtt.Digest.Encoded()[:8] + " att(" + oAmd.Digest.Encoded()[:8] + ")",
+				"kept linux/s390x " + dS390xO.Digest.Encoded()[:8] + ">" + dS390xO.Digest.Encoded()[:8],
+				"dropped unknown/unknown " + dAmdAtt.Digest.Encoded()[:8] + ">- att(" + dAmdO.Digest.Encoded()[:8] + ")",
+				"dropped unknown/unknown " + dWinAtt.Digest.Encoded()[:8] + ">- att(" + dWinO.Digest.Encoded()[:8] + ")",
+			},
+		},
+		"arch matching with --platforms takes the exact platform only": {
+			src: dlist(sAmd, sWin), dst: dlist(dAmd, dWin, dS390x), opts: MergeOptions{Match: MatchArch, Platforms: []imgspecv1.Platform{{OS: "windows", Architecture: "amd64"}}},
+			want: []digest.Digest{sWin.Digest, dS390x.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"replaced linux/amd64>windows/amd64 " + dAmd.Digest.Encoded()[:8] + ">" + sWin.Digest.Encoded()[:8],
+				"replaced windows/amd64 " + dWin.Digest.Encoded()[:8] + ">" + sWin.Digest.Encoded()[:8],
+				"kept linux/s390x " + dS390x.Digest.Encoded()[:8] + ">" + dS390x.Digest.Encoded()[:8],
+			},
+		},
+		"windows revision of one build replaces it": {
+			src: dlist(win2019b), dst: dlist(win2019, win2022),
+			want: []digest.Digest{win2019b.Digest, win2022.Digest}, wantMT: manifest.DockerV2ListMediaType,
+			wantChanges: []string{
+				"replaced windows/amd64:10.0.17763.1>windows/amd64:10.0.17763.5329 " + win2019.Digest.Encoded()[:8] + ">" + win2019b.Digest.Encoded()[:8],
+				"kept windows/amd64:10.0.20348.1 " + win2022.Digest.Encoded()[:8] + ">" + win2022.Digest.Encoded()[:8],
+			},
+		},
+		"platforms subset, windows without a version takes every build": {
+			src: dlist(win2019b, win2022, sAmd), dst: dlist(dAmd),
+			opts: MergeOptions{Platforms: []imgspecv1.Platform{{OS: "windows", Architecture: "amd64"}}},
+			want: []digest.Digest{win2019b.Digest, win2022.Digest, dAmd.Digest}, wantMT: manifest.DockerV2ListMediaType,
 		},
 		"unchanged keeps dst order": {
 			src: dlist(dArm7, dAmd), dst: dlist(dAmd, dS390x, dArm7),

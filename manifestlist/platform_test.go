@@ -161,6 +161,9 @@ func TestPlatformKey(t *testing.T) {
 		"case in stored entry":   {a: &imgspecv1.Platform{OS: "Linux", Architecture: "AMD64"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, same: true},
 		"variant ignored, arch":  {a: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, mode: MatchArch, same: true},
 		"nil and empty platform": {a: nil, b: &imgspecv1.Platform{}, same: true},
+		"windows revision":       {a: &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1"}, b: &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.5329"}, same: true},
+		"os.version or none":     {a: &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1"}, b: &imgspecv1.Platform{OS: "windows", Architecture: "amd64"}},
+		"amd64 and amd64/v1":     {a: &imgspecv1.Platform{OS: "linux", Architecture: "amd64", Variant: "v1"}, b: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}, same: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -187,5 +190,149 @@ func TestIsAttestation(t *testing.T) {
 				t.Errorf("IsAttestation = %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestPlatformMatcher(t *testing.T) {
+	plat := func(s string) *imgspecv1.Platform {
+		p := &imgspecv1.Platform{}
+		spec, osVersion, _ := strings.Cut(s, ":")
+		parts := strings.Split(spec, "/")
+		p.OS, p.Architecture, p.OSVersion = parts[0], parts[1], osVersion
+		if len(parts) > 2 {
+			p.Variant = parts[2]
+		}
+		return p
+	}
+	tests := map[string]struct {
+		want, p string
+		exact   bool // ExactPlatform matches
+		only    int  // OnlyPlatform's rank, -1 for no match
+	}{
+		"same":                          {want: "linux/amd64", p: "linux/amd64", exact: true, only: 0},
+		"x86_64 is amd64":               {want: "linux/amd64", p: "linux/x86_64", exact: true, only: 0},
+		"aarch64 is arm64":              {want: "linux/aarch64", p: "linux/arm64", exact: true, only: 0},
+		"case":                          {want: "Linux/AMD64", p: "linux/amd64", exact: true, only: 0},
+		"macos is darwin":               {want: "macos/arm64", p: "darwin/arm64", exact: true, only: 0},
+		"amd64/v1 is amd64":             {want: "linux/amd64/v1", p: "linux/amd64", exact: true, only: 0},
+		"os differs":                    {want: "linux/amd64", p: "windows/amd64", only: -1},
+		"arch differs":                  {want: "linux/amd64", p: "linux/arm64", only: -1},
+		"arm64 with no variant is v8":   {want: "linux/arm64", p: "linux/arm64/v8", exact: true, only: 0},
+		"arm64/v8 entry, arm64 wanted":  {want: "linux/arm64/v8", p: "linux/arm64", exact: true, only: 0},
+		"arm with no variant is v7":     {want: "linux/arm", p: "linux/arm/v7", exact: true, only: 0},
+		"armhf is arm/v7":               {want: "linux/armhf", p: "linux/arm/v7", exact: true, only: 0},
+		"armel is arm/v6":               {want: "linux/arm/v6", p: "linux/armel", exact: true, only: 0},
+		"bare 7 is v7":                  {want: "linux/arm/7", p: "linux/arm/v7", exact: true, only: 0},
+		"arm/v7 runs v6":                {want: "linux/arm/v7", p: "linux/arm/v6", only: 1},
+		"arm/v7 runs v5":                {want: "linux/arm/v7", p: "linux/arm/v5", only: 2},
+		"arm/v6 does not run v7":        {want: "linux/arm/v6", p: "linux/arm/v7", only: -1},
+		"arm/v8 runs v7":                {want: "linux/arm/v8", p: "linux/arm/v7", only: 1},
+		"arm64 runs arm/v8":             {want: "linux/arm64", p: "linux/arm/v8", only: 1},
+		"arm64 runs arm/v7":             {want: "linux/arm64", p: "linux/arm", only: 2},
+		"arm64 runs arm/v5":             {want: "linux/arm64", p: "linux/arm/v5", only: 4},
+		"arm does not run arm64":        {want: "linux/arm/v8", p: "linux/arm64", only: -1},
+		"arm64/v8.2 runs v8.1":          {want: "linux/arm64/v8.2", p: "linux/arm64/v8.1", only: 1},
+		"arm64/v8.2 runs v8":            {want: "linux/arm64/v8.2", p: "linux/arm64", only: 2},
+		"arm64/v8.1 does not run v8.2":  {want: "linux/arm64/v8.1", p: "linux/arm64/v8.2", only: -1},
+		"arm64/v9 runs v8.5":            {want: "linux/arm64/v9", p: "linux/arm64/v8.5", only: 1},
+		"arm64/v9.1 runs v9":            {want: "linux/arm64/v9.1", p: "linux/arm64/v9", only: 1},
+		"arm64/v9 does not run v8.6":    {want: "linux/arm64/v9", p: "linux/arm64/v8.6", only: -1},
+		"amd64 runs 386":                {want: "linux/amd64", p: "linux/386", only: 1},
+		"i386 is 386":                   {want: "linux/386", p: "linux/i386", exact: true, only: 0},
+		"386 does not run amd64":        {want: "linux/386", p: "linux/amd64", only: -1},
+		"amd64/v3 runs v2":              {want: "linux/amd64/v3", p: "linux/amd64/v2", only: 1},
+		"amd64/v3 runs amd64":           {want: "linux/amd64/v3", p: "linux/amd64", only: 2},
+		"amd64/v2 does not run v3":      {want: "linux/amd64/v2", p: "linux/amd64/v3", only: -1},
+		"windows same build":            {want: "windows/amd64:10.0.17763.5329", p: "windows/amd64:10.0.17763.1", exact: true, only: 0},
+		"windows other build":           {want: "windows/amd64:10.0.20348.1", p: "windows/amd64:10.0.17763.1", only: -1},
+		"windows any version wanted":    {want: "windows/amd64", p: "windows/amd64:10.0.17763.1", exact: true, only: 0},
+		"windows entry without version": {want: "windows/amd64:10.0.17763.1", p: "windows/amd64", exact: true, only: 0},
+		"linux os.version not compared": {want: "linux/amd64:5.0", p: "linux/amd64:6.0", exact: true, only: 0},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			want, p := *plat(tc.want), plat(tc.p)
+			if got := ExactPlatform(want).Match(p); got != tc.exact {
+				t.Errorf("ExactPlatform(%s).Match(%s) = %v, want %v", tc.want, tc.p, got, tc.exact)
+			}
+			if got := OnlyPlatform(want).Rank(p); got != tc.only {
+				t.Errorf("OnlyPlatform(%s).Rank(%s) = %d, want %d", tc.want, tc.p, got, tc.only)
+			}
+			if got := OnlyPlatform(want).Match(p); got != (tc.only >= 0) {
+				t.Errorf("OnlyPlatform(%s).Match(%s) = %v", tc.want, tc.p, got)
+			}
+		})
+	}
+	if ExactPlatform(imgspecv1.Platform{OS: "linux", Architecture: "amd64"}).Match(nil) {
+		t.Error("nil platform matched")
+	}
+}
+
+func TestPlatformMatcherFeatures(t *testing.T) {
+	want := imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSFeatures: []string{"win32k", "a"}}
+	tests := map[string]struct {
+		features []string
+		match    bool
+	}{
+		"none":         {match: true},
+		"subset":       {features: []string{"win32k"}, match: true},
+		"same":         {features: []string{"a", "win32k", "a"}, match: true},
+		"not wanted":   {features: []string{"b"}},
+		"one too many": {features: []string{"a", "b", "win32k"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSFeatures: tc.features}
+			if got := ExactPlatform(want).Match(p); got != tc.match {
+				t.Errorf("Match = %v, want %v", got, tc.match)
+			}
+		})
+	}
+}
+
+func TestPlatformMatcherBest(t *testing.T) {
+	list := []imgspecv1.Descriptor{
+		attestation("att", docker("v7", "linux/arm/v7")),
+		docker("v5", "linux/arm/v5"),
+		docker("v6", "linux/arm/v6"),
+		docker("amd", "linux/amd64"),
+		docker("v6-again", "linux/arm/v6"),
+	}
+	tests := map[string]struct {
+		want imgspecv1.Platform
+		best int
+	}{
+		"closest compatible":         {want: imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, best: 2},
+		"exact":                      {want: imgspecv1.Platform{OS: "linux", Architecture: "arm", Variant: "v5"}, best: 1},
+		"attestation never chosen":   {want: imgspecv1.Platform{OS: "unknown", Architecture: "unknown"}, best: -1},
+		"none":                       {want: imgspecv1.Platform{OS: "linux", Architecture: "s390x"}, best: -1},
+		"arm64 falls back to 32-bit": {want: imgspecv1.Platform{OS: "linux", Architecture: "arm64"}, best: 2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := OnlyPlatform(tc.want).Best(list); got != tc.best {
+				t.Errorf("Best = %d, want %d", got, tc.best)
+			}
+		})
+	}
+}
+
+// TestPlatformKeyAgreesWithExact: two platforms share a key exactly when
+// ExactPlatform matches them, wherever both carry an os.version or neither.
+func TestPlatformKeyAgreesWithExact(t *testing.T) {
+	ps := []imgspecv1.Platform{
+		{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "x86_64"}, {OS: "linux", Architecture: "amd64", Variant: "v1"},
+		{OS: "linux", Architecture: "amd64", Variant: "v2"}, {OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "arm64", Variant: "v8"},
+		{OS: "linux", Architecture: "aarch64"}, {OS: "linux", Architecture: "arm"}, {OS: "linux", Architecture: "arm", Variant: "v7"},
+		{OS: "linux", Architecture: "armhf"}, {OS: "linux", Architecture: "arm", Variant: "v6"}, {OS: "windows", Architecture: "amd64"},
+		{OS: "Linux", Architecture: "AMD64"}, {OS: "linux", Architecture: "386"}, {OS: "linux", Architecture: "i386"},
+	}
+	for _, a := range ps {
+		for _, b := range ps {
+			key := PlatformKey(&a, MatchPlatform) == PlatformKey(&b, MatchPlatform)
+			if match := ExactPlatform(a).Match(&b); key != match {
+				t.Errorf("%s and %s: same key %v, ExactPlatform match %v", FormatPlatform(&a), FormatPlatform(&b), key, match)
+			}
+		}
 	}
 }

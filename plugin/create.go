@@ -144,7 +144,13 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	}
 	// The draft is read, changed and written under its lock, so concurrent
 	// amends each add to the result of the one before.
+	var (
+		result  *manifestlist.List
+		reason  string
+		amended bool
+	)
 	err = store.Edit(name, func(draft *manifestlist.Draft, found bool) error {
+		amended = found
 		if found && !opts.amend {
 			return exists()
 		}
@@ -161,13 +167,21 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		}
 		// Building the list now catches a --media-type the entries cannot
 		// have before anything is written.
-		_, err := draft.List()
-		return err
+		var err error
+		if result, err = draft.List(); err != nil {
+			return err
+		}
+		reason = listTypeReason(draft)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s\n", name)
+	verb := "Created"
+	if amended {
+		verb = "Updated"
+	}
+	fmt.Fprintf(dockerCLI.Out(), "%s %s %s (%s): %s\n", verb, listKind(result.MediaType), name, countEntries(len(result.Manifests)), reason)
 	return nil
 }
 
@@ -214,13 +228,13 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 		return fmt.Errorf("create --from %s: it is a single image, not a list; make a list of it with docker mlist create %s %s", from, name, from)
 	}
 	kind := "docker"
-	if src.list.MediaType != manifest.DockerV2ListMediaType {
+	if src.List.MediaType != manifest.DockerV2ListMediaType {
 		kind = "oci"
 	}
 	if mediaType != "" {
 		kind = mediaType
 	}
-	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.list.Annotations, Entries: src.entries, Origin: src.raw}
+	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.entries, Origin: src.Raw}
 	// A registry's list may hold what a draft refuses; drop can fix it.
 	if err := draft.CheckDuplicates(); err != nil {
 		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; drop one before pushing\n", from, termText(err.Error()))
@@ -238,8 +252,41 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s (%d entries)\n", name, from, len(draft.Entries))
+	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s (%s)\n", name, from, countEntries(len(draft.Entries)))
 	return nil
+}
+
+// listTypeReason says why a draft's list has the type it has, following
+// manifestlist.ListMediaType: a Docker manifest list only when every entry
+// is a Docker image and nothing carries annotations.
+func listTypeReason(d *manifestlist.Draft) string {
+	if d.MediaType != "" {
+		return "--media-type " + d.MediaType + " asked for it"
+	}
+	for _, e := range d.Entries {
+		switch e.Descriptor.MediaType {
+		case "application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json":
+		default:
+			return fmt.Sprintf("entry %s is %s, which a Docker manifest list cannot hold", termText(e.Descriptor.Digest.String()), termText(e.Descriptor.MediaType))
+		}
+	}
+	for _, e := range d.Entries {
+		if len(e.Descriptor.Annotations) > 0 || e.Descriptor.ArtifactType != "" {
+			return fmt.Sprintf("entry %s carries annotations, which a Docker manifest list cannot", termText(e.Descriptor.Digest.String()))
+		}
+	}
+	if len(d.Annotations) > 0 {
+		return "the list carries annotations, which a Docker manifest list cannot"
+	}
+	return "every entry is a Docker image (--media-type oci makes an OCI index)"
+}
+
+// countEntries is "1 entry", "2 entries".
+func countEntries(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
 }
 
 // listName normalises a list reference; a list is addressed by tag.

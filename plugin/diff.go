@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
@@ -201,14 +202,14 @@ func registrySide(ctx context.Context, sess *registry.Session, ref registry.Refe
 	if err != nil {
 		return nil, err
 	}
-	r, err := readList(ctx, c, ref)
+	r, err := copy.ReadList(ctx, c, ref)
 	if missingOK && errors.Is(err, registry.ErrNotFound) {
 		return &diffSide{Name: ref.String(), Kind: "registry"}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	return &diffSide{Name: ref.String(), Kind: "registry", Digest: r.digest, Exists: true, list: r.list}, nil
+	return &diffSide{Name: ref.String(), Kind: "registry", Digest: r.Digest, Exists: true, list: r.List}, nil
 }
 
 func printDiff(dockerCLI command.Cli, format string, res *diffResult) error {

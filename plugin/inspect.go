@@ -175,7 +175,7 @@ func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Refere
 		return nil, err
 	}
 	subj := &subject{raw: raw, sess: sess}
-	if mt := mediaTypeOf(raw, desc.MediaType); manifestlist.IsList(mt) {
+	if mt := copy.ManifestMediaType(raw, desc.MediaType); manifestlist.IsList(mt) {
 		if subj.list, err = manifestlist.ParseList(raw, mt); err != nil {
 			return nil, fmt.Errorf("inspect %s: %w", ref, err)
 		}
@@ -189,7 +189,7 @@ func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Refere
 // view is the structured form; verbose adds each entry's config and layers,
 // reading a registry list's entries (concurrently) only then.
 func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool) (inspected, error) {
-	v := inspected{Name: ref.String(), Digest: digest.FromBytes(s.raw), Size: int64(len(s.raw)), MediaType: mediaTypeOf(s.raw, "")}
+	v := inspected{Name: ref.String(), Digest: digest.FromBytes(s.raw), Size: int64(len(s.raw)), MediaType: copy.ManifestMediaType(s.raw, "")}
 	descs := make([]imgspecv1.Descriptor, 0, len(s.entries))
 	if s.list != nil {
 		v.Annotations = s.list.Annotations
@@ -199,8 +199,11 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 	}
 	entries := s.entries
 	if verbose && entries == nil {
-		var err error
-		if entries, err = fetchChildren(ctx, s.sess, ref, s.list); err != nil {
+		c, err := s.sess.Client(ctx, ref.Host)
+		if err != nil {
+			return v, err
+		}
+		if entries, err = copy.FetchChildren(ctx, c, ref, s.list); err != nil {
 			return v, err
 		}
 	}
@@ -219,22 +222,4 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 		v.Manifests = append(v.Manifests, ie)
 	}
 	return v, nil
-}
-
-// fetchChildren reads every entry of a registry list concurrently.
-func fetchChildren(ctx context.Context, sess *registry.Session, ref registry.Reference, list *manifestlist.List) ([]manifestlist.Entry, error) {
-	c, err := sess.Client(ctx, ref.Host)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]manifestlist.Entry, len(list.Manifests))
-	err = copy.ForEach(ctx, list.Manifests, func(ctx context.Context, i int, d imgspecv1.Descriptor) error {
-		raw, _, err := c.GetManifest(ctx, ref.Repository, d.Digest.String())
-		if err != nil {
-			return fmt.Errorf("entry %s of %s: %w", d.Digest, ref, err)
-		}
-		out[i] = manifestlist.Entry{Source: ref.WithDigest(d.Digest).String(), Descriptor: d, Raw: raw}
-		return nil
-	})
-	return out, err
 }

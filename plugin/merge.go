@@ -2,10 +2,8 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
@@ -14,12 +12,9 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
-
-// mergeAttempts bounds how often a merge is planned again when DESTINATION
-// changes under it.
-const mergeAttempts = 3
 
 type mergeOptions struct {
 	source, destination string
@@ -68,37 +63,6 @@ DESTINATION changes while the merge runs, the merge is planned again.`,
 	return cmd
 }
 
-// mergePlan is what --dry-run prints.
-type mergePlan struct {
-	Source            string         `json:"source"`
-	Destination       string         `json:"destination"`
-	Target            string         `json:"target"`
-	SourceDigest      digest.Digest  `json:"sourceDigest"`
-	DestinationDigest digest.Digest  `json:"destinationDigest,omitempty"`
-	ResultDigest      digest.Digest  `json:"resultDigest"`
-	MediaType         string         `json:"mediaType"`
-	Unchanged         bool           `json:"unchanged"`
-	Changes           []planChange   `json:"changes"`
-	Transfers         []planTransfer `json:"transfers"`
-	Notes             []string       `json:"notes,omitempty"`
-}
-
-type planChange struct {
-	Platform    string        `json:"platform"`
-	Action      string        `json:"action"`
-	Old         digest.Digest `json:"old,omitempty"`
-	New         digest.Digest `json:"new,omitempty"`
-	Attestation bool          `json:"attestation,omitempty"`
-	Subject     digest.Digest `json:"subject,omitempty"`
-}
-
-// planTransfer is a manifest that must be brought into the target repository.
-type planTransfer struct {
-	Manifest digest.Digest `json:"manifest"`
-	From     string        `json:"from"`
-	How      string        `json:"how"` // "mount" within a registry, "copy" across registries
-}
-
 // mergeRequest is a parsed merge: what to read, where to write, and the rules.
 type mergeRequest struct {
 	src, dst, target registry.Reference
@@ -143,12 +107,6 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 	return req, err
 }
 
-// writesDestination reports whether the result goes back to DESTINATION,
-// the case where a concurrent push must be looked for.
-func (r mergeRequest) writesDestination() bool {
-	return r.target.Name() == r.dst.Name() && r.target.Tag == r.dst.Tag
-}
-
 func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
 	req, err := parseMerge(opts)
 	if err != nil {
@@ -170,216 +128,117 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	if opts.quiet {
 		log = io.Discard
 	}
-	srcRead, dstRead, err := readSides(ctx, srcSess, dstSess, req)
-	if err != nil {
-		return fmt.Errorf("merge: %w", err)
-	}
-	tc, err := dstSess.Client(ctx, req.target.Host)
+	var stats copy.Stats
+	res, err := copy.Merge(ctx, copy.MergeRequest{
+		Source: req.src, Destination: req.dst, Target: req.target, Rules: req.rules,
+		SourceSession: srcSess, DestinationSession: dstSess, DryRun: opts.dryRun,
+		Log: escapingWriter{log}, Stats: &stats,
+	})
 	if err != nil {
 		return err
 	}
-	for attempt := 1; ; attempt++ {
-		plan, raw, mediaType, err := planMerge(srcRead, dstRead, req.target, req.rules)
-		if err != nil {
-			return fmt.Errorf("merge %s into %s: %w", req.src, req.dst, err)
-		}
-		for _, n := range plan.Notes {
-			fmt.Fprintln(log, "note:", termText(n))
-		}
-		if opts.dryRun {
-			return printMergePlan(dockerCLI.Out(), opts.format, plan)
-		}
-		if plan.Unchanged {
-			fmt.Fprintf(log, "%s unchanged\n", req.target)
-			fmt.Fprintln(dockerCLI.Out(), plan.ResultDigest)
-			return nil
-		}
-		if err := bringEntries(ctx, srcSess, dstSess, plan, tc, req.target); err != nil {
-			return fmt.Errorf("merge into %s: %w", req.target, err)
-		}
-		if req.writesDestination() {
-			// Someone may have pushed DESTINATION since it was read: never
-			// overwrite that blindly, plan again from what is there now.
-			changed, now, err := destinationChanged(ctx, tc, req.dst, dstRead)
-			if err != nil {
-				return err
-			}
-			if changed {
-				if attempt == mergeAttempts {
-					return fmt.Errorf("merge into %s: it kept changing while merging (%d attempts); nothing written", req.dst, attempt)
-				}
-				fmt.Fprintf(log, "%s changed while merging (now %s); planning again\n", req.dst, orNone(now))
-				if dstRead, err = readDestination(ctx, tc, req.dst); err != nil {
-					return err
-				}
-				continue
-			}
-		}
-		d, err := tc.PutManifest(ctx, req.target.Repository, req.target.Tag, raw, mediaType)
-		if err != nil {
-			return fmt.Errorf("merge into %s: %w", req.target, err)
-		}
-		summarise(log, plan)
-		fmt.Fprintln(dockerCLI.Out(), d)
-		return nil
+	plan := res.Plan
+	for _, n := range plan.Notes {
+		fmt.Fprintln(log, "note:", termText(n))
 	}
+	if opts.dryRun {
+		return printMergePlan(dockerCLI.Out(), opts.format, plan)
+	}
+	if !res.Written {
+		fmt.Fprintf(log, "%s unchanged: it already holds the merged %s %s; nothing written\n", req.target, listKind(plan.MediaType), termText(plan.ResultDigest.String()))
+	} else {
+		counts, _ := stats.Snapshot()
+		summarise(log, plan, res.Digest, counts)
+	}
+	fmt.Fprintln(dockerCLI.Out(), res.Digest)
+	return nil
 }
 
-// readSides reads SOURCE and DESTINATION at once; a missing DESTINATION is nil.
-func readSides(ctx context.Context, srcSess, dstSess *registry.Session, req mergeRequest) (src, dst *listRead, err error) {
-	sides := []func(context.Context) error{
-		func(ctx context.Context) error {
-			c, err := srcSess.Client(ctx, req.src.Host)
-			if err == nil {
-				src, err = readList(ctx, c, req.src)
-			}
-			return err
-		},
-		func(ctx context.Context) error {
-			c, err := dstSess.Client(ctx, req.dst.Host)
-			if err == nil {
-				dst, err = readDestination(ctx, c, req.dst)
-			}
-			return err
-		},
+// escapingWriter escapes what it passes on, for lines that carry
+// registry-supplied text (a digest a registry answered with).
+type escapingWriter struct{ w io.Writer }
+
+func (e escapingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(e.w, termLines(string(p))); err != nil {
+		return 0, err
 	}
-	err = copy.ForEach(ctx, sides, func(ctx context.Context, _ int, read func(context.Context) error) error { return read(ctx) })
-	return src, dst, err
+	return len(p), nil
 }
 
-func readDestination(ctx context.Context, c *registry.Client, ref registry.Reference) (*listRead, error) {
-	r, err := readList(ctx, c, ref)
-	if errors.Is(err, registry.ErrNotFound) {
-		return nil, nil
-	}
-	return r, err
-}
-
-// destinationChanged compares what DESTINATION's tag points at now with
-// what was read (nil: it did not exist).
-func destinationChanged(ctx context.Context, c *registry.Client, ref registry.Reference, read *listRead) (bool, digest.Digest, error) {
-	now, err := currentDigest(ctx, c, ref)
-	if err != nil {
-		return false, "", err
-	}
-	var was digest.Digest
-	if read != nil {
-		was = read.digest
-	}
-	return now != was, now, nil
-}
-
-func orNone(d digest.Digest) string {
-	if d == "" {
-		return "deleted"
-	}
-	return d.String()
-}
-
-// currentDigest is the digest ref's tag points at now, "" when it has none.
-func currentDigest(ctx context.Context, c *registry.Client, ref registry.Reference) (digest.Digest, error) {
-	desc, err := c.HeadManifest(ctx, ref.Repository, ref.Tag)
-	if errors.Is(err, registry.ErrNotFound) {
-		return "", nil
-	}
-	return desc.Digest, err
-}
-
-// planMerge merges the two reads and decides the bytes to write.
-func planMerge(src, dst *listRead, target registry.Reference, opts manifestlist.MergeOptions) (*mergePlan, []byte, string, error) {
-	var dstList *manifestlist.List
-	if dst != nil {
-		dstList = dst.list
-	}
-	result, p, err := manifestlist.Merge(src.list, dstList, opts)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	var raw []byte
-	switch {
-	case p.Unchanged && dst != nil:
-		raw = dst.raw
-	case p.SameAsSource && src.single == nil:
-		// The source's own bytes keep its digest.
-		raw = src.raw
-	default:
-		if raw, err = result.Serialize(); err != nil {
-			return nil, nil, "", err
+// summarise says what the merge wrote: how the entries changed, the list
+// (its type, why that type, where), and what was brought into the target
+// repository first.
+func summarise(w io.Writer, plan *copy.MergePlan, written digest.Digest, counts copy.Counts) {
+	images := map[string]int{}
+	attestations := map[string]int{}
+	entries, atts := 0, 0
+	for _, c := range plan.Changes {
+		if c.Attestation {
+			attestations[c.Action]++
+		} else {
+			images[c.Action]++
 		}
 	}
-	plan := &mergePlan{
-		Source: src.ref.String(), Target: target.String(), SourceDigest: src.digest,
-		ResultDigest: digest.FromBytes(raw), MediaType: result.MediaType, Notes: p.Warnings,
-	}
-	if p.TypeChanged != "" {
-		plan.Notes = append(plan.Notes, p.TypeChanged)
-	}
-	if dst != nil {
-		plan.Destination, plan.DestinationDigest = dst.ref.String(), dst.digest
-		plan.Unchanged = p.Unchanged && target.Name() == dst.ref.Name() && target.Tag == dst.ref.Tag
-	}
-	for _, c := range p.Changes {
-		plan.Changes = append(plan.Changes, planChange{Platform: c.Platform, Action: string(c.Action), Old: c.Old, New: c.New, Attestation: c.Attestation, Subject: c.Subject})
-	}
-	// Entries are brought from wherever they live unless already in the
-	// target repository.
-	inDst := map[digest.Digest]bool{}
-	if dst != nil {
-		for _, m := range dst.list.Manifests {
-			inDst[m.Digest] = true
-		}
-	}
-	for _, m := range result.Manifests {
-		from := src.ref
-		if inDst[m.Digest] {
-			from = dst.ref
-		}
-		if from.Name() == target.Name() {
+	seen := map[digest.Digest]bool{}
+	for _, c := range plan.Changes {
+		if c.Action == "dropped" || seen[c.New] {
 			continue
 		}
-		how := "mount"
-		if from.Host != target.Host {
-			how = "copy"
-		}
-		plan.Transfers = append(plan.Transfers, planTransfer{Manifest: m.Digest, From: from.Name(), How: how})
-	}
-	return plan, raw, result.MediaType, nil
-}
-
-// bringEntries makes every entry the plan names present in the target repository.
-func bringEntries(ctx context.Context, srcSess, dstSess *registry.Session, plan *mergePlan, tc *registry.Client, target registry.Reference) error {
-	var stats copy.Stats
-	err := copy.ForEach(ctx, plan.Transfers, func(ctx context.Context, _ int, t planTransfer) error {
-		from, err := registry.ParseReference(t.From + "@" + t.Manifest.String())
-		if err != nil {
-			return err
-		}
-		sess := srcSess
-		if t.From == plan.Destination || strings.HasPrefix(plan.Destination, t.From+":") {
-			sess = dstSess
-		}
-		fc, err := sess.Client(ctx, from.Host)
-		if err != nil {
-			return err
-		}
-		return copy.Transfer(ctx, copy.Endpoint{Client: fc, Repository: from.Repository},
-			copy.Endpoint{Client: tc, Repository: target.Repository}, copy.Manifest{Digest: t.Manifest}, &stats)
-	})
-	return err
-}
-
-func summarise(w io.Writer, plan *mergePlan) {
-	counts := map[string]int{}
-	for _, c := range plan.Changes {
-		if !c.Attestation {
-			counts[c.Action]++
+		seen[c.New] = true
+		if c.Attestation {
+			atts++
+		} else {
+			entries++
 		}
 	}
 	fmt.Fprintf(w, "Merged %s into %s: %d added, %d replaced, %d kept, %d dropped\n", plan.Source, plan.Target,
-		counts["added"], counts["replaced"], counts["kept"], counts["dropped"])
+		images["added"], images["replaced"], images["kept"], images["dropped"])
+	if n := len(attestations); n > 0 {
+		fmt.Fprintf(w, "Attestations follow their images: %d added, %d kept, %d dropped\n",
+			attestations["added"], attestations["kept"], attestations["dropped"])
+	}
+	what := plural(entries, "image")
+	if atts > 0 {
+		what += " and " + plural(atts, "attestation")
+	}
+	fmt.Fprintf(w, "Wrote %s %s (%s; %s) to %s\n", listKind(plan.MediaType), termText(written.String()), what, termText(plan.MediaTypeReason), plan.Target)
+	if counts.Manifests > 0 {
+		fmt.Fprintf(w, "Brought %s into %s first: %s mounted, %s uploaded (%s), %s there already\n",
+			plural(counts.Manifests, "manifest"), repositoryOf(plan.Target),
+			plural(counts.Mounted, "blob"), plural(counts.Uploaded, "blob"), plural64(counts.BytesUploaded, "byte"), plural(counts.BlobsPresent, "blob"))
+	}
 }
 
-func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
+// listKind names a list media type the way users know it.
+func listKind(mediaType string) string {
+	switch mediaType {
+	case "application/vnd.docker.distribution.manifest.list.v2+json":
+		return "Docker manifest list"
+	case imgspecv1.MediaTypeImageIndex:
+		return "OCI index"
+	}
+	return termText(mediaType)
+}
+
+// repositoryOf is "host/repository" of a reference's text.
+func repositoryOf(ref string) string {
+	if r, err := registry.ParseReference(ref); err == nil {
+		return r.Name()
+	}
+	return ref
+}
+
+// plural is "1 image", "2 images", "0 images".
+func plural(n int, noun string) string { return plural64(int64(n), noun) }
+
+func plural64(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func printMergePlan(w io.Writer, format string, plan *copy.MergePlan) error {
 	if format == "" {
 		format = "table"
 	}
@@ -392,6 +251,9 @@ func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
 		fmt.Fprintln(tw, "PLATFORM\tACTION\tDIGEST")
 		for _, c := range plan.Changes {
 			p := termText(c.Platform)
+			if c.OldPlatform != "" {
+				p = termText(c.OldPlatform) + " → " + p
+			}
 			if c.Attestation {
 				p = "attestation of " + termText(shortDigest(c.Subject))
 			}
@@ -411,7 +273,7 @@ func printMergePlan(w io.Writer, format string, plan *mergePlan) error {
 		for _, t := range plan.Transfers {
 			fmt.Fprintf(tw, "would %s\t%s\tfrom %s\n", t.How, termText(t.Manifest.String()), termText(t.From))
 		}
-		fmt.Fprintf(tw, "Result: %s (%s)\n", plan.ResultDigest, termText(plan.MediaType))
+		fmt.Fprintf(tw, "Result: %s (%s: %s)\n", plan.ResultDigest, listKind(plan.MediaType), termText(plan.MediaTypeReason))
 	})
 }
 

@@ -359,10 +359,10 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 	if err != nil {
 		return nil, err
 	}
-	if d, err := currentDigest(ctx, c, target); err != nil {
+	if desc, err := c.HeadManifest(ctx, target.Repository, target.Tag); err == nil {
+		plan.TagHolds = desc.Digest == plan.Digest
+	} else if !errors.Is(err, registry.ErrNotFound) {
 		return nil, err
-	} else if d == plan.Digest {
-		plan.TagHolds = true
 	}
 	steps = append(steps, pushStep{Action: "put", Digest: plan.Digest, To: target.String(), Requests: 1, Bytes: int64(len(raw))})
 	for _, t := range tags {

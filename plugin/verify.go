@@ -72,19 +72,12 @@ func runVerify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) e
 		}
 	}
 	if !r.OK() {
-		return cli.StatusError{StatusCode: exitDiffer, Status: termText(fmt.Sprintf("verify %s: %d %s", r.Reference, len(r.Problems), plural(len(r.Problems), "problem")))}
+		return cli.StatusError{StatusCode: exitDiffer, Status: termText(fmt.Sprintf("verify %s: %s", r.Reference, plural(len(r.Problems), "problem")))}
 	}
 	if opts.format != "json" {
 		fmt.Fprintf(dockerCLI.Err(), "%s: %d entries, no problem found\n", termText(r.Reference), r.Entries)
 	}
 	return nil
-}
-
-func plural(n int, s string) string {
-	if n == 1 {
-		return s
-	}
-	return s + "s"
 }
 
 func verify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) (*copy.Report, error) {

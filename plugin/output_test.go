@@ -1,0 +1,114 @@
+package plugin
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/docker-mlist/docker-mlist/copy"
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestSummarise(t *testing.T) {
+	img := func(c string) digest.Digest { return digest.FromString(c) }
+	written := img("list")
+	base := func(changes ...copy.MergeChange) *copy.MergePlan {
+		return &copy.MergePlan{Source: "r.test/app:build", Target: "r.test/app:1.0", MediaType: imgspecv1.MediaTypeImageIndex,
+			MediaTypeReason: "DESTINATION's type", Changes: changes}
+	}
+	tests := map[string]struct {
+		plan   *copy.MergePlan
+		counts copy.Counts
+		want   []string
+	}{
+		"one image, nothing brought": {
+			plan: base(copy.MergeChange{Platform: "linux/amd64", Action: "replaced", Old: img("a"), New: img("b")}),
+			want: []string{
+				"Merged r.test/app:build into r.test/app:1.0: 0 added, 1 replaced, 0 kept, 0 dropped",
+				"Wrote OCI index " + written.String() + " (1 image; DESTINATION's type) to r.test/app:1.0",
+			},
+		},
+		"attestations counted apart, manifests brought": {
+			plan: base(
+				copy.MergeChange{Platform: "linux/amd64", Action: "added", New: img("b")},
+				copy.MergeChange{Platform: "linux/s390x", Action: "kept", Old: img("c"), New: img("c")},
+				copy.MergeChange{Platform: "unknown/unknown", Action: "added", New: img("att-b"), Attestation: true},
+				copy.MergeChange{Platform: "unknown/unknown", Action: "dropped", Old: img("att-a"), Attestation: true},
+			),
+			counts: copy.Counts{Manifests: 2, Mounted: 1, Uploaded: 3, BytesUploaded: 1, BlobsPresent: 0},
+			want: []string{
+				"Merged r.test/app:build into r.test/app:1.0: 1 added, 0 replaced, 1 kept, 0 dropped",
+				"Attestations follow their images: 1 added, 0 kept, 1 dropped",
+				"Wrote OCI index " + written.String() + " (2 images and 1 attestation; DESTINATION's type) to r.test/app:1.0",
+				"Brought 2 manifests into r.test/app first: 1 blob mounted, 3 blobs uploaded (1 byte), 0 blobs there already",
+			},
+		},
+		"--match arch: one image replaces two": {
+			plan: base(
+				copy.MergeChange{Platform: "linux/amd64", Action: "replaced", Old: img("a"), New: img("b")},
+				copy.MergeChange{Platform: "linux/amd64", OldPlatform: "windows/amd64", Action: "replaced", Old: img("w"), New: img("b")},
+			),
+			want: []string{
+				"Merged r.test/app:build into r.test/app:1.0: 0 added, 2 replaced, 0 kept, 0 dropped",
+				"Wrote OCI index " + written.String() + " (1 image; DESTINATION's type) to r.test/app:1.0",
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			summarise(&buf, tc.plan, written, tc.counts)
+			got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("summary:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestListTypeReason(t *testing.T) {
+	docker := manifestlist.Entry{Descriptor: imgspecv1.Descriptor{MediaType: "application/vnd.docker.distribution.manifest.v2+json", Digest: digest.FromString("d")}}
+	oci := manifestlist.Entry{Descriptor: imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest, Digest: digest.FromString("o")}}
+	annotated := docker
+	annotated.Descriptor.Annotations = map[string]string{"vnd.docker.reference.type": "attestation-manifest"}
+	tests := map[string]struct {
+		draft    manifestlist.Draft
+		wantType string
+		want     string
+	}{
+		"docker images":       {draft: manifestlist.Draft{Entries: []manifestlist.Entry{docker}}, wantType: "Docker manifest list", want: "every entry is a Docker image (--media-type oci makes an OCI index)"},
+		"an OCI manifest":     {draft: manifestlist.Draft{Entries: []manifestlist.Entry{docker, oci}}, wantType: "OCI index", want: "entry " + oci.Descriptor.Digest.String() + " is application/vnd.oci.image.manifest.v1+json, which a Docker manifest list cannot hold"},
+		"an entry annotation": {draft: manifestlist.Draft{Entries: []manifestlist.Entry{docker, annotated}}, wantType: "OCI index", want: "entry " + annotated.Descriptor.Digest.String() + " carries annotations, which a Docker manifest list cannot"},
+		"list annotations":    {draft: manifestlist.Draft{Entries: []manifestlist.Entry{docker}, Annotations: map[string]string{"a": "b"}}, wantType: "OCI index", want: "the list carries annotations, which a Docker manifest list cannot"},
+		"asked for":           {draft: manifestlist.Draft{Entries: []manifestlist.Entry{docker}, MediaType: "oci"}, wantType: "OCI index", want: "--media-type oci asked for it"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			l, err := tc.draft.List()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := listKind(l.MediaType); got != tc.wantType {
+				t.Errorf("type %q, want %q", got, tc.wantType)
+			}
+			if got := listTypeReason(&tc.draft); got != tc.want {
+				t.Errorf("reason %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0 blobs", 1: "1 blob", 2: "2 blobs"} {
+		if got := plural(n, "blob"); got != want {
+			t.Errorf("plural(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for n, want := range map[int]string{0: "0 entries", 1: "1 entry", 7: "7 entries"} {
+		if got := countEntries(n); got != want {
+			t.Errorf("countEntries(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
