@@ -24,6 +24,8 @@ type Location struct {
 	Image types.ImageReference
 }
 
+// String is the location as the user writes it: a registry reference, or
+// TRANSPORT:PATH[:TAG].
 func (l Location) String() string {
 	if l.Registry != nil {
 		return l.Registry.String()

@@ -63,6 +63,7 @@ type Endpoint struct {
 	New bool
 }
 
+// String is host/repository.
 func (e Endpoint) String() string { return e.Client.Host + "/" + e.Repository }
 
 // Manifest is one manifest to transfer. Raw may be nil: it is then read from
@@ -350,6 +351,7 @@ type CorruptError struct {
 	Size, GotSize int64
 }
 
+// Error names the content, where it came from and what did not match.
 func (e *CorruptError) Error() string {
 	if e.Got != "" {
 		return fmt.Sprintf("%s %s from %s is corrupt: the bytes served have digest %s", e.Kind, e.Digest, e.Source, e.Got)

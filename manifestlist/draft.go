@@ -33,6 +33,11 @@ type Draft struct {
 	Annotations map[string]string
 	// Entries are the list entries, in list order.
 	Entries []Entry
+	// Origin is the raw list the draft was started from (create --from),
+	// nil otherwise. While the draft still describes that list, Build
+	// returns these bytes, so pushing an unchanged draft keeps the digest;
+	// the origin's artifactType and subject carry over to an OCI index.
+	Origin []byte
 }
 
 // Add appends e, or replaces in place an entry with the same digest so that
@@ -243,7 +248,41 @@ func (d *Draft) List() (*List, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", d.Name, err)
 	}
-	return &List{MediaType: mt, Annotations: maps.Clone(d.Annotations), Manifests: descs}, nil
+	l := &List{MediaType: mt, Annotations: maps.Clone(d.Annotations), Manifests: descs}
+	if o := d.origin(); o != nil && mt == o.MediaType {
+		l.ArtifactType, l.Subject = o.ArtifactType, o.Subject
+	}
+	return l, nil
+}
+
+// origin parses Origin; nil when there is none or it does not parse.
+func (d *Draft) origin() *List {
+	if d.Origin == nil {
+		return nil
+	}
+	o, err := ParseList(d.Origin, "")
+	if err != nil {
+		return nil
+	}
+	return o
+}
+
+// Unchanged reports whether the draft still describes the list it was
+// started from, so that Build returns the origin's bytes.
+func (d *Draft) Unchanged() bool {
+	o := d.origin()
+	if o == nil {
+		return false
+	}
+	l, err := d.List()
+	if err != nil {
+		return false
+	}
+	// Serialising both compares what the lists say, not how the origin
+	// happened to be formatted.
+	a, errA := o.Serialize()
+	b, errB := l.Serialize()
+	return errA == nil && errB == nil && string(a) == string(b)
 }
 
 // Build returns the serialized list ready to push, and its media type.
@@ -257,6 +296,9 @@ func (d *Draft) Build() (raw []byte, mediaType string, err error) {
 	}
 	if err := d.CheckPlatforms(); err != nil {
 		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
+	}
+	if d.Unchanged() {
+		return d.Origin, l.MediaType, nil
 	}
 	raw, err = l.Serialize()
 	if err != nil {

@@ -122,6 +122,8 @@ type sidecar struct {
 	Annotations map[string]string `json:",omitempty"`
 	// Files is the entry order, as file names in the list directory.
 	Files []string
+	// Origin is the raw list a draft was started from (create --from).
+	Origin []byte `json:",omitempty"`
 }
 
 // orderBy puts names listed in order first, in that order, and the rest

@@ -241,7 +241,7 @@ func (s *Store) load(sl slot) (owner string, d *Draft, err error) {
 	if sc != nil && sc.Name != "" && (slices.ContainsFunc(sc.Files, func(f string) bool { return slices.Contains(names, f) }) ||
 		len(sc.Files) == 0 && len(names) == 0) {
 		owner = sc.Name
-		d.Name, d.MediaType, d.Annotations = sc.Name, sc.MediaType, sc.Annotations
+		d.Name, d.MediaType, d.Annotations, d.Origin = sc.Name, sc.MediaType, sc.Annotations, sc.Origin
 		names = orderBy(names, sc.Files)
 	}
 	for _, n := range names {
@@ -280,7 +280,7 @@ func readSidecar(path string) (*sidecar, error) {
 //  4. move SIDECAR.next to SIDECAR, and remove .DIR.old.
 func (s *Store) write(sl slot, d *Draft) error {
 	files := map[string][]byte{}
-	sc := sidecar{Name: d.Name, MediaType: d.MediaType, Annotations: d.Annotations}
+	sc := sidecar{Name: d.Name, MediaType: d.MediaType, Annotations: d.Annotations, Origin: d.Origin}
 	owner := map[string]string{}
 	for _, e := range d.Entries {
 		fn, b, err := encodeEntry(e)
@@ -457,10 +457,12 @@ type UnreadableDraft struct {
 	Err error
 }
 
+// Error names the draft and why it could not be read.
 func (u UnreadableDraft) Error() string {
 	return fmt.Sprintf("draft %s is unreadable: %v", u.Name, u.Err)
 }
 
+// Unwrap returns why the draft could not be read.
 func (u UnreadableDraft) Unwrap() error { return u.Err }
 
 // List reads every draft, sorted by name, and reports separately each one

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"go.podman.io/image/v5/manifest"
 )
 
 type createOptions struct {
@@ -22,13 +23,14 @@ type createOptions struct {
 	platforms     string
 	template      string
 	ignoreMissing bool
+	from          string
 	registry      registryFlags
 }
 
 func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts createOptions
 	cmd := &cobra.Command{
-		Use:   "create [OPTIONS] LIST [SOURCE...]",
+		Use:   "create [OPTIONS] LIST [SOURCE...] | --from REF [LIST]",
 		Short: "Create a local draft of a manifest list",
 		Long: `Create a local draft of a manifest list from images and lists in registries.
 
@@ -40,16 +42,33 @@ With --platforms and --template (manifest-tool's from-args), the sources are
 the template expanded for each platform: OS, ARCH and VARIANT are replaced,
 and an empty VARIANT disappears with the separator before it. The template
 must name a different image for each platform, and each platform is listed
-once.`,
+once.
+
+With --from, the draft is the list REF holds in its registry, with every
+entry (attestations included), platform, annotation and the list type; LIST
+defaults to REF. Pushed unchanged, it writes the same bytes and digest.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
   docker mlist create registry.example.com/app:1.0 --platforms linux/amd64,linux/arm64,linux/arm/v7 \
-      --template registry.example.com/app:1.0-OS-ARCH-VARIANT`,
-		Args:                  cli.RequiresMinArgs(1),
+      --template registry.example.com/app:1.0-OS-ARCH-VARIANT
+  docker mlist create --from registry.example.com/app:1.0`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if opts.from != "" {
+				return cli.RequiresMaxArgs(1)(cmd, args)
+			}
+			return cli.RequiresMinArgs(1)(cmd, args)
+		},
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeDrafts,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.from != "" {
+				opts.list = opts.from
+				if len(args) == 1 {
+					opts.list = args[0]
+				}
+				return runCreateFrom(cmd.Context(), dockerCLI, opts)
+			}
 			opts.list, opts.sources = args[0], args[1:]
 			return runCreate(cmd.Context(), dockerCLI, opts)
 		},
@@ -60,6 +79,7 @@ once.`,
 	flags.StringVar(&opts.platforms, "platforms", "", "With --template: the platforms to include (comma separated)")
 	flags.StringVar(&opts.template, "template", "", "Image reference template with OS, ARCH and VARIANT placeholders")
 	flags.BoolVar(&opts.ignoreMissing, "ignore-missing", false, "With --template: skip platforms whose image does not exist, with a warning")
+	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -162,6 +182,77 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		verb = "Updated"
 	}
 	fmt.Fprintf(dockerCLI.Out(), "%s %s %s (%s): %s\n", verb, listKind(result.MediaType), name, countEntries(len(result.Manifests)), reason)
+	return nil
+}
+
+// runCreateFrom makes a draft of a list as its registry holds it now, keeping
+// its bytes so that an unchanged draft pushes the same digest.
+func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOptions) error {
+	from, err := registry.ParseReference(opts.from)
+	if err != nil {
+		return fmt.Errorf("invalid --from: %w", err)
+	}
+	if opts.list == opts.from && from.Digest != "" {
+		return fmt.Errorf("--from %s names a list by digest; give the draft a name: create --from REF LIST", opts.from)
+	}
+	name, err := listName(opts.list)
+	if err != nil {
+		return err
+	}
+	switch {
+	case opts.amend:
+		return errors.New("--from starts a new draft; it does not go with --amend")
+	case opts.template != "" || opts.platforms != "" || opts.ignoreMissing:
+		return errors.New("--from does not go with --platforms, --template or --ignore-missing")
+	}
+	mediaType, err := manifestlist.ParseListType(opts.mediaType)
+	if err != nil {
+		return err
+	}
+	store := draftStore()
+	exists := func() error {
+		return fmt.Errorf("draft %s already exists: remove it with docker mlist rm first", name)
+	}
+	if _, err := store.Get(name); err == nil {
+		return exists()
+	} else if !errors.Is(err, manifestlist.ErrNotFound) {
+		return err
+	}
+	sess := newSession(dockerCLI, opts.registry)
+	sess.Want(from.Host, from.Repository, "pull")
+	src, err := fetchSource(ctx, sess, from)
+	if err != nil {
+		return fmt.Errorf("create --from %s: %w", from, err)
+	}
+	if src.single != nil {
+		return fmt.Errorf("create --from %s: it is a single image, not a list; make a list of it with docker mlist create %s %s", from, name, from)
+	}
+	kind := "docker"
+	if src.List.MediaType != manifest.DockerV2ListMediaType {
+		kind = "oci"
+	}
+	if mediaType != "" {
+		kind = mediaType
+	}
+	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.entries, Origin: src.Raw}
+	// A registry's list may hold what a draft refuses; drop can fix it.
+	if err := draft.CheckDuplicates(); err != nil {
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; drop one before pushing\n", from, termText(err.Error()))
+	}
+	if _, err := draft.List(); err != nil {
+		return fmt.Errorf("create --from %s: %w", from, err)
+	}
+	err = store.Edit(name, func(d *manifestlist.Draft, found bool) error {
+		if found {
+			return exists()
+		}
+		*d = *draft
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s (%s)\n", name, from, countEntries(len(draft.Entries)))
 	return nil
 }
 

@@ -151,9 +151,13 @@ func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Refere
 			if err != nil {
 				return nil, err
 			}
-			raw, err := list.Serialize()
-			if err != nil {
-				return nil, fmt.Errorf("inspect %s: %w", draft.Name, err)
+			// A draft started with create --from shows its origin's bytes
+			// while unchanged: those are what push writes.
+			raw := draft.Origin
+			if !draft.Unchanged() {
+				if raw, err = list.Serialize(); err != nil {
+					return nil, fmt.Errorf("inspect %s: %w", draft.Name, err)
+				}
 			}
 			return &subject{raw: raw, list: list, entries: draft.Entries}, nil
 		case !errors.Is(err, manifestlist.ErrNotFound):

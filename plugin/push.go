@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
 
@@ -21,6 +23,8 @@ type pushOptions struct {
 	spec     string
 	quiet    bool
 	purge    bool
+	dryRun   bool
+	format   string
 	registry registryFlags
 }
 
@@ -38,9 +42,13 @@ points at a list with a missing entry. The list digest is printed on stdout.
 
 --spec creates and pushes in one step from a manifest-tool YAML spec (image,
 tags, manifests[].image, manifests[].platform, annotations); its sources may
-live in any registry. Extra tags are written after the list.`,
+live in any registry. Extra tags are written after the list.
+
+--dry-run prints what would be mounted, copied, put and tagged, per entry,
+with estimates of requests and bytes, and writes nothing (it only reads).`,
 		Example: `  digest=$(docker mlist push --purge registry.example.com/app:1.0)
-  docker mlist push --spec release.yaml`,
+  docker mlist push --spec release.yaml
+  docker mlist push --dry-run registry.example.com/app:1.0`,
 		Args:                  cli.RequiresMaxArgs(1),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeDrafts,
@@ -54,11 +62,22 @@ live in any registry. Extra tags are written after the list.`,
 			}
 			return errors.New(`"docker mlist push" requires either LIST or --spec FILE`)
 		},
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			if opts.format != "" && !opts.dryRun {
+				return errors.New("--format goes with --dry-run")
+			}
+			if opts.dryRun && opts.purge {
+				return errors.New("--purge does not go with --dry-run: nothing is pushed")
+			}
+			return nil
+		},
 	}
 	flags := cmd.Flags()
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the list digest")
 	flags.BoolVarP(&opts.purge, "purge", "p", false, "Remove the draft after a successful push")
 	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print what would be written, and write nothing")
+	flags.StringVar(&opts.format, "format", "", `Format the --dry-run plan: "table" (default) or "json"`)
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -88,6 +107,9 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 		log = io.Discard
 	}
 	sess := newSession(dockerCLI, opts.registry)
+	if opts.dryRun {
+		return dryRunPush(ctx, dockerCLI, sess, target, draft.Entries, raw, mediaType, nil, opts.format)
+	}
 	d, err := pushList(ctx, sess, target, draft.Entries, raw, mediaType, log)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", name, err)
@@ -204,6 +226,9 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 	if err != nil {
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
+	if opts.dryRun {
+		return dryRunPush(ctx, dockerCLI, sess, target, draft.Entries, raw, mediaType, extra, opts.format)
+	}
 	var log io.Writer = dockerCLI.Err()
 	if opts.quiet {
 		log = io.Discard
@@ -245,4 +270,142 @@ func readSpec(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is over %d MiB; a spec is a short YAML file", path, maxSpecSize>>20)
 	}
 	return b, nil
+}
+
+// pushPlan is what push --dry-run prints: every write push would make.
+type pushPlan struct {
+	Target    string        `json:"target"`
+	Digest    digest.Digest `json:"digest"`
+	MediaType string        `json:"mediaType"`
+	// TagHolds is set when the target tag already points at this digest.
+	TagHolds bool       `json:"tagHolds"`
+	Steps    []pushStep `json:"steps"`
+	// Requests and Bytes estimate the whole push: requests at most, bytes
+	// uploaded at most (blobs the destination already has are not sent).
+	Requests int   `json:"requests"`
+	Bytes    int64 `json:"bytes"`
+}
+
+// pushStep is one entry's transfer, or the put of the list or of a tag.
+type pushStep struct {
+	// Action: "in place" (the entry lives in the target repository),
+	// "present" (already there), "mount" (blobs mounted within the
+	// registry), "copy" (blobs streamed from another registry), "put" (the
+	// list, by tag) or "tag" (an extra tag).
+	Action   string        `json:"action"`
+	Platform string        `json:"platform,omitempty"`
+	Digest   digest.Digest `json:"digest"`
+	From     string        `json:"from,omitempty"`
+	To       string        `json:"to"`
+	Blobs    int           `json:"blobs,omitempty"`
+	Requests int           `json:"requests"`
+	Bytes    int64         `json:"bytes"`
+}
+
+// planPush finds out, with reads only (a HEAD per entry from another
+// repository, and one for the tag), what pushList would write.
+func planPush(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, tags []string) (*pushPlan, error) {
+	sess.Want(target.Host, target.Repository, "pull")
+	for _, e := range entries {
+		if src, err := registry.ParseReference(e.Source); err == nil && src.Name() != target.Name() {
+			sess.Want(src.Host, src.Repository, "pull")
+		}
+	}
+	c, err := sess.Client(ctx, target.Host)
+	if err != nil {
+		return nil, err
+	}
+	plan := &pushPlan{Target: target.String(), Digest: digest.FromBytes(raw), MediaType: mediaType}
+	steps := make([]pushStep, len(entries))
+	err = copy.ForEach(ctx, entries, func(ctx context.Context, i int, e manifestlist.Entry) error {
+		src, err := registry.ParseReference(e.Source)
+		if err != nil {
+			return fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
+		}
+		st := pushStep{Digest: e.Descriptor.Digest, From: src.Name(), To: target.Name(), Platform: manifestlist.FormatPlatform(e.Descriptor.Platform)}
+		if manifestlist.IsAttestation(e.Descriptor) {
+			st.Platform = "attestation"
+		}
+		if src.Name() == target.Name() {
+			st.Action = "in place"
+			steps[i] = st
+			return nil
+		}
+		st.Requests = 1 // the HEAD push makes too
+		if _, err := c.HeadManifest(ctx, target.Repository, e.Descriptor.Digest.String()); err == nil {
+			st.Action = "present"
+			steps[i] = st
+			return nil
+		} else if !errors.Is(err, registry.ErrNotFound) {
+			return err
+		}
+		blobs, _ := copy.Blobs(e.Raw)
+		st.Blobs = len(blobs)
+		if src.Host == target.Host {
+			st.Action = "mount"
+			st.Requests += len(blobs) + 1 // a mount per blob, the manifest put
+		} else {
+			st.Action = "copy"
+			for _, b := range blobs {
+				st.Bytes += b.Size
+			}
+			// Per blob: a HEAD, the source GET, the upload POST and PUT.
+			st.Requests += 4*len(blobs) + 1
+			st.Bytes += int64(len(e.Raw))
+		}
+		steps[i] = st
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if desc, err := c.HeadManifest(ctx, target.Repository, target.Tag); err == nil {
+		plan.TagHolds = desc.Digest == plan.Digest
+	} else if !errors.Is(err, registry.ErrNotFound) {
+		return nil, err
+	}
+	steps = append(steps, pushStep{Action: "put", Digest: plan.Digest, To: target.String(), Requests: 1, Bytes: int64(len(raw))})
+	for _, t := range tags {
+		steps = append(steps, pushStep{Action: "tag", Digest: plan.Digest, To: target.Name() + ":" + t, Requests: 1, Bytes: int64(len(raw))})
+	}
+	for _, s := range steps {
+		plan.Requests += s.Requests
+		plan.Bytes += s.Bytes
+	}
+	plan.Steps = steps
+	return plan, nil
+}
+
+func dryRunPush(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, tags []string, format string) error {
+	switch format {
+	case "", "table", "json":
+	default:
+		return fmt.Errorf("invalid --format %q: accepted: table, json", format)
+	}
+	plan, err := planPush(ctx, sess, target, entries, raw, mediaType, tags)
+	if err != nil {
+		return fmt.Errorf("push --dry-run %s: %w", target, err)
+	}
+	if format == "" {
+		format = "table"
+	}
+	return writeFormatted(dockerCLI.Out(), format, plan, func(w *tabwriter.Writer) {
+		fmt.Fprintf(w, "Push %s (dry run: nothing written)\n", termText(plan.Target))
+		fmt.Fprintln(w, "ACTION\tPLATFORM\tDIGEST\tFROM\tTO\tREQUESTS\tBYTES")
+		for _, s := range plan.Steps {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.Action, orDash(termText(s.Platform)), termText(s.Digest.String()),
+				orDash(termText(s.From)), termText(s.To), s.Requests, s.Bytes)
+		}
+		if plan.TagHolds {
+			fmt.Fprintf(w, "%s already holds %s\n", termText(plan.Target), plan.Digest)
+		}
+		fmt.Fprintf(w, "Total: at most %d requests, %d bytes uploaded; list %s (%s)\n", plan.Requests, plan.Bytes, plan.Digest, termText(plan.MediaType))
+	})
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -367,6 +367,7 @@ type RealmError struct {
 	Answered bool
 }
 
+// Error names the token realm and what went wrong there.
 func (e *RealmError) Error() string {
 	if e.Answered {
 		return fmt.Sprintf("token service %s for registry %s failed: %v", escapeText(e.Realm, 200), e.Registry, e.Err)
@@ -374,6 +375,7 @@ func (e *RealmError) Error() string {
 	return fmt.Sprintf("token service %s for registry %s is not reachable: %v", escapeText(e.Realm, 200), e.Registry, scrub(e.Err))
 }
 
+// Unwrap returns the realm's failure.
 func (e *RealmError) Unwrap() error { return e.Err }
 
 // fetch asks the realm for a token covering t.scopes: an OAuth

@@ -38,6 +38,8 @@ type Error struct {
 	Via string
 }
 
+// Error names the registry, repository and reference, and the registry's
+// answer, escaped for a terminal.
 func (e *Error) Error() string {
 	what := e.Host + "/" + e.Repository
 	if e.Reference != "" {

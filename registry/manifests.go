@@ -32,7 +32,7 @@ func (c *Client) GetManifest(ctx context.Context, repo, ref string) ([]byte, Des
 	}
 	d := digest.FromBytes(raw)
 	if want, err := digest.Parse(ref); err == nil && want != d {
-		return nil, Descriptor{}, fmt.Errorf("manifest %s/%s@%s: registry returned content with digest %s", c.Host, repo, ref, d)
+		return nil, Descriptor{}, fmt.Errorf("manifest %s/%s@%s: registry returned content with digest %s (%w)", c.Host, repo, ref, d, ErrDigestMismatch)
 	}
 	mt := resp.Header.Get("Content-Type")
 	if i := strings.IndexByte(mt, ';'); i >= 0 {
@@ -40,6 +40,10 @@ func (c *Client) GetManifest(ctx context.Context, repo, ref string) ([]byte, Des
 	}
 	return raw, Descriptor{MediaType: mt, Digest: d, Size: int64(len(raw))}, nil
 }
+
+// ErrDigestMismatch means a registry served, for a digest, bytes that do not
+// hash to it.
+var ErrDigestMismatch = errors.New("digest mismatch")
 
 // MaxManifestSize is the largest manifest a client reads, as containers/image
 // and distribution allow.

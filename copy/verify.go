@@ -1,0 +1,342 @@
+package copy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// VerifyOptions tune Verify and VerifyDraft.
+type VerifyOptions struct {
+	// Deep also checks that every layer of every image is in the
+	// repository (a HEAD request each). Without it, manifests are checked,
+	// and image configs, which are read to compare platforms.
+	Deep bool
+}
+
+// ProblemKind classifies a Problem.
+type ProblemKind string
+
+// The kinds of problem Verify reports.
+const (
+	// ProblemPlatform: an entry's platform disagrees with its image config.
+	ProblemPlatform ProblemKind = "platform"
+	// ProblemDuplicate: two images of the list have the same platform.
+	ProblemDuplicate ProblemKind = "duplicate-platform"
+	// ProblemMissing: an entry, config or layer is not in the repository.
+	ProblemMissing ProblemKind = "missing"
+	// ProblemOrphan: an attestation describes an image the list lacks.
+	ProblemOrphan ProblemKind = "orphan-attestation"
+	// ProblemDigest: a manifest's bytes do not hash to its descriptor's digest.
+	ProblemDigest ProblemKind = "digest-mismatch"
+	// ProblemSize: a manifest's length is not its descriptor's size.
+	ProblemSize ProblemKind = "size-mismatch"
+)
+
+// Problem is one thing wrong with a list.
+type Problem struct {
+	Kind ProblemKind `json:"kind"`
+	// Digest is the entry concerned.
+	Digest digest.Digest `json:"digest,omitempty"`
+	// Platform is the entry's platform, "" for none or an attestation.
+	Platform string `json:"platform,omitempty"`
+	// Message is the whole problem on one line.
+	Message string `json:"message"`
+}
+
+// String is the problem's one-line message.
+func (p Problem) String() string { return p.Message }
+
+// Report is what Verify found.
+type Report struct {
+	// Reference is what was verified: a registry reference or a draft name.
+	Reference string `json:"reference"`
+	// Digest is the list's digest (a draft's: what push would write).
+	Digest    digest.Digest `json:"digest,omitempty"`
+	MediaType string        `json:"mediaType"`
+	Entries   int           `json:"entries"`
+	// Deep says whether layers were checked.
+	Deep     bool      `json:"deep"`
+	Problems []Problem `json:"problems"`
+}
+
+// OK reports whether no problem was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Verify checks the list ref (a tag or digest) of the repository ep: that
+// every entry, and the config of every image, is in that repository (with
+// opts.Deep every layer too), that each manifest matches the digest and
+// size of its descriptor, that each image's platform agrees with its config
+// (os, architecture, and variant where the config has one), that no two
+// images share a platform, and that every attestation describes an image of
+// the list. Problems go in the report; the error is for a list that cannot
+// be read at all.
+func Verify(ctx context.Context, ep Endpoint, ref string, opts VerifyOptions) (*Report, error) {
+	raw, desc, err := ep.Client.GetManifest(ctx, ep.Repository, ref)
+	if err != nil {
+		return nil, err
+	}
+	l, err := manifestlist.ParseList(raw, listMediaType(raw, desc.MediaType))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ep, err)
+	}
+	items := make([]verifyItem, len(l.Manifests))
+	for i, m := range l.Manifests {
+		items[i] = verifyItem{desc: m, at: ep}
+	}
+	r := &Report{Reference: ep.String() + refSeparator(ref) + ref, Digest: desc.Digest, MediaType: l.MediaType, Deep: opts.Deep}
+	return r, verifyItems(ctx, r, l, items, opts)
+}
+
+// VerifyDraft checks a draft as Verify checks a list, before it is pushed:
+// each entry's bytes against its descriptor, and its config (and with
+// opts.Deep its layers) in the repository its source names, where push
+// will read them; endpoint resolves a source reference to that repository.
+func VerifyDraft(ctx context.Context, d *manifestlist.Draft, endpoint func(source string) (Endpoint, error), opts VerifyOptions) (*Report, error) {
+	l, err := d.List()
+	if err != nil {
+		return nil, err
+	}
+	items := make([]verifyItem, len(d.Entries))
+	for i, e := range d.Entries {
+		ep, err := endpoint(e.Source)
+		if err != nil {
+			return nil, fmt.Errorf("entry %s: %w", e.Label(), err)
+		}
+		items[i] = verifyItem{desc: e.Descriptor, raw: e.Raw, at: ep, draft: true}
+	}
+	r := &Report{Reference: d.Name, MediaType: l.MediaType, Deep: opts.Deep}
+	if raw, _, err := d.Build(); err == nil {
+		r.Digest = digest.FromBytes(raw)
+	}
+	return r, verifyItems(ctx, r, l, items, opts)
+}
+
+func refSeparator(ref string) string {
+	if strings.Contains(ref, ":") {
+		return "@"
+	}
+	return ":"
+}
+
+// listMediaType trusts a list's own mediaType field over the Content-Type.
+func listMediaType(raw []byte, served string) string {
+	var m struct {
+		MediaType string          `json:"mediaType"`
+		Manifests json.RawMessage `json:"manifests"`
+	}
+	if json.Unmarshal(raw, &m) == nil {
+		if m.MediaType != "" {
+			return m.MediaType
+		}
+		if m.Manifests != nil {
+			return imgspecv1.MediaTypeImageIndex
+		}
+	}
+	return served
+}
+
+// verifyItem is one entry and where it must be.
+type verifyItem struct {
+	desc imgspecv1.Descriptor
+	// raw is the manifest a draft holds; nil means read it from at.
+	raw   []byte
+	at    Endpoint
+	draft bool
+}
+
+func verifyItems(ctx context.Context, r *Report, l *manifestlist.List, items []verifyItem, opts VerifyOptions) error {
+	r.Entries = len(items)
+	per := make([][]Problem, len(items))
+	err := ForEach(ctx, items, func(ctx context.Context, i int, it verifyItem) error {
+		ps, err := verifyEntry(ctx, it, opts)
+		per[i] = ps
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	r.Problems = append(r.Problems, listProblems(l)...)
+	for _, ps := range per {
+		r.Problems = append(r.Problems, ps...)
+	}
+	if r.Problems == nil {
+		r.Problems = []Problem{}
+	}
+	return nil
+}
+
+// listProblems are the problems the list shows without any request:
+// duplicate platforms and orphaned attestations.
+func listProblems(l *manifestlist.List) []Problem {
+	var out []Problem
+	seen := map[string]digest.Digest{}
+	listed := map[digest.Digest]bool{}
+	for _, m := range l.Manifests {
+		if !manifestlist.IsAttestation(m) {
+			listed[m.Digest] = true
+		}
+	}
+	for _, m := range l.Manifests {
+		if manifestlist.IsAttestation(m) {
+			subject := digest.Digest(m.Annotations[manifestlist.AnnotationReferenceDigest])
+			if !listed[subject] {
+				out = append(out, Problem{Kind: ProblemOrphan, Digest: m.Digest,
+					Message: fmt.Sprintf("attestation %s describes %s, which the list does not hold", m.Digest, orNone(subject))})
+			}
+			continue
+		}
+		if m.Platform == nil || m.Platform.OS == "" || m.Platform.Architecture == "" {
+			continue
+		}
+		key := manifestlist.PlatformKey(m.Platform, manifestlist.MatchPlatform)
+		if first, dup := seen[key]; dup {
+			out = append(out, Problem{Kind: ProblemDuplicate, Digest: m.Digest, Platform: key,
+				Message: fmt.Sprintf("platform %s: entries %s and %s both have it", key, first, m.Digest)})
+			continue
+		}
+		seen[key] = m.Digest
+	}
+	return out
+}
+
+func orNone(d digest.Digest) string {
+	if d == "" {
+		return "no image"
+	}
+	return d.String()
+}
+
+// verifyEntry checks one entry: its bytes, its presence, its config and,
+// with opts.Deep, its layers.
+func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Problem, error) {
+	d := it.desc
+	platform := ""
+	if !manifestlist.IsAttestation(d) {
+		platform = manifestlist.FormatPlatform(d.Platform)
+	}
+	what := "entry " + d.Digest.String()
+	if platform != "" {
+		what = "entry " + platform + " (" + d.Digest.String() + ")"
+	} else if manifestlist.IsAttestation(d) {
+		what = "attestation " + d.Digest.String()
+	}
+	problem := func(kind ProblemKind, format string, args ...any) Problem {
+		return Problem{Kind: kind, Digest: d.Digest, Platform: platform, Message: what + ": " + fmt.Sprintf(format, args...)}
+	}
+	raw := it.raw
+	if it.draft {
+		// push reads manifests from the draft, not from the source.
+		if got := digest.FromBytes(raw); got != d.Digest {
+			return []Problem{problem(ProblemDigest, "the manifest's bytes have digest %s", got)}, nil
+		}
+	} else {
+		var err error
+		raw, _, err = it.at.Client.GetManifest(ctx, it.at.Repository, d.Digest.String())
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			return []Problem{problem(ProblemMissing, "manifest not in %s", it.at)}, nil
+		case errors.Is(err, registry.ErrDigestMismatch):
+			return []Problem{problem(ProblemDigest, "%s serves other bytes for this digest", it.at)}, nil
+		case err != nil:
+			return nil, err
+		}
+	}
+	var out []Problem
+	if int64(len(raw)) != d.Size {
+		out = append(out, problem(ProblemSize, "the descriptor says %d bytes, the manifest has %d", d.Size, len(raw)))
+	}
+	var m struct {
+		Config *imgspecv1.Descriptor  `json:"config"`
+		Layers []imgspecv1.Descriptor `json:"layers"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", err)), nil
+	}
+	if m.Config == nil {
+		return out, nil // a nested list or an unknown kind: nothing more to read
+	}
+	if isImageConfigType(m.Config.MediaType) && !manifestlist.IsAttestation(d) {
+		cfg, err := it.at.Client.ReadBlob(ctx, it.at.Repository, m.Config.Digest, 4<<20)
+		switch {
+		case errors.Is(err, registry.ErrNotFound):
+			out = append(out, problem(ProblemMissing, "config %s not in %s", m.Config.Digest, it.at))
+		case err != nil:
+			return nil, err
+		default:
+			if p := platformProblem(d.Platform, cfg); p != "" {
+				out = append(out, problem(ProblemPlatform, "%s", p))
+			}
+		}
+	} else if opts.Deep {
+		m.Layers = append([]imgspecv1.Descriptor{*m.Config}, m.Layers...)
+	}
+	if !opts.Deep {
+		return out, nil
+	}
+	for _, b := range m.Layers {
+		if len(b.URLs) > 0 {
+			continue // foreign layers live outside the registry
+		}
+		ok, err := it.at.Client.BlobExists(ctx, it.at.Repository, b.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			out = append(out, problem(ProblemMissing, "blob %s not in %s", b.Digest, it.at))
+		}
+	}
+	return out, nil
+}
+
+func isImageConfigType(mt string) bool {
+	return mt == "application/vnd.docker.container.image.v1+json" || mt == imgspecv1.MediaTypeImageConfig
+}
+
+// platformProblem compares an entry's platform with its image config: os
+// and architecture always, the variant only where the config has one (many
+// builders leave it out), after the usual normalisation (arm64 is v8, arm
+// is v7 unless said otherwise).
+func platformProblem(p *imgspecv1.Platform, cfg []byte) string {
+	var c imgspecv1.Platform
+	if err := json.Unmarshal(cfg, &c); err != nil {
+		return fmt.Sprintf("the image config is not JSON: %v", err)
+	}
+	if c.OS == "" && c.Architecture == "" {
+		return ""
+	}
+	entry := imgspecv1.Platform{}
+	if p != nil {
+		entry = *p
+	}
+	want := imgspecv1.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant}
+	got := imgspecv1.Platform{OS: entry.OS, Architecture: entry.Architecture, Variant: entry.Variant}
+	if c.Variant == "" {
+		got.Variant = ""
+		if strings.EqualFold(want.Architecture, "arm") && strings.EqualFold(got.Architecture, "arm") {
+			return "" // "arm" with no variant in the config says nothing about it
+		}
+	}
+	if manifestlist.PlatformKey(&got, manifestlist.MatchPlatform) == manifestlist.PlatformKey(&want, manifestlist.MatchPlatform) {
+		return ""
+	}
+	return fmt.Sprintf("the list says %s, the image config says %s", orNoPlatform(p), manifestlist.FormatPlatform(&want))
+}
+
+func orNoPlatform(p *imgspecv1.Platform) string {
+	if s := manifestlist.FormatPlatform(p); s != "" {
+		return s
+	}
+	return "no platform"
+}
+
+// ProblemKinds lists every kind, for documentation and completion.
+var ProblemKinds = slices.Clip([]ProblemKind{ProblemPlatform, ProblemDuplicate, ProblemMissing, ProblemOrphan, ProblemDigest, ProblemSize})
