@@ -2,6 +2,7 @@ package registry
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -23,6 +24,11 @@ func ParseReference(s string) (Reference, error) {
 		return Reference{}, fmt.Errorf("invalid reference %q: %w", s, err)
 	}
 	r := Reference{Host: reference.Domain(named), Repository: reference.Path(named)}
+	if r.Host == "" {
+		// "a_b.c/app" looks like a host to the normaliser (it has a dot) but
+		// is not one to the grammar ("_"), which then reads it all as a path.
+		return Reference{}, fmt.Errorf("invalid reference %q: %q is neither a registry host nor a repository on docker.io", s, strings.SplitN(s, "/", 2)[0])
+	}
 	if t, ok := named.(reference.Tagged); ok {
 		r.Tag = t.Tag()
 	}
