@@ -176,8 +176,8 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 			for i, d := range l.Manifests {
 				if manifestlist.IsAttestation(d) {
 					if to == "docker" {
-						return nil, fmt.Errorf("convert %s to a Docker manifest list: entry %s is a BuildKit attestation (of %s), which only an OCI index can carry (buildx writes attestations in OCI indexes only); use --media-type oci, or copy without --media-type",
-							n.Digest, d.Digest, d.Annotations[manifestlist.AnnotationReferenceDigest])
+						return nil, fmt.Errorf("entry %s (attestation of %s): cannot be converted to a Docker manifest list of %s: only an OCI index carries attestations (buildx writes them in OCI indexes only); use --media-type oci, or copy without --media-type",
+							d.Digest, d.Annotations[manifestlist.AnnotationReferenceDigest], n.Digest)
 					}
 					subject := digest.Digest(d.Annotations[manifestlist.AnnotationReferenceDigest])
 					if nd, ok := newDigest[subject]; ok && nd != subject {
@@ -281,13 +281,13 @@ func (e *engine) refuseSigned(ctx context.Context, done map[*node]*node) error {
 		have[t] = true
 	}
 	refuse := func(n *node, what string) error {
-		return fmt.Errorf("--media-type %s would change the digest of %s%s and orphan its %s; copy it unchanged instead", e.opts.MediaType, n.Digest, describe(n), what)
+		return fmt.Errorf("--media-type %s would change the digest of %s%s and invalidate its %s; copy it unchanged instead", e.opts.MediaType, n.Digest, describe(n), what)
 	}
 	for _, n := range changed {
 		base := n.Digest.Algorithm().String() + "-" + n.Digest.Encoded()
 		for _, suffix := range cosignSuffixes {
 			if have[base+suffix] {
-				return refuse(n, "cosign tag "+rs.ep.Client.Host+"/"+repo+":"+base+suffix)
+				return refuse(n, cosignKind[suffix]+" "+rs.ep.Client.Host+"/"+repo+":"+base+suffix)
 			}
 		}
 		if have[registry.ReferrersTag(n.Digest)] {

@@ -289,7 +289,7 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 			}
 		}
 		if len(images) != 1 || len(e.opts.Platforms) != 1 {
-			return nil, fmt.Errorf("%s holds a single image and %s@%s is a list of %s; choose one with --platform", dst, e.src, top, platformsText(root.parsed.List))
+			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, platformsText(root.parsed.List))
 		}
 		d := images[0]
 		if manifestlist.IsList(d.MediaType) {

@@ -16,6 +16,9 @@ import (
 // image digest.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
+// cosignKind names what each cosign suffix holds, for messages.
+var cosignKind = map[string]string{".sig": "signature", ".att": "attestation", ".sbom": "SBOM"}
+
 // referrersDepth bounds how far referrers of referrers are followed (a
 // signature of an attestation of an image is two levels down). It also ends
 // a cycle a registry might present.

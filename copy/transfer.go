@@ -54,16 +54,25 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 		stats = &Stats{}
 	}
 	e := newEngine(&registrySource{ep: src, ref: m.Digest.String()}, &registryDestination{ep: dst}, Options{Jobs: Jobs}, stats)
+	// Callers run Transfer concurrently (ForEach): they share one stream
+	// limit, and the entries of a list go Jobs at a time.
+	e.streams, e.smallLimit = transferStreams(), max(Jobs, 1)
 	return e.transfer(ctx, dst, m)
 }
 
+// transferStreams bounds the blob streams of every Transfer call of the
+// process to Jobs; CopySides has its own, from Options.Jobs.
+var transferStreams = sync.OnceValue(func() chan struct{} { return make(chan struct{}, max(Jobs, 1)) })
+
 func (e *engine) transfer(ctx context.Context, dst Endpoint, m Manifest) error {
-	if m.Raw == nil && !dst.New {
+	present := false
+	if !dst.New {
 		// Present already: nothing is read from the source.
 		if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
 			if m.Size > 0 && desc.Size > 0 && desc.Size != m.Size {
 				return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: dst.String(), Size: m.Size, GotSize: desc.Size}
 			}
+			present = true
 			e.stats.add(func(s *Stats) { s.Present++ })
 			if m.Tag == "" {
 				return nil
@@ -93,7 +102,9 @@ func (e *engine) transfer(ctx context.Context, dst Endpoint, m Manifest) error {
 	if root.MediaType == "" {
 		root.MediaType = root.parsed.MediaType
 	}
-	if root.parsed.Kind == KindList {
+	if present {
+		// Only the tag is missing.
+	} else if root.parsed.Kind == KindList {
 		// Entries first, each as its own transfer: what dst holds is
 		// skipped without reading it.
 		var children []Manifest
@@ -117,8 +128,10 @@ func (e *engine) transfer(ctx context.Context, dst Endpoint, m Manifest) error {
 	if _, err := dst.Client.PutManifest(ctx, dst.Repository, ref, m.Raw, m.MediaType); err != nil {
 		return err
 	}
-	e.stats.add(func(s *Stats) { s.Manifests++ })
-	e.stats.progress("copied %s to %s", m.Digest, dst)
+	if !present {
+		e.stats.add(func(s *Stats) { s.Manifests++ })
+		e.stats.progress("copied %s to %s", m.Digest, dst)
+	}
 	return nil
 }
 
