@@ -223,11 +223,10 @@ func copySummary(src, dst copy.Location, res copy.Result, stats *copy.Stats) str
 	case dst.Registry != nil:
 		where = ", by digest only (no tag)"
 	}
-	present := counts.Present + counts.BlobsPresent
-	return fmt.Sprintf("Copied %s to %s: %s %s%s; %s written (%d already there), %s mounted, %s copied (%d bytes), %d already there",
-		src, dst, what, res.Digest, where,
-		plural(counts.Manifests, "manifest", "manifests"), counts.Present,
-		plural(counts.Mounted, "blob", "blobs"), plural(counts.Uploaded, "blob", "blobs"), counts.BytesUploaded, present-counts.Present)
+	return fmt.Sprintf("Copied %s to %s: %s written (%d already there), %s mounted, %s copied (%d bytes), %d already there; the destination holds %s %s%s",
+		src, dst, plural(counts.Manifests, "manifest", "manifests"), counts.Present,
+		plural(counts.Mounted, "blob", "blobs"), plural(counts.Uploaded, "blob", "blobs"), counts.BytesUploaded, counts.BlobsPresent,
+		what, res.Digest, where)
 }
 
 // plural is "1 entry", "2 entries".
