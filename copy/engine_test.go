@@ -385,3 +385,66 @@ func TestDockerArchiveNeedsOnePlatform(t *testing.T) {
 		t.Fatalf("archive not written: %v", err)
 	}
 }
+
+// TestLocalSourceCorruptLayer copies a layout whose layer file was damaged
+// (same size, one bit flipped) to every kind of destination: each copy
+// fails naming the layer, nothing is tagged and no archive is left.
+func TestLocalSourceCorruptLayer(t *testing.T) {
+	src := registrystub.Start(t, registrystub.Options{})
+	g := graph{t, src, "app"}
+	a := g.image(imgspecv1.MediaTypeImageManifest, "amd64")
+	g.list(imgspecv1.MediaTypeImageIndex, "v1", a, g.image(imgspecv1.MediaTypeImageManifest, "arm64"))
+	layout := filepath.Join(t.TempDir(), "layout")
+	opts := Options{SystemContext: localSys(t)}
+	if _, err := CopySides(context.Background(), regSide(src, "app", "v1"), localSide(t, "oci:"+layout+":v1"), opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := src.Manifest("app", a.Digest.String())
+	p, _ := Parse(raw, "")
+	bad := p.Blobs[1].Digest
+	file := filepath.Join(layout, "blobs", "sha256", bad.Encoded())
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := t.TempDir()
+	reg := registrystub.Start(t, registrystub.Options{})
+	tests := map[string]struct {
+		dst       Side
+		platforms []imgspecv1.Platform
+		check     func(t *testing.T)
+	}{
+		"registry": {dst: regSide(reg, "app", "v1"), check: func(t *testing.T) {
+			if _, ok := reg.Manifest("app", "v1"); ok {
+				t.Error("the registry was tagged v1")
+			}
+		}},
+		"oci-archive": {dst: localSide(t, "oci-archive:"+filepath.Join(dir, "oci.tar")+":v1"), check: func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(dir, "oci.tar")); err == nil {
+				t.Error("an archive was left behind")
+			}
+		}},
+		"docker-archive": {dst: localSide(t, "docker-archive:"+filepath.Join(dir, "docker.tar")), platforms: []imgspecv1.Platform{{OS: "linux", Architecture: "amd64"}}, check: func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(dir, "docker.tar")); err == nil {
+				t.Error("an archive was left behind")
+			}
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			o := opts
+			o.Platforms = tc.platforms
+			_, err := CopySides(context.Background(), localSide(t, "oci:"+layout+":v1"), tc.dst, o, nil)
+			var corrupt *CorruptError
+			if !errors.As(err, &corrupt) || corrupt.Digest != bad {
+				t.Fatalf("error = %v, want a corrupt blob %s", err, bad)
+			}
+			tc.check(t)
+		})
+	}
+}
