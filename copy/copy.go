@@ -2,34 +2,49 @@ package copy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/types"
 )
 
-// Options tune Copy.
+// Options tune a copy.
 type Options struct {
 	// Platforms, when set, copies only these entries of a list (and their
-	// attestations) and writes a list of just them.
+	// attestations) and writes a list of just them; to a single-image
+	// destination (docker-archive), exactly one platform picks the image.
 	Platforms []imgspecv1.Platform
 	// Referrers also copies cosign-style digest tags (sha256-<hex>.sig, .att,
 	// .sbom) and OCI referrers of every copied manifest, from the referrers
 	// API or the referrers tag schema, and keeps the destination's tag-schema
 	// index up to date where it has no API.
 	Referrers bool
+	// MediaType converts the copy: "docker" or "oci"; "" preserves digests.
+	MediaType string
+	// Jobs bounds the blob streams running at once (DefaultJobs when 0);
+	// manifest requests and blob checks run beside them, not behind them.
+	Jobs int
+	// DryRun plans the copy and writes nothing: Result.Plan says what a
+	// copy would do.
+	DryRun bool
+	// SystemContext is how containers/image reaches local locations.
+	SystemContext *types.SystemContext
 }
 
-// Result is what Copy did.
+// Result is what a copy did (or, with DryRun, would do).
 type Result struct {
+	// Digest is the digest of what was written at the destination.
 	Digest digest.Digest
+	// SourceDigest is the digest the source reference named.
+	SourceDigest digest.Digest
 	// Unchanged means the destination already held the digest under that tag:
 	// only HEAD requests were made.
 	Unchanged bool
+	// Plan is the plan the copy carried out.
+	Plan *Plan
 	// Warnings name what refers to the image but was left behind: a
 	// referrer that could not be copied, or a source of referrers that could
 	// not be read.
@@ -38,76 +53,10 @@ type Result struct {
 
 // Copy copies the image or list src (ref: a tag or digest) to dst, tagged
 // dstTag (or by digest when dstTag is empty), preserving digests unless a
-// platform subset is asked for.
+// platform subset or a conversion is asked for. It is CopySides between
+// two registries.
 func Copy(ctx context.Context, src Endpoint, ref string, dst Endpoint, dstTag string, opts Options, stats *Stats) (Result, error) {
-	d, err := digest.Parse(ref)
-	if err != nil {
-		desc, err := src.Client.HeadManifest(ctx, src.Repository, ref)
-		if err != nil {
-			return Result{}, err
-		}
-		d = desc.Digest
-	}
-	if len(opts.Platforms) == 0 && !opts.Referrers {
-		at := dstTag
-		if at == "" {
-			at = d.String()
-		}
-		desc, err := dst.Client.HeadManifest(ctx, dst.Repository, at)
-		switch {
-		case err == nil && desc.Digest == d:
-			return Result{Digest: d, Unchanged: true}, nil
-		case errors.Is(err, registry.ErrNotFound):
-			// A first copy into a repository without tags skips every
-			// manifest existence check at the cost of this one request; the
-			// blobs of an interrupted copy are found without extra requests
-			// (see transferBlob).
-			dst.New = dst.Client.RepositoryIsNew(ctx, dst.Repository)
-		case err != nil:
-			return Result{}, err
-		}
-	}
-	raw, desc, err := src.Client.GetManifest(ctx, src.Repository, d.String())
-	if err != nil {
-		return Result{}, err
-	}
-	m := Manifest{Digest: d, MediaType: desc.MediaType, Raw: raw, Tag: dstTag}
-	if len(opts.Platforms) > 0 {
-		if m, err = subset(m, opts.Platforms); err != nil {
-			return Result{}, fmt.Errorf("%s@%s: %w", src, d, err)
-		}
-	}
-	copied := []digest.Digest{m.Digest}
-	if children, _ := listChildren(m.Raw); children != nil {
-		for _, c := range children {
-			copied = append(copied, c.Digest)
-		}
-	}
-	if !opts.Referrers {
-		if err := Transfer(ctx, src, dst, m, stats); err != nil {
-			return Result{}, err
-		}
-		return Result{Digest: m.Digest}, nil
-	}
-	// The tag is written last, once the referrers are there too: a failed
-	// copy leaves it as it was.
-	byDigest := m
-	byDigest.Tag = ""
-	if err := Transfer(ctx, src, dst, byDigest, stats); err != nil {
-		return Result{}, err
-	}
-	res := Result{Digest: m.Digest}
-	var orphaned digest.Digest
-	if m.Digest != d {
-		orphaned = d
-	}
-	res.Warnings = copyReferrers(ctx, src, dst, copied, orphaned, stats)
-	if dstTag != "" {
-		if _, err := dst.Client.PutManifest(ctx, dst.Repository, dstTag, m.Raw, m.MediaType); err != nil {
-			return Result{}, err
-		}
-	}
-	return res, nil
+	return CopySides(ctx, Side{Endpoint: &src, Ref: ref}, Side{Endpoint: &dst, Ref: dstTag}, opts, stats)
 }
 
 // subset rewrites a list to the entries of the given platforms, plus the

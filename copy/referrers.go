@@ -16,6 +16,9 @@ import (
 // image digest.
 var cosignSuffixes = []string{".sig", ".att", ".sbom"}
 
+// cosignKind names what each cosign suffix holds, for messages.
+var cosignKind = map[string]string{".sig": "signature", ".att": "attestation", ".sbom": "SBOM"}
+
 // referrersDepth bounds how far referrers of referrers are followed (a
 // signature of an attestation of an image is two levels down). It also ends
 // a cycle a registry might present.
@@ -25,6 +28,8 @@ const referrersDepth = 4
 type referrerCopy struct {
 	src, dst Endpoint
 	stats    *Stats
+	limit    int // small requests at once
+	e        *engine
 	// tags are the source's tags; nil when they could not be listed.
 	tags map[string]bool
 
@@ -48,8 +53,8 @@ type referrerCopy struct {
 // The image is already copied when this runs, so what cannot be read or
 // copied is left behind, and each such thing is returned as a warning; so
 // is what refers to a source list that --platform replaced (orphaned).
-func copyReferrers(ctx context.Context, src, dst Endpoint, digests []digest.Digest, orphaned digest.Digest, stats *Stats) []string {
-	r := &referrerCopy{src: src, dst: dst, stats: stats, seen: map[digest.Digest]bool{}}
+func copyReferrers(ctx context.Context, e *engine, src, dst Endpoint, digests []digest.Digest, orphaned digest.Digest) []string {
+	r := &referrerCopy{e: e, src: src, dst: dst, stats: e.stats, seen: map[digest.Digest]bool{}, limit: e.smallLimit}
 	if tags, err := src.Client.Tags(ctx, src.Repository, 0); err != nil {
 		r.warn("cosign signatures and attestations (sha256-<digest>.sig/.att/.sbom tags) not looked for: %v", err)
 	} else {
@@ -97,8 +102,12 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 		found[0] = r.find(ctx, subjects[0])
 		rest = subjects[1:]
 	}
-	_ = ForEach(ctx, rest, func(ctx context.Context, i int, s digest.Digest) error {
-		found[len(subjects)-len(rest)+i] = r.find(ctx, s)
+	idx := make([]int, len(rest))
+	for i := range idx {
+		idx[i] = len(subjects) - len(rest) + i
+	}
+	_ = each(ctx, r.limit, idx, func(ctx context.Context, i int) error {
+		found[i] = r.find(ctx, subjects[i])
 		return nil
 	})
 
@@ -123,7 +132,7 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 			jobs = append(jobs, queued[d.Digest])
 		}
 	}
-	_ = ForEach(ctx, jobs, func(ctx context.Context, _ int, j *job) error {
+	_ = each(ctx, r.limit, jobs, func(ctx context.Context, j *job) error {
 		m := j.m
 		if m.Tag != "" {
 			raw, desc, err := r.src.Client.GetManifest(ctx, r.src.Repository, m.Tag)
@@ -134,7 +143,7 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 			m.Digest, m.MediaType, m.Raw = desc.Digest, desc.MediaType, raw
 			j.digest = desc.Digest
 		}
-		j.err = Transfer(ctx, r.src, r.dst, m, r.stats)
+		j.err = r.e.transfer(ctx, r.dst, m)
 		return nil
 	})
 

@@ -345,9 +345,12 @@ func (s *stubRegistry) pushIndex(repo, tag string, images []testImage, size func
 			n = size(i, n)
 		}
 		idx.Manifests = append(idx.Manifests, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest, Digest: img.digest, Size: n,
-			Platform: &imgspecv1.Platform{OS: "linux", Architecture: fmt.Sprint("arch", i)}})
+			Platform: &imgspecv1.Platform{OS: "linux", Architecture: testArches[i%len(testArches)]}})
 	}
 	raw, _ := json.Marshal(idx)
 	s.putManifest(repo, tag, imgspecv1.MediaTypeImageIndex, raw)
 	return raw
 }
+
+// testArches are real architectures: lists are held to the platform rules.
+var testArches = []string{"amd64", "arm64", "s390x", "ppc64le", "riscv64", "386", "mips64", "loong64"}

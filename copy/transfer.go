@@ -3,7 +3,6 @@ package copy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,44 +11,8 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 )
-
-// Blobs lists the config and layer digests a single-image manifest needs in
-// its repository. Layers with URLs (Windows foreign layers) live outside the
-// registry and are skipped, as docker push does.
-func Blobs(raw []byte) ([]registry.Descriptor, error) {
-	var m struct {
-		Config *struct {
-			MediaType string        `json:"mediaType"`
-			Digest    digest.Digest `json:"digest"`
-			Size      int64         `json:"size"`
-		} `json:"config"`
-		Layers []struct {
-			MediaType string        `json:"mediaType"`
-			Digest    digest.Digest `json:"digest"`
-			Size      int64         `json:"size"`
-			URLs      []string      `json:"urls"`
-		} `json:"layers"`
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("parse manifest: %w", err)
-	}
-	if m.Manifests != nil {
-		return nil, errors.New("a list cannot be an entry of a list")
-	}
-	var out []registry.Descriptor
-	if m.Config != nil {
-		out = append(out, registry.Descriptor{MediaType: m.Config.MediaType, Digest: m.Config.Digest, Size: m.Config.Size})
-	}
-	for _, l := range m.Layers {
-		if len(l.URLs) > 0 {
-			continue
-		}
-		out = append(out, registry.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size})
-	}
-	return out, nil
-}
 
 // Endpoint is a repository reached through a registry client.
 type Endpoint struct {
@@ -82,43 +45,82 @@ type Manifest struct {
 // HEAD when dst already has it; otherwise each missing blob is mounted (same
 // registry) or streamed (another registry, or a registry that declines or
 // forbids the mount), a list's entries are transferred first, and the
-// manifest is put by digest with its exact bytes, last. Every manifest and
-// streamed blob is checked against the descriptor that named it (digest and
-// size); a mismatch fails with a *CorruptError before the manifest is put.
+// manifest is put by digest (or under m.Tag) with its exact bytes, last.
+// Every manifest and streamed blob is checked against the descriptor that
+// named it (digest and size); a mismatch fails with a *CorruptError before
+// the manifest is put. It runs DefaultJobs blob streams at once; a whole
+// copy with options is CopySides.
 func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
+	if stats == nil {
+		stats = &Stats{}
+	}
+	e := newEngine(&registrySource{ep: src, ref: m.Digest.String()}, &registryDestination{ep: dst}, Options{Jobs: Jobs}, stats)
+	// Callers run Transfer concurrently (ForEach): they share one stream
+	// limit, and the entries of a list go Jobs at a time.
+	e.streams, e.smallLimit = transferStreams(), max(Jobs, 1)
+	return e.transfer(ctx, dst, m)
+}
+
+// transferStreams bounds the blob streams of every Transfer call of the
+// process to Jobs; CopySides has its own, from Options.Jobs.
+var transferStreams = sync.OnceValue(func() chan struct{} { return make(chan struct{}, max(Jobs, 1)) })
+
+func (e *engine) transfer(ctx context.Context, dst Endpoint, m Manifest) error {
 	present := false
-	if dst.New {
-		// Nothing to find: skip the HEAD.
-	} else if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
-		if m.Size > 0 && desc.Size > 0 && desc.Size != m.Size {
-			// The same digest, so the same bytes: the descriptor is wrong.
-			return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: dst.String(), Size: m.Size, GotSize: desc.Size}
+	if !dst.New {
+		// Present already: nothing is read from the source.
+		if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
+			if m.Size > 0 && desc.Size > 0 && desc.Size != m.Size {
+				return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: dst.String(), Size: m.Size, GotSize: desc.Size}
+			}
+			present = true
+			e.stats.add(func(s *Stats) { s.Present++ })
+			if m.Tag == "" {
+				return nil
+			}
+		} else if !errors.Is(err, registry.ErrNotFound) {
+			return err
 		}
-		present = true
-		stats.add(func(s *Stats) { s.Present++ })
-		if m.Tag == "" {
-			return nil
-		}
-	} else if !errors.Is(err, registry.ErrNotFound) {
-		return err
 	}
 	if m.Raw == nil {
-		raw, desc, err := src.Client.GetManifest(ctx, src.Repository, m.Digest.String())
+		raw, mt, err := e.src.manifest(ctx, m.Digest)
 		if err != nil {
 			return err
 		}
 		m.Raw = raw
 		if m.MediaType == "" {
-			m.MediaType = desc.MediaType
+			m.MediaType = mt
 		}
 	}
-	if err := checkManifest(src, m); err != nil {
+	if err := checkManifest(e.src.String(), m); err != nil {
 		return err
 	}
-	if !present {
-		if err := transferContent(ctx, src, dst, m, stats); err != nil {
+	root := &node{Digest: m.Digest, MediaType: m.MediaType, Size: m.Size, Raw: m.Raw}
+	var err error
+	if root.parsed, err = Parse(m.Raw, m.MediaType); err != nil {
+		return fmt.Errorf("%s@%s: %w", e.src, m.Digest, err)
+	}
+	if root.MediaType == "" {
+		root.MediaType = root.parsed.MediaType
+	}
+	if present {
+		// Only the tag is missing.
+	} else if root.parsed.Kind == KindList {
+		// Entries first, each as its own transfer: what dst holds is
+		// skipped without reading it.
+		var children []Manifest
+		for _, d := range root.parsed.List.Manifests {
+			children = append(children, Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size})
+		}
+		if err := each(ctx, e.smallLimit, children, func(ctx context.Context, c Manifest) error {
+			return e.transfer(ctx, dst, c)
+		}); err != nil {
 			return err
 		}
+	} else if err := each(ctx, e.smallLimit, root.parsed.Blobs, func(ctx context.Context, b registry.Descriptor) error {
+		return e.registryBlob(ctx, dst, b)
+	}); err != nil {
+		return err
 	}
 	ref := m.Digest.String()
 	if m.Tag != "" {
@@ -128,66 +130,23 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 		return err
 	}
 	if !present {
-		stats.add(func(s *Stats) { s.Manifests++ })
-		stats.progress("copied %s to %s", m.Digest, dst)
+		e.stats.add(func(s *Stats) { s.Manifests++ })
+		e.stats.progress("copied %s to %s", m.Digest, dst)
 	}
 	return nil
 }
 
-// transferContent brings what a manifest refers to: a list's entries, or an
-// image's blobs.
-func transferContent(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
-	children, err := listChildren(m.Raw)
-	if err != nil {
-		return fmt.Errorf("%s@%s: %w", src, m.Digest, err)
-	}
-	if children != nil {
-		return ForEach(ctx, children, func(ctx context.Context, _ int, c Manifest) error {
-			return Transfer(ctx, src, dst, c, stats)
-		})
-	}
-	blobs, err := Blobs(m.Raw)
-	if err != nil {
-		return fmt.Errorf("%s@%s: %w", src, m.Digest, err)
-	}
-	return ForEach(ctx, blobs, func(ctx context.Context, _ int, b registry.Descriptor) error {
-		return transferBlob(ctx, src, dst, b, stats)
-	})
-}
-
 // checkManifest holds a manifest's bytes to the descriptor that named it.
-func checkManifest(src Endpoint, m Manifest) error {
+func checkManifest(src string, m Manifest) error {
 	if m.Size > 0 && int64(len(m.Raw)) != m.Size {
-		return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: src.String(), Size: m.Size, GotSize: int64(len(m.Raw))}
+		return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: src, Size: m.Size, GotSize: int64(len(m.Raw))}
 	}
 	if m.Digest != "" {
-		v := newVerifier("manifest", src.String(), m.Digest, int64(len(m.Raw)))
+		v := newVerifier("manifest", src, m.Digest, int64(len(m.Raw)))
 		_ = v.write(m.Raw)
 		return v.check()
 	}
 	return nil
-}
-
-// listChildren returns a list's entries, or nil for a single image.
-func listChildren(raw []byte) ([]Manifest, error) {
-	var l struct {
-		Manifests []struct {
-			MediaType string        `json:"mediaType"`
-			Digest    digest.Digest `json:"digest"`
-			Size      int64         `json:"size"`
-		} `json:"manifests"`
-	}
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return nil, fmt.Errorf("parse manifest: %w", err)
-	}
-	if l.Manifests == nil {
-		return nil, nil
-	}
-	out := make([]Manifest, 0, len(l.Manifests))
-	for _, d := range l.Manifests {
-		out = append(out, Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size})
-	}
-	return out, nil
 }
 
 // Retry budget of a blob transfer: a transfer that meets a transient fault
@@ -204,11 +163,16 @@ const (
 // retryBase is the first wait before a blob transfer is restarted.
 var retryBase = time.Second
 
-func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, stats *Stats) error {
+// registryBlob makes blob b of the engine's source present in the
+// registry repository dst.
+func (e *engine) registryBlob(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
+	stats := e.stats
 	stats.add(func(s *Stats) { s.BlobsSeen++ })
 	var up *registry.Upload
+	rs, fromRegistry := e.src.(*registrySource)
 	switch {
-	case src.Client.Host == dst.Client.Host:
+	case fromRegistry && rs.ep.Client.Host == dst.Client.Host:
+		src := rs.ep
 		// A mount answers 201 for a blob the target already links too, so no HEAD first.
 		ok, u, err := dst.Client.MountBlob(ctx, dst.Repository, src.Repository, b.Digest)
 		switch {
@@ -245,18 +209,16 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 			return nil
 		}
 	}
-	select {
-	case streams() <- struct{}{}:
-		defer func() { <-streams() }()
-	case <-ctx.Done():
+	if err := e.acquire(ctx); err != nil {
 		if up != nil {
 			up.Cancel(ctx)
 		}
-		return ctx.Err()
+		return err
 	}
+	defer e.release()
 	stats.startBlob(b.Digest, b.Size)
 	defer stats.endBlob(b.Digest)
-	if err := streamBlob(ctx, src, dst, b, up, stats); err != nil {
+	if err := streamBlob(ctx, e.src, dst, b, up, stats); err != nil {
 		return err
 	}
 	stats.add(func(s *Stats) { s.Uploaded++ })
@@ -266,7 +228,7 @@ func transferBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor,
 // streamBlob reads blob b from src and uploads it to dst, verifying every
 // byte on the way, within the retry budget. up, when set, is an upload
 // session already open.
-func streamBlob(ctx context.Context, src, dst Endpoint, b registry.Descriptor, up *registry.Upload, stats *Stats) error {
+func streamBlob(ctx context.Context, src source, dst Endpoint, b registry.Descriptor, up *registry.Upload, stats *Stats) error {
 	var last error
 	chunkedRetry := false
 	for attempt := 0; attempt < blobAttempts; attempt++ {
@@ -434,7 +396,7 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 // than ends when the bytes do not match the descriptor.
 type blobReader struct {
 	ctx   context.Context
-	src   Endpoint
+	src   source
 	b     registry.Descriptor
 	stats *Stats
 
@@ -489,7 +451,7 @@ func (r *blobReader) Read(p []byte) (int, error) {
 			r.err = fmt.Errorf("read blob %s from %s: cut %d times, the last at byte %d of %d: %w", r.b.Digest, r.src, maxResumes, r.v.n, r.b.Size, err)
 			return 0, r.err
 		}
-		r.src.Client.Logf("read blob %s from %s: %v at byte %d of %d; resuming", r.b.Digest, r.src, err, r.v.n, r.b.Size)
+		r.src.logf("read blob %s from %s: %v at byte %d of %d; resuming", r.b.Digest, r.src, err, r.v.n, r.b.Size)
 		if r.resumes > 1 {
 			select {
 			case <-time.After(retryBase << (r.resumes - 2)):
@@ -518,7 +480,7 @@ func (r *blobReader) start() error {
 // open (re)opens the source at the current offset.
 func (r *blobReader) open() error {
 	off := r.v.n
-	body, start, total, err := r.src.Client.GetBlobAt(r.ctx, r.src.Repository, r.b.Digest, off)
+	body, start, total, err := r.src.openBlob(r.ctx, r.b, off)
 	if err != nil {
 		return fmt.Errorf("read blob %s from %s: %w", r.b.Digest, r.src, err)
 	}
@@ -579,36 +541,18 @@ func (r *blobReader) close() {
 	}
 }
 
-// Jobs is how many transfers or fetches run at once (--jobs); process-wide,
-// since a command runs one copy.
-var Jobs = 6
-
-// streams bounds the blob streams of the whole process to Jobs: transfers
-// nest (lists, images, blobs), so per-level limits alone would multiply.
-var streams = sync.OnceValue(func() chan struct{} { return make(chan struct{}, Jobs) })
+// Jobs is how many transfers or fetches the plugin's other commands run at
+// once (ForEach, Transfer). A copy takes its limit from Options.Jobs.
+var Jobs = DefaultJobs
 
 // ForEach runs f over items, Jobs at a time, and returns the first error,
-// cancelling the others.
+// cancelling the others. It is for callers outside this package; the
+// engine uses errgroups sized by Options.Jobs.
 func ForEach[T any](ctx context.Context, items []T, f func(ctx context.Context, i int, item T) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, Jobs)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(Jobs, 1))
 	for i, it := range items {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := f(ctx, i, it); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}()
+		g.Go(func() error { return f(ctx, i, it) })
 	}
-	wg.Wait()
-	return firstErr
+	return g.Wait()
 }

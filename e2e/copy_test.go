@@ -258,8 +258,8 @@ func TestCopySameRegistry(t *testing.T) {
 }
 
 // TestCopyArchive: case 6. An OCI index goes to an OCI archive and an OCI
-// layout and comes back to a registry with its digest; a Docker list needs
-// --media-type oci to go into an archive, which converts it.
+// layout and comes back to a registry with its digest; so does a Docker
+// list, and --media-type oci converts it.
 func TestCopyArchive(t *testing.T) {
 	src, dst := plainRegistry(t), copyDestRegistry(t)
 	srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
@@ -289,12 +289,20 @@ func TestCopyArchive(t *testing.T) {
 
 	t.Run("docker list", func(t *testing.T) {
 		docker := pushCopySource(t, src, srcRepo, "docker", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
-		archive := filepath.Join(dir, "docker.tar")
-		r := e.mlistFails(t, `--media-type oci`, "copy", src.Ref(srcRepo+":docker"), "oci-archive:"+archive+":v1")
-		if r.Stdout != "" {
-			t.Errorf("a failed copy printed %q on stdout", r.Stdout)
+		// Issue 10: a Docker list goes into an OCI archive unchanged and
+		// comes back with its digest (it used to need --media-type oci).
+		kept := filepath.Join(dir, "docker-kept.tar")
+		if d := mustCopy(t, e, src.Ref(srcRepo+":docker"), "oci-archive:"+kept+":v1"); d != docker.Digest {
+			t.Errorf("copy of the Docker list to an archive printed %s, want %s", d, docker.Digest)
+		}
+		if back := mustCopy(t, e, "oci-archive:"+kept+":v1", dst.Ref(dstRepo+":docker-kept")); back != docker.Digest {
+			t.Errorf("copy back printed %s, want %s", back, docker.Digest)
+		}
+		if m, _ := dst.MustGetIndex(t, dstRepo, "docker-kept"); m.Digest != docker.Digest || string(m.Raw) != string(docker.Raw) {
+			t.Errorf("round trip of the Docker list gave %s, want %s byte for byte", m.Digest, docker.Digest)
 		}
 
+		archive := filepath.Join(dir, "docker.tar")
 		d := mustCopy(t, e, "--media-type", "oci", src.Ref(srcRepo+":docker"), "oci-archive:"+archive+":v1")
 		if d == docker.Digest {
 			t.Errorf("--media-type oci kept the Docker list digest %s", d)

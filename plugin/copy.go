@@ -2,12 +2,12 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -21,6 +21,8 @@ type copyOptions struct {
 	referrers           bool
 	jobs                int
 	quiet               bool
+	dryRun              bool
+	format              string
 	sides
 }
 
@@ -31,15 +33,20 @@ func newCopyCommand(dockerCLI command.Cli) *cobra.Command {
 		Aliases: []string{"cp"},
 		Short:   "Copy a list with all its images, or one image, between repositories and registries",
 		Long: `Copy a manifest list or OCI index with every manifest and blob it references
-(or a single image), within or across registries. Digests are preserved: the
-destination list is byte-identical to the source. What the destination already
-holds is not copied again; within a registry, blobs are mounted.
+(nested indexes and attestations included), or a single image, within or
+across registries and to or from local layouts. Digests are preserved: the
+destination list is byte-identical to the source, Docker-typed lists included
+in OCI layouts. What the destination already holds is not copied again;
+within a registry, blobs are mounted.
 
 SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
-oci-archive:FILE[:TAG] or docker-archive:FILE. The destination digest is
-printed on stdout.`,
+oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
+with --platform). A registry DESTINATION without a tag is tagged "latest",
+and the summary says so. The copy is planned before anything is written;
+--dry-run prints the plan. The destination digest is printed on stdout.`,
 		Example: `  docker mlist copy registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
+  docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
@@ -52,8 +59,10 @@ printed on stdout.`,
 	flags.StringVar(&opts.platforms, "platform", "", "Copy only these platforms (comma separated) and write a list of just them")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Convert to "docker" or "oci" manifests (changes digests)`)
 	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index), and cosign's sha256-<digest>.sig/.att/.sbom tags")
-	flags.IntVarP(&opts.jobs, "jobs", "j", copy.Jobs, "Transfers to run at once")
+	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
+	flags.StringVar(&opts.format, "format", "table", `Format of the --dry-run plan: "table" or "json"`)
 	opts.sides.install(flags)
 	return cmd
 }
@@ -80,36 +89,33 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if opts.jobs < 1 {
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
 	}
-	copy.Jobs = opts.jobs
-	srcSess, dstSess, err := opts.sessions(dockerCLI)
+	if opts.format != "table" && opts.format != "json" {
+		return fmt.Errorf("invalid --format %q: accepted: table, json", opts.format)
+	}
+	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
+		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
+	}
+	if opts.referrers && (src.Registry == nil || dst.Registry == nil) {
+		return fmt.Errorf("copy %s to %s: --referrers needs registries on both sides (local layouts and archives do not hold referrers here)", src, dst)
+	}
+	srcSide, dstSide, err := opts.resolveSides(ctx, dockerCLI, src, dst)
 	if err != nil {
 		return err
 	}
 	var progress io.Writer = dockerCLI.Err()
-	if opts.quiet {
+	if opts.quiet || opts.dryRun {
 		progress = nil
 	}
-
-	if src.Registry == nil || dst.Registry == nil || mediaType != "" {
-		if len(platforms) > 1 || opts.referrers {
-			return fmt.Errorf("copy %s to %s: several --platform values and --referrers work between registries without --media-type", src, dst)
+	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun}
+	if src.Registry == nil || dst.Registry == nil {
+		srcFlags, _, err := opts.flags(dockerCLI)
+		if err != nil {
+			return err
 		}
-		return copyThroughImage(ctx, dockerCLI, src, dst, mediaType, platforms, opts, progress)
-	}
-
-	s, d := *src.Registry, *dst.Registry
-	srcSess.Want(s.Host, s.Repository, "pull")
-	dstSess.Want(d.Host, d.Repository, "pull", "push")
-	if srcSess == dstSess && s.Host == d.Host {
-		dstSess.Want(s.Host, s.Repository, "pull") // one token that also allows the mount
-	}
-	sc, err := srcSess.Client(ctx, s.Host)
-	if err != nil {
-		return err
-	}
-	dc, err := dstSess.Client(ctx, d.Host)
-	if err != nil {
-		return err
+		// Local transports only: no registry is reached through it.
+		if copyOpts.SystemContext, err = systemContext(dockerCLI, "", srcFlags); err != nil {
+			return err
+		}
 	}
 	stats := &copy.Stats{Progress: progress}
 	stopProgress := func() {}
@@ -118,8 +124,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		stats.Progress = nil
 		stopProgress = showProgress(progress, stats)
 	}
-	res, err := copy.Copy(ctx, copy.Endpoint{Client: sc, Repository: s.Repository}, s.Ref(),
-		copy.Endpoint{Client: dc, Repository: d.Repository}, d.Tag, copy.Options{Platforms: platforms, Referrers: opts.referrers}, stats)
+	res, err := copy.CopySides(ctx, srcSide, dstSide, copyOpts, stats)
 	stopProgress()
 	for _, w := range res.Warnings {
 		fmt.Fprintln(dockerCLI.Err(), "WARNING:", termText(w))
@@ -127,77 +132,107 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	if progress != nil {
-		counts, _ := stats.Snapshot()
-		if res.Unchanged {
-			fmt.Fprintf(progress, "%s already holds %s\n", dst, res.Digest)
-		} else {
-			fmt.Fprintf(progress, "Copied %s to %s: %d manifests written (%d already there), %d blobs mounted, %d copied (%d bytes), %d already there\n",
-				src, dst, counts.Manifests, counts.Present, counts.Mounted, counts.Uploaded, counts.BytesUploaded, counts.BlobsPresent)
+	if res.Plan != nil && dst.Registry != nil && !dst.Tagged {
+		res.Plan.DefaultTag = true
+	}
+	if opts.dryRun {
+		if opts.format == "json" {
+			enc := json.NewEncoder(dockerCLI.Out())
+			enc.SetIndent("", "  ")
+			return enc.Encode(res.Plan)
 		}
+		return res.Plan.WriteTable(dockerCLI.Out())
+	}
+	if progress != nil {
+		fmt.Fprintln(progress, copySummary(src, dst, res, stats))
 	}
 	fmt.Fprintln(dockerCLI.Out(), res.Digest)
 	return nil
 }
 
-// copyThroughImage copies with containers/image: local transports, and
-// conversions between Docker and OCI manifests.
-func copyThroughImage(ctx context.Context, dockerCLI command.Cli, src, dst copy.Location, mediaType string, platforms []imgspecv1.Platform, opts copyOptions, progress io.Writer) error {
-	srcFlags, dstFlags, err := opts.flags(dockerCLI)
-	if err != nil {
-		return err
+// resolveSides opens the registry sides (one session each, or one shared
+// one) and names what each side reads or writes.
+func (opts copyOptions) resolveSides(ctx context.Context, dockerCLI command.Cli, src, dst copy.Location) (copy.Side, copy.Side, error) {
+	var srcSide, dstSide copy.Side
+	if src.Registry == nil {
+		srcSide.Local = &src
 	}
-	if mediaType != "" && src.Registry != nil {
-		if err := refuseSignedConversion(ctx, dockerCLI, *src.Registry, srcFlags); err != nil {
-			return err
+	if dst.Registry == nil {
+		dstSide.Local = &dst
+	}
+	if src.Registry == nil && dst.Registry == nil {
+		return srcSide, dstSide, nil
+	}
+	srcSess, dstSess, err := opts.sessions(dockerCLI)
+	if err != nil {
+		return srcSide, dstSide, err
+	}
+	if s := src.Registry; s != nil {
+		srcSess.Want(s.Host, s.Repository, "pull")
+	}
+	if d := dst.Registry; d != nil {
+		dstSess.Want(d.Host, d.Repository, "pull", "push")
+		if s := src.Registry; s != nil && srcSess == dstSess && s.Host == d.Host {
+			dstSess.Want(s.Host, s.Repository, "pull") // one token that also allows the mount
 		}
 	}
-	imgOpts := copy.ImageOptions{MediaType: mediaType, Report: progress}
-	if len(platforms) == 1 {
-		imgOpts.Platform = &platforms[0]
+	if s := src.Registry; s != nil {
+		c, err := srcSess.Client(ctx, s.Host)
+		if err != nil {
+			return srcSide, dstSide, err
+		}
+		srcSide = copy.Side{Endpoint: &copy.Endpoint{Client: c, Repository: s.Repository}, Ref: s.Ref()}
 	}
-	if imgOpts.SourceCtx, err = systemContext(dockerCLI, hostOf(src), srcFlags); err != nil {
-		return err
-	}
-	if imgOpts.DestinationCtx, err = systemContext(dockerCLI, hostOf(dst), dstFlags); err != nil {
-		return err
-	}
-	d, err := copy.CopyImage(ctx, src, dst, imgOpts)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(dockerCLI.Out(), d)
-	return nil
-}
-
-func hostOf(l copy.Location) string {
-	if l.Registry == nil {
-		return ""
-	}
-	return l.Registry.Host
-}
-
-// refuseSignedConversion stops a conversion of a signed image: new digests
-// would leave its cosign signatures and attestations pointing at nothing.
-func refuseSignedConversion(ctx context.Context, dockerCLI command.Cli, ref registry.Reference, flags registryFlags) error {
-	sess := newSession(dockerCLI, flags)
-	sess.Want(ref.Host, ref.Repository, "pull")
-	c, err := sess.Client(ctx, ref.Host)
-	if err != nil {
-		return err
-	}
-	desc, err := c.HeadManifest(ctx, ref.Repository, ref.Ref())
-	if err != nil {
-		return err
-	}
-	base := desc.Digest.Algorithm().String() + "-" + desc.Digest.Encoded()
-	for _, suffix := range []string{".sig", ".att"} {
-		if _, err := c.HeadManifest(ctx, ref.Repository, base+suffix); err == nil {
-			return fmt.Errorf("copy %s: --media-type would change its digest and invalidate its signature %s:%s; copy it unchanged instead", ref, ref.Name(), base+suffix)
+	if d := dst.Registry; d != nil {
+		c, err := dstSess.Client(ctx, d.Host)
+		if err != nil {
+			return srcSide, dstSide, err
+		}
+		dstSide = copy.Side{Endpoint: &copy.Endpoint{Client: c, Repository: d.Repository}, Ref: d.Tag}
+		if d.Digest != "" && d.Tag == "" {
+			dstSide.Digest = d.Digest
 		}
 	}
-	if refs, err := c.Referrers(ctx, ref.Repository, desc.Digest); err == nil && len(refs) > 0 {
-		return fmt.Errorf("copy %s: --media-type would change its digest and orphan its %d referrers (signatures, attestations); copy it unchanged instead", ref, len(refs))
+	return srcSide, dstSide, nil
+}
+
+// copySummary says what the copy wrote, in the right numbers, and every
+// choice it made for the user: the tag, a one-entry list.
+func copySummary(src, dst copy.Location, res copy.Result, stats *copy.Stats) string {
+	p := res.Plan
+	if res.Unchanged {
+		return fmt.Sprintf("%s already holds %s", dst, res.Digest)
 	}
-	return nil
+	counts, _ := stats.Snapshot()
+	var what string
+	switch {
+	case p.Kind == "list":
+		what = fmt.Sprintf("a list of %s", plural(p.Entries, "entry", "entries"))
+	default:
+		what = "a single image"
+	}
+	if p.Converted != "" {
+		what += " converted to " + p.Converted
+	}
+	var where string
+	switch {
+	case dst.Registry != nil && p.Tag != "" && p.DefaultTag:
+		where = fmt.Sprintf(", tagged %q (the destination named no tag)", p.Tag)
+	case dst.Registry != nil && p.Tag != "":
+		where = fmt.Sprintf(", tagged %q", p.Tag)
+	case dst.Registry != nil:
+		where = ", by digest only (no tag)"
+	}
+	return fmt.Sprintf("Copied %s to %s: %s written (%d already there), %s mounted, %s copied (%d bytes), %d already there; the destination holds %s %s%s",
+		src, dst, plural(counts.Manifests, "manifest", "manifests"), counts.Present,
+		plural(counts.Mounted, "blob", "blobs"), plural(counts.Uploaded, "blob", "blobs"), counts.BytesUploaded, counts.BlobsPresent,
+		what, res.Digest, where)
+}
+
+// plural is "1 entry", "2 entries".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -2,12 +2,9 @@ package copy
 
 import (
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/docker"
 	dockerarchive "go.podman.io/image/v5/docker/archive"
 	ociarchive "go.podman.io/image/v5/oci/archive"
 	ocilayout "go.podman.io/image/v5/oci/layout"
@@ -16,12 +13,16 @@ import (
 
 // Location is one side of a copy: a registry reference, or a local
 // transport of containers/image (an OCI layout directory, an OCI archive, a
-// docker save archive).
+// docker save archive), read and written through that transport's
+// ImageSource and ImageDestination by this package's engine.
 type Location struct {
 	// Registry is set for registry references.
 	Registry *registry.Reference
-	// Image is the containers/image reference of any location.
+	// Image is the containers/image reference of a local location.
 	Image types.ImageReference
+	// Tagged says the user named a tag (or digest) in a registry
+	// reference; without one, the reference's tag is Docker's "latest".
+	Tagged bool
 }
 
 // String is the location as the user writes it: a registry reference, or
@@ -33,6 +34,15 @@ func (l Location) String() string {
 	return l.Image.Transport().Name() + ":" + l.Image.StringWithinTransport()
 }
 
+// Transport names the kind of location: "registry", "oci", "oci-archive"
+// or "docker-archive".
+func (l Location) Transport() string {
+	if l.Registry != nil {
+		return "registry"
+	}
+	return l.Image.Transport().Name()
+}
+
 // transports are the local transports a location may name, by prefix.
 var transports = map[string]func(string) (types.ImageReference, error){
 	"oci":            ocilayout.ParseReference,
@@ -41,7 +51,7 @@ var transports = map[string]func(string) (types.ImageReference, error){
 }
 
 // ParseLocation reads "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
-// "docker-archive:FILE", "docker://REF" or a plain registry reference.
+// "docker-archive:FILE[:REF]", "docker://REF" or a plain registry reference.
 func ParseLocation(s string) (Location, error) {
 	if prefix, rest, ok := strings.Cut(s, ":"); ok {
 		if parse, known := transports[prefix]; known {
@@ -55,29 +65,13 @@ func ParseLocation(s string) (Location, error) {
 			return Location{Image: ref}, nil
 		}
 	}
-	r, err := registry.ParseReference(strings.TrimPrefix(s, "docker://"))
+	plain := strings.TrimPrefix(s, "docker://")
+	r, err := registry.ParseReference(plain)
 	if err != nil {
 		return Location{}, fmt.Errorf("%w (or use oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE)", err)
 	}
-	ir, err := docker.ParseReference("//" + r.String())
-	if err != nil && r.Tag != "" && r.Digest != "" {
-		// containers/image refuses tag+digest; the digest is what counts.
-		ir, err = docker.ParseReference("//" + r.WithDigest(r.Digest).String())
-	}
-	if err != nil {
-		return Location{}, fmt.Errorf("invalid reference %q: %w", s, err)
-	}
-	return Location{Registry: &r, Image: ir}, nil
-}
-
-// ImageOptions tune CopyImage.
-type ImageOptions struct {
-	SourceCtx, DestinationCtx *types.SystemContext
-	// MediaType converts the copy: "docker" or "oci"; "" preserves digests.
-	MediaType string
-	// Platform, when set, copies only that platform's image of a list, as a
-	// single image (what a docker-archive can hold).
-	Platform *imgspecv1.Platform
-	// Report, when set, gets one line per manifest written.
-	Report io.Writer
+	// ParseReference fills in "latest"; whether the user wrote it matters
+	// for what the output says.
+	tagged := r.Digest != "" || r.Tag != "latest" || strings.HasSuffix(plain, ":latest")
+	return Location{Registry: &r, Tagged: tagged}, nil
 }

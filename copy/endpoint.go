@@ -1,0 +1,220 @@
+package copy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/pkg/blobinfocache/none"
+	"go.podman.io/image/v5/types"
+)
+
+// source is the side a copy reads: a registry repository or a local
+// transport's ImageSource.
+type source interface {
+	String() string
+	// resolve returns the digest of the manifest to copy.
+	resolve(ctx context.Context) (digest.Digest, error)
+	// manifest reads the manifest d (unverified: the engine verifies it).
+	manifest(ctx context.Context, d digest.Digest) ([]byte, string, error)
+	// openBlob opens blob b for reading from offset off (or from an earlier
+	// offset, which it returns as start); total is the blob's size, -1 if
+	// unknown.
+	openBlob(ctx context.Context, b registry.Descriptor, off int64) (body io.ReadCloser, start, total int64, err error)
+	logf(format string, args ...any)
+	close()
+}
+
+// destination is the side a copy writes.
+type destination interface {
+	String() string
+	// putBlob makes blob b present, from src, verified.
+	putBlob(ctx context.Context, e *engine, b registry.Descriptor, isConfig bool) error
+	// putManifest writes a manifest: by digest when ref is "", else under
+	// ref (a tag); top marks the manifest the copy names.
+	putManifest(ctx context.Context, raw []byte, mediaType string, d digest.Digest, ref string, top bool) error
+	// holdsLists is false for a destination of one image (docker-archive).
+	holdsLists() bool
+	// parallel says whether blobs may be written concurrently.
+	parallel() bool
+	commit(ctx context.Context) error
+	close()
+}
+
+// registrySource reads ref (tag or digest) of a registry repository.
+type registrySource struct {
+	ep  Endpoint
+	ref string
+}
+
+func (s *registrySource) String() string { return s.ep.String() }
+
+func (s *registrySource) resolve(ctx context.Context) (digest.Digest, error) {
+	if d, err := digest.Parse(s.ref); err == nil {
+		return d, nil
+	}
+	desc, err := s.ep.Client.HeadManifest(ctx, s.ep.Repository, s.ref)
+	if err != nil {
+		return "", err
+	}
+	return desc.Digest, nil
+}
+
+func (s *registrySource) manifest(ctx context.Context, d digest.Digest) ([]byte, string, error) {
+	raw, desc, err := s.ep.Client.GetManifest(ctx, s.ep.Repository, d.String())
+	return raw, desc.MediaType, err
+}
+
+func (s *registrySource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
+	return s.ep.Client.GetBlobAt(ctx, s.ep.Repository, b.Digest, off)
+}
+
+func (s *registrySource) logf(format string, args ...any) { s.ep.Client.Logf(format, args...) }
+func (s *registrySource) close()                          {}
+
+// localSource reads a local transport through its ImageSource.
+type localSource struct {
+	loc     Location
+	src     types.ImageSource
+	top     []byte
+	topType string
+	topD    digest.Digest
+}
+
+func openLocalSource(ctx context.Context, loc Location, sys *types.SystemContext) (*localSource, error) {
+	s, err := loc.Image.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	return &localSource{loc: loc, src: s}, nil
+}
+
+func (s *localSource) String() string { return s.loc.String() }
+
+func (s *localSource) resolve(ctx context.Context) (digest.Digest, error) {
+	raw, mt, err := s.src.GetManifest(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	s.top, s.topType, s.topD = raw, mt, digest.FromBytes(raw)
+	return s.topD, nil
+}
+
+func (s *localSource) manifest(ctx context.Context, d digest.Digest) ([]byte, string, error) {
+	if d == s.topD && s.top != nil {
+		return s.top, s.topType, nil
+	}
+	return s.src.GetManifest(ctx, &d)
+}
+
+func (s *localSource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
+	r, size, err := s.src.GetBlob(ctx, types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}, none.NoCache)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return r, 0, size, nil
+}
+
+func (s *localSource) logf(string, ...any) {}
+func (s *localSource) close()              { s.src.Close() }
+
+// registryDestination writes a registry repository.
+type registryDestination struct{ ep Endpoint }
+
+func (d *registryDestination) String() string   { return d.ep.String() }
+func (d *registryDestination) holdsLists() bool { return true }
+func (d *registryDestination) parallel() bool   { return true }
+func (d *registryDestination) commit(context.Context) error {
+	return nil
+}
+func (d *registryDestination) close() {}
+
+func (d *registryDestination) putBlob(ctx context.Context, e *engine, b registry.Descriptor, _ bool) error {
+	return e.registryBlob(ctx, d.ep, b)
+}
+
+func (d *registryDestination) putManifest(ctx context.Context, raw []byte, mediaType string, dg digest.Digest, ref string, _ bool) error {
+	if ref == "" {
+		ref = dg.String()
+	}
+	_, err := d.ep.Client.PutManifest(ctx, d.ep.Repository, ref, raw, mediaType)
+	return err
+}
+
+// localDestination writes a local transport through its
+// ImageDestination, driven directly: manifests are written with their exact
+// bytes, whatever their type (an OCI layout stores any manifest).
+type localDestination struct {
+	loc Location
+	dst types.ImageDestination
+}
+
+func openLocalDestination(ctx context.Context, loc Location, sys *types.SystemContext) (*localDestination, error) {
+	d, err := loc.Image.NewImageDestination(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	return &localDestination{loc: loc, dst: d}, nil
+}
+
+func (d *localDestination) String() string   { return d.loc.String() }
+func (d *localDestination) holdsLists() bool { return d.loc.Transport() != "docker-archive" }
+func (d *localDestination) parallel() bool   { return d.dst.HasThreadSafePutBlob() }
+
+// commit writes the layout's index or the archive; what was written before
+// is not visible until then, and a docker-archive never committed is
+// removed by close.
+func (d *localDestination) commit(ctx context.Context) error {
+	return d.dst.Commit(ctx, nil)
+}
+func (d *localDestination) close() { d.dst.Close() }
+
+func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.Descriptor, isConfig bool) error {
+	e.stats.add(func(s *Stats) { s.BlobsSeen++ })
+	info := types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}
+	if ok, _, err := d.dst.TryReusingBlob(ctx, info, none.NoCache, false); err != nil {
+		return err
+	} else if ok && !isConfig {
+		// A docker-archive needs its config passed to it even when present.
+		e.stats.add(func(s *Stats) { s.BlobsPresent++ })
+		return nil
+	}
+	if err := e.acquire(ctx); err != nil {
+		return err
+	}
+	defer e.release()
+	e.stats.startBlob(b.Digest, b.Size)
+	defer e.stats.endBlob(b.Digest)
+	r := &blobReader{ctx: ctx, src: e.src, b: b, stats: e.stats, v: newVerifier("blob", e.src.String(), b.Digest, b.Size)}
+	defer r.close()
+	if err := r.start(); err != nil {
+		return err
+	}
+	got, err := d.dst.PutBlob(ctx, r, info, none.NoCache, isConfig)
+	if rerr := r.failure(); rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return fmt.Errorf("blob %s: %w", b.Digest, err)
+	}
+	if err := r.verify(); err != nil {
+		return err
+	}
+	if got.Digest != b.Digest {
+		return errors.New("blob " + b.Digest.String() + " was changed on the way: the destination stored " + got.Digest.String())
+	}
+	e.stats.add(func(s *Stats) { s.Uploaded++ })
+	return nil
+}
+
+func (d *localDestination) putManifest(ctx context.Context, raw []byte, _ string, dg digest.Digest, _ string, top bool) error {
+	if top {
+		// The layout's index (or the archive's manifest) names the top
+		// manifest with the location's tag.
+		return d.dst.PutManifest(ctx, raw, nil)
+	}
+	return d.dst.PutManifest(ctx, raw, &dg)
+}

@@ -1,0 +1,555 @@
+package copy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/types"
+	"golang.org/x/sync/errgroup"
+)
+
+// DefaultJobs is how many blob streams a copy runs at once when
+// Options.Jobs is not set.
+const DefaultJobs = 6
+
+// smallPerJob is how many small requests (manifest GET/HEAD/PUT, blob
+// HEAD and mount) may run per blob stream: they are not queued behind
+// the streams.
+const smallPerJob = 4
+
+// Side is one end of a copy: a registry repository reached through a
+// client (Endpoint, with Ref the tag or digest read or written), or a local
+// location.
+type Side struct {
+	// Endpoint is set for a registry.
+	Endpoint *Endpoint
+	// Ref is, for a registry source, the tag or digest to copy; for a
+	// registry destination, the tag to write ("" writes by digest only).
+	Ref string
+	// Digest, for a destination named by digest, is the digest the copy
+	// must write; a copy that would write another is refused up front.
+	Digest digest.Digest
+	// Local is set for oci:, oci-archive: and docker-archive: locations.
+	Local *Location
+}
+
+func (s Side) String() string {
+	if s.Endpoint != nil {
+		return s.Endpoint.String()
+	}
+	return s.Local.String()
+}
+
+// node is one manifest of the graph being copied.
+type node struct {
+	Digest    digest.Digest
+	MediaType string
+	Size      int64 // what the descriptor naming it says; 0 when none did
+	Raw       []byte
+	parsed    Parsed
+	children  []*node
+	// desc is the descriptor that named it in its list (for platforms).
+	desc *imgspecv1.Descriptor
+	// height is 0 for an image, 1 + the highest child for a list: writing
+	// by ascending height writes children before their lists.
+	height int
+	// present: the destination holds it (and so everything below it).
+	present bool
+	// from is the source digest of a manifest rewritten by --platform or
+	// a conversion; converted marks the conversion's.
+	from      digest.Digest
+	converted bool
+}
+
+// engine is one copy in progress: its two sides, limits and counters.
+type engine struct {
+	src   source
+	dst   destination
+	opts  Options
+	stats *Stats
+	// streams bounds blob streams to Options.Jobs; small requests use
+	// errgroups of smallLimit.
+	streams    chan struct{}
+	smallLimit int
+	// autoConvert marks a conversion the destination requires
+	// (docker-archive), which keeps no digest anyway.
+	autoConvert bool
+}
+
+func newEngine(src source, dst destination, opts Options, stats *Stats) *engine {
+	jobs := opts.Jobs
+	if jobs < 1 {
+		jobs = DefaultJobs
+	}
+	return &engine{src: src, dst: dst, opts: opts, stats: stats, streams: make(chan struct{}, jobs), smallLimit: jobs * smallPerJob}
+}
+
+func (e *engine) acquire(ctx context.Context) error {
+	select {
+	case e.streams <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *engine) release() { <-e.streams }
+
+// each runs f over items, e.smallLimit at a time, and returns the first
+// error, cancelling the others.
+func each[T any](ctx context.Context, limit int, items []T, f func(ctx context.Context, item T) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for _, it := range items {
+		g.Go(func() error { return f(ctx, it) })
+	}
+	return g.Wait()
+}
+
+// CopySides copies what src names, with everything it refers to, to dst.
+// It plans first (reads every manifest, applies --platform and a
+// conversion, checks what the destination holds) and writes nothing until
+// the plan is complete; with opts.DryRun it returns the plan only.
+func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (Result, error) {
+	if stats == nil {
+		stats = &Stats{}
+	}
+	var sys *types.SystemContext = opts.SystemContext
+	var s source
+	if src.Endpoint != nil {
+		s = &registrySource{ep: *src.Endpoint, ref: src.Ref}
+	} else {
+		ls, err := openLocalSource(ctx, *src.Local, sys)
+		if err != nil {
+			return Result{}, err
+		}
+		s = ls
+	}
+	defer s.close()
+	if opts.Referrers && (src.Endpoint == nil || dst.Endpoint == nil) {
+		return Result{}, errors.New("--referrers needs a registry on both sides: local layouts and archives do not hold referrers here")
+	}
+	e := newEngine(s, nil, opts, stats)
+	return e.run(ctx, src, dst)
+}
+
+func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
+	top, err := e.src.resolve(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{SourceDigest: top}
+	var regDst *Endpoint
+	if dst.Endpoint != nil {
+		ep := *dst.Endpoint
+		regDst = &ep
+		if len(e.opts.Platforms) == 0 && !e.opts.Referrers && e.opts.MediaType == "" {
+			at := dst.Ref
+			if at == "" {
+				at = top.String()
+			}
+			desc, err := ep.Client.HeadManifest(ctx, ep.Repository, at)
+			switch {
+			case err == nil && desc.Digest == top:
+				res.Digest, res.Unchanged = top, true
+				res.Plan = &Plan{Source: e.src.String(), Destination: ep.String(), SourceDigest: top, Digest: top, Tag: dst.Ref, Unchanged: true}
+				return res, nil
+			case errors.Is(err, registry.ErrNotFound):
+				// A first copy into a repository without tags skips every
+				// manifest existence check at the cost of this one request;
+				// the blobs of an interrupted copy are found without extra
+				// requests (see registryBlob).
+				regDst.New = ep.Client.RepositoryIsNew(ctx, ep.Repository)
+			case err != nil:
+				return Result{}, err
+			}
+		}
+	}
+
+	// Phase 1: the graph, read and verified.
+	root, err := e.readGraph(ctx, top, dst)
+	if err != nil {
+		return Result{}, err
+	}
+	// Phase 2: conversion, for the whole graph, and its refusals. A
+	// docker-archive holds Docker manifests only and keeps no digest, so an
+	// OCI image going there is converted without asking.
+	if dst.Local != nil && dst.Local.Transport() == "docker-archive" && e.opts.MediaType == "" && root.MediaType != manifest.DockerV2Schema2MediaType {
+		e.opts.MediaType, e.autoConvert = "docker", true
+	}
+	if e.opts.MediaType != "" {
+		if root, err = e.convert(ctx, root); err != nil {
+			return Result{}, err
+		}
+	}
+	var d destination
+	if regDst != nil {
+		d = &registryDestination{ep: *regDst}
+	} else if !e.opts.DryRun {
+		ld, err := openLocalDestination(ctx, *dst.Local, e.opts.SystemContext)
+		if err != nil {
+			return Result{}, err
+		}
+		d = ld
+		defer ld.close()
+	}
+	e.dst = d
+	if d != nil && !d.holdsLists() && root.parsed.Kind == KindList {
+		return Result{}, errors.New("internal: a list reached a single-image destination")
+	}
+	// Phase 3: what the destination holds.
+	if regDst != nil && !regDst.New {
+		if err := e.checkPresent(ctx, *regDst, root); err != nil {
+			return Result{}, err
+		}
+	}
+	plan, err := e.plan(ctx, root, src, dst, regDst)
+	if err != nil {
+		return Result{}, err
+	}
+	res.Plan, res.Digest = plan, root.Digest
+	if dst.Digest != "" && dst.Digest != root.Digest {
+		return Result{}, fmt.Errorf("the destination names digest %s, but the copy would write %s", dst.Digest, root.Digest)
+	}
+	if e.opts.DryRun {
+		return res, nil
+	}
+	// Phase 4: write.
+	if err := e.write(ctx, root, dst.Ref); err != nil {
+		return Result{}, err
+	}
+	if e.opts.Referrers {
+		copied := []digest.Digest{}
+		for _, n := range nodesOf(root) {
+			copied = append(copied, n.Digest)
+		}
+		var orphaned digest.Digest
+		if root.Digest != top {
+			orphaned = top
+		}
+		rs := e.src.(*registrySource)
+		res.Warnings = copyReferrers(ctx, e, rs.ep, *regDst, copied, orphaned)
+		if dst.Ref != "" {
+			if err := d.putManifest(ctx, root.Raw, root.MediaType, root.Digest, dst.Ref, true); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	if err := d.commit(ctx); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// readGraph reads the manifest top and everything below it, level by
+// level, verifying each against the descriptor that named it; applies
+// --platform; and for a single-image destination picks the one image.
+func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*node, error) {
+	raw, mt, err := e.src.manifest(ctx, top)
+	if err != nil {
+		return nil, err
+	}
+	root := &node{Digest: top, MediaType: mt, Raw: raw}
+	if err := checkManifest(e.src.String(), Manifest{Digest: top, Raw: raw}); err != nil {
+		return nil, err
+	}
+	if root.parsed, err = Parse(raw, mt); err != nil {
+		return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
+	}
+	root.MediaType = root.parsed.MediaType
+	single := dst.Local != nil && dst.Local.Transport() == "docker-archive"
+	if len(e.opts.Platforms) > 0 {
+		if root.parsed.Kind != KindList {
+			return nil, fmt.Errorf("%s@%s: --platform needs a list; this is a single image", e.src, top)
+		}
+		m, err := subset(Manifest{Digest: root.Digest, MediaType: root.MediaType, Raw: root.Raw}, e.opts.Platforms)
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
+		}
+		if m.Digest != root.Digest {
+			root = &node{Digest: m.Digest, MediaType: m.MediaType, Raw: m.Raw, from: top}
+			if root.parsed, err = Parse(m.Raw, m.MediaType); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if single && root.parsed.Kind == KindList {
+		var images []imgspecv1.Descriptor
+		for _, d := range root.parsed.List.Manifests {
+			if !manifestlist.IsAttestation(d) {
+				images = append(images, d)
+			}
+		}
+		if len(images) != 1 || len(e.opts.Platforms) != 1 {
+			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, platformsText(root.parsed.List))
+		}
+		d := images[0]
+		if manifestlist.IsList(d.MediaType) {
+			return nil, fmt.Errorf("%s holds a single image; the %s entry of %s is itself a list", dst, manifestlist.FormatPlatform(d.Platform), e.src)
+		}
+		child, ctype, err := e.src.manifest(ctx, d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkManifest(e.src.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: child}); err != nil {
+			return nil, err
+		}
+		root = &node{Digest: d.Digest, MediaType: ctype, Raw: child, Size: d.Size, desc: &d}
+		if root.parsed, err = Parse(child, ctype); err != nil {
+			return nil, err
+		}
+		root.MediaType = root.parsed.MediaType
+	}
+
+	seen := map[digest.Digest]*node{root.Digest: root}
+	var mu sync.Mutex
+	level := []*node{root}
+	for depth := 0; len(level) > 0; depth++ {
+		if depth > 8 {
+			return nil, fmt.Errorf("%s@%s: lists nested more than 8 deep", e.src, top)
+		}
+		var next []*node
+		for _, n := range level {
+			if n.parsed.Kind != KindList {
+				continue
+			}
+			for i := range n.parsed.List.Manifests {
+				d := n.parsed.List.Manifests[i]
+				mu.Lock()
+				c := seen[d.Digest]
+				if c == nil {
+					c = &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, desc: &d}
+					seen[d.Digest] = c
+					next = append(next, c)
+				}
+				mu.Unlock()
+				n.children = append(n.children, c)
+			}
+		}
+		err := each(ctx, e.smallLimit, next, func(ctx context.Context, c *node) error {
+			raw, mt, err := e.src.manifest(ctx, c.Digest)
+			if err != nil {
+				return err
+			}
+			if err := checkManifest(e.src.String(), Manifest{Digest: c.Digest, Size: c.Size, Raw: raw}); err != nil {
+				return err
+			}
+			if c.MediaType == "" {
+				c.MediaType = mt
+			}
+			c.Raw = raw
+			if c.parsed, err = Parse(raw, c.MediaType); err != nil {
+				return fmt.Errorf("%s@%s: %w", e.src, c.Digest, err)
+			}
+			if c.parsed.Kind == KindList && !e.dstHoldsLists(dst) {
+				return fmt.Errorf("%s holds a single image; %s is a list", dst, c.Digest)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		level = next
+	}
+	setHeight(root, 0)
+	return root, nil
+}
+
+func (e *engine) dstHoldsLists(dst Side) bool {
+	return dst.Local == nil || dst.Local.Transport() != "docker-archive"
+}
+
+// setHeight computes heights; depth guards against a cycle.
+func setHeight(n *node, depth int) int {
+	if depth > 16 {
+		return 0
+	}
+	h := 0
+	for _, c := range n.children {
+		h = max(h, 1+setHeight(c, depth+1))
+	}
+	n.height = h
+	return h
+}
+
+// nodesOf lists the graph once per manifest, top first.
+func nodesOf(root *node) []*node {
+	seen := map[*node]bool{}
+	var out []*node
+	var walk func(n *node)
+	walk = func(n *node) {
+		if seen[n] {
+			return
+		}
+		seen[n] = true
+		out = append(out, n)
+		for _, c := range n.children {
+			walk(c)
+		}
+	}
+	walk(root)
+	return out
+}
+
+func platformsText(l *manifestlist.List) string {
+	var ps []string
+	for _, d := range l.Manifests {
+		if !manifestlist.IsAttestation(d) {
+			ps = append(ps, manifestlist.FormatPlatform(d.Platform))
+		}
+	}
+	if len(ps) == 0 {
+		return "no images"
+	}
+	return fmt.Sprint(ps)
+}
+
+// checkPresent asks a registry destination, top-down, which manifests it
+// holds: a list it holds needs nothing below it.
+func (e *engine) checkPresent(ctx context.Context, dst Endpoint, root *node) error {
+	level := []*node{root}
+	seen := map[*node]bool{root: true}
+	for len(level) > 0 {
+		err := each(ctx, e.smallLimit, level, func(ctx context.Context, n *node) error {
+			desc, err := dst.Client.HeadManifest(ctx, dst.Repository, n.Digest.String())
+			switch {
+			case err == nil:
+				if n.Size > 0 && desc.Size > 0 && desc.Size != n.Size {
+					// The same digest, so the same bytes: the descriptor is wrong.
+					return &CorruptError{Kind: "manifest", Digest: n.Digest, Source: dst.String(), Size: n.Size, GotSize: desc.Size}
+				}
+				n.present = true
+			case !errors.Is(err, registry.ErrNotFound):
+				return err
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var next []*node
+		for _, n := range level {
+			if n.present {
+				continue
+			}
+			for _, c := range n.children {
+				if !seen[c] {
+					seen[c] = true
+					next = append(next, c)
+				}
+			}
+		}
+		level = next
+	}
+	return nil
+}
+
+// needed is what must be written: the manifests the destination lacks,
+// and the blobs of the images among them, each once.
+func needed(root *node) (manifests []*node, blobs []neededBlob) {
+	seen := map[*node]bool{}
+	blobSeen := map[digest.Digest]bool{}
+	var walk func(n *node)
+	walk = func(n *node) {
+		if seen[n] || n.present {
+			return
+		}
+		seen[n] = true
+		manifests = append(manifests, n)
+		for _, c := range n.children {
+			walk(c)
+		}
+		for i, b := range n.parsed.Blobs {
+			if !blobSeen[b.Digest] {
+				blobSeen[b.Digest] = true
+				blobs = append(blobs, neededBlob{Descriptor: b, config: i == 0 && n.parsed.Config != nil})
+			}
+		}
+	}
+	walk(root)
+	slices.SortStableFunc(manifests, func(a, b *node) int { return a.height - b.height })
+	return manifests, blobs
+}
+
+type neededBlob struct {
+	registry.Descriptor
+	config bool
+}
+
+// write executes the plan: every blob, then the manifests children first,
+// the top one last (under tag when set).
+func (e *engine) write(ctx context.Context, root *node, tag string) error {
+	manifests, blobs := needed(root)
+	limit := e.smallLimit
+	if !e.dst.parallel() {
+		limit = 1
+	}
+	// Configs first: a docker-archive needs its config before its manifest,
+	// and they are small.
+	slices.SortStableFunc(blobs, func(a, b neededBlob) int {
+		switch {
+		case a.config && !b.config:
+			return -1
+		case b.config && !a.config:
+			return 1
+		}
+		return 0
+	})
+	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
+		return e.dst.putBlob(ctx, e, b.Descriptor, b.config)
+	}); err != nil {
+		return err
+	}
+	e.stats.add(func(s *Stats) { s.Present += countPresent(root) })
+	for h := 0; h <= root.height; h++ {
+		var level []*node
+		for _, n := range manifests {
+			if n.height == h && n != root {
+				level = append(level, n)
+			}
+		}
+		if err := each(ctx, limit, level, func(ctx context.Context, n *node) error {
+			if err := e.dst.putManifest(ctx, n.Raw, n.MediaType, n.Digest, "", false); err != nil {
+				return fmt.Errorf("put manifest %s: %w", n.Digest, err)
+			}
+			e.stats.add(func(s *Stats) { s.Manifests++ })
+			e.stats.progress("copied %s to %s", n.Digest, e.dst)
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	ref := tag
+	if e.opts.Referrers {
+		ref = "" // the tag is written once the referrers are there too
+	}
+	if !root.present || ref != "" {
+		if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, ref, true); err != nil {
+			return fmt.Errorf("put manifest %s: %w", root.Digest, err)
+		}
+		if !root.present {
+			e.stats.add(func(s *Stats) { s.Manifests++ })
+			e.stats.progress("copied %s to %s", root.Digest, e.dst)
+		}
+	}
+	return nil
+}
+
+// countPresent counts the manifests found at the destination.
+func countPresent(root *node) int {
+	n := 0
+	for _, m := range nodesOf(root) {
+		if m.present {
+			n++
+		}
+	}
+	return n
+}
