@@ -207,7 +207,7 @@ func copySummary(src, dst copy.Location, res copy.Result, stats *copy.Stats) str
 	var what string
 	switch {
 	case p.Kind == "list":
-		what = fmt.Sprintf("a list of %s", plural(p.Entries, "entry", "entries"))
+		what = fmt.Sprintf("a list of %s", plural(p.Entries, "entry"))
 	default:
 		what = "a single image"
 	}
@@ -224,15 +224,9 @@ func copySummary(src, dst copy.Location, res copy.Result, stats *copy.Stats) str
 		where = ", by digest only (no tag)"
 	}
 	return fmt.Sprintf("Copied %s to %s: %s written (%d already there), %s mounted, %s copied (%d bytes), %d already there; the destination holds %s %s%s",
-		src, dst, plural(counts.Manifests, "manifest", "manifests"), counts.Present,
-		plural(counts.Mounted, "blob", "blobs"), plural(counts.Uploaded, "blob", "blobs"), counts.BytesUploaded, counts.BlobsPresent,
+		src, dst, plural(counts.Manifests, "manifest"), counts.Present,
+		plural(counts.Mounted, "blob"), plural(counts.Uploaded, "blob"), counts.BytesUploaded, counts.BlobsPresent,
 		what, res.Digest, where)
 }
 
 // plural is "1 entry", "2 entries".
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
-}

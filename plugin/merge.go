@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
@@ -231,9 +232,14 @@ func repositoryOf(ref string) string {
 // plural is "1 image", "2 images", "0 images".
 func plural(n int, noun string) string { return plural64(int64(n), noun) }
 
+// plural64 counts a regular noun, or one ending in a consonant and y
+// ("entry", "entries").
 func plural64(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun
+	}
+	if stem, ok := strings.CutSuffix(noun, "y"); ok && stem != "" && !strings.ContainsRune("aeiou", rune(stem[len(stem)-1])) {
+		return fmt.Sprintf("%d %sies", n, stem)
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
