@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -116,6 +117,75 @@ func TestEngineConvertAttested(t *testing.T) {
 			checkCopied(t, src, srcRepo, dst, dstRepo, harness.Index{Manifests: atts})
 		})
 	}
+}
+
+// TestEngineConvertAttestedToLayout: the conversion is the same into an
+// OCI layout: the layout's list has OCI images with new digests, every
+// attestation entry points at one of them, and every manifest it names is
+// in the layout.
+func TestEngineConvertAttestedToLayout(t *testing.T) {
+	src := plainRegistry(t)
+	srcRepo := testRepo(t, "src")
+	list := pushCopySource(t, src, srcRepo, "v1", harness.ImageOptions{}, harness.ListOptions{OCI: true, Attestations: true}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	dir := filepath.Join(t.TempDir(), "layout")
+	d := mustCopy(t, e, "--media-type", "oci", src.Ref(srcRepo+":v1"), "oci:"+dir+":v1")
+
+	blob := func(dg string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", sha256Hex(dg)))
+		if err != nil {
+			t.Fatalf("%s missing from the layout: %v", dg, err)
+		}
+		return b
+	}
+	var top, ix harness.Index
+	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "index.json")), &top); err != nil {
+		t.Fatal(err)
+	}
+	if len(top.Manifests) != 1 || top.Manifests[0].Digest != d || top.Manifests[0].Annotations[refNameAnnotation] != "v1" {
+		t.Fatalf("layout index.json lists %+v, want the converted list %s as v1", top.Manifests, d)
+	}
+	if err := json.Unmarshal(blob(d), &ix); err != nil {
+		t.Fatal(err)
+	}
+	old := map[string]bool{}
+	for _, img := range list.Images {
+		old[img.Digest] = true
+	}
+	images := map[string]bool{}
+	for _, entry := range ix.Images() {
+		images[entry.Digest] = true
+		if old[entry.Digest] || entry.MediaType != harness.MediaTypeOCIManifest {
+			t.Errorf("image entry %s %s: want a converted OCI manifest", entry.MediaType, entry.Digest)
+		}
+		var im harness.ImageManifest
+		if err := json.Unmarshal(blob(entry.Digest), &im); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range append([]harness.Descriptor{im.Config}, im.Layers...) {
+			blob(b.Digest)
+		}
+	}
+	if len(images) != len(list.Images) || len(ix.Attestations()) != len(list.Attestations) {
+		t.Errorf("converted list has %d images and %d attestations, want %d and %d", len(images), len(ix.Attestations()), len(list.Images), len(list.Attestations))
+	}
+	for _, a := range ix.Attestations() {
+		if !images[a.Annotations[harness.AnnotationReferenceDigest]] {
+			t.Errorf("attestation %s points at %s, not an image of the converted list", a.Digest, a.Annotations[harness.AnnotationReferenceDigest])
+		}
+		blob(a.Digest)
+	}
+}
+
+// readFile is os.ReadFile that fails t.
+func readFile(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestEngineConvertSignedChild: a list whose arm64 image (not the list)

@@ -199,14 +199,19 @@ var engineListKinds = []struct {
 }
 
 // pullPlatform pulls ref for platform through the Docker engine and fails t
-// unless the pulled image has architecture arch; it removes the image
-// afterwards.
-func pullPlatform(t testing.TB, e *env, ref, platform, arch string) {
+// unless the pulled image has architecture arch and is the image whose
+// config is config (the image ID of the classic image store; the
+// containerd store names an image by the digest it pulled, topDigest);
+// it removes the image afterwards.
+func pullPlatform(t testing.TB, e *env, ref, platform, arch, config, topDigest string) {
 	t.Helper()
 	e.mustDocker(t, "pull", "--platform", platform, ref)
 	t.Cleanup(func() { e.docker("rmi", "-f", ref) })
-	if got := strings.TrimSpace(e.mustDocker(t, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref)); got != "linux/"+arch {
-		t.Errorf("docker pull --platform %s %s gave a %s image, want linux/%s", platform, ref, got, arch)
+	got := strings.Fields(e.mustDocker(t, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Id}}", ref))
+	if len(got) != 2 || got[0] != "linux/"+arch {
+		t.Errorf("docker pull --platform %s %s gave a %v image, want linux/%s", platform, ref, got, arch)
+	} else if got[1] != config && got[1] != topDigest {
+		t.Errorf("docker pull --platform %s %s gave image %s, want the one with config %s", platform, ref, got[1], config)
 	}
 }
 
@@ -256,7 +261,7 @@ func TestEngineLayoutRoundTrip(t *testing.T) {
 						return
 					}
 					requireEngine(t)
-					pullPlatform(t, e, dst.Ref(dstRepo+":v1"), "linux/arm64", "arm64")
+					pullPlatform(t, e, dst.Ref(dstRepo+":v1"), "linux/arm64", "arm64", s.arm64.Config.Digest, s.list.Digest)
 				})
 			}
 		})
@@ -318,7 +323,7 @@ func TestEngineDockerArchiveRoundTrip(t *testing.T) {
 			}
 			checkGraphIn(t, dst, dstRepo, readGraph(t, dst, dstRepo, "v1"))
 			requireEngine(t)
-			pullPlatform(t, e, dst.Ref(dstRepo+":v1"), "linux/arm64", "arm64")
+			pullPlatform(t, e, dst.Ref(dstRepo+":v1"), "linux/arm64", "arm64", s.arm64.Config.Digest, m.Digest)
 		})
 	}
 }
