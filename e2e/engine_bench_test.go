@@ -1,0 +1,303 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
+)
+
+// Issue 10's speed targets, every registry behind a proxy adding 20 ms per
+// request (benchDelay):
+//
+//	go test -tags containers_image_openpgp -run '^$' -bench 'Engine' ./e2e/
+
+const (
+	// wideRatioTarget is the most a 16-platform create+push may take
+	// against a 4-platform one: small requests must not queue behind the
+	// blob-stream limit.
+	wideRatioTarget = 1.3
+	// sameRepoPushBudget is the most requests of a 4-platform create+push
+	// whose images are in the list's repository.
+	sameRepoPushBudget = 9
+	// otherRepoPushBudget is the same list pushed into another repository
+	// of the same registry.
+	otherRepoPushBudget = 30
+	// engineCopyBudget is the most requests of a 4-platform copy across
+	// registries, both sides together.
+	engineCopyBudget = 60
+	// peerTimeTarget is the target wall time of that copy against the best
+	// of crane, regctl and skopeo in the same run.
+	peerTimeTarget = 0.8
+)
+
+// widePlatforms are 16 platforms Go and the OCI spec know.
+var widePlatforms = []string{
+	"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/s390x",
+	"linux/arm/v6", "linux/arm/v5", "linux/ppc64le", "linux/ppc64",
+	"linux/riscv64", "linux/386", "linux/mips64le", "linux/mips64",
+	"linux/loong64", "windows/amd64", "windows/arm64", "freebsd/amd64",
+}
+
+// createPush pushes one image per platform (3 small layers, as the copy
+// benchmarks) into imgRepo directly, then
+// times `docker mlist create` and `push` of a list of them as
+// listRepo:v1 through p, and returns the wall time and p's request count.
+// It fails b unless the registry then holds a list of exactly those images.
+func createPush(b *testing.B, e *env, reg *harness.Registry, p *proxy.Proxy, imgRepo, listRepo string, platforms []string) (time.Duration, int) {
+	b.Helper()
+	imgs := reg.PushImages(b, imgRepo, "img", harness.ImageOptions{Layers: 3}, platforms...)
+	list := p.Host + "/" + listRepo + ":v1"
+	args := []string{"create", list}
+	for _, img := range imgs {
+		args = append(args, p.Host+"/"+imgRepo+":"+img.Tag)
+	}
+	p.Reset()
+	start := time.Now()
+	b.StartTimer()
+	r := e.mlist(args...)
+	if r.ExitCode == 0 {
+		r = e.mlist("push", "--purge", list)
+	}
+	b.StopTimer()
+	d := time.Since(start)
+	if r.ExitCode != 0 {
+		b.Fatalf("create+push of %d platforms: exit %d\n%s", len(platforms), r.ExitCode, r.Stderr)
+	}
+	n := p.Count()
+	want := map[string]string{}
+	for _, img := range imgs {
+		want[img.Platform.String()] = img.Digest
+	}
+	if err := checkListAt(reg, listRepo, "v1", strings.TrimSpace(r.Stdout), want, nil); err != nil {
+		b.Fatal(err)
+	}
+	return d, n
+}
+
+// copyOtherRepo copies fromRepo:v1 into toRepo:v1 of the same registry
+// through p, untimed, and returns p's request count; it fails b unless
+// toRepo:v1 is then fromRepo:v1.
+func copyOtherRepo(b *testing.B, e *env, reg *harness.Registry, p *proxy.Proxy, fromRepo, toRepo string) int {
+	b.Helper()
+	p.Reset()
+	r := e.mlist("copy", "-q", p.Host+"/"+fromRepo+":v1", p.Host+"/"+toRepo+":v1")
+	n := p.Count()
+	if r.ExitCode != 0 {
+		b.Fatalf("copy into another repository: exit %d\n%s", r.ExitCode, r.Stderr)
+	}
+	if got, want := reg.MustGetManifest(b, toRepo, "v1").Digest, reg.MustGetManifest(b, fromRepo, "v1").Digest; got != want || strings.TrimSpace(r.Stdout) != want {
+		b.Fatalf("copy printed %q, %s:v1 is %s, want %s", r.Stdout, toRepo, got, want)
+	}
+	return n
+}
+
+// BenchmarkEngineCreatePushWide times create+push of a 16-platform list
+// against a 4-platform one, in the images' repository (ratio-16-vs-4,
+// target ≤ 1.3), and counts the requests of the 4-platform one there
+// (requests-same-repo, budget 9) and into another repository of the same
+// registry (requests-other-repo, budget 30), and of copying that list into
+// a third repository (requests-copy-other-repo, budget 30).
+func BenchmarkEngineCreatePushWide(b *testing.B) {
+	reg := startRegistry(b, harness.RegistryOptions{})
+	p := startDelayProxy(b, reg)
+	e := newEnv(b)
+	e.t = quietTB{b}
+
+	var t4, t16 time.Duration
+	var same, other, copied int
+	b.ResetTimer()
+	b.StopTimer()
+	for i := 0; i < b.N; i++ {
+		n := benchSeq.Add(1)
+		repo := func(s string) string { return fmt.Sprintf("bench/%s-%d", s, n) }
+		// Alternate the order, so neither size always meets a colder registry.
+		if i%2 == 0 {
+			d, reqs := createPush(b, e, reg, p, repo("four"), repo("four"), copyPlatforms)
+			t4, same = t4+d, same+reqs
+			d, _ = createPush(b, e, reg, p, repo("wide"), repo("wide"), widePlatforms)
+			t16 += d
+		} else {
+			d, _ := createPush(b, e, reg, p, repo("wide"), repo("wide"), widePlatforms)
+			t16 += d
+			d, reqs := createPush(b, e, reg, p, repo("four"), repo("four"), copyPlatforms)
+			t4, same = t4+d, same+reqs
+		}
+		_, reqs := createPush(b, e, reg, p, repo("images"), repo("list"), copyPlatforms)
+		other += reqs
+		copied += copyOtherRepo(b, e, reg, p, repo("list"), repo("copy"))
+		if i == 0 {
+			b.Logf("4 platforms: create+push %d requests in the images' repository, %d into another; copy into another %d; 16 platforms %v against 4 platforms %v",
+				same, other, copied, t16, t4)
+		}
+	}
+	ratio := t16.Seconds() / t4.Seconds()
+	b.ReportMetric(ratio, "ratio-16-vs-4")
+	b.ReportMetric(t4.Seconds()/float64(b.N), "s/op-4")
+	b.ReportMetric(t16.Seconds()/float64(b.N), "s/op-16")
+	b.ReportMetric(float64(same)/float64(b.N), "requests-same-repo")
+	b.ReportMetric(float64(other)/float64(b.N), "requests-other-repo")
+	b.ReportMetric(float64(copied)/float64(b.N), "requests-copy-other-repo")
+	if ratio > wideRatioTarget {
+		b.Logf("16 platforms took %.2fx the time of 4; target ≤ %.1fx", ratio, wideRatioTarget)
+	}
+	if got := float64(same) / float64(b.N); got > sameRepoPushBudget {
+		b.Errorf("create+push of 4 platforms made %.1f requests, budget %d", got, sameRepoPushBudget)
+	}
+	if got := float64(other) / float64(b.N); got > otherRepoPushBudget {
+		b.Errorf("create+push of 4 platforms into another repository made %.1f requests, budget %d", got, otherRepoPushBudget)
+	}
+	if got := float64(copied) / float64(b.N); got > otherRepoPushBudget {
+		b.Errorf("copy of the 4-platform list into another repository made %.1f requests, budget %d", got, otherRepoPushBudget)
+	}
+}
+
+// peerCopier copies a list between two plain-HTTP registries with a tool
+// other than docker-mlist, with a configuration of its own.
+type peerCopier struct {
+	name string
+	run  func(b *testing.B, from, to string) time.Duration
+}
+
+// findPeers returns the peers installed: skopeo, crane, regctl.
+func findPeers(b *testing.B) []peerCopier {
+	var peers []peerCopier
+	if sk := findSkopeo(b); sk != nil {
+		peers = append(peers, peerCopier{"skopeo", func(b *testing.B, from, to string) time.Duration {
+			d, _ := sk.copy(b, from, to)
+			return d
+		}})
+	}
+	if cr := findCrane(b); cr != nil {
+		peers = append(peers, peerCopier{"crane", func(b *testing.B, from, to string) time.Duration {
+			d, _ := runTimed(b, cr.env, cr.bin, "copy", "--insecure", from, to)
+			return d
+		}})
+	}
+	if bin, err := exec.LookPath("regctl"); err != nil {
+		b.Log("regctl not found in PATH: skipping the regctl comparison (https://github.com/regclient/regclient/releases)")
+	} else {
+		dir := b.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		env := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir, "REGCTL_CONFIG=" + filepath.Join(dir, "regctl.json"), "PATH=" + os.Getenv("PATH")}
+		peers = append(peers, peerCopier{"regctl", func(b *testing.B, from, to string) time.Duration {
+			hosts := []string{"--host", "reg=" + strings.SplitN(from, "/", 2)[0] + ",tls=disabled",
+				"--host", "reg=" + strings.SplitN(to, "/", 2)[0] + ",tls=disabled"}
+			d, _ := runTimed(b, env, bin, append(hosts, "image", "copy", from, to)...)
+			return d
+		}})
+	}
+	return peers
+}
+
+// BenchmarkEngineCopyVsPeers copies a 4-platform list (each image 3 layers
+// of 1 MiB) between two registries with `docker mlist copy` and each peer
+// installed, each copy into a fresh destination registry, and reports the
+// plugin's requests (budget 60) and its wall time against the best peer's
+// (ratio-vs-best-peer, target ≤ 0.8).
+func BenchmarkEngineCopyVsPeers(b *testing.B) {
+	src := startRegistry(b, harness.RegistryOptions{})
+	srcProxy := startDelayProxy(b, src)
+	repo := "bench/app"
+	imgs := src.PushImages(b, repo, "img", harness.ImageOptions{Layers: 3, LayerSize: 1 << 20}, copyPlatforms...)
+	list := src.PushList(b, repo, "v1", imgs, harness.ListOptions{})
+	from := srcProxy.Host + "/" + repo + ":v1"
+	e := newEnv(b)
+	e.t = quietTB{b}
+	peers := findPeers(b)
+
+	var mlistTime time.Duration
+	var mlistReqs int
+	peerTime := make([]time.Duration, len(peers))
+	// copyInto runs one copy into a fresh registry behind its own proxy and
+	// checks the list arrived.
+	var firstLog harness.Requests
+	copyInto := func(run func(to string) time.Duration) (time.Duration, int) {
+		dst, err := harness.Start(harness.RegistryOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer dst.Close()
+		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer dstProxy.Close()
+		srcProxy.Reset()
+		d := run(dstProxy.Host + "/bench/copy:v1")
+		if m := dst.MustGetManifest(b, "bench/copy", "v1"); m.Digest != list.Digest {
+			b.Fatalf("destination holds %s, want %s", m.Digest, list.Digest)
+		}
+		reqs := append(srcProxy.Requests(), dstProxy.Requests()...)
+		if firstLog == nil {
+			firstLog = reqs
+		}
+		return d, len(reqs)
+	}
+	mlist := func(to string) time.Duration {
+		start := time.Now()
+		b.StartTimer()
+		r := e.mlist("copy", "-q", from, to)
+		b.StopTimer()
+		d := time.Since(start)
+		if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != list.Digest {
+			b.Fatalf("docker mlist copy: exit %d, stdout %q, want %s\n%s", r.ExitCode, r.Stdout, list.Digest, r.Stderr)
+		}
+		return d
+	}
+
+	b.ResetTimer()
+	b.StopTimer()
+	for i := 0; i < b.N; i++ {
+		// The plugin goes first on even rounds and last on odd ones.
+		if i%2 == 0 {
+			d, n := copyInto(mlist)
+			mlistTime, mlistReqs = mlistTime+d, mlistReqs+n
+		}
+		for j, p := range peers {
+			d, n := copyInto(func(to string) time.Duration { return p.run(b, from, to) })
+			peerTime[j] += d
+			if i == 0 {
+				b.Logf("%s: %d requests in %v", p.name, n, d)
+			}
+		}
+		if i%2 == 1 {
+			d, n := copyInto(mlist)
+			mlistTime, mlistReqs = mlistTime+d, mlistReqs+n
+		}
+		if i == 0 {
+			b.Logf("docker mlist copy: %d requests in %v", mlistReqs, mlistTime)
+		}
+	}
+	reqs := float64(mlistReqs) / float64(b.N)
+	b.ReportMetric(reqs, "requests/op")
+	b.ReportMetric(mlistTime.Seconds()/float64(b.N), "s/op")
+	if reqs > engineCopyBudget {
+		b.Errorf("docker mlist copy made %.1f requests, budget %d; the first run's (source, then destination):\n%s", reqs, engineCopyBudget, firstLog)
+	}
+	best := -1
+	for j, p := range peers {
+		b.ReportMetric(peerTime[j].Seconds()/float64(b.N), p.name+"-s/op")
+		if best < 0 || peerTime[j] < peerTime[best] {
+			best = j
+		}
+	}
+	if best < 0 {
+		b.Log("no peer installed: no time comparison")
+		return
+	}
+	ratio := mlistTime.Seconds() / peerTime[best].Seconds()
+	b.ReportMetric(ratio, "ratio-vs-best-peer")
+	b.Logf("best peer: %s", peers[best].name)
+	if ratio > peerTimeTarget {
+		b.Logf("docker mlist copy took %.2fx %s's time; target ≤ %.1fx", ratio, peers[best].name, peerTimeTarget)
+	}
+}
