@@ -69,22 +69,16 @@ func subset(m Manifest, platforms []imgspecv1.Platform) (Manifest, error) {
 	keep := map[digest.Digest]bool{}
 	var out []imgspecv1.Descriptor
 	for _, p := range platforms {
-		key := manifestlist.PlatformKey(&p, manifestlist.MatchPlatform)
+		match := manifestlist.ExactPlatform(p)
 		found := false
 		for _, d := range l.Manifests {
-			if !manifestlist.IsAttestation(d) && manifestlist.PlatformKey(d.Platform, manifestlist.MatchPlatform) == key {
+			if !manifestlist.IsAttestation(d) && match.Match(d.Platform) {
 				found = true
 				keep[d.Digest] = true
 			}
 		}
 		if !found {
-			var have []string
-			for _, d := range l.Manifests {
-				if !manifestlist.IsAttestation(d) {
-					have = append(have, manifestlist.FormatPlatform(d.Platform))
-				}
-			}
-			return m, fmt.Errorf("no entry for platform %s; the list has %s", manifestlist.FormatPlatform(&p), strings.Join(have, ", "))
+			return m, fmt.Errorf("no entry for platform %s; the list has %s", manifestlist.FormatPlatform(&p), entriesText(l))
 		}
 	}
 	for _, d := range l.Manifests {
@@ -102,4 +96,22 @@ func subset(m Manifest, platforms []imgspecv1.Platform) (Manifest, error) {
 		return m, err
 	}
 	return Manifest{Digest: digest.FromBytes(raw), MediaType: l.MediaType, Raw: raw, Tag: m.Tag}, nil
+}
+
+// entriesText names a list's images by platform, and its nested lists as
+// such, for messages about what a list holds.
+func entriesText(l *manifestlist.List) string {
+	var have []string
+	for _, d := range l.Manifests {
+		switch {
+		case manifestlist.IsAttestation(d):
+		case manifestlist.IsList(d.MediaType):
+			have = append(have, "a nested list "+d.Digest.String()[:19])
+		case d.Platform == nil:
+			have = append(have, "an image without a platform")
+		default:
+			have = append(have, manifestlist.FormatPlatform(d.Platform))
+		}
+	}
+	return strings.Join(have, ", ")
 }

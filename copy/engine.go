@@ -266,10 +266,10 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 	}
 	root.MediaType = root.parsed.MediaType
 	single := dst.Local != nil && dst.Local.Transport() == "docker-archive"
-	if len(e.opts.Platforms) > 0 {
-		if root.parsed.Kind != KindList {
-			return nil, fmt.Errorf("%s@%s: --platform needs a list; this is a single image", e.src, top)
-		}
+	if len(e.opts.Platforms) > 0 && root.parsed.Kind != KindList {
+		return nil, fmt.Errorf("%s@%s: --platform needs a list; this is a single image", e.src, top)
+	}
+	if len(e.opts.Platforms) > 0 && !single {
 		m, err := subset(Manifest{Digest: root.Digest, MediaType: root.MediaType, Raw: root.Raw}, e.opts.Platforms)
 		if err != nil {
 			return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
@@ -282,18 +282,12 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 		}
 	}
 	if single && root.parsed.Kind == KindList {
-		var images []imgspecv1.Descriptor
-		for _, d := range root.parsed.List.Manifests {
-			if !manifestlist.IsAttestation(d) {
-				images = append(images, d)
-			}
+		if len(e.opts.Platforms) != 1 {
+			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, entriesText(root.parsed.List))
 		}
-		if len(images) != 1 || len(e.opts.Platforms) != 1 {
-			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, platformsText(root.parsed.List))
-		}
-		d := images[0]
-		if manifestlist.IsList(d.MediaType) {
-			return nil, fmt.Errorf("%s holds a single image; the %s entry of %s is itself a list", dst, manifestlist.FormatPlatform(d.Platform), e.src)
+		d, err := e.chooseImage(ctx, root.parsed.List, e.opts.Platforms[0], 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
 		}
 		child, ctype, err := e.src.manifest(ctx, d.Digest)
 		if err != nil {
@@ -399,18 +393,46 @@ func nodesOf(root *node) []*node {
 	return out
 }
 
-func platformsText(l *manifestlist.List) string {
-	var ps []string
+// chooseImage picks the image of a list that a runtime would run on p,
+// looking into nested lists (an index whose entries are indexes) when the
+// list itself has no image for p.
+func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspecv1.Platform, depth int) (imgspecv1.Descriptor, error) {
+	match := manifestlist.OnlyPlatform(p)
+	if i := match.Best(l.Manifests); i >= 0 && !manifestlist.IsList(l.Manifests[i].MediaType) {
+		return l.Manifests[i], nil
+	}
 	for _, d := range l.Manifests {
-		if !manifestlist.IsAttestation(d) {
-			ps = append(ps, manifestlist.FormatPlatform(d.Platform))
+		if !manifestlist.IsList(d.MediaType) || (d.Platform != nil && !match.Match(d.Platform)) {
+			continue
+		}
+		if depth >= 8 {
+			return imgspecv1.Descriptor{}, errors.New("lists nested more than 8 deep")
+		}
+		raw, mt, err := e.src.manifest(ctx, d.Digest)
+		if err != nil {
+			return imgspecv1.Descriptor{}, err
+		}
+		if err := checkManifest(e.src.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: raw}); err != nil {
+			return imgspecv1.Descriptor{}, err
+		}
+		inner, err := Parse(raw, mt)
+		if err != nil {
+			return imgspecv1.Descriptor{}, fmt.Errorf("nested list %s: %w", d.Digest, err)
+		}
+		if inner.Kind != KindList {
+			continue
+		}
+		if c, err := e.chooseImage(ctx, inner.List, p, depth+1); err == nil {
+			return c, nil
+		} else if !errors.Is(err, errNoImage) {
+			return imgspecv1.Descriptor{}, err
 		}
 	}
-	if len(ps) == 0 {
-		return "no images"
-	}
-	return fmt.Sprint(ps)
+	return imgspecv1.Descriptor{}, fmt.Errorf("%w for platform %s; the list has %s", errNoImage, manifestlist.FormatPlatform(&p), entriesText(l))
 }
+
+// errNoImage is a list (nested lists included) without an image for a platform.
+var errNoImage = errors.New("no image")
 
 // checkPresent asks a registry destination, top-down, which manifests it
 // holds: a list it holds needs nothing below it.
