@@ -339,7 +339,10 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 		} else if !errors.Is(err, registry.ErrNotFound) {
 			return err
 		}
-		blobs, _ := copy.Blobs(e.Raw)
+		var blobs []registry.Descriptor
+		if p, err := copy.Parse(e.Raw, e.Descriptor.MediaType); err == nil && p.Kind == copy.KindImage {
+			blobs = p.Blobs
+		}
 		st.Blobs = len(blobs)
 		if src.Host == target.Host {
 			st.Action = "mount"
