@@ -2,6 +2,7 @@ package copy
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,7 +11,9 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-func TestBlobs(t *testing.T) {
+// TestParseBlobs checks the blobs Parse says an image needs in its
+// repository: config first, then layers, foreign layers apart.
+func TestParseBlobs(t *testing.T) {
 	tests := map[string]struct {
 		raw     string
 		want    []string
@@ -24,16 +27,20 @@ func TestBlobs(t *testing.T) {
 			raw:  `{"schemaVersion":2,"config":{"digest":"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6"},"layers":[{"digest":"sha256:823a3180dad3c9c3c4dea43ab2baf9f04bac9c3a7711745ff5f702551496d735","urls":["https://example.invalid/l"]},{"digest":"sha256:acac86c0e609ca906f632b0e2dacccb2b77d22b0621f20ebece1a4835b93f6f0"}]}`,
 			want: []string{"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6", "sha256:acac86c0e609ca906f632b0e2dacccb2b77d22b0621f20ebece1a4835b93f6f0"},
 		},
-		"a list":     {raw: `{"schemaVersion":2,"manifests":[]}`, wantErr: "a list cannot be an entry"},
+		"a list":     {raw: `{"schemaVersion":2,"manifests":[]}`, wantErr: "is a list"},
 		"not json":   {raw: `nope`, wantErr: "parse manifest"},
 		"no content": {raw: `{"schemaVersion":2}`, want: nil},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, err := Blobs([]byte(tc.raw))
+			p, err := Parse([]byte(tc.raw), "")
+			if err == nil && p.Kind == KindList {
+				err = errors.New("is a list")
+			}
+			got := p.Blobs
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Blobs error = %v, want %q", err, tc.wantErr)
+					t.Fatalf("Parse error = %v, want %q", err, tc.wantErr)
 				}
 				return
 			}
@@ -45,7 +52,7 @@ func TestBlobs(t *testing.T) {
 				digests = append(digests, b.Digest.String())
 			}
 			if strings.Join(digests, " ") != strings.Join(tc.want, " ") {
-				t.Errorf("Blobs = %v, want %v", digests, tc.want)
+				t.Errorf("blobs = %v, want %v", digests, tc.want)
 			}
 		})
 	}

@@ -196,11 +196,11 @@ func TestMergeBringsEntries(t *testing.T) {
 	c := registry.New(s.Host, nil, registry.Options{Insecure: true})
 	for _, d := range f.src {
 		raw, _ := s.Manifest("app", d.Digest.String())
-		blobs, err := Blobs(raw)
+		parsed, err := Parse(raw, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, b := range blobs {
+		for _, b := range parsed.Blobs {
 			if ok, err := c.BlobExists(context.Background(), "app", b.Digest); !ok || err != nil {
 				t.Errorf("blob %s of %s missing from app: %v", b.Digest, d.Digest, err)
 			}

@@ -2,7 +2,6 @@ package copy
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -124,18 +123,4 @@ func Parse(raw []byte, mediaType string) (Parsed, error) {
 		}
 	}
 	return p, nil
-}
-
-// Blobs lists the config and layer digests a single-image manifest needs in
-// its repository. Layers with URLs (Windows foreign layers) live outside the
-// registry and are skipped, as docker push does.
-func Blobs(raw []byte) ([]registry.Descriptor, error) {
-	p, err := Parse(raw, "")
-	if err != nil {
-		return nil, err
-	}
-	if p.Kind == KindList {
-		return nil, errors.New("a list cannot be an entry of a list")
-	}
-	return p.Blobs, nil
 }

@@ -54,16 +54,17 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 	if stats == nil {
 		stats = &Stats{}
 	}
-	e := newEngine(&registrySource{ep: src, ref: m.Digest.String()}, &registryDestination{ep: dst}, Options{Jobs: Jobs}, stats)
-	// Callers run Transfer concurrently (ForEach): they share one stream
-	// limit, and the entries of a list go Jobs at a time.
-	e.streams, e.smallLimit = transferStreams(), max(Jobs, 1)
+	e := newEngine(&registrySource{ep: src, ref: m.Digest.String()}, &registryDestination{ep: dst}, Options{Jobs: DefaultJobs}, stats)
+	// Callers run Transfer concurrently: they share one stream limit, and
+	// the entries of a list go DefaultJobs at a time.
+	e.streams, e.smallLimit = transferStreams, DefaultJobs
 	return e.transfer(ctx, dst, m)
 }
 
 // transferStreams bounds the blob streams of every Transfer call of the
-// process to Jobs; CopySides has its own, from Options.Jobs.
-var transferStreams = sync.OnceValue(func() chan struct{} { return make(chan struct{}, max(Jobs, 1)) })
+// process to DefaultJobs (no option sets it); CopySides has its own, from
+// Options.Jobs.
+var transferStreams = make(chan struct{}, DefaultJobs)
 
 func (e *engine) transfer(ctx context.Context, dst Endpoint, m Manifest) error {
 	present := false
@@ -541,16 +542,12 @@ func (r *blobReader) close() {
 	}
 }
 
-// Jobs is how many transfers or fetches the plugin's other commands run at
-// once (ForEach, Transfer). A copy takes its limit from Options.Jobs.
-var Jobs = DefaultJobs
-
-// ForEach runs f over items, Jobs at a time, and returns the first error,
-// cancelling the others. It is for callers outside this package; the
-// engine uses errgroups sized by Options.Jobs.
+// ForEach runs f over items, DefaultJobs at a time, and returns the first
+// error, cancelling the others. The engine's copies use errgroups sized by
+// Options.Jobs instead.
 func ForEach[T any](ctx context.Context, items []T, f func(ctx context.Context, i int, item T) error) error {
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(max(Jobs, 1))
+	g.SetLimit(DefaultJobs)
 	for i, it := range items {
 		g.Go(func() error { return f(ctx, i, it) })
 	}

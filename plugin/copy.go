@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -98,7 +99,14 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if opts.referrers && (src.Registry == nil || dst.Registry == nil) {
 		return fmt.Errorf("copy %s to %s: --referrers needs registries on both sides (local layouts and archives do not hold referrers here)", src, dst)
 	}
-	srcSide, dstSide, err := opts.resolveSides(ctx, dockerCLI, src, dst)
+	// Each side's credentials are parsed once, here, whatever the sides are:
+	// a parse may prompt for a password, and a bad --src-creds or
+	// --dest-creds is refused even when only local layouts are involved.
+	srcSess, dstSess, err := opts.sessions(dockerCLI)
+	if err != nil {
+		return err
+	}
+	srcSide, dstSide, err := resolveSides(ctx, srcSess, dstSess, src, dst)
 	if err != nil {
 		return err
 	}
@@ -108,14 +116,8 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	}
 	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun}
 	if src.Registry == nil || dst.Registry == nil {
-		srcFlags, _, err := opts.flags(dockerCLI)
-		if err != nil {
-			return err
-		}
 		// Local transports only: no registry is reached through it.
-		if copyOpts.SystemContext, err = systemContext(dockerCLI, "", srcFlags); err != nil {
-			return err
-		}
+		copyOpts.SystemContext = systemContext()
 	}
 	stats := &copy.Stats{Progress: progress}
 	stopProgress := func() {}
@@ -150,9 +152,9 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	return nil
 }
 
-// resolveSides opens the registry sides (one session each, or one shared
-// one) and names what each side reads or writes.
-func (opts copyOptions) resolveSides(ctx context.Context, dockerCLI command.Cli, src, dst copy.Location) (copy.Side, copy.Side, error) {
+// resolveSides opens the registry sides in their sessions (one each, or one
+// shared one) and names what each side reads or writes.
+func resolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst copy.Location) (copy.Side, copy.Side, error) {
 	var srcSide, dstSide copy.Side
 	if src.Registry == nil {
 		srcSide.Local = &src
@@ -162,10 +164,6 @@ func (opts copyOptions) resolveSides(ctx context.Context, dockerCLI command.Cli,
 	}
 	if src.Registry == nil && dst.Registry == nil {
 		return srcSide, dstSide, nil
-	}
-	srcSess, dstSess, err := opts.sessions(dockerCLI)
-	if err != nil {
-		return srcSide, dstSide, err
 	}
 	if s := src.Registry; s != nil {
 		srcSess.Want(s.Host, s.Repository, "pull")

@@ -13,6 +13,7 @@ import (
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/manifest"
+	"golang.org/x/sync/errgroup"
 )
 
 type createOptions struct {
@@ -351,24 +352,12 @@ func templateSources(opts createOptions) ([]templatedSource, error) {
 // it was named for, as manifest-tool does.
 func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, templated []templatedSource, ignoreMissing bool) ([]*fetched, error) {
 	out := make([]*fetched, len(templated))
-	err := copy.ForEach(ctx, templated, func(ctx context.Context, i int, t templatedSource) error {
-		f, err := fetchSource(ctx, sess, t.ref)
-		if errors.Is(err, registry.ErrNotFound) && ignoreMissing {
-			fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("--template for %s: %w", manifestlist.FormatPlatform(&t.platform), err)
-		}
-		if f.single == nil {
-			return fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
-		}
-		p := t.platform
-		f.entries[0].Descriptor.Platform = &p
-		out[i] = f
-		return nil
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(copy.DefaultJobs)
+	for i, t := range templated {
+		g.Go(func() error { return fetchOneTemplated(gctx, dockerCLI, sess, t, ignoreMissing, &out[i]) })
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	kept := out[:0]
@@ -378,4 +367,24 @@ func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.S
 		}
 	}
 	return kept, nil
+}
+
+// fetchOneTemplated fetches one templated image into *out; nil when it is
+// missing and ignoreMissing allows that.
+func fetchOneTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, t templatedSource, ignoreMissing bool, out **fetched) error {
+	f, err := fetchSource(ctx, sess, t.ref)
+	if errors.Is(err, registry.ErrNotFound) && ignoreMissing {
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("--template for %s: %w", manifestlist.FormatPlatform(&t.platform), err)
+	}
+	if f.single == nil {
+		return fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
+	}
+	p := t.platform
+	f.entries[0].Descriptor.Platform = &p
+	*out = f
+	return nil
 }

@@ -212,9 +212,13 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, attestation: manifestlist.IsAttestation(d)}
 		if i < len(entries) {
 			ie.Ref = entries[i].Source
-			if blobs, err := copy.Blobs(entries[i].Raw); verbose && err == nil && len(blobs) > 0 {
-				ie.ConfigDigest = blobs[0].Digest
-				for _, b := range blobs[1:] {
+			if p, err := copy.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == copy.KindImage {
+				layers := p.Blobs
+				if p.Config != nil {
+					ie.ConfigDigest = p.Config.Digest
+					layers = layers[1:]
+				}
+				for _, b := range layers {
 					ie.Layers = append(ie.Layers, inspectedLayer{MediaType: b.MediaType, Digest: b.Digest, Size: b.Size})
 				}
 			}

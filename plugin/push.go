@@ -16,6 +16,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 )
 
 type pushOptions struct {
@@ -146,16 +147,20 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 	}
 	dst := copy.Endpoint{Client: c, Repository: target.Repository}
 	var stats copy.Stats
-	err = copy.ForEach(ctx, foreign, func(ctx context.Context, _ int, e manifestlist.Entry) error {
-		src, _ := registry.ParseReference(e.Source)
-		sc, err := sess.Client(ctx, src.Host)
-		if err != nil {
-			return err
-		}
-		return copy.Transfer(ctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
-			copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(copy.DefaultJobs)
+	for _, e := range foreign {
+		g.Go(func() error {
+			src, _ := registry.ParseReference(e.Source)
+			sc, err := sess.Client(gctx, src.Host)
+			if err != nil {
+				return err
+			}
+			return copy.Transfer(gctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
+				copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
+		})
+	}
+	if err := g.Wait(); err != nil {
 		return "", err
 	}
 	if len(foreign) > 0 {
@@ -317,46 +322,12 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 	}
 	plan := &pushPlan{Target: target.String(), Digest: digest.FromBytes(raw), MediaType: mediaType}
 	steps := make([]pushStep, len(entries))
-	err = copy.ForEach(ctx, entries, func(ctx context.Context, i int, e manifestlist.Entry) error {
-		src, err := registry.ParseReference(e.Source)
-		if err != nil {
-			return fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
-		}
-		st := pushStep{Digest: e.Descriptor.Digest, From: src.Name(), To: target.Name(), Platform: manifestlist.FormatPlatform(e.Descriptor.Platform)}
-		if manifestlist.IsAttestation(e.Descriptor) {
-			st.Platform = "attestation"
-		}
-		if src.Name() == target.Name() {
-			st.Action = "in place"
-			steps[i] = st
-			return nil
-		}
-		st.Requests = 1 // the HEAD push makes too
-		if _, err := c.HeadManifest(ctx, target.Repository, e.Descriptor.Digest.String()); err == nil {
-			st.Action = "present"
-			steps[i] = st
-			return nil
-		} else if !errors.Is(err, registry.ErrNotFound) {
-			return err
-		}
-		blobs, _ := copy.Blobs(e.Raw)
-		st.Blobs = len(blobs)
-		if src.Host == target.Host {
-			st.Action = "mount"
-			st.Requests += len(blobs) + 1 // a mount per blob, the manifest put
-		} else {
-			st.Action = "copy"
-			for _, b := range blobs {
-				st.Bytes += b.Size
-			}
-			// Per blob: a HEAD, the source GET, the upload POST and PUT.
-			st.Requests += 4*len(blobs) + 1
-			st.Bytes += int64(len(e.Raw))
-		}
-		steps[i] = st
-		return nil
-	})
-	if err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(copy.DefaultJobs)
+	for i, e := range entries {
+		g.Go(func() error { return planStep(gctx, c, target, e, &steps[i]) })
+	}
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	if desc, err := c.HeadManifest(ctx, target.Repository, target.Tag); err == nil {
@@ -408,4 +379,49 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// planStep finds out, with at most one HEAD, what pushing entry e to target
+// takes.
+func planStep(ctx context.Context, c *registry.Client, target registry.Reference, e manifestlist.Entry, step *pushStep) error {
+	src, err := registry.ParseReference(e.Source)
+	if err != nil {
+		return fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
+	}
+	st := pushStep{Digest: e.Descriptor.Digest, From: src.Name(), To: target.Name(), Platform: manifestlist.FormatPlatform(e.Descriptor.Platform)}
+	if manifestlist.IsAttestation(e.Descriptor) {
+		st.Platform = "attestation"
+	}
+	if src.Name() == target.Name() {
+		st.Action = "in place"
+		*step = st
+		return nil
+	}
+	st.Requests = 1 // the HEAD push makes too
+	if _, err := c.HeadManifest(ctx, target.Repository, e.Descriptor.Digest.String()); err == nil {
+		st.Action = "present"
+		*step = st
+		return nil
+	} else if !errors.Is(err, registry.ErrNotFound) {
+		return err
+	}
+	var blobs []registry.Descriptor
+	if p, err := copy.Parse(e.Raw, e.Descriptor.MediaType); err == nil && p.Kind == copy.KindImage {
+		blobs = p.Blobs
+	}
+	st.Blobs = len(blobs)
+	if src.Host == target.Host {
+		st.Action = "mount"
+		st.Requests += len(blobs) + 1 // a mount per blob, the manifest put
+	} else {
+		st.Action = "copy"
+		for _, b := range blobs {
+			st.Bytes += b.Size
+		}
+		// Per blob: a HEAD, the source GET, the upload POST and PUT.
+		st.Requests += 4*len(blobs) + 1
+		st.Bytes += int64(len(e.Raw))
+	}
+	*step = st
+	return nil
 }

@@ -199,14 +199,14 @@ func newTLSConfig() *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 }
 
-// systemContext is the containers/image view of how to reach host, for the
-// copies that go through containers/image (local transports, conversions).
-// It carries the Docker CLI's credentials explicitly and points every host
-// configuration file of podman's at nothing, so a host's registries.conf,
-// auth.json or policy never changes what docker-mlist does.
-func systemContext(dockerCLI command.Cli, host string, flags registryFlags) (*types.SystemContext, error) {
+// systemContext is the containers/image view of this machine for the
+// copies that go through containers/image: local transports only, so no
+// registry is reached through it and it carries no credentials. It points
+// every host configuration file of podman's at nothing, so a host's
+// registries.conf, auth.json or policy never changes what docker-mlist does.
+func systemContext() *types.SystemContext {
 	mine := filepath.Join(config.Dir(), "mlist")
-	sys := &types.SystemContext{
+	return &types.SystemContext{
 		SystemRegistriesConfPath:          os.DevNull,
 		SystemRegistriesConfDirPath:       filepath.Join(mine, "registries.conf.d"),
 		RegistriesDirPath:                 filepath.Join(mine, "registries.d"),
@@ -215,23 +215,4 @@ func systemContext(dockerCLI command.Cli, host string, flags registryFlags) (*ty
 		DockerRegistryUserAgent:           "docker-mlist/" + Version,
 		DockerAuthConfig:                  &types.DockerAuthConfig{},
 	}
-	if host == "" {
-		return sys, nil
-	}
-	opts, err := registryOptions(dockerCLI, host, flags)
-	if err != nil {
-		return nil, err
-	}
-	sys.DockerAuthConfig = &types.DockerAuthConfig{
-		Username: opts.Credentials.Username, Password: opts.Credentials.Password, IdentityToken: opts.Credentials.IdentityToken,
-	}
-	sys.DockerBearerRegistryToken = opts.Credentials.RegistryToken
-	sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(opts.Insecure)
-	for _, dir := range certDirs(host) {
-		if _, err := os.Stat(dir); err == nil {
-			sys.DockerCertPath = dir
-			break
-		}
-	}
-	return sys, nil
 }

@@ -24,30 +24,21 @@ func (s *sides) install(flags *pflag.FlagSet) {
 	flags.BoolVar(&s.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 }
 
-// flags returns the registry flags of the two sides, with --src-creds and
-// --dest-creds applied.
-func (s sides) flags(dockerCLI command.Cli) (registryFlags, registryFlags, error) {
-	srcFlags, dstFlags := s.registry, s.registry
-	var err error
-	if srcFlags.creds, err = parseCreds(dockerCLI, s.srcCreds, "--src-creds", "DOCKER_MLIST_SRC_PASSWORD"); err != nil {
-		return s.registry, s.registry, err
-	}
-	if dstFlags.creds, err = parseCreds(dockerCLI, s.destCreds, "--dest-creds", "DOCKER_MLIST_DEST_PASSWORD"); err != nil {
-		return s.registry, s.registry, err
-	}
-	return srcFlags, dstFlags, nil
-}
-
 // sessions returns the sessions for the two sides: one shared session (one
 // token per registry) unless --src-creds or --dest-creds ask for different
-// accounts.
+// accounts. It parses each side's credentials, which may prompt for a
+// password, so a command calls it once and uses its sessions everywhere.
 func (s sides) sessions(dockerCLI command.Cli) (*registry.Session, *registry.Session, error) {
 	if s.srcCreds == "" && s.destCreds == "" {
 		sess := newSession(dockerCLI, s.registry)
 		return sess, sess, nil
 	}
-	srcFlags, dstFlags, err := s.flags(dockerCLI)
-	if err != nil {
+	srcFlags, dstFlags := s.registry, s.registry
+	var err error
+	if srcFlags.creds, err = parseCreds(dockerCLI, s.srcCreds, "--src-creds", "DOCKER_MLIST_SRC_PASSWORD"); err != nil {
+		return nil, nil, err
+	}
+	if dstFlags.creds, err = parseCreds(dockerCLI, s.destCreds, "--dest-creds", "DOCKER_MLIST_DEST_PASSWORD"); err != nil {
 		return nil, nil, err
 	}
 	return newSession(dockerCLI, srcFlags), newSession(dockerCLI, dstFlags), nil
@@ -67,20 +58,29 @@ func parseCreds(dockerCLI command.Cli, s, flag, env string) (*registry.Credentia
 		password = os.Getenv(env)
 	}
 	if password == "" {
-		in := dockerCLI.In()
-		if !in.IsTerminal() {
-			return nil, fmt.Errorf("%s %s: no password given; use USER:PASSWORD or set %s", flag, user, env)
+		var err error
+		if password, err = promptPassword(dockerCLI, user, flag, env); err != nil {
+			return nil, err
 		}
-		fmt.Fprintf(dockerCLI.Err(), "Password for %s (%s): ", user, flag)
-		state, err := term.SaveState(in.FD())
-		if err == nil {
-			_ = term.DisableEcho(in.FD(), state)
-			defer term.RestoreTerminal(in.FD(), state)
-		}
-		var line string
-		_, _ = fmt.Fscanln(in, &line)
-		fmt.Fprintln(dockerCLI.Err())
-		password = line
 	}
 	return &registry.Credentials{Username: user, Password: password}, nil
+}
+
+// promptPassword asks a terminal user for user's password, without echo; a
+// variable so that a test can count the prompts.
+var promptPassword = func(dockerCLI command.Cli, user, flag, env string) (string, error) {
+	in := dockerCLI.In()
+	if !in.IsTerminal() {
+		return "", fmt.Errorf("%s %s: no password given; use USER:PASSWORD or set %s", flag, user, env)
+	}
+	fmt.Fprintf(dockerCLI.Err(), "Password for %s (%s): ", user, flag)
+	state, err := term.SaveState(in.FD())
+	if err == nil {
+		_ = term.DisableEcho(in.FD(), state)
+		defer term.RestoreTerminal(in.FD(), state)
+	}
+	var line string
+	_, _ = fmt.Fscanln(in, &line)
+	fmt.Fprintln(dockerCLI.Err())
+	return line, nil
 }
