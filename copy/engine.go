@@ -25,6 +25,10 @@ const DefaultJobs = 6
 // the streams.
 const smallPerJob = 4
 
+// SmallJobs is how many small requests a copy at DefaultJobs streams runs
+// at once: callers that run Transfer per entry bound them with it.
+const SmallJobs = DefaultJobs * smallPerJob
+
 // Side is one end of a copy: a registry repository reached through a
 // client (Endpoint, with Ref the tag or digest read or written), or a local
 // location.

@@ -146,9 +146,14 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 		return "", err
 	}
 	dst := copy.Endpoint{Client: c, Repository: target.Repository}
+	if len(foreign) > 1 {
+		// A repository without tags cannot hold what is pushed into it
+		// under a tag: one probe saves a manifest HEAD per entry.
+		dst.New = c.RepositoryIsNew(ctx, target.Repository)
+	}
 	var stats copy.Stats
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.DefaultJobs)
+	g.SetLimit(copy.SmallJobs)
 	for _, e := range foreign {
 		g.Go(func() error {
 			src, _ := registry.ParseReference(e.Source)
