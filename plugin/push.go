@@ -344,9 +344,16 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 	for _, t := range tags {
 		steps = append(steps, pushStep{Action: "tag", Digest: plan.Digest, To: target.Name() + ":" + t, Requests: 1, Bytes: int64(len(raw))})
 	}
+	foreign := 0
 	for _, s := range steps {
 		plan.Requests += s.Requests
 		plan.Bytes += s.Bytes
+		if s.Action == "present" || s.Action == "mount" || s.Action == "copy" {
+			foreign++
+		}
+	}
+	if foreign > 1 {
+		plan.Requests++ // pushList's probe of the target repository
 	}
 	plan.Steps = steps
 	return plan, nil
