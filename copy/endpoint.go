@@ -48,6 +48,28 @@ type destination interface {
 type registrySource struct {
 	ep  Endpoint
 	ref string
+	// top is the manifest readTop read by tag, topType its media type and
+	// topD its digest.
+	top     []byte
+	topType string
+	topD    digest.Digest
+}
+
+// byDigest says whether ref is a digest.
+func (s *registrySource) byDigest() bool {
+	_, err := digest.Parse(s.ref)
+	return err == nil
+}
+
+// readTop reads the manifest ref names with one GET and keeps it for
+// manifest: resolving with a HEAD first would cost a request more.
+func (s *registrySource) readTop(ctx context.Context) (digest.Digest, error) {
+	raw, desc, err := s.ep.Client.GetManifest(ctx, s.ep.Repository, s.ref)
+	if err != nil {
+		return "", err
+	}
+	s.top, s.topType, s.topD = raw, desc.MediaType, desc.Digest
+	return desc.Digest, nil
 }
 
 func (s *registrySource) String() string { return s.ep.String() }
@@ -64,6 +86,9 @@ func (s *registrySource) resolve(ctx context.Context) (digest.Digest, error) {
 }
 
 func (s *registrySource) manifest(ctx context.Context, d digest.Digest) ([]byte, string, error) {
+	if s.top != nil && d == s.topD {
+		return s.top, s.topType, nil
+	}
 	raw, desc, err := s.ep.Client.GetManifest(ctx, s.ep.Repository, d.String())
 	return raw, desc.MediaType, err
 }

@@ -25,6 +25,10 @@ const DefaultJobs = 6
 // the streams.
 const smallPerJob = 4
 
+// SmallJobs is how many small requests a copy at DefaultJobs streams runs
+// at once: callers that run Transfer per entry bound them with it.
+const SmallJobs = DefaultJobs * smallPerJob
+
 // Side is one end of a copy: a registry repository reached through a
 // client (Endpoint, with Ref the tag or digest read or written), or a local
 // location.
@@ -142,35 +146,74 @@ func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (
 }
 
 func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
-	top, err := e.src.resolve(ctx)
-	if err != nil {
-		return Result{}, err
-	}
-	res := Result{SourceDigest: top}
 	var regDst *Endpoint
 	if dst.Endpoint != nil {
 		ep := *dst.Endpoint
 		regDst = &ep
-		if len(e.opts.Platforms) == 0 && !e.opts.Referrers && e.opts.MediaType == "" {
-			at := dst.Ref
-			if at == "" {
-				at = top.String()
-			}
-			desc, err := ep.Client.HeadManifest(ctx, ep.Repository, at)
-			switch {
-			case err == nil && desc.Digest == top:
-				res.Digest, res.Unchanged = top, true
-				res.Plan = &Plan{Source: e.src.String(), Destination: ep.String(), SourceDigest: top, Digest: top, Tag: dst.Ref, Unchanged: true}
-				return res, nil
-			case errors.Is(err, registry.ErrNotFound):
-				// A first copy into a repository without tags skips every
-				// manifest existence check at the cost of this one request;
-				// the blobs of an interrupted copy are found without extra
-				// requests (see registryBlob).
-				regDst.New = ep.Client.RepositoryIsNew(ctx, ep.Repository)
-			case err != nil:
+	}
+	checkDst := regDst != nil && len(e.opts.Platforms) == 0 && !e.opts.Referrers && e.opts.MediaType == ""
+	var top digest.Digest
+	var dstTag *registry.Descriptor
+	if rs, ok := e.src.(*registrySource); ok && checkDst && dst.Ref != "" && !rs.byDigest() {
+		// The destination tag first: when it is missing there is nothing
+		// to compare the source with, so the source is read by tag at once
+		// (the GET the copy makes anyway) instead of a HEAD first, and the
+		// repository probe runs meanwhile.
+		desc, err := regDst.Client.HeadManifest(ctx, regDst.Repository, dst.Ref)
+		switch {
+		case err == nil:
+			dstTag = &desc
+		case errors.Is(err, registry.ErrNotFound):
+			checkDst = false
+			g, gctx := errgroup.WithContext(ctx)
+			g.Go(func() error {
+				regDst.New = regDst.Client.RepositoryIsNew(gctx, regDst.Repository)
+				return nil
+			})
+			g.Go(func() (err error) {
+				top, err = rs.readTop(gctx)
+				return err
+			})
+			if err := g.Wait(); err != nil {
 				return Result{}, err
 			}
+		default:
+			return Result{}, err
+		}
+	}
+	if top == "" {
+		var err error
+		if top, err = e.src.resolve(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+	res := Result{SourceDigest: top}
+	if checkDst {
+		ep := *regDst
+		at := dst.Ref
+		if at == "" {
+			at = top.String()
+		}
+		var desc registry.Descriptor
+		var err error
+		if dstTag != nil {
+			desc = *dstTag
+		} else {
+			desc, err = ep.Client.HeadManifest(ctx, ep.Repository, at)
+		}
+		switch {
+		case err == nil && desc.Digest == top:
+			res.Digest, res.Unchanged = top, true
+			res.Plan = &Plan{Source: e.src.String(), Destination: ep.String(), SourceDigest: top, Digest: top, Tag: dst.Ref, Unchanged: true}
+			return res, nil
+		case errors.Is(err, registry.ErrNotFound):
+			// A first copy into a repository without tags skips every
+			// manifest existence check at the cost of this one request;
+			// the blobs of an interrupted copy are found without extra
+			// requests (see registryBlob).
+			regDst.New = ep.Client.RepositoryIsNew(ctx, ep.Repository)
+		case err != nil:
+			return Result{}, err
 		}
 	}
 

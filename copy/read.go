@@ -14,9 +14,10 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// readJobs bounds the manifest reads one call runs at once: small GETs, so
-// a fixed bound that keeps a registry from seeing a burst is enough.
-const readJobs = 8
+// readJobs bounds the manifest reads one call runs at once: small GETs,
+// bounded as a copy bounds its small requests, so a 16-platform create
+// reads in one round.
+const readJobs = SmallJobs
 
 // ListRead is a reference read as a list: a single image becomes a list of
 // one entry, its platform read from the image config, so list operations

@@ -55,9 +55,9 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 		stats = &Stats{}
 	}
 	e := newEngine(&registrySource{ep: src, ref: m.Digest.String()}, &registryDestination{ep: dst}, Options{Jobs: DefaultJobs}, stats)
-	// Callers run Transfer concurrently: they share one stream limit, and
-	// the entries of a list go DefaultJobs at a time.
-	e.streams, e.smallLimit = transferStreams, DefaultJobs
+	// Callers run Transfer concurrently: they share one stream limit; the
+	// small requests are not queued behind it.
+	e.streams, e.smallLimit = transferStreams, SmallJobs
 	return e.transfer(ctx, dst, m)
 }
 

@@ -146,9 +146,14 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 		return "", err
 	}
 	dst := copy.Endpoint{Client: c, Repository: target.Repository}
+	if len(foreign) > 1 {
+		// A repository without tags cannot hold what is pushed into it
+		// under a tag: one probe saves a manifest HEAD per entry.
+		dst.New = c.RepositoryIsNew(ctx, target.Repository)
+	}
 	var stats copy.Stats
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.DefaultJobs)
+	g.SetLimit(copy.SmallJobs)
 	for _, e := range foreign {
 		g.Go(func() error {
 			src, _ := registry.ParseReference(e.Source)
@@ -339,9 +344,16 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 	for _, t := range tags {
 		steps = append(steps, pushStep{Action: "tag", Digest: plan.Digest, To: target.Name() + ":" + t, Requests: 1, Bytes: int64(len(raw))})
 	}
+	foreign := 0
 	for _, s := range steps {
 		plan.Requests += s.Requests
 		plan.Bytes += s.Bytes
+		if s.Action == "present" || s.Action == "mount" || s.Action == "copy" {
+			foreign++
+		}
+	}
+	if foreign > 1 {
+		plan.Requests++ // pushList's probe of the target repository
 	}
 	plan.Steps = steps
 	return plan, nil
