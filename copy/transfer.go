@@ -164,9 +164,42 @@ const (
 // retryBase is the first wait before a blob transfer is restarted.
 var retryBase = time.Second
 
+// blobFlights are the blob transfers under way in this process, by
+// destination repository and digest. Manifests that share a blob (the empty
+// config of artifacts, a base layer) wait for one transfer instead of racing
+// a second into the same repository: that costs a second upload, and
+// distribution may answer one of two concurrent commits of a digest with
+// DIGEST_INVALID.
+var blobFlights sync.Map // string -> *blobFlight
+
+type blobFlight struct {
+	done chan struct{}
+	err  error
+}
+
 // registryBlob makes blob b of the engine's source present in the
-// registry repository dst.
+// registry repository dst, once however many manifests ask for it at once.
 func (e *engine) registryBlob(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
+	key := dst.Client.Host + "/" + dst.Repository + "@" + b.Digest.String()
+	f := &blobFlight{done: make(chan struct{})}
+	if prev, loaded := blobFlights.LoadOrStore(key, f); loaded {
+		p := prev.(*blobFlight)
+		select {
+		case <-p.done:
+			return p.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	defer func() {
+		blobFlights.Delete(key)
+		close(f.done)
+	}()
+	f.err = e.registryBlobOnce(ctx, dst, b)
+	return f.err
+}
+
+func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
 	stats := e.stats
 	stats.add(func(s *Stats) { s.BlobsSeen++ })
 	var up *registry.Upload
