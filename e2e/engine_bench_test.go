@@ -162,22 +162,19 @@ func BenchmarkEngineCreatePushWide(b *testing.B) {
 // other than docker-mlist, with a configuration of its own.
 type peerCopier struct {
 	name string
-	run  func(b *testing.B, from, to string) time.Duration
+	// run returns the copy's wall time and the peer's peak RSS.
+	run func(b *testing.B, from, to string) (time.Duration, int64)
 }
 
 // findPeers returns the peers installed: skopeo, crane, regctl.
 func findPeers(b *testing.B) []peerCopier {
 	var peers []peerCopier
 	if sk := findSkopeo(b); sk != nil {
-		peers = append(peers, peerCopier{"skopeo", func(b *testing.B, from, to string) time.Duration {
-			d, _ := sk.copy(b, from, to)
-			return d
-		}})
+		peers = append(peers, peerCopier{"skopeo", sk.copy})
 	}
 	if cr := findCrane(b); cr != nil {
-		peers = append(peers, peerCopier{"crane", func(b *testing.B, from, to string) time.Duration {
-			d, _ := runTimed(b, cr.env, cr.bin, "copy", "--insecure", from, to)
-			return d
+		peers = append(peers, peerCopier{"crane", func(b *testing.B, from, to string) (time.Duration, int64) {
+			return runTimed(b, cr.env, cr.bin, "copy", "--insecure", from, to)
 		}})
 	}
 	if bin, err := exec.LookPath("regctl"); err != nil {
@@ -188,11 +185,10 @@ func findPeers(b *testing.B) []peerCopier {
 			b.Fatal(err)
 		}
 		env := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir, "REGCTL_CONFIG=" + filepath.Join(dir, "regctl.json"), "PATH=" + os.Getenv("PATH")}
-		peers = append(peers, peerCopier{"regctl", func(b *testing.B, from, to string) time.Duration {
+		peers = append(peers, peerCopier{"regctl", func(b *testing.B, from, to string) (time.Duration, int64) {
 			hosts := []string{"--host", "reg=" + strings.SplitN(from, "/", 2)[0] + ",tls=disabled",
 				"--host", "reg=" + strings.SplitN(to, "/", 2)[0] + ",tls=disabled"}
-			d, _ := runTimed(b, env, bin, append(hosts, "image", "copy", from, to)...)
-			return d
+			return runTimed(b, env, bin, append(hosts, "image", "copy", from, to)...)
 		}})
 	}
 	return peers
@@ -217,6 +213,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 	var mlistTime time.Duration
 	var mlistReqs int
 	peerTime := make([]time.Duration, len(peers))
+	peerReqs := make([]int, len(peers))
 	// copyInto runs one copy into a fresh registry behind its own proxy and
 	// checks the list arrived.
 	var firstLog harness.Requests
@@ -263,8 +260,9 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 			mlistTime, mlistReqs = mlistTime+d, mlistReqs+n
 		}
 		for j, p := range peers {
-			d, n := copyInto(func(to string) time.Duration { return p.run(b, from, to) })
+			d, n := copyInto(func(to string) time.Duration { d, _ := p.run(b, from, to); return d })
 			peerTime[j] += d
+			peerReqs[j] += n
 			if i == 0 {
 				b.Logf("%s: %d requests in %v", p.name, n, d)
 			}
@@ -286,6 +284,9 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 	best := -1
 	for j, p := range peers {
 		b.ReportMetric(peerTime[j].Seconds()/float64(b.N), p.name+"-s/op")
+		b.ReportMetric(float64(peerReqs[j])/float64(b.N), p.name+"-requests/op")
+		b.Logf("%s: %.1f requests, %.3fs per copy; docker mlist copy took %.2fx its time", p.name,
+			float64(peerReqs[j])/float64(b.N), peerTime[j].Seconds()/float64(b.N), mlistTime.Seconds()/peerTime[j].Seconds())
 		if best < 0 || peerTime[j] < peerTime[best] {
 			best = j
 		}
@@ -296,7 +297,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 	}
 	ratio := mlistTime.Seconds() / peerTime[best].Seconds()
 	b.ReportMetric(ratio, "ratio-vs-best-peer")
-	b.Logf("best peer: %s", peers[best].name)
+	b.Logf("best peer: %s (ratio %.2f)", peers[best].name, ratio)
 	if ratio > peerTimeTarget {
 		b.Logf("docker mlist copy took %.2fx %s's time; target ≤ %.1fx", ratio, peers[best].name, peerTimeTarget)
 	}
