@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -200,8 +202,24 @@ func findPeers(b *testing.B) []peerCopier {
 // plugin's requests (budget 60) and its wall time against the best peer's
 // (ratio-vs-best-peer, target ≤ 0.8).
 func BenchmarkEngineCopyVsPeers(b *testing.B) {
+	// timeline, while set, records when each request reached a proxy: the
+	// plugin's first copy is logged with it, to show its critical path.
+	var timeline func(r *http.Request)
+	var timelineMu sync.Mutex
+	record := func(_ http.ResponseWriter, r *http.Request) bool {
+		timelineMu.Lock()
+		defer timelineMu.Unlock()
+		if timeline != nil {
+			timeline(r)
+		}
+		return false
+	}
 	src := startRegistry(b, harness.RegistryOptions{})
-	srcProxy := startDelayProxy(b, src)
+	srcProxy, err := proxy.Start(src.URL, proxy.Options{Delay: benchDelay, Intercept: record})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srcProxy.Close() })
 	repo := "bench/app"
 	imgs := src.PushImages(b, repo, "img", harness.ImageOptions{Layers: 3, LayerSize: 1 << 20}, copyPlatforms...)
 	list := src.PushList(b, repo, "v1", imgs, harness.ListOptions{})
@@ -223,7 +241,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer dst.Close()
-		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay})
+		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay, Intercept: record})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -239,12 +257,26 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 		}
 		return d, len(reqs)
 	}
+	var lines []string
 	mlist := func(to string) time.Duration {
 		start := time.Now()
+		if lines == nil {
+			timelineMu.Lock()
+			timeline = func(r *http.Request) {
+				lines = append(lines, fmt.Sprintf("%4dms %s %s", time.Since(start).Milliseconds(), r.Method, r.URL.Path))
+			}
+			timelineMu.Unlock()
+		}
 		b.StartTimer()
 		r := e.mlist("copy", "-q", from, to)
 		b.StopTimer()
 		d := time.Since(start)
+		timelineMu.Lock()
+		if timeline != nil {
+			timeline = nil
+			b.Logf("docker mlist copy, when each request reached a proxy (done at %dms):\n%s", d.Milliseconds(), strings.Join(lines, "\n"))
+		}
+		timelineMu.Unlock()
 		if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != list.Digest {
 			b.Fatalf("docker mlist copy: exit %d, stdout %q, want %s\n%s", r.ExitCode, r.Stdout, list.Digest, r.Stderr)
 		}
