@@ -65,7 +65,7 @@ docs:
 	$(GO) run -tags $(TAGS) ./internal/docsgen docs/reference
 
 bench:
-	@pkgs=./e2e/; [ -d manifestlist ] && [ -n "$$($(GO) list -e -tags $(TAGS) ./manifestlist/... 2>/dev/null)" ] && pkgs="$$pkgs ./manifestlist/..."; \
+	@PATH="$$(GO=$(GO) ./scripts/peers.sh):$$PATH"; export PATH; pkgs=./e2e/; [ -d manifestlist ] && [ -n "$$($(GO) list -e -tags $(TAGS) ./manifestlist/... 2>/dev/null)" ] && pkgs="$$pkgs ./manifestlist/..."; \
 	echo $(GO) test -tags $(TAGS) -run '^$$' -bench . $$pkgs; \
 	$(GO) test -tags $(TAGS) -run '^$$' -bench . $$pkgs
 

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -162,22 +164,19 @@ func BenchmarkEngineCreatePushWide(b *testing.B) {
 // other than docker-mlist, with a configuration of its own.
 type peerCopier struct {
 	name string
-	run  func(b *testing.B, from, to string) time.Duration
+	// run returns the copy's wall time and the peer's peak RSS.
+	run func(b *testing.B, from, to string) (time.Duration, int64)
 }
 
 // findPeers returns the peers installed: skopeo, crane, regctl.
 func findPeers(b *testing.B) []peerCopier {
 	var peers []peerCopier
 	if sk := findSkopeo(b); sk != nil {
-		peers = append(peers, peerCopier{"skopeo", func(b *testing.B, from, to string) time.Duration {
-			d, _ := sk.copy(b, from, to)
-			return d
-		}})
+		peers = append(peers, peerCopier{"skopeo", sk.copy})
 	}
 	if cr := findCrane(b); cr != nil {
-		peers = append(peers, peerCopier{"crane", func(b *testing.B, from, to string) time.Duration {
-			d, _ := runTimed(b, cr.env, cr.bin, "copy", "--insecure", from, to)
-			return d
+		peers = append(peers, peerCopier{"crane", func(b *testing.B, from, to string) (time.Duration, int64) {
+			return runTimed(b, cr.env, cr.bin, "copy", "--insecure", from, to)
 		}})
 	}
 	if bin, err := exec.LookPath("regctl"); err != nil {
@@ -188,11 +187,10 @@ func findPeers(b *testing.B) []peerCopier {
 			b.Fatal(err)
 		}
 		env := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir, "REGCTL_CONFIG=" + filepath.Join(dir, "regctl.json"), "PATH=" + os.Getenv("PATH")}
-		peers = append(peers, peerCopier{"regctl", func(b *testing.B, from, to string) time.Duration {
+		peers = append(peers, peerCopier{"regctl", func(b *testing.B, from, to string) (time.Duration, int64) {
 			hosts := []string{"--host", "reg=" + strings.SplitN(from, "/", 2)[0] + ",tls=disabled",
 				"--host", "reg=" + strings.SplitN(to, "/", 2)[0] + ",tls=disabled"}
-			d, _ := runTimed(b, env, bin, append(hosts, "image", "copy", from, to)...)
-			return d
+			return runTimed(b, env, bin, append(hosts, "image", "copy", from, to)...)
 		}})
 	}
 	return peers
@@ -204,8 +202,24 @@ func findPeers(b *testing.B) []peerCopier {
 // plugin's requests (budget 60) and its wall time against the best peer's
 // (ratio-vs-best-peer, target ≤ 0.8).
 func BenchmarkEngineCopyVsPeers(b *testing.B) {
+	// timeline, while set, records when each request reached a proxy: the
+	// plugin's first copy is logged with it, to show its critical path.
+	var timeline func(r *http.Request)
+	var timelineMu sync.Mutex
+	record := func(_ http.ResponseWriter, r *http.Request) bool {
+		timelineMu.Lock()
+		defer timelineMu.Unlock()
+		if timeline != nil {
+			timeline(r)
+		}
+		return false
+	}
 	src := startRegistry(b, harness.RegistryOptions{})
-	srcProxy := startDelayProxy(b, src)
+	srcProxy, err := proxy.Start(src.URL, proxy.Options{Delay: benchDelay, Intercept: record})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = srcProxy.Close() })
 	repo := "bench/app"
 	imgs := src.PushImages(b, repo, "img", harness.ImageOptions{Layers: 3, LayerSize: 1 << 20}, copyPlatforms...)
 	list := src.PushList(b, repo, "v1", imgs, harness.ListOptions{})
@@ -217,6 +231,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 	var mlistTime time.Duration
 	var mlistReqs int
 	peerTime := make([]time.Duration, len(peers))
+	peerReqs := make([]int, len(peers))
 	// copyInto runs one copy into a fresh registry behind its own proxy and
 	// checks the list arrived.
 	var firstLog harness.Requests
@@ -226,7 +241,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer dst.Close()
-		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay})
+		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay, Intercept: record})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -242,12 +257,26 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 		}
 		return d, len(reqs)
 	}
+	var lines []string
 	mlist := func(to string) time.Duration {
 		start := time.Now()
+		if lines == nil {
+			timelineMu.Lock()
+			timeline = func(r *http.Request) {
+				lines = append(lines, fmt.Sprintf("%4dms %s %s", time.Since(start).Milliseconds(), r.Method, r.URL.Path))
+			}
+			timelineMu.Unlock()
+		}
 		b.StartTimer()
 		r := e.mlist("copy", "-q", from, to)
 		b.StopTimer()
 		d := time.Since(start)
+		timelineMu.Lock()
+		if timeline != nil {
+			timeline = nil
+			b.Logf("docker mlist copy, when each request reached a proxy (done at %dms):\n%s", d.Milliseconds(), strings.Join(lines, "\n"))
+		}
+		timelineMu.Unlock()
 		if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != list.Digest {
 			b.Fatalf("docker mlist copy: exit %d, stdout %q, want %s\n%s", r.ExitCode, r.Stdout, list.Digest, r.Stderr)
 		}
@@ -263,8 +292,9 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 			mlistTime, mlistReqs = mlistTime+d, mlistReqs+n
 		}
 		for j, p := range peers {
-			d, n := copyInto(func(to string) time.Duration { return p.run(b, from, to) })
+			d, n := copyInto(func(to string) time.Duration { d, _ := p.run(b, from, to); return d })
 			peerTime[j] += d
+			peerReqs[j] += n
 			if i == 0 {
 				b.Logf("%s: %d requests in %v", p.name, n, d)
 			}
@@ -286,6 +316,9 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 	best := -1
 	for j, p := range peers {
 		b.ReportMetric(peerTime[j].Seconds()/float64(b.N), p.name+"-s/op")
+		b.ReportMetric(float64(peerReqs[j])/float64(b.N), p.name+"-requests/op")
+		b.Logf("%s: %.1f requests, %.3fs per copy; docker mlist copy took %.2fx its time", p.name,
+			float64(peerReqs[j])/float64(b.N), peerTime[j].Seconds()/float64(b.N), mlistTime.Seconds()/peerTime[j].Seconds())
 		if best < 0 || peerTime[j] < peerTime[best] {
 			best = j
 		}
@@ -296,7 +329,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 	}
 	ratio := mlistTime.Seconds() / peerTime[best].Seconds()
 	b.ReportMetric(ratio, "ratio-vs-best-peer")
-	b.Logf("best peer: %s", peers[best].name)
+	b.Logf("best peer: %s (ratio %.2f)", peers[best].name, ratio)
 	if ratio > peerTimeTarget {
 		b.Logf("docker mlist copy took %.2fx %s's time; target ≤ %.1fx", ratio, peers[best].name, peerTimeTarget)
 	}
