@@ -341,15 +341,8 @@ func (c *Client) PushList(repo, tag string, images []Image, opts ListOptions) (L
 	if opts.OCI {
 		ix.Annotations = opts.Annotations
 	}
-	for _, img := range images {
-		if img.Repo != repo {
-			var err error
-			if img, err = c.copyImage(img, repo); err != nil {
-				return List{}, err
-			}
-		}
-		l.Images = append(l.Images, img)
-		ix.Manifests = append(ix.Manifests, img.Descriptor())
+	if err := c.addImages(&l, &ix, repo, images); err != nil {
+		return List{}, err
 	}
 	if opts.Attestations {
 		for _, img := range l.Images {
@@ -436,4 +429,21 @@ func (c *Client) pushAttestation(repo string, img Image) (Image, error) {
 			Annotations: map[string]string{"in-toto.io/predicate-type": "https://spdx.dev/Document"}}},
 	}
 	return c.putImage(repo, "", m, Platform{OS: "unknown", Architecture: "unknown"})
+}
+
+// addImages adds images to a list being built in repo, copying those that
+// live in another repository there first: a list's entries must be in its
+// repository.
+func (c *Client) addImages(l *List, ix *Index, repo string, images []Image) error {
+	for _, img := range images {
+		if img.Repo != repo {
+			var err error
+			if img, err = c.copyImage(img, repo); err != nil {
+				return err
+			}
+		}
+		l.Images = append(l.Images, img)
+		ix.Manifests = append(ix.Manifests, img.Descriptor())
+	}
+	return nil
 }

@@ -109,13 +109,9 @@ func startTool(opts RegistryOptions) (_ *Registry, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{opts: opts, Dir: opts.Dir, Impl: opts.Impl, done: make(chan struct{})}
-	if r.Dir == "" {
-		d, err := os.MkdirTemp("", "e2e-registry-")
-		if err != nil {
-			return nil, err
-		}
-		r.Dir, r.ownDir = d, true
+	r, err := newRegistry(opts)
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
 		if retErr != nil {

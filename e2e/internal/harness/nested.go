@@ -26,15 +26,8 @@ func (c *Client) PushNestedIndex(repo, tag string, inner []List, images []Image,
 		ix.Manifests = append(ix.Manifests, l.Descriptor())
 	}
 	l := List{Repo: repo, Tag: tag, MediaType: MediaTypeOCIIndex}
-	for _, img := range images {
-		if img.Repo != repo {
-			var err error
-			if img, err = c.copyImage(img, repo); err != nil {
-				return List{}, err
-			}
-		}
-		l.Images = append(l.Images, img)
-		ix.Manifests = append(ix.Manifests, img.Descriptor())
+	if err := c.addImages(&l, &ix, repo, images); err != nil {
+		return List{}, err
 	}
 	raw, err := json.MarshalIndent(ix, "", "   ")
 	if err != nil {

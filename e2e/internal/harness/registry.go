@@ -203,13 +203,9 @@ func Start(opts RegistryOptions) (*Registry, error) {
 }
 
 func start(opts RegistryOptions) (_ *Registry, retErr error) {
-	r := &Registry{opts: opts, Dir: opts.Dir, Impl: opts.Impl, done: make(chan struct{})}
-	if r.Dir == "" {
-		d, err := os.MkdirTemp("", "e2e-registry-")
-		if err != nil {
-			return nil, err
-		}
-		r.Dir, r.ownDir = d, true
+	r, err := newRegistry(opts)
+	if err != nil {
+		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
@@ -573,4 +569,18 @@ func writeHtpasswd(path string, users map[string]string) error {
 		fmt.Fprintf(&b, "%s:%s\n", u, h)
 	}
 	return os.WriteFile(path, b.Bytes(), 0o600)
+}
+
+// newRegistry is a Registry not yet started, with its own temporary
+// directory unless opts names one.
+func newRegistry(opts RegistryOptions) (*Registry, error) {
+	r := &Registry{opts: opts, Dir: opts.Dir, Impl: opts.Impl, done: make(chan struct{})}
+	if r.Dir == "" {
+		d, err := os.MkdirTemp("", "e2e-registry-")
+		if err != nil {
+			return nil, err
+		}
+		r.Dir, r.ownDir = d, true
+	}
+	return r, nil
 }
