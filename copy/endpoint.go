@@ -207,13 +207,14 @@ func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.De
 		e.stats.add(func(s *Stats) { s.BlobsPresent++ })
 		return nil
 	}
-	if err := e.acquire(ctx); err != nil {
+	release, err := e.acquire(ctx, b)
+	if err != nil {
 		return err
 	}
-	defer e.release()
+	defer release()
 	e.stats.startBlob(b.Digest, b.Size)
 	defer e.stats.endBlob(b.Digest)
-	r := &blobReader{ctx: ctx, src: e.src, b: b, stats: e.stats, v: newVerifier("blob", e.src.String(), b.Digest, b.Size)}
+	r := newBlobReader(ctx, e.src, b, e.stats)
 	defer r.close()
 	if err := r.start(); err != nil {
 		return err

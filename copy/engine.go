@@ -96,16 +96,25 @@ func newEngine(src source, dst destination, opts Options, stats *Stats) *engine 
 	return &engine{src: src, dst: dst, opts: opts, stats: stats, streams: make(chan struct{}, jobs), smallLimit: jobs * smallPerJob}
 }
 
-func (e *engine) acquire(ctx context.Context) error {
+// smallBlob is the size up to which a blob is a small request, not a
+// stream: configs and attestation layers cost about what a manifest does,
+// so they do not wait for a stream (nor hold one from a layer).
+const smallBlob = 256 << 10
+
+// acquire takes a blob stream for b, waiting for one to be free, and
+// returns what gives it back (which may be called more than once); a small
+// blob takes none.
+func (e *engine) acquire(ctx context.Context, b registry.Descriptor) (release func(), err error) {
+	if b.Size >= 0 && b.Size <= smallBlob {
+		return func() {}, nil
+	}
 	select {
 	case e.streams <- struct{}{}:
-		return nil
+		return sync.OnceFunc(func() { <-e.streams }), nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
-
-func (e *engine) release() { <-e.streams }
 
 // each runs f over items, e.smallLimit at a time, and returns the first
 // error, cancelling the others.
@@ -155,10 +164,13 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	var top digest.Digest
 	var dstTag *registry.Descriptor
 	if rs, ok := e.src.(*registrySource); ok && checkDst && dst.Ref != "" && !rs.byDigest() {
-		// The destination tag first: when it is missing there is nothing
-		// to compare the source with, so the source is read by tag at once
-		// (the GET the copy makes anyway) instead of a HEAD first, and the
-		// repository probe runs meanwhile.
+		// The destination tag first, and alone: when it holds the source's
+		// digest, a HEAD of the source is all the copy reads (a GET of a
+		// manifest counts as a pull against rate limits; a HEAD does not).
+		// When it is missing there is nothing to compare the source with,
+		// so the source is read by tag at once (the GET the copy makes
+		// anyway) instead of a HEAD first, and the repository probe runs
+		// meanwhile.
 		desc, err := regDst.Client.HeadManifest(ctx, regDst.Repository, dst.Ref)
 		switch {
 		case err == nil:

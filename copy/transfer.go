@@ -226,13 +226,21 @@ func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.
 	case dst.New:
 		// A repository without tags may still hold blobs of an interrupted
 		// copy: a mount from itself says so (201) with the request that
-		// otherwise opens the upload session (202) used below.
-		ok, u, err := dst.Client.MountBlob(ctx, dst.Repository, dst.Repository, b.Digest)
-		if err == nil && ok {
+		// otherwise opens the upload session (202) used below. It almost
+		// never does, so the source is opened meanwhile, on the blob's
+		// stream: its read starts a round trip earlier (and costs a GET
+		// only when a re-run finds the blob there).
+		release, err := e.acquire(ctx, b)
+		if err != nil {
+			return err
+		}
+		defer release()
+		found, u, r := e.mountOrOpen(ctx, dst, b)
+		if found {
 			stats.add(func(s *Stats) { s.BlobsPresent++ })
 			return nil
 		}
-		up = u // nil after an error: the upload below opens its own session
+		return e.upload(ctx, dst, b, u, r, release)
 	default:
 		ok, err := dst.Client.BlobExists(ctx, dst.Repository, b.Digest)
 		if err != nil {
@@ -243,26 +251,61 @@ func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.
 			return nil
 		}
 	}
-	if err := e.acquire(ctx); err != nil {
+	release, err := e.acquire(ctx, b)
+	if err != nil {
 		if up != nil {
 			up.Cancel(ctx)
 		}
 		return err
 	}
-	defer e.release()
-	stats.startBlob(b.Digest, b.Size)
-	defer stats.endBlob(b.Digest)
-	if err := streamBlob(ctx, e.src, dst, b, up, stats); err != nil {
+	defer release()
+	return e.upload(ctx, dst, b, up, nil, release)
+}
+
+// mountOrOpen asks dst, a repository without tags, for b with a mount from
+// itself and meanwhile opens b at the source. found: dst holds b already
+// (r is closed); else up is the session the mount opened (nil after an
+// error) and r the source, opened or failed.
+func (e *engine) mountOrOpen(ctx context.Context, dst Endpoint, b registry.Descriptor) (found bool, up *registry.Upload, r *blobReader) {
+	var ok bool
+	var err error
+	mounted := make(chan struct{})
+	go func() {
+		defer close(mounted)
+		ok, up, err = dst.Client.MountBlob(ctx, dst.Repository, dst.Repository, b.Digest)
+	}()
+	r = newBlobReader(ctx, e.src, b, e.stats)
+	_ = r.start() // kept in r: the upload's first attempt reports it
+	<-mounted
+	if err == nil && ok {
+		r.close()
+		return true, nil, nil
+	}
+	if err != nil {
+		up = nil
+	}
+	return false, up, r
+}
+
+// upload streams b to dst on a stream the caller holds, and gives the
+// stream back (release) once the source has been read whole: the wait for
+// the registry to verify and commit the blob overlaps the next blob's read.
+func (e *engine) upload(ctx context.Context, dst Endpoint, b registry.Descriptor, up *registry.Upload, r *blobReader, release func()) error {
+	e.stats.startBlob(b.Digest, b.Size)
+	defer e.stats.endBlob(b.Digest)
+	if err := streamBlob(ctx, e.src, dst, b, up, r, release, e.stats); err != nil {
 		return err
 	}
-	stats.add(func(s *Stats) { s.Uploaded++ })
+	e.stats.add(func(s *Stats) { s.Uploaded++ })
 	return nil
 }
 
 // streamBlob reads blob b from src and uploads it to dst, verifying every
 // byte on the way, within the retry budget. up, when set, is an upload
-// session already open.
-func streamBlob(ctx context.Context, src source, dst Endpoint, b registry.Descriptor, up *registry.Upload, stats *Stats) error {
+// session already open, and r, when set, the source already opened (or
+// failed to open) for the first attempt. read, when set, is called once
+// the source has been read whole and verified.
+func streamBlob(ctx context.Context, src source, dst Endpoint, b registry.Descriptor, up *registry.Upload, r *blobReader, read func(), stats *Stats) error {
 	var last error
 	chunkedRetry := false
 	for attempt := 0; attempt < blobAttempts; attempt++ {
@@ -281,6 +324,10 @@ func streamBlob(ctx context.Context, src source, dst Endpoint, b registry.Descri
 		if up == nil {
 			var err error
 			if up, err = dst.Client.StartUpload(ctx, dst.Repository, b.Digest); err != nil {
+				if r != nil {
+					r.close()
+					r = nil
+				}
 				if _, ok := registry.Transient(err); !ok {
 					return err
 				}
@@ -288,28 +335,30 @@ func streamBlob(ctx context.Context, src source, dst Endpoint, b registry.Descri
 				continue
 			}
 		}
-		// The upload may give up while its transport still reads the
-		// source: cancelling the read lets the reader go.
-		readCtx, cancelRead := context.WithCancel(ctx)
-		r := &blobReader{ctx: readCtx, src: src, b: b, stats: stats, v: newVerifier("blob", src.String(), b.Digest, b.Size)}
-		// The source is opened before the upload starts: a source that
-		// fails costs no upload, and a registry that holds a lock while it
-		// reads an upload body (go-containerregistry's in-memory one) is not
-		// asked for a blob of its own meanwhile.
-		err := r.start()
+		if r == nil {
+			// The source is opened before the upload starts: a source that
+			// fails costs no upload, and a registry that holds a lock while
+			// it reads an upload body (go-containerregistry's in-memory one)
+			// is not asked for a blob of its own meanwhile.
+			r = newBlobReader(ctx, src, b, stats)
+			_ = r.start() // kept in r, as failure()
+		}
+		r.read = read
+		err := r.failure()
 		if err == nil {
 			if err = up.Put(ctx, b.Digest, b.Size, r); err == nil {
 				err = r.verify()
 			}
 		}
-		cancelRead()
 		r.close()
+		rerr := r.failure()
+		r = nil
 		if err == nil {
 			return nil
 		}
 		up.Cancel(ctx)
 		up = nil
-		if rerr := r.failure(); rerr != nil && (ctx.Err() != nil || !errors.Is(rerr, context.Canceled)) {
+		if rerr != nil && (ctx.Err() != nil || !errors.Is(rerr, context.Canceled)) {
 			// The source failed, not the upload: its error is the cause.
 			err = rerr
 		}
@@ -429,17 +478,19 @@ func (r *verifyingReader) Read(p []byte) (int, error) {
 // again from the start where the registry ignores Range), and fails rather
 // than ends when the bytes do not match the descriptor.
 type blobReader struct {
-	ctx   context.Context
-	src   source
-	b     registry.Descriptor
-	stats *Stats
+	ctx    context.Context
+	cancel context.CancelFunc
+	src    source
+	b      registry.Descriptor
+	stats  *Stats
 
 	mu      sync.Mutex
 	body    io.ReadCloser
 	v       *verifier // set by the maker
 	resumes int
-	err     error // why reading failed, kept for every later Read
-	done    bool  // the whole blob was read and verified
+	err     error  // why reading failed, kept for every later Read
+	done    bool   // the whole blob was read and verified
+	read    func() // called when done, if set
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {
@@ -497,6 +548,33 @@ func (r *blobReader) Read(p []byte) (int, error) {
 	}
 }
 
+// copyBuffer is the piece WriteTo moves at once.
+const copyBuffer = 256 << 10
+
+// WriteTo hands an upload the blob in pieces of up to copyBuffer: the HTTP
+// transport would otherwise copy it 32 KiB at a time, with a system call,
+// a lock and a progress update for each.
+func (r *blobReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, copyBuffer)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
 // start opens the source, before the upload that reads it.
 func (r *blobReader) start() error {
 	r.mu.Lock()
@@ -542,6 +620,9 @@ func (r *blobReader) finish() error {
 		return err
 	}
 	r.done = true
+	if r.read != nil {
+		r.read()
+	}
 	return nil
 }
 
@@ -566,7 +647,16 @@ func (r *blobReader) failure() error {
 	return r.err
 }
 
+// newBlobReader reads b from src until close. The upload may give up while
+// its transport still reads the source: close cancels the read, which lets
+// the reader go.
+func newBlobReader(ctx context.Context, src source, b registry.Descriptor, stats *Stats) *blobReader {
+	ctx, cancel := context.WithCancel(ctx)
+	return &blobReader{ctx: ctx, cancel: cancel, src: src, b: b, stats: stats, v: newVerifier("blob", src.String(), b.Digest, b.Size)}
+}
+
 func (r *blobReader) close() {
+	r.cancel()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.body != nil {

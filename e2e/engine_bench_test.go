@@ -119,17 +119,22 @@ func BenchmarkEngineCreatePushWide(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		n := benchSeq.Add(1)
 		repo := func(s string) string { return fmt.Sprintf("bench/%s-%d", s, n) }
-		// Alternate the order, so neither size always meets a colder registry.
-		if i%2 == 0 {
-			d, reqs := createPush(b, e, reg, p, repo("four"), repo("four"), copyPlatforms)
-			t4, same = t4+d, same+reqs
-			d, _ = createPush(b, e, reg, p, repo("wide"), repo("wide"), widePlatforms)
-			t16 += d
-		} else {
-			d, _ := createPush(b, e, reg, p, repo("wide"), repo("wide"), widePlatforms)
-			t16 += d
-			d, reqs := createPush(b, e, reg, p, repo("four"), repo("four"), copyPlatforms)
-			t4, same = t4+d, same+reqs
+		// Both orders in every iteration, so neither size always meets a
+		// colder (or busier) registry.
+		for k, order := range [][]string{{"four", "wide"}, {"wide", "four"}} {
+			for _, size := range order {
+				r := fmt.Sprintf("%s-%d", size, k)
+				if size == "wide" {
+					d, _ := createPush(b, e, reg, p, repo(r), repo(r), widePlatforms)
+					t16 += d
+					continue
+				}
+				d, reqs := createPush(b, e, reg, p, repo(r), repo(r), copyPlatforms)
+				t4 += d
+				if k == 0 {
+					same += reqs
+				}
+			}
 		}
 		_, reqs := createPush(b, e, reg, p, repo("images"), repo("list"), copyPlatforms)
 		other += reqs
@@ -141,8 +146,8 @@ func BenchmarkEngineCreatePushWide(b *testing.B) {
 	}
 	ratio := t16.Seconds() / t4.Seconds()
 	b.ReportMetric(ratio, "ratio-16-vs-4")
-	b.ReportMetric(t4.Seconds()/float64(b.N), "s/op-4")
-	b.ReportMetric(t16.Seconds()/float64(b.N), "s/op-16")
+	b.ReportMetric(t4.Seconds()/float64(2*b.N), "s/op-4")
+	b.ReportMetric(t16.Seconds()/float64(2*b.N), "s/op-16")
 	b.ReportMetric(float64(same)/float64(b.N), "requests-same-repo")
 	b.ReportMetric(float64(other)/float64(b.N), "requests-other-repo")
 	b.ReportMetric(float64(copied)/float64(b.N), "requests-copy-other-repo")
@@ -202,20 +207,28 @@ func findPeers(b *testing.B) []peerCopier {
 // plugin's requests (budget 60) and its wall time against the best peer's
 // (ratio-vs-best-peer, target ≤ 0.8).
 func BenchmarkEngineCopyVsPeers(b *testing.B) {
-	// timeline, while set, records when each request reached a proxy: the
-	// plugin's first copy is logged with it, to show its critical path.
-	var timeline func(r *http.Request)
+	// timeline, while set, records when each request was forwarded (after
+	// the proxy's delay) and when it was answered: the plugin's first copy
+	// is logged with it, to show its critical path.
+	var timeline func(r *http.Request, answered bool)
 	var timelineMu sync.Mutex
 	record := func(_ http.ResponseWriter, r *http.Request) bool {
 		timelineMu.Lock()
 		defer timelineMu.Unlock()
 		if timeline != nil {
-			timeline(r)
+			timeline(r, false)
 		}
 		return false
 	}
+	done := func(r *http.Request, _ int) {
+		timelineMu.Lock()
+		defer timelineMu.Unlock()
+		if timeline != nil {
+			timeline(r, true)
+		}
+	}
 	src := startRegistry(b, harness.RegistryOptions{})
-	srcProxy, err := proxy.Start(src.URL, proxy.Options{Delay: benchDelay, Intercept: record})
+	srcProxy, err := proxy.Start(src.URL, proxy.Options{Delay: benchDelay, Intercept: record, Done: done})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -241,7 +254,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer dst.Close()
-		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay, Intercept: record})
+		dstProxy, err := proxy.Start(dst.URL, proxy.Options{Delay: benchDelay, Intercept: record, Done: done})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -262,8 +275,12 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 		start := time.Now()
 		if lines == nil {
 			timelineMu.Lock()
-			timeline = func(r *http.Request) {
-				lines = append(lines, fmt.Sprintf("%4dms %s %s", time.Since(start).Milliseconds(), r.Method, r.URL.Path))
+			timeline = func(r *http.Request, answered bool) {
+				what := "forwarded"
+				if answered {
+					what = "answered "
+				}
+				lines = append(lines, fmt.Sprintf("%4dms %s %s %s", time.Since(start).Milliseconds(), what, r.Method, r.URL.Path))
 			}
 			timelineMu.Unlock()
 		}
@@ -274,7 +291,7 @@ func BenchmarkEngineCopyVsPeers(b *testing.B) {
 		timelineMu.Lock()
 		if timeline != nil {
 			timeline = nil
-			b.Logf("docker mlist copy, when each request reached a proxy (done at %dms):\n%s", d.Milliseconds(), strings.Join(lines, "\n"))
+			b.Logf("docker mlist copy, when each request was forwarded (after the %v delay) and answered (done at %dms):\n%s", benchDelay, d.Milliseconds(), strings.Join(lines, "\n"))
 		}
 		timelineMu.Unlock()
 		if r.ExitCode != 0 || strings.TrimSpace(r.Stdout) != list.Digest {

@@ -31,6 +31,9 @@ type Options struct {
 	// Faults are injected into what Intercept lets through; SetFaults
 	// changes them while the proxy runs.
 	Faults Faults
+	// Done, when set, is called as each request has been answered (for
+	// timelines).
+	Done func(r *http.Request, status int)
 }
 
 // Entry is one request of the log, with the order in which requests began
@@ -105,6 +108,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, rp *httputil.Rever
 		p.log = append(p.log, Entry{Request: harness.Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status},
 			Start: start, End: p.seq.Add(1), Range: r.Header.Get("Range")})
 		p.mu.Unlock()
+		if p.opts.Done != nil {
+			p.opts.Done(r, rec.status)
+		}
 	}()
 	if p.opts.Intercept != nil && p.opts.Intercept(rec, r) {
 		return
