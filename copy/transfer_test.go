@@ -408,3 +408,83 @@ func TestCopyThroughFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestSmallBlobsDoNotWaitForStreams: with one blob stream, held by a large
+// layer whose read waits for a small layer to arrive, the small layer still
+// travels: blobs up to smallBlob are small requests, not streams.
+func TestSmallBlobsDoNotWaitForStreams(t *testing.T) {
+	src, dst := newStubRegistry(t), newStubRegistry(t)
+	large, small := layer("L", smallBlob+1), layer("s", 1000)
+	img := src.pushImage("app", "amd64", large, small)
+	raw := src.pushIndex("app", "v1", []testImage{img}, nil)
+	largeD, smallD := img.layers[0], img.layers[1]
+
+	var timedOut atomic.Bool
+	largeOpen := make(chan struct{})
+	var once sync.Once
+	wait := func(cond func() bool) {
+		for deadline := time.Now().Add(3 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				timedOut.Store(true)
+				return
+			}
+		}
+	}
+	src.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		switch {
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+largeD.String()):
+			// The only stream is now held: the small layer must get through.
+			once.Do(func() { close(largeOpen) })
+			wait(func() bool { _, ok := dst.blob("app", smallD); return ok })
+		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+smallD.String()):
+			wait(func() bool {
+				select {
+				case <-largeOpen:
+					return true
+				default:
+					return false
+				}
+			})
+		}
+		return false
+	}
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{Jobs: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	assertComplete(t, src, dst, []testImage{img}, raw)
+	if timedOut.Load() {
+		t.Error("the small layer waited for the stream the large one held")
+	}
+}
+
+// TestNewRepositoryOpensSourceDuringMount: into a repository without tags,
+// a blob's source is opened while the mount that opens its upload session
+// is still unanswered, so the read does not wait a round trip.
+func TestNewRepositoryOpensSourceDuringMount(t *testing.T) {
+	src, dst := newStubRegistry(t), newStubRegistry(t)
+	img := src.pushImage("app", "amd64", layer("L", smallBlob+1))
+	raw := src.pushIndex("app", "v1", []testImage{img}, nil)
+	var waited atomic.Bool
+	dst.hook = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost || !strings.Contains(r.URL.RawQuery, img.layers[0].Encoded()) {
+			return false
+		}
+		for deadline := time.Now().Add(3 * time.Second); len(src.requestsMatching(http.MethodGet, "/blobs/"+img.layers[0].String())) == 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				waited.Store(true)
+				break
+			}
+		}
+		return false
+	}
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	assertComplete(t, src, dst, []testImage{img}, raw)
+	if waited.Load() {
+		t.Error("the source was opened only once the mount was answered")
+	}
+	if n := len(src.requestsMatching(http.MethodGet, "/blobs/"+img.layers[0].String())); n != 1 {
+		t.Errorf("the layer was read %d times, want once", n)
+	}
+}
