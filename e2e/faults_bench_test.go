@@ -167,14 +167,10 @@ func BenchmarkFaults(b *testing.B) {
 // holding the source's list digest with every entry.
 func runOtherCopyFaults(b *testing.B, src, dst *harness.Registry, f proxy.Faults, command func(from, to string) (string, []string, []string)) faultRun {
 	b.Helper()
-	srcRepo, dstRepo := faultRepo(b, "src", f.Seed), faultRepo(b, "dst", f.Seed)
-	list := pushCopySource(b, src, srcRepo, "v1", harness.ImageOptions{Layers: 2}, harness.ListOptions{}, copyPlatforms...)
-	dstF := f
-	dstF.Seed += 1000
-	ps, pd := startFaultProxy(b, src, f), startFaultProxy(b, dst, dstF)
-	defer ps.Close()
-	defer pd.Close()
-	bin, args, env := command(ps.Host+"/"+srcRepo+":v1", pd.Host+"/"+dstRepo+":v1")
+	fc := newFaultCopy(b, src, dst, f)
+	defer fc.close()
+	dstRepo, list, ps, pd := fc.dstRepo, fc.list, fc.ps, fc.pd
+	bin, args, env := command(fc.from(), fc.to())
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)

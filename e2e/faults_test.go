@@ -107,6 +107,34 @@ func faultRepo(tb testing.TB, name string, seed uint64) string {
 	return testRepo(tb, fmt.Sprintf("s%d-%d/%s", seed, faultSeq.Add(1), name))
 }
 
+// faultCopy is the set-up of a copy through faults: a 4-platform list (2
+// layers per image) in src, and a proxy injecting f in front of each
+// registry, the destination's with another seed.
+type faultCopy struct {
+	srcRepo, dstRepo string
+	list             harness.List
+	ps, pd           *proxy.Proxy
+}
+
+func newFaultCopy(tb testing.TB, src, dst *harness.Registry, f proxy.Faults) faultCopy {
+	tb.Helper()
+	c := faultCopy{srcRepo: faultRepo(tb, "src", f.Seed), dstRepo: faultRepo(tb, "dst", f.Seed)}
+	c.list = pushCopySource(tb, src, c.srcRepo, "v1", harness.ImageOptions{Layers: 2}, harness.ListOptions{}, copyPlatforms...)
+	dstF := f
+	dstF.Seed += 1000
+	c.ps, c.pd = startFaultProxy(tb, src, f), startFaultProxy(tb, dst, dstF)
+	return c
+}
+
+// from and to are the copy's source and destination through the proxies.
+func (c faultCopy) from() string { return c.ps.Host + "/" + c.srcRepo + ":v1" }
+func (c faultCopy) to() string   { return c.pd.Host + "/" + c.dstRepo + ":v1" }
+
+func (c faultCopy) close() {
+	_ = c.ps.Close()
+	_ = c.pd.Close()
+}
+
 // runCreatePushFaults pushes 4 images into one repository, then creates a
 // list of them and pushes it, both commands through one proxy injecting f,
 // and checks that the registry holds a list of exactly those images, each
@@ -175,14 +203,10 @@ func runMergeFaults(tb testing.TB, e *env, dst, src *harness.Registry, f proxy.F
 // every entry and blob.
 func runCopyFaults(tb testing.TB, e *env, src, dst *harness.Registry, f proxy.Faults) faultRun {
 	tb.Helper()
-	srcRepo, dstRepo := faultRepo(tb, "src", f.Seed), faultRepo(tb, "dst", f.Seed)
-	list := pushCopySource(tb, src, srcRepo, "v1", harness.ImageOptions{Layers: 2}, harness.ListOptions{}, copyPlatforms...)
-	dstF := f
-	dstF.Seed += 1000
-	ps, pd := startFaultProxy(tb, src, f), startFaultProxy(tb, dst, dstF)
-	defer ps.Close()
-	defer pd.Close()
-	r := e.mlist("copy", ps.Host+"/"+srcRepo+":v1", pd.Host+"/"+dstRepo+":v1")
+	fc := newFaultCopy(tb, src, dst, f)
+	defer fc.close()
+	dstRepo, list, ps, pd := fc.dstRepo, fc.list, fc.ps, fc.pd
+	r := e.mlist("copy", fc.from(), fc.to())
 	out := faultRun{requests: pd.Count() + ps.Count(), injected: append(ps.Injected(), pd.Injected()...),
 		resumed: resumedReads(ps.Log(), ps.Injected())}
 	if r.ExitCode != 0 {

@@ -131,17 +131,9 @@ func startTool(opts RegistryOptions) (_ *Registry, retErr error) {
 	}
 	r.cmd = exec.Command(bin, args...)
 	r.cmd.Dir = r.Dir
-	dieWithParent(r.cmd)
-	stdout, err := r.cmd.StdoutPipe()
+	stdout, stderr, err := startPiped(r.cmd)
 	if err != nil {
 		return nil, err
-	}
-	stderr, err := r.cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	announced := make(chan string, 1)
 	var pipes sync.WaitGroup

@@ -202,6 +202,22 @@ func Start(opts RegistryOptions) (*Registry, error) {
 	return nil, lastErr
 }
 
+// startPiped starts a registry process that dies with the test binary,
+// with its stdout and stderr piped for the logs the harness reads.
+func startPiped(cmd *exec.Cmd) (stdout, stderr io.ReadCloser, err error) {
+	dieWithParent(cmd)
+	if stdout, err = cmd.StdoutPipe(); err != nil {
+		return nil, nil, err
+	}
+	if stderr, err = cmd.StderrPipe(); err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, fmt.Errorf("starting %s: %w", cmd.Path, err)
+	}
+	return stdout, stderr, nil
+}
+
 func start(opts RegistryOptions) (_ *Registry, retErr error) {
 	r, err := newRegistry(opts)
 	if err != nil {
@@ -256,17 +272,9 @@ func start(opts RegistryOptions) (_ *Registry, retErr error) {
 	r.cmd = exec.Command(RegistryBinary, "serve", cfg)
 	r.cmd.Dir = r.Dir
 	r.cmd.Env = append(os.Environ(), "OTEL_SDK_DISABLED=true")
-	dieWithParent(r.cmd)
-	stdout, err := r.cmd.StdoutPipe()
+	stdout, stderr, err := startPiped(r.cmd)
 	if err != nil {
 		return nil, err
-	}
-	stderr, err := r.cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := r.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", RegistryBinary, err)
 	}
 	var pipes sync.WaitGroup
 	pipes.Add(2)
