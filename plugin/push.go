@@ -152,20 +152,18 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 		dst.New = c.RepositoryIsNew(ctx, target.Repository)
 	}
 	var stats copy.Stats
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.SmallJobs)
+	// One graph: what entries share is looked for, read and written once.
+	transfers := make([]copy.TransferEntry, 0, len(foreign))
 	for _, e := range foreign {
-		g.Go(func() error {
-			src, _ := registry.ParseReference(e.Source)
-			sc, err := sess.Client(gctx, src.Host)
-			if err != nil {
-				return err
-			}
-			return copy.Transfer(gctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
-				copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
-		})
+		src, _ := registry.ParseReference(e.Source)
+		sc, err := sess.Client(ctx, src.Host)
+		if err != nil {
+			return "", err
+		}
+		transfers = append(transfers, copy.TransferEntry{Source: copy.Endpoint{Client: sc, Repository: src.Repository},
+			Manifest: copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}})
 	}
-	if err := g.Wait(); err != nil {
+	if err := copy.TransferAll(ctx, dst, transfers, &stats); err != nil {
 		return "", err
 	}
 	if len(foreign) > 0 {
