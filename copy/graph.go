@@ -23,13 +23,12 @@ func tooDeep(src string, top digest.Digest) error {
 	return fmt.Errorf("%s@%s: %w (a list within a list, %d times over, is as deep as is read); refused, nothing written", src, top, ErrTooDeep, maxNesting)
 }
 
-// flights runs one job per key at a time, and everyone who asks for a key
-// while its job runs shares that job's outcome. With keep the outcome is
-// also kept for later askers: a graph asks for what repeats in it once.
+// flights runs one job per key, and everyone who asks for a key shares
+// that job's outcome, while it runs and after: what repeats in a graph is
+// asked for once. A job cut short by its context is forgotten.
 type flights[K comparable, V any] struct {
-	keep bool
-	mu   sync.Mutex
-	m    map[K]*flight[V]
+	mu sync.Mutex
+	m  map[K]*flight[V]
 }
 
 type flight[V any] struct {
@@ -57,7 +56,7 @@ func (f *flights[K, V]) do(ctx context.Context, key K, run func() (V, error)) (V
 	f.m[key] = fl
 	f.mu.Unlock()
 	fl.v, fl.err = run()
-	if !f.keep || ctx.Err() != nil {
+	if ctx.Err() != nil {
 		f.mu.Lock()
 		delete(f.m, key)
 		f.mu.Unlock()

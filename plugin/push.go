@@ -131,12 +131,14 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 func pushList(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, log io.Writer) (string, error) {
 	sess.Want(target.Host, target.Repository, "pull", "push")
 	var foreign []manifestlist.Entry
+	repeated := map[string]bool{}
 	for _, e := range entries {
 		src, err := registry.ParseReference(e.Source)
 		if err != nil {
 			return "", fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
 		}
-		if src.Name() != target.Name() {
+		if key := e.Source + " " + e.Descriptor.Digest.String(); src.Name() != target.Name() && !repeated[key] {
+			repeated[key] = true
 			sess.Want(src.Host, src.Repository, "pull")
 			foreign = append(foreign, e)
 		}
@@ -325,13 +327,31 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 	}
 	plan := &pushPlan{Target: target.String(), Digest: digest.FromBytes(raw), MediaType: mediaType}
 	steps := make([]pushStep, len(entries))
+	// An entry repeated is looked for, and pushed, once: its repeats cost
+	// nothing.
+	first := map[string]int{}
+	var distinct []int
+	for i, e := range entries {
+		key := e.Source + " " + e.Descriptor.Digest.String()
+		if _, ok := first[key]; !ok {
+			first[key] = i
+			distinct = append(distinct, i)
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(copy.DefaultJobs)
-	for i, e := range entries {
-		g.Go(func() error { return planStep(gctx, c, target, e, &steps[i]) })
+	for _, i := range distinct {
+		g.Go(func() error { return planStep(gctx, c, target, entries[i], &steps[i]) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
+	}
+	for i, e := range entries {
+		if j := first[e.Source+" "+e.Descriptor.Digest.String()]; j != i {
+			steps[i] = steps[j]
+			steps[i].Platform = entryPlatform(e)
+			steps[i].Requests, steps[i].Bytes = 0, 0
+		}
 	}
 	if desc, err := c.HeadManifest(ctx, target.Repository, target.Tag); err == nil {
 		plan.TagHolds = desc.Digest == plan.Digest
@@ -343,9 +363,12 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 		steps = append(steps, pushStep{Action: "tag", Digest: plan.Digest, To: target.Name() + ":" + t, Requests: 1, Bytes: int64(len(raw))})
 	}
 	foreign := 0
-	for _, s := range steps {
+	for i, s := range steps {
 		plan.Requests += s.Requests
 		plan.Bytes += s.Bytes
+		if i < len(entries) && first[entries[i].Source+" "+entries[i].Descriptor.Digest.String()] != i {
+			continue
+		}
 		if s.Action == "present" || s.Action == "mount" || s.Action == "copy" {
 			foreign++
 		}
@@ -398,10 +421,7 @@ func planStep(ctx context.Context, c *registry.Client, target registry.Reference
 	if err != nil {
 		return fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
 	}
-	st := pushStep{Digest: e.Descriptor.Digest, From: src.Name(), To: target.Name(), Platform: manifestlist.FormatPlatform(e.Descriptor.Platform)}
-	if manifestlist.IsAttestation(e.Descriptor) {
-		st.Platform = "attestation"
-	}
+	st := pushStep{Digest: e.Descriptor.Digest, From: src.Name(), To: target.Name(), Platform: entryPlatform(e)}
 	if src.Name() == target.Name() {
 		st.Action = "in place"
 		*step = st
@@ -434,4 +454,13 @@ func planStep(ctx context.Context, c *registry.Client, target registry.Reference
 	}
 	*step = st
 	return nil
+}
+
+// entryPlatform is what a plan says an entry is: its platform, or
+// "attestation".
+func entryPlatform(e manifestlist.Entry) string {
+	if manifestlist.IsAttestation(e.Descriptor) {
+		return "attestation"
+	}
+	return manifestlist.FormatPlatform(e.Descriptor.Platform)
 }
