@@ -20,7 +20,7 @@ const maxNesting = 8
 var ErrTooDeep = fmt.Errorf("lists nested more than %d deep", maxNesting)
 
 func tooDeep(src string, top digest.Digest) error {
-	return fmt.Errorf("%s@%s: %w (a list within a list, %d times over, is as deep as is read); refused, nothing written", src, top, ErrTooDeep, maxNesting)
+	return fmt.Errorf("%s@%s: %w: at most %d levels of lists, the top one included, are read; nothing was written", src, top, ErrTooDeep, maxNesting)
 }
 
 // flights runs one job per key, and everyone who asks for a key shares

@@ -243,21 +243,21 @@ func TestTooDeepGraphRefused(t *testing.T) {
 	s := registrystub.Start(t, registrystub.Options{})
 	g := pushRepeatedGraph(t, s, "src", "v1", maxNesting+1, 3)
 	src, dst := Endpoint{Client: mlClient(s), Repository: "src"}, Endpoint{Client: mlClient(s), Repository: "dst"}
-	check := func(what string, err error) {
+	check := func(what string, top digest.Digest, err error) {
 		t.Helper()
 		if !errors.Is(err, ErrTooDeep) {
 			t.Fatalf("%s: error %v, want ErrTooDeep", what, err)
 		}
 		want := fmt.Sprintf("lists nested more than %d deep", maxNesting)
-		if msg := err.Error(); !strings.Contains(msg, want) || !strings.Contains(msg, g.top.String()) || strings.Contains(msg, "\n") {
-			t.Errorf("%s: error %q, want one line naming %s and saying %q", what, msg, g.top, want)
+		if msg := err.Error(); !strings.Contains(msg, want) || !strings.Contains(msg, top.String()) || strings.Contains(msg, "\n") {
+			t.Errorf("%s: error %q, want one line naming %s and saying %q", what, msg, top, want)
 		}
 	}
 	_, err := Copy(context.Background(), src, "v1", dst, "v1", Options{}, nil)
-	check("copy", err)
+	check("copy", g.top, err)
 	_, err = Copy(context.Background(), src, "v1", dst, "v1", Options{DryRun: true}, nil)
-	check("dry run", err)
-	check("transfer", Transfer(context.Background(), src, dst, Manifest{Digest: g.top}, nil))
+	check("dry run", g.top, err)
+	check("transfer", g.top, Transfer(context.Background(), src, dst, Manifest{Digest: g.top}, nil))
 	if n := s.Count("PUT", "/v2/dst/") + s.Count("POST", "/v2/dst/"); n != 0 {
 		t.Errorf("%d writes to dst, want none", n)
 	}
@@ -265,6 +265,27 @@ func TestTooDeepGraphRefused(t *testing.T) {
 	if err := Transfer(context.Background(), src, dst, Manifest{Digest: g.lists[len(g.lists)-2]}, nil); err != nil {
 		t.Errorf("a graph %d deep: %v", maxNesting, err)
 	}
+
+	// A top naming the deepest list accepted and, directly, the list at
+	// its bottom: that list is reached first one level down, yet its
+	// longest path is one level too many.
+	ix := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex, Manifests: []imgspecv1.Descriptor{
+		listDescriptor(t, s, "src", g.lists[len(g.lists)-2]), listDescriptor(t, s, "src", g.lists[0]),
+	}}
+	ix.SchemaVersion = 2
+	raw, _ := json.Marshal(ix)
+	shortcut := digest.Digest(s.PutManifest("src", "shortcut", imgspecv1.MediaTypeImageIndex, raw))
+	_, err = Copy(context.Background(), src, "shortcut", dst, "shortcut", Options{}, nil)
+	check("copy through a shortcut", shortcut, err)
+}
+
+func listDescriptor(t *testing.T, s *registrystub.Stub, repo string, d digest.Digest) imgspecv1.Descriptor {
+	t.Helper()
+	raw, ok := s.Manifest(repo, d.String())
+	if !ok {
+		t.Fatalf("%s@%s missing", repo, d)
+	}
+	return imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageIndex, Digest: d, Size: int64(len(raw))}
 }
 
 func mlClient(s *registrystub.Stub) *registry.Client {

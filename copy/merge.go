@@ -246,12 +246,7 @@ func PlanMerge(src, dst *ListRead, target registry.Reference, rules manifestlist
 			inDst[m.Digest] = true
 		}
 	}
-	listed := map[digest.Digest]bool{}
 	for _, m := range result.Manifests {
-		if listed[m.Digest] {
-			continue // an entry repeated is brought once
-		}
-		listed[m.Digest] = true
 		from := src.Ref
 		if inDst[m.Digest] {
 			from = dst.Ref
