@@ -577,26 +577,18 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		}
 		return nil
 	}
-	for h := 0; len(manifests) > 0 && h <= manifests[len(manifests)-1].height; h++ {
-		var level []*node
-		for _, n := range manifests {
-			if n.height == h && !isTop[n] {
-				level = append(level, n)
-			}
-		}
-		if err := each(ctx, limit, level, func(ctx context.Context, n *node) error {
-			return put(ctx, n, "", false)
-		}); err != nil {
-			return err
-		}
-	}
-	// A top may be an entry of another top: by height, entries first. Two
-	// tops of one digest are one node, written once per tag.
+	// By height, entries first: a top may be an entry of another top. A
+	// top is put as one (under its tag, when set), once per tag.
 	slices.SortStableFunc(tops, func(a, b topNode) int { return a.n.height - b.n.height })
 	written := map[topNode]bool{}
-	for len(tops) > 0 {
-		h := tops[0].n.height
+	for h := 0; len(manifests)+len(tops) > 0; h++ {
 		var level []topNode
+		for len(manifests) > 0 && manifests[0].height == h {
+			if n := manifests[0]; !isTop[n] {
+				level = append(level, topNode{n: n})
+			}
+			manifests = manifests[1:]
+		}
 		for len(tops) > 0 && tops[0].n.height == h {
 			if t := tops[0]; !written[t] && (!t.n.present || t.tag != "") {
 				written[t] = true
@@ -605,7 +597,7 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 			tops = tops[1:]
 		}
 		if err := each(ctx, limit, level, func(ctx context.Context, t topNode) error {
-			return put(ctx, t.n, t.tag, true)
+			return put(ctx, t.n, t.tag, isTop[t.n])
 		}); err != nil {
 			return err
 		}

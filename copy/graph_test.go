@@ -82,6 +82,35 @@ func checkCounts(t *testing.T, s *registrystub.Stub, method, prefix string, dige
 	}
 }
 
+// checkEntriesFirst fails t unless each list of g was put to repo after
+// its entries (a registry refuses a list whose entries it lacks).
+func checkEntriesFirst(t *testing.T, s *registrystub.Stub, repo string, g repeatedGraph) {
+	t.Helper()
+	at := map[string]int{}
+	for i, r := range s.Requests() {
+		if _, seen := at[r]; !seen {
+			at[r] = i
+		}
+	}
+	put := func(d digest.Digest) int {
+		i, ok := at["PUT /v2/"+repo+"/manifests/"+d.String()]
+		if !ok {
+			t.Errorf("%s never put", d)
+		}
+		return i
+	}
+	below := g.images[1].Digest
+	for k, l := range g.lists {
+		if l == g.top {
+			break // put under its tag
+		}
+		if put(l) < put(g.images[0].Digest) || put(l) < put(below) {
+			t.Errorf("list %d put before its entries", k+1)
+		}
+		below = l
+	}
+}
+
 // TestRepeatedGraphCopy: a copy of a 3-level index whose levels repeat the
 // same entries 100 times reads each distinct manifest once, writes each
 // once, and asks for each blob once; a copy into a repository that holds
@@ -169,6 +198,7 @@ func TestRepeatedGraphTransfer(t *testing.T) {
 	checkCounts(t, s, "GET", "/v2/src/manifests/", g.manifests, 1)
 	checkCounts(t, s, "PUT", "/v2/dst/manifests/", g.manifests, 1)
 	checkCounts(t, s, "POST", "mount=", g.blobs, 1)
+	checkEntriesFirst(t, s, "dst", g)
 	if c, _ := stats.Snapshot(); c.Manifests != len(g.manifests) || c.Present != 0 {
 		t.Errorf("stats %+v, want %d manifests written", c, len(g.manifests))
 	}
