@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -320,4 +323,41 @@ func listDescriptor(t *testing.T, s *registrystub.Stub, repo string, d digest.Di
 
 func mlClient(s *registrystub.Stub) *registry.Client {
 	return registry.New(s.Host, nil, registry.Options{Insecure: true})
+}
+
+// TestGraphRequestsShareOneLimit: a transfer of an index of 20 indexes of
+// 20 images each never has more than SmallJobs requests at the source at
+// once: one limit for the whole graph, not one per level.
+func TestGraphRequestsShareOneLimit(t *testing.T) {
+	src, dst := newStubRegistry(t), newStubRegistry(t)
+	var inflight, most atomic.Int32
+	src.hook = func(http.ResponseWriter, *http.Request) bool {
+		n := inflight.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(time.Millisecond) // long enough for requests to overlap
+		inflight.Add(-1)
+		return false
+	}
+	top := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex}
+	top.SchemaVersion = 2
+	for i := range 20 {
+		var images []testImage
+		for j := range 20 {
+			images = append(images, src.pushImage("app", "amd64", []byte(fmt.Sprintf("layer %d/%d", i, j))))
+		}
+		raw := src.pushIndex("app", fmt.Sprintf("part%d", i), images, nil)
+		top.Manifests = append(top.Manifests, imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageIndex, Digest: digest.FromBytes(raw), Size: int64(len(raw))})
+	}
+	raw, _ := json.Marshal(top)
+	src.putManifest("app", "v1", imgspecv1.MediaTypeImageIndex, raw)
+	if err := Transfer(context.Background(), src.endpoint("app"), dst.endpoint("app"), Manifest{Digest: digest.FromBytes(raw)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if m := most.Load(); m > SmallJobs {
+		t.Errorf("%d requests at the source at once, want at most %d", m, SmallJobs)
+	}
+	if n := len(src.requestsMatching("GET", "/manifests/")); n != 1+20+400 {
+		t.Errorf("%d manifest GETs, want %d", n, 1+20+400)
+	}
 }
