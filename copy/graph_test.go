@@ -361,3 +361,25 @@ func TestGraphRequestsShareOneLimit(t *testing.T) {
 		t.Errorf("%d manifest GETs, want %d", n, 1+20+400)
 	}
 }
+
+// TestFetchRepeatedEntries: reading a list's entries (inspect --verbose,
+// create from a list) reads each distinct entry once.
+func TestFetchRepeatedEntries(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	g := pushRepeatedGraph(t, s, "app", "v1", 1, 100)
+	sess := mlSession()
+	ref := mlRef(t, s.Host, "app:v1")
+	f, err := FetchSource(context.Background(), sess, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Entries) != 200 {
+		t.Fatalf("%d entries, want 200", len(f.Entries))
+	}
+	for i, e := range f.Entries {
+		if digest.FromBytes(e.Raw) != e.Descriptor.Digest {
+			t.Fatalf("entry %d holds the bytes of another manifest", i)
+		}
+	}
+	checkCounts(t, s, "GET", "/v2/app/manifests/", g.manifests[:2], 1)
+}
