@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -382,4 +383,18 @@ func TestFetchRepeatedEntries(t *testing.T) {
 		}
 	}
 	checkCounts(t, s, "GET", "/v2/app/manifests/", g.manifests[:2], 1)
+}
+
+// TestChooseImageRepeatedLists: looking for a platform through nested
+// lists (a docker-archive holds one image) reads each nested list once,
+// however often the lists repeat it, even when no image matches.
+func TestChooseImageRepeatedLists(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	g := pushRepeatedGraph(t, s, "app", "v1", 3, 100)
+	opts := Options{SystemContext: localSys(t), Platforms: []imgspecv1.Platform{{OS: "linux", Architecture: "s390x"}}}
+	_, err := CopySides(context.Background(), regSide(s, "app", "v1"), localSide(t, "docker-archive:"+filepath.Join(t.TempDir(), "app.tar")), opts, nil)
+	if err == nil || !strings.Contains(err.Error(), "no image for platform linux/s390x") {
+		t.Fatalf("error %v, want no image for linux/s390x", err)
+	}
+	checkCounts(t, s, "GET", "/v2/app/manifests/", g.lists[:2], 1)
 }
