@@ -212,7 +212,7 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	setHeight(out, 0)
+	setHeight(out)
 	if !e.autoConvert {
 		if err := e.refuseSigned(ctx, done); err != nil {
 			return nil, err
@@ -228,7 +228,7 @@ func (e *engine) rewritten(n *node, raw []byte, mt string) *node {
 	if n.from != "" {
 		from = n.from
 	}
-	return &node{Digest: digest.FromBytes(raw), MediaType: mt, Size: int64(len(raw)), Raw: raw, parsed: p, children: n.children, desc: n.desc, from: from, converted: true}
+	return &node{Digest: digest.FromBytes(raw), MediaType: mt, Size: int64(len(raw)), Raw: raw, parsed: p, children: n.children, desc: n.desc, from: from, converted: true, eng: n.eng}
 }
 
 func cloneMap(m map[string]string) map[string]string {

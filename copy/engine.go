@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -71,6 +70,9 @@ type node struct {
 	// a conversion; converted marks the conversion's.
 	from      digest.Digest
 	converted bool
+	// eng is the engine whose source it was read from (its blobs are
+	// there).
+	eng *engine
 }
 
 // engine is one copy in progress: its two sides, limits and counters.
@@ -278,7 +280,11 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		return res, nil
 	}
 	// Phase 4: write.
-	if err := e.write(ctx, root, dst.Ref); err != nil {
+	ref := dst.Ref
+	if e.opts.Referrers {
+		ref = "" // the tag is written once the referrers are there too
+	}
+	if err := e.write(ctx, []topNode{{n: root, tag: ref}}); err != nil {
 		return Result{}, err
 	}
 	if e.opts.Referrers {
@@ -340,7 +346,7 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 		if len(e.opts.Platforms) != 1 {
 			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, entriesText(root.parsed.List))
 		}
-		d, err := e.chooseImage(ctx, root.parsed.List, e.opts.Platforms[0], 0)
+		d, err := e.chooseImage(ctx, root.parsed.List, e.opts.Platforms[0], 1, map[digest.Digest]bool{})
 		if err != nil {
 			return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
 		}
@@ -358,57 +364,19 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 		root.MediaType = root.parsed.MediaType
 	}
 
-	seen := map[digest.Digest]*node{root.Digest: root}
-	var mu sync.Mutex
-	level := []*node{root}
-	for depth := 0; len(level) > 0; depth++ {
-		if depth > 8 {
-			return nil, fmt.Errorf("%s@%s: lists nested more than 8 deep", e.src, top)
-		}
-		var next []*node
-		for _, n := range level {
-			if n.parsed.Kind != KindList {
-				continue
-			}
-			for i := range n.parsed.List.Manifests {
-				d := n.parsed.List.Manifests[i]
-				mu.Lock()
-				c := seen[d.Digest]
-				if c == nil {
-					c = &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, desc: &d}
-					seen[d.Digest] = c
-					next = append(next, c)
-				}
-				mu.Unlock()
-				n.children = append(n.children, c)
-			}
-		}
-		err := each(ctx, e.smallLimit, next, func(ctx context.Context, c *node) error {
-			raw, mt, err := e.src.manifest(ctx, c.Digest)
-			if err != nil {
-				return err
-			}
-			if err := checkManifest(e.src.String(), Manifest{Digest: c.Digest, Size: c.Size, Raw: raw}); err != nil {
-				return err
-			}
-			if c.MediaType == "" {
-				c.MediaType = mt
-			}
-			c.Raw = raw
-			if c.parsed, err = Parse(raw, c.MediaType); err != nil {
-				return fmt.Errorf("%s@%s: %w", e.src, c.Digest, err)
-			}
-			if c.parsed.Kind == KindList && !e.dstHoldsLists(dst) {
-				return fmt.Errorf("%s holds a single image; %s is a list", dst, c.Digest)
+	w := newGraphWalk(ctx, e.smallLimit)
+	if !e.dstHoldsLists(dst) {
+		w.check = func(n *node) error {
+			if n.parsed.Kind == KindList {
+				return fmt.Errorf("%s holds a single image; %s is a list", dst, n.Digest)
 			}
 			return nil
-		})
-		if err != nil {
-			return nil, err
 		}
-		level = next
 	}
-	setHeight(root, 0)
+	root = w.add(e, root)
+	if err := w.wait(); err != nil {
+		return nil, err
+	}
 	return root, nil
 }
 
@@ -416,53 +384,23 @@ func (e *engine) dstHoldsLists(dst Side) bool {
 	return dst.Local == nil || dst.Local.Transport() != "docker-archive"
 }
 
-// setHeight computes heights; depth guards against a cycle.
-func setHeight(n *node, depth int) int {
-	if depth > 16 {
-		return 0
-	}
-	h := 0
-	for _, c := range n.children {
-		h = max(h, 1+setHeight(c, depth+1))
-	}
-	n.height = h
-	return h
-}
-
-// nodesOf lists the graph once per manifest, top first.
-func nodesOf(root *node) []*node {
-	seen := map[*node]bool{}
-	var out []*node
-	var walk func(n *node)
-	walk = func(n *node) {
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		out = append(out, n)
-		for _, c := range n.children {
-			walk(c)
-		}
-	}
-	walk(root)
-	return out
-}
-
 // chooseImage picks the image of a list that a runtime would run on p,
 // looking into nested lists (an index whose entries are indexes) when the
-// list itself has no image for p.
-func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspecv1.Platform, depth int) (imgspecv1.Descriptor, error) {
+// list itself has no image for p. A nested list is looked into once
+// however often it repeats: tried holds those without one.
+func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspecv1.Platform, depth int, tried map[digest.Digest]bool) (imgspecv1.Descriptor, error) {
 	match := manifestlist.OnlyPlatform(p)
 	if i := match.Best(l.Manifests); i >= 0 && !manifestlist.IsList(l.Manifests[i].MediaType) {
 		return l.Manifests[i], nil
 	}
 	for _, d := range l.Manifests {
-		if !manifestlist.IsList(d.MediaType) || (d.Platform != nil && !match.Match(d.Platform)) {
+		if !manifestlist.IsList(d.MediaType) || (d.Platform != nil && !match.Match(d.Platform)) || tried[d.Digest] {
 			continue
 		}
-		if depth >= 8 {
-			return imgspecv1.Descriptor{}, errors.New("lists nested more than 8 deep")
+		if depth >= maxNesting {
+			return imgspecv1.Descriptor{}, ErrTooDeep
 		}
+		tried[d.Digest] = true
 		raw, mt, err := e.src.manifest(ctx, d.Digest)
 		if err != nil {
 			return imgspecv1.Descriptor{}, err
@@ -477,7 +415,7 @@ func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspe
 		if inner.Kind != KindList {
 			continue
 		}
-		if c, err := e.chooseImage(ctx, inner.List, p, depth+1); err == nil {
+		if c, err := e.chooseImage(ctx, inner.List, p, depth+1, tried); err == nil {
 			return c, nil
 		} else if !errors.Is(err, errNoImage) {
 			return imgspecv1.Descriptor{}, err
@@ -485,9 +423,6 @@ func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspe
 	}
 	return imgspecv1.Descriptor{}, fmt.Errorf("%w for platform %s; the list has %s", errNoImage, manifestlist.FormatPlatform(&p), entriesText(l))
 }
-
-// errNoImage is a list (nested lists included) without an image for a platform.
-var errNoImage = errors.New("no image")
 
 // checkPresent asks a registry destination, top-down, which manifests it
 // holds: a list it holds needs nothing below it.
@@ -527,106 +462,4 @@ func (e *engine) checkPresent(ctx context.Context, dst Endpoint, root *node) err
 		level = next
 	}
 	return nil
-}
-
-// needed is what must be written: the manifests the destination lacks,
-// and the blobs of the images among them, each once.
-func needed(root *node) (manifests []*node, blobs []neededBlob) {
-	seen := map[*node]bool{}
-	blobSeen := map[digest.Digest]bool{}
-	var walk func(n *node)
-	walk = func(n *node) {
-		if seen[n] || n.present {
-			return
-		}
-		seen[n] = true
-		manifests = append(manifests, n)
-		for _, c := range n.children {
-			walk(c)
-		}
-		for i, b := range n.parsed.Blobs {
-			if !blobSeen[b.Digest] {
-				blobSeen[b.Digest] = true
-				blobs = append(blobs, neededBlob{Descriptor: b, config: i == 0 && n.parsed.Config != nil})
-			}
-		}
-	}
-	walk(root)
-	slices.SortStableFunc(manifests, func(a, b *node) int { return a.height - b.height })
-	return manifests, blobs
-}
-
-type neededBlob struct {
-	registry.Descriptor
-	config bool
-}
-
-// write executes the plan: every blob, then the manifests children first,
-// the top one last (under tag when set).
-func (e *engine) write(ctx context.Context, root *node, tag string) error {
-	manifests, blobs := needed(root)
-	limit := e.smallLimit
-	if !e.dst.parallel() {
-		limit = 1
-	}
-	// Configs first: a docker-archive needs its config before its manifest,
-	// and they are small.
-	slices.SortStableFunc(blobs, func(a, b neededBlob) int {
-		switch {
-		case a.config && !b.config:
-			return -1
-		case b.config && !a.config:
-			return 1
-		}
-		return 0
-	})
-	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
-		return e.dst.putBlob(ctx, e, b.Descriptor, b.config)
-	}); err != nil {
-		return err
-	}
-	e.stats.add(func(s *Stats) { s.Present += countPresent(root) })
-	for h := 0; h <= root.height; h++ {
-		var level []*node
-		for _, n := range manifests {
-			if n.height == h && n != root {
-				level = append(level, n)
-			}
-		}
-		if err := each(ctx, limit, level, func(ctx context.Context, n *node) error {
-			if err := e.dst.putManifest(ctx, n.Raw, n.MediaType, n.Digest, "", false); err != nil {
-				return fmt.Errorf("put manifest %s: %w", n.Digest, err)
-			}
-			e.stats.add(func(s *Stats) { s.Manifests++ })
-			e.stats.progress("copied %s to %s", n.Digest, e.dst)
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-	ref := tag
-	if e.opts.Referrers {
-		ref = "" // the tag is written once the referrers are there too
-	}
-	if !root.present || ref != "" {
-		if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, ref, true); err != nil {
-			return fmt.Errorf("put manifest %s: %w", root.Digest, err)
-		}
-		if !root.present {
-			e.stats.add(func(s *Stats) { s.Manifests++ })
-			e.stats.progress("copied %s to %s", root.Digest, e.dst)
-		}
-	}
-	return nil
-}
-
-// countPresent counts the manifests found at the destination.
-func countPresent(root *node) int {
-	n := 0
-	for _, m := range nodesOf(root) {
-		if m.present {
-			n++
-		}
-	}
-	return n
 }

@@ -35,8 +35,6 @@ type MergeRequest struct {
 	// Attempts bounds the plans made when DESTINATION changes between the
 	// read and the write; 0 means DefaultMergeAttempts.
 	Attempts int
-	// Jobs bounds the entries brought at once; 0 means 6.
-	Jobs int
 	// Log, when set, is told each time DESTINATION changed and the merge
 	// is planned again.
 	Log io.Writer
@@ -266,37 +264,30 @@ func PlanMerge(src, dst *ListRead, target registry.Reference, rules manifestlist
 }
 
 // BringEntries makes every manifest plan.Transfers names present in
-// req.Target's repository, with its blobs (Transfer), req.Jobs at a time.
+// req.Target's repository, with its blobs, as one graph (TransferAll): what
+// the entries share is brought once.
 func BringEntries(ctx context.Context, req MergeRequest, plan *MergePlan) error {
 	tc, err := req.DestinationSession.Client(ctx, req.Target.Host)
 	if err != nil {
 		return err
 	}
-	jobs := req.Jobs
-	if jobs <= 0 {
-		jobs = 6
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
+	entries := make([]TransferEntry, 0, len(plan.Transfers))
 	for _, t := range plan.Transfers {
-		g.Go(func() error {
-			from, err := registry.ParseReference(t.From + "@" + t.Manifest.String())
-			if err != nil {
-				return err
-			}
-			sess := req.SourceSession
-			if plan.fromDst[t.From] {
-				sess = req.DestinationSession
-			}
-			fc, err := sess.Client(gctx, from.Host)
-			if err != nil {
-				return err
-			}
-			return Transfer(gctx, Endpoint{Client: fc, Repository: from.Repository},
-				Endpoint{Client: tc, Repository: req.Target.Repository}, Manifest{Digest: t.Manifest}, req.Stats)
-		})
+		from, err := registry.ParseReference(t.From + "@" + t.Manifest.String())
+		if err != nil {
+			return err
+		}
+		sess := req.SourceSession
+		if plan.fromDst[t.From] {
+			sess = req.DestinationSession
+		}
+		fc, err := sess.Client(ctx, from.Host)
+		if err != nil {
+			return err
+		}
+		entries = append(entries, TransferEntry{Source: Endpoint{Client: fc, Repository: from.Repository}, Manifest: Manifest{Digest: t.Manifest}})
 	}
-	return g.Wait()
+	return TransferAll(ctx, Endpoint{Client: tc, Repository: req.Target.Repository}, entries, req.Stats)
 }
 
 // mergeWritesDestination reports whether the result goes back to DESTINATION's

@@ -86,12 +86,20 @@ type Fetched struct {
 
 // FetchSource reads ref and, for a list, every entry's manifest.
 func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*Fetched, error) {
+	return fetchSource(ctx, sess, ref, make(limiter, readJobs))
+}
+
+// fetchSource is FetchSource with its requests under slots.
+func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference, slots limiter) (*Fetched, error) {
 	c, err := sess.Client(ctx, ref.Host)
 	if err != nil {
 		return nil, err
 	}
-	r, err := ReadList(ctx, c, ref)
-	if err != nil {
+	var r *ListRead
+	if err := slots.do(ctx, func() (err error) {
+		r, err = ReadList(ctx, c, ref)
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	s := &Fetched{ListRead: r}
@@ -99,21 +107,21 @@ func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 		s.Entries = []manifestlist.Entry{*r.Single}
 		return s, nil
 	}
-	if s.Entries, err = FetchChildren(ctx, c, ref, r.List); err != nil {
+	if s.Entries, err = fetchChildren(ctx, c, ref, r.List, slots); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// FetchSources resolves refs concurrently through one session; the result
-// keeps their order.
+// FetchSources resolves refs concurrently through one session, every
+// request of all of them under one limit; the result keeps their order.
 func FetchSources(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*Fetched, error) {
 	out := make([]*Fetched, len(refs))
+	slots := make(limiter, readJobs)
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(readJobs)
 	for i, ref := range refs {
 		g.Go(func() (err error) {
-			out[i], err = FetchSource(ctx, sess, ref)
+			out[i], err = fetchSource(ctx, sess, ref, slots)
 			return err
 		})
 	}
@@ -121,15 +129,26 @@ func FetchSources(ctx context.Context, sess *registry.Session, refs []registry.R
 }
 
 // FetchChildren reads the manifest of every entry of list, which lives in
-// ref's repository, concurrently; the entries keep the list's order and
-// their Source names each by digest.
+// ref's repository, concurrently, each digest once however often the list
+// repeats it; the entries keep the list's order and their Source names
+// each by digest.
 func FetchChildren(ctx context.Context, c *registry.Client, ref registry.Reference, list *manifestlist.List) ([]manifestlist.Entry, error) {
+	return fetchChildren(ctx, c, ref, list, make(limiter, readJobs))
+}
+
+func fetchChildren(ctx context.Context, c *registry.Client, ref registry.Reference, list *manifestlist.List, slots limiter) ([]manifestlist.Entry, error) {
 	out := make([]manifestlist.Entry, len(list.Manifests))
+	var reads flights[digest.Digest, []byte]
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(readJobs)
 	for i, d := range list.Manifests {
 		g.Go(func() error {
-			raw, _, err := c.GetManifest(ctx, ref.Repository, d.Digest.String())
+			raw, err := reads.do(ctx, d.Digest, func() (raw []byte, err error) {
+				err = slots.do(ctx, func() (err error) {
+					raw, _, err = c.GetManifest(ctx, ref.Repository, d.Digest.String())
+					return err
+				})
+				return raw, err
+			})
 			if err != nil {
 				return fmt.Errorf("entry %s of %s: %w", d.Digest, ref, err)
 			}

@@ -51,14 +51,42 @@ type Manifest struct {
 // the manifest is put. It runs DefaultJobs blob streams at once; a whole
 // copy with options is CopySides.
 func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) error {
+	return TransferAll(ctx, dst, []TransferEntry{{Source: src, Manifest: m}}, stats)
+}
+
+// TransferEntry is a manifest to transfer and the repository it is read from.
+type TransferEntry struct {
+	Source   Endpoint
+	Manifest Manifest
+}
+
+// TransferAll is Transfer of several manifests into one repository, as one
+// graph: a digest they share, at whatever level of nesting and however
+// often it repeats, is looked for, read and written once, and every
+// request of the graph runs under one limit (SmallJobs).
+func TransferAll(ctx context.Context, dst Endpoint, entries []TransferEntry, stats *Stats) error {
 	if stats == nil {
 		stats = &Stats{}
 	}
-	e := newEngine(&registrySource{ep: src, ref: m.Digest.String()}, &registryDestination{ep: dst}, Options{Jobs: DefaultJobs}, stats)
-	// Callers run Transfer concurrently: they share one stream limit; the
-	// small requests are not queued behind it.
-	e.streams, e.smallLimit = transferStreams, SmallJobs
-	return e.transfer(ctx, dst, m)
+	newTransferEngine := func(src Endpoint) *engine {
+		e := newEngine(&registrySource{ep: src}, &registryDestination{ep: dst}, Options{Jobs: DefaultJobs}, stats)
+		// Transfers share one stream limit; the small requests are not
+		// queued behind it.
+		e.streams, e.smallLimit = transferStreams, SmallJobs
+		return e
+	}
+	engines := map[Endpoint]*engine{}
+	items := make([]transferItem, len(entries))
+	for i, t := range entries {
+		if engines[t.Source] == nil {
+			engines[t.Source] = newTransferEngine(t.Source)
+		}
+		items[i] = transferItem{e: engines[t.Source], m: t.Manifest}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	return items[0].e.transferAll(ctx, dst, items)
 }
 
 // transferStreams bounds the blob streams of every Transfer call of the
@@ -66,75 +94,59 @@ func Transfer(ctx context.Context, src, dst Endpoint, m Manifest, stats *Stats) 
 // Options.Jobs.
 var transferStreams = make(chan struct{}, DefaultJobs)
 
+// transferItem is a manifest to transfer and the engine that reads it.
+type transferItem struct {
+	e *engine
+	m Manifest
+}
+
+// transfer makes m of e's source present in dst (see Transfer).
 func (e *engine) transfer(ctx context.Context, dst Endpoint, m Manifest) error {
-	present := false
+	return e.transferAll(ctx, dst, []transferItem{{e: e, m: m}})
+}
+
+// transferAll reads the graphs of items as one, skipping what dst holds
+// (a manifest present has everything below it), then writes what is
+// missing with e's destination: blobs, then manifests entries first.
+func (e *engine) transferAll(ctx context.Context, dst Endpoint, items []transferItem) error {
+	w := newGraphWalk(ctx, e.smallLimit)
 	if !dst.New {
-		// Present already: nothing is read from the source.
-		if desc, err := dst.Client.HeadManifest(ctx, dst.Repository, m.Digest.String()); err == nil {
-			if m.Size > 0 && desc.Size > 0 && desc.Size != m.Size {
-				return &CorruptError{Kind: "manifest", Digest: m.Digest, Source: dst.String(), Size: m.Size, GotSize: desc.Size}
+		w.probe = func(ctx context.Context, n *node) (bool, error) {
+			desc, err := dst.Client.HeadManifest(ctx, dst.Repository, n.Digest.String())
+			switch {
+			case err == nil:
+				if n.Size > 0 && desc.Size > 0 && desc.Size != n.Size {
+					return false, &CorruptError{Kind: "manifest", Digest: n.Digest, Source: dst.String(), Size: n.Size, GotSize: desc.Size}
+				}
+				return true, nil
+			case errors.Is(err, registry.ErrNotFound):
+				return false, nil
 			}
-			present = true
-			e.stats.add(func(s *Stats) { s.Present++ })
-			if m.Tag == "" {
-				return nil
+			return false, err
+		}
+	}
+	tops := make([]topNode, len(items))
+	for i, it := range items {
+		n := &node{Digest: it.m.Digest, MediaType: it.m.MediaType, Size: it.m.Size, Raw: it.m.Raw}
+		tops[i] = topNode{n: w.add(it.e, n), tag: it.m.Tag}
+	}
+	if err := w.wait(); err != nil {
+		return err
+	}
+	for _, t := range tops {
+		if n := t.n; t.tag != "" && n.Raw == nil {
+			// Present by digest, missing under its tag: read to be put.
+			raw, mt, err := w.read(ctx, n.eng, n.Digest, n.Size)
+			if err != nil {
+				return err
 			}
-		} else if !errors.Is(err, registry.ErrNotFound) {
-			return err
+			if n.MediaType == "" {
+				n.MediaType = ManifestMediaType(raw, mt)
+			}
+			n.Raw = raw
 		}
 	}
-	if m.Raw == nil {
-		raw, mt, err := e.src.manifest(ctx, m.Digest)
-		if err != nil {
-			return err
-		}
-		m.Raw = raw
-		if m.MediaType == "" {
-			m.MediaType = mt
-		}
-	}
-	if err := checkManifest(e.src.String(), m); err != nil {
-		return err
-	}
-	root := &node{Digest: m.Digest, MediaType: m.MediaType, Size: m.Size, Raw: m.Raw}
-	var err error
-	if root.parsed, err = Parse(m.Raw, m.MediaType); err != nil {
-		return fmt.Errorf("%s@%s: %w", e.src, m.Digest, err)
-	}
-	if root.MediaType == "" {
-		root.MediaType = root.parsed.MediaType
-	}
-	if present {
-		// Only the tag is missing.
-	} else if root.parsed.Kind == KindList {
-		// Entries first, each as its own transfer: what dst holds is
-		// skipped without reading it.
-		var children []Manifest
-		for _, d := range root.parsed.List.Manifests {
-			children = append(children, Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size})
-		}
-		if err := each(ctx, e.smallLimit, children, func(ctx context.Context, c Manifest) error {
-			return e.transfer(ctx, dst, c)
-		}); err != nil {
-			return err
-		}
-	} else if err := each(ctx, e.smallLimit, root.parsed.Blobs, func(ctx context.Context, b registry.Descriptor) error {
-		return e.registryBlob(ctx, dst, b)
-	}); err != nil {
-		return err
-	}
-	ref := m.Digest.String()
-	if m.Tag != "" {
-		ref = m.Tag
-	}
-	if _, err := dst.Client.PutManifest(ctx, dst.Repository, ref, m.Raw, m.MediaType); err != nil {
-		return err
-	}
-	if !present {
-		e.stats.add(func(s *Stats) { s.Manifests++ })
-		e.stats.progress("copied %s to %s", m.Digest, dst)
-	}
-	return nil
+	return e.write(ctx, tops)
 }
 
 // checkManifest holds a manifest's bytes to the descriptor that named it.

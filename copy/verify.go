@@ -156,8 +156,9 @@ type verifyItem struct {
 func verifyItems(ctx context.Context, r *Report, l *manifestlist.List, items []verifyItem, opts VerifyOptions) error {
 	r.Entries = len(items)
 	per := make([][]Problem, len(items))
+	reads := &verifyReads{}
 	err := ForEach(ctx, items, func(ctx context.Context, i int, it verifyItem) error {
-		ps, err := verifyEntry(ctx, it, opts)
+		ps, err := verifyEntry(ctx, it, opts, reads)
 		per[i] = ps
 		return err
 	})
@@ -215,9 +216,40 @@ func orNone(d digest.Digest) string {
 	return d.String()
 }
 
+// verifyReads are the requests of one verify, each made once per
+// repository and digest however often a list repeats an entry or a blob.
+type verifyReads struct {
+	manifests, configs flights[verifyKey, []byte]
+	blobs              flights[verifyKey, bool]
+}
+
+type verifyKey struct {
+	at string
+	d  digest.Digest
+}
+
+func (r *verifyReads) manifest(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
+	return r.manifests.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
+		raw, _, err := at.Client.GetManifest(ctx, at.Repository, d.String())
+		return raw, err
+	})
+}
+
+func (r *verifyReads) config(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
+	return r.configs.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
+		return at.Client.ReadBlob(ctx, at.Repository, d, 4<<20)
+	})
+}
+
+func (r *verifyReads) blobExists(ctx context.Context, at Endpoint, d digest.Digest) (bool, error) {
+	return r.blobs.do(ctx, verifyKey{at.String(), d}, func() (bool, error) {
+		return at.Client.BlobExists(ctx, at.Repository, d)
+	})
+}
+
 // verifyEntry checks one entry: its bytes, its presence, its config and,
 // with opts.Deep, its layers.
-func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Problem, error) {
+func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *verifyReads) ([]Problem, error) {
 	d := it.desc
 	platform := ""
 	if !manifestlist.IsAttestation(d) {
@@ -240,7 +272,7 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Prob
 		}
 	} else {
 		var err error
-		raw, _, err = it.at.Client.GetManifest(ctx, it.at.Repository, d.Digest.String())
+		raw, err = reads.manifest(ctx, it.at, d.Digest)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
 			return []Problem{problem(ProblemMissing, "manifest not in %s", it.at)}, nil
@@ -265,7 +297,7 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Prob
 		return out, nil // a nested list or an unknown kind: nothing more to read
 	}
 	if isImageConfigType(m.Config.MediaType) && !manifestlist.IsAttestation(d) {
-		cfg, err := it.at.Client.ReadBlob(ctx, it.at.Repository, m.Config.Digest, 4<<20)
+		cfg, err := reads.config(ctx, it.at, m.Config.Digest)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
 			out = append(out, problem(ProblemMissing, "config %s not in %s", m.Config.Digest, it.at))
@@ -286,7 +318,7 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Prob
 		if len(b.URLs) > 0 {
 			continue // foreign layers live outside the registry
 		}
-		ok, err := it.at.Client.BlobExists(ctx, it.at.Repository, b.Digest)
+		ok, err := reads.blobExists(ctx, it.at, b.Digest)
 		if err != nil {
 			return nil, err
 		}

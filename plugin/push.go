@@ -7,16 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
 )
 
 type pushOptions struct {
@@ -131,12 +128,14 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 func pushList(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, log io.Writer) (string, error) {
 	sess.Want(target.Host, target.Repository, "pull", "push")
 	var foreign []manifestlist.Entry
+	repeated := map[string]bool{}
 	for _, e := range entries {
 		src, err := registry.ParseReference(e.Source)
 		if err != nil {
 			return "", fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
 		}
-		if src.Name() != target.Name() {
+		if key := e.Source + " " + e.Descriptor.Digest.String(); src.Name() != target.Name() && !repeated[key] {
+			repeated[key] = true
 			sess.Want(src.Host, src.Repository, "pull")
 			foreign = append(foreign, e)
 		}
@@ -152,20 +151,18 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 		dst.New = c.RepositoryIsNew(ctx, target.Repository)
 	}
 	var stats copy.Stats
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.SmallJobs)
+	// One graph: what entries share is looked for, read and written once.
+	transfers := make([]copy.TransferEntry, 0, len(foreign))
 	for _, e := range foreign {
-		g.Go(func() error {
-			src, _ := registry.ParseReference(e.Source)
-			sc, err := sess.Client(gctx, src.Host)
-			if err != nil {
-				return err
-			}
-			return copy.Transfer(gctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
-				copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
-		})
+		src, _ := registry.ParseReference(e.Source)
+		sc, err := sess.Client(ctx, src.Host)
+		if err != nil {
+			return "", err
+		}
+		transfers = append(transfers, copy.TransferEntry{Source: copy.Endpoint{Client: sc, Repository: src.Repository},
+			Manifest: copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}})
 	}
-	if err := g.Wait(); err != nil {
+	if err := copy.TransferAll(ctx, dst, transfers, &stats); err != nil {
 		return "", err
 	}
 	if len(foreign) > 0 {
@@ -280,160 +277,4 @@ func readSpec(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is over %d MiB; a spec is a short YAML file", path, maxSpecSize>>20)
 	}
 	return b, nil
-}
-
-// pushPlan is what push --dry-run prints: every write push would make.
-type pushPlan struct {
-	Target    string        `json:"target"`
-	Digest    digest.Digest `json:"digest"`
-	MediaType string        `json:"mediaType"`
-	// TagHolds is set when the target tag already points at this digest.
-	TagHolds bool       `json:"tagHolds"`
-	Steps    []pushStep `json:"steps"`
-	// Requests and Bytes estimate the whole push: requests at most, bytes
-	// uploaded at most (blobs the destination already has are not sent).
-	Requests int   `json:"requests"`
-	Bytes    int64 `json:"bytes"`
-}
-
-// pushStep is one entry's transfer, or the put of the list or of a tag.
-type pushStep struct {
-	// Action: "in place" (the entry lives in the target repository),
-	// "present" (already there), "mount" (blobs mounted within the
-	// registry), "copy" (blobs streamed from another registry), "put" (the
-	// list, by tag) or "tag" (an extra tag).
-	Action   string        `json:"action"`
-	Platform string        `json:"platform,omitempty"`
-	Digest   digest.Digest `json:"digest"`
-	From     string        `json:"from,omitempty"`
-	To       string        `json:"to"`
-	Blobs    int           `json:"blobs,omitempty"`
-	Requests int           `json:"requests"`
-	Bytes    int64         `json:"bytes"`
-}
-
-// planPush finds out, with reads only (a HEAD per entry from another
-// repository, and one for the tag), what pushList would write.
-func planPush(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, tags []string) (*pushPlan, error) {
-	sess.Want(target.Host, target.Repository, "pull")
-	for _, e := range entries {
-		if src, err := registry.ParseReference(e.Source); err == nil && src.Name() != target.Name() {
-			sess.Want(src.Host, src.Repository, "pull")
-		}
-	}
-	c, err := sess.Client(ctx, target.Host)
-	if err != nil {
-		return nil, err
-	}
-	plan := &pushPlan{Target: target.String(), Digest: digest.FromBytes(raw), MediaType: mediaType}
-	steps := make([]pushStep, len(entries))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.DefaultJobs)
-	for i, e := range entries {
-		g.Go(func() error { return planStep(gctx, c, target, e, &steps[i]) })
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	if desc, err := c.HeadManifest(ctx, target.Repository, target.Tag); err == nil {
-		plan.TagHolds = desc.Digest == plan.Digest
-	} else if !errors.Is(err, registry.ErrNotFound) {
-		return nil, err
-	}
-	steps = append(steps, pushStep{Action: "put", Digest: plan.Digest, To: target.String(), Requests: 1, Bytes: int64(len(raw))})
-	for _, t := range tags {
-		steps = append(steps, pushStep{Action: "tag", Digest: plan.Digest, To: target.Name() + ":" + t, Requests: 1, Bytes: int64(len(raw))})
-	}
-	foreign := 0
-	for _, s := range steps {
-		plan.Requests += s.Requests
-		plan.Bytes += s.Bytes
-		if s.Action == "present" || s.Action == "mount" || s.Action == "copy" {
-			foreign++
-		}
-	}
-	if foreign > 1 {
-		plan.Requests++ // pushList's probe of the target repository
-	}
-	plan.Steps = steps
-	return plan, nil
-}
-
-func dryRunPush(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, tags []string, format string) error {
-	switch format {
-	case "", "table", "json":
-	default:
-		return fmt.Errorf("invalid --format %q: accepted: table, json", format)
-	}
-	plan, err := planPush(ctx, sess, target, entries, raw, mediaType, tags)
-	if err != nil {
-		return fmt.Errorf("push --dry-run %s: %w", target, err)
-	}
-	if format == "" {
-		format = "table"
-	}
-	return writeFormatted(dockerCLI.Out(), format, plan, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "Push %s (dry run: nothing written)\n", termText(plan.Target))
-		fmt.Fprintln(w, "ACTION\tPLATFORM\tDIGEST\tFROM\tTO\tREQUESTS\tBYTES")
-		for _, s := range plan.Steps {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", s.Action, orDash(termText(s.Platform)), termText(s.Digest.String()),
-				orDash(termText(s.From)), termText(s.To), s.Requests, s.Bytes)
-		}
-		if plan.TagHolds {
-			fmt.Fprintf(w, "%s already holds %s\n", termText(plan.Target), plan.Digest)
-		}
-		fmt.Fprintf(w, "Total: at most %d requests, %d bytes uploaded; list %s (%s)\n", plan.Requests, plan.Bytes, plan.Digest, termText(plan.MediaType))
-	})
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// planStep finds out, with at most one HEAD, what pushing entry e to target
-// takes.
-func planStep(ctx context.Context, c *registry.Client, target registry.Reference, e manifestlist.Entry, step *pushStep) error {
-	src, err := registry.ParseReference(e.Source)
-	if err != nil {
-		return fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
-	}
-	st := pushStep{Digest: e.Descriptor.Digest, From: src.Name(), To: target.Name(), Platform: manifestlist.FormatPlatform(e.Descriptor.Platform)}
-	if manifestlist.IsAttestation(e.Descriptor) {
-		st.Platform = "attestation"
-	}
-	if src.Name() == target.Name() {
-		st.Action = "in place"
-		*step = st
-		return nil
-	}
-	st.Requests = 1 // the HEAD push makes too
-	if _, err := c.HeadManifest(ctx, target.Repository, e.Descriptor.Digest.String()); err == nil {
-		st.Action = "present"
-		*step = st
-		return nil
-	} else if !errors.Is(err, registry.ErrNotFound) {
-		return err
-	}
-	var blobs []registry.Descriptor
-	if p, err := copy.Parse(e.Raw, e.Descriptor.MediaType); err == nil && p.Kind == copy.KindImage {
-		blobs = p.Blobs
-	}
-	st.Blobs = len(blobs)
-	if src.Host == target.Host {
-		st.Action = "mount"
-		st.Requests += len(blobs) + 1 // a mount per blob, the manifest put
-	} else {
-		st.Action = "copy"
-		for _, b := range blobs {
-			st.Bytes += b.Size
-		}
-		// Per blob: a HEAD, the source GET, the upload POST and PUT.
-		st.Requests += 4*len(blobs) + 1
-		st.Bytes += int64(len(e.Raw))
-	}
-	*step = st
-	return nil
 }

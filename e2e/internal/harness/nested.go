@@ -78,3 +78,36 @@ func (c *Client) PushTagSchemaReferrer(repo string, subject Descriptor, artifact
 	}
 	return ref, nil
 }
+
+// PushRepeatedGraph pushes to repo, where a and b are, a graph of levels
+// OCI indexes that repeat their entries: list 1 names a and b, repeat
+// times each; list k names a and list k-1, repeat times each. The last
+// list is tagged tag. It returns the lists, list 1 first.
+func (c *Client) PushRepeatedGraph(repo, tag string, a, b Image, levels, repeat int) ([]List, error) {
+	var lists []List
+	below := b.Descriptor()
+	for k := 1; k <= levels; k++ {
+		ix := Index{SchemaVersion: 2, MediaType: MediaTypeOCIIndex}
+		for range repeat {
+			ix.Manifests = append(ix.Manifests, a.Descriptor(), below)
+		}
+		l := List{Repo: repo, MediaType: MediaTypeOCIIndex}
+		if k == levels {
+			l.Tag = tag
+		}
+		var err error
+		if l.Raw, err = json.Marshal(ix); err != nil {
+			return nil, err
+		}
+		ref := Digest(l.Raw)
+		if l.Tag != "" {
+			ref = l.Tag
+		}
+		if l.Digest, err = c.PutManifest(repo, ref, MediaTypeOCIIndex, l.Raw); err != nil {
+			return nil, fmt.Errorf("pushing list %d of %d: %w", k, levels, err)
+		}
+		lists = append(lists, l)
+		below = l.Descriptor()
+	}
+	return lists, nil
+}
