@@ -32,8 +32,15 @@ type authTransport struct {
 	next      http.RoundTripper
 	host      string // the registry's API host, as in its URLs
 	insecure  bool   // the registry may be reached over plain HTTP
-	creds     Credentials
 	userAgent string
+
+	// credMu guards the credentials, which lookup provides on the first
+	// challenge when they were not given; it is never taken before mu.
+	credMu  sync.Mutex
+	creds   Credentials
+	lookup  func() (Credentials, error)
+	looked  bool
+	lookErr error
 
 	mu      sync.Mutex
 	scopes  []Scope // what the command declared, plus pull on repositories a challenge named
@@ -130,7 +137,7 @@ func canonicalAddress(host, scheme string) string {
 // anonymous requests (Artifactory's "hide existence"): credentials are
 // configured, none went with the request, and no challenge was ever seen.
 func (t *authTransport) mayHide(sent *http.Request) bool {
-	if t.creds.Username == "" && t.creds.IdentityToken == "" || sent.Header.Get("Authorization") != "" {
+	if !t.mayPresent() || sent.Header.Get("Authorization") != "" {
 		return false
 	}
 	t.mu.Lock()
@@ -145,7 +152,7 @@ func (t *authTransport) mayHide(sent *http.Request) bool {
 // longer covers what the command declared (a scope was added since) or has
 // expired: asking now saves the round trip of a refused request.
 func (t *authTransport) prepare(req *http.Request) error {
-	if t.creds.RegistryToken != "" {
+	if t.known().RegistryToken != "" {
 		return nil
 	}
 	t.mu.Lock()
@@ -171,15 +178,16 @@ func (t *authTransport) authorize(req *http.Request) *http.Request {
 	if t.userAgent != "" {
 		r.Header.Set("User-Agent", t.userAgent)
 	}
-	if t.creds.RegistryToken != "" {
-		r.Header.Set("Authorization", "Bearer "+t.creds.RegistryToken)
+	creds := t.known()
+	if creds.RegistryToken != "" {
+		r.Header.Set("Authorization", "Bearer "+creds.RegistryToken)
 		return r
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
-	case t.scheme == "basic" && t.creds.Username != "":
-		r.SetBasicAuth(t.creds.Username, t.creds.Password)
+	case t.scheme == "basic" && creds.Username != "":
+		r.SetBasicAuth(creds.Username, creds.Password)
 	case t.scheme == "bearer" && t.token != "" && time.Now().Before(t.expires):
 		r.Header.Set("Authorization", "Bearer "+t.token)
 	}
@@ -192,7 +200,7 @@ func (t *authTransport) authorize(req *http.Request) *http.Request {
 // met with one /v2/ request, whose challenge then serves: gcr.io once
 // challenged only there, and Artifactory answers 404 to anonymous requests.
 func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, error) {
-	if t.creds.RegistryToken != "" {
+	if t.known().RegistryToken != "" {
 		return false, nil
 	}
 	challenges := usable(challenge.ResponseChallenges(resp))
@@ -205,6 +213,17 @@ func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, e
 		challenges = t.pingFound
 		t.pingMu.Unlock()
 	}
+	if len(challenges) == 0 {
+		return false, nil
+	}
+	creds, err := t.credentials()
+	if err != nil {
+		return false, err
+	}
+	if creds.RegistryToken != "" {
+		// Learnt just now: the request went without it.
+		return true, nil
+	}
 	for _, c := range challenges {
 		switch c.Scheme {
 		case "basic":
@@ -212,7 +231,7 @@ func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, e
 			t.scheme = "basic"
 			t.mu.Unlock()
 			// Worth sending again only if the credentials did not go with it.
-			return t.creds.Username != "" && sent.Header.Get("Authorization") == "", nil
+			return creds.Username != "" && sent.Header.Get("Authorization") == "", nil
 		case "bearer":
 			return t.refresh(sent, c.Parameters)
 		}
@@ -365,10 +384,16 @@ type RealmError struct {
 	Err      error
 	// Answered is set when the realm answered, but not with a token.
 	Answered bool
+	// Refused is set when the realm was not asked: the registry named one
+	// that its credentials may not go to (checkRealm).
+	Refused bool
 }
 
 // Error names the token realm and what went wrong there.
 func (e *RealmError) Error() string {
+	if e.Refused {
+		return fmt.Sprintf("registry %s names token service %s, refused: %v", e.Registry, escapeText(e.Realm, 200), e.Err)
+	}
 	if e.Answered {
 		return fmt.Sprintf("token service %s for registry %s failed: %v", escapeText(e.Realm, 200), e.Registry, e.Err)
 	}
@@ -388,17 +413,21 @@ func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
 		return "", time.Time{}, fmt.Errorf("registry %s sent an invalid token realm %q", orig.URL.Host, escapeText(t.realm, 200))
 	}
+	named := url.URL{Scheme: realm.Scheme, Host: realm.Host, Path: realm.Path}
+	if err := checkRealm(realm, orig.URL); err != nil {
+		return "", time.Time{}, &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err, Refused: true}
+	}
+	creds := t.known()
 	t.asked = slices.Clone(t.scopes)
 	scopes := scopeStrings(t.scopes)
-	named := url.URL{Scheme: realm.Scheme, Host: realm.Host, Path: realm.Path}
 	realmErr := func(err error) error {
 		return &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err, Answered: true}
 	}
 	var req *http.Request
-	if t.creds.IdentityToken != "" {
+	if creds.IdentityToken != "" {
 		form := url.Values{
 			"grant_type":    {"refresh_token"},
-			"refresh_token": {t.creds.IdentityToken},
+			"refresh_token": {creds.IdentityToken},
 			"client_id":     {"docker-mlist"},
 			"service":       {t.service},
 			"scope":         {strings.Join(scopes, " ")},
@@ -421,8 +450,8 @@ func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		if t.creds.Username != "" {
-			req.SetBasicAuth(t.creds.Username, t.creds.Password)
+		if creds.Username != "" {
+			req.SetBasicAuth(creds.Username, creds.Password)
 		}
 	}
 	if t.userAgent != "" {

@@ -42,13 +42,21 @@ type Credentials struct {
 // Options say how to reach one registry.
 type Options struct {
 	// Insecure allows plain HTTP and TLS without certificate verification,
-	// as Docker does for its insecure registries.
+	// as Docker does for its insecure registries: for the registry's own
+	// host only, never for its token realm or a host it redirects to.
 	Insecure bool
-	// TLS carries the CA pool and client certificates from certs.d; nil means
-	// the system roots.
-	TLS         *tls.Config
-	Credentials Credentials
-	UserAgent   string
+	// TLS returns the CA pool and client certificates for a host (certs.d);
+	// nil, or a nil result, means the system roots. It is asked for the
+	// registry's host and, separately, for each other host a request goes
+	// to (token realm, redirects), so each host gets its own.
+	TLS func(host string) (*tls.Config, error)
+	// Credentials are used as given. When they are zero and
+	// LookupCredentials is set, that is called instead, once, the first
+	// time the registry answers with a challenge: a registry that never
+	// asks for credentials never causes a credential helper to run.
+	Credentials       Credentials
+	LookupCredentials func() (Credentials, error)
+	UserAgent         string
 	// Log, when set, receives one line per request (method, URL, status), never
 	// headers: used by --debug.
 	Log func(format string, args ...any)
@@ -63,6 +71,15 @@ type Options struct {
 	// (0: 60 s). A stalled body fails like a cut connection, and is retried
 	// where the read is.
 	IdleTimeout time.Duration
+	// TotalTimeout bounds a whole answer other than a blob's (token,
+	// manifest, tags page, error body), however steadily it trickles
+	// (0: 60 s).
+	TotalTimeout time.Duration
+	// MinRate is the throughput, in bytes per second, under which a blob
+	// body fails when it stays there for RateWindow of reading (0: 64 KiB/s
+	// over 60 s), and is retried like a cut connection.
+	MinRate    int64
+	RateWindow time.Duration
 }
 
 // Default deadlines, for Options fields left zero.
@@ -70,6 +87,9 @@ const (
 	DefaultDialTimeout   = 30 * time.Second
 	DefaultHeaderTimeout = 60 * time.Second
 	DefaultIdleTimeout   = 60 * time.Second
+	DefaultTotalTimeout  = 60 * time.Second
+	DefaultMinRate       = 64 << 10
+	DefaultRateWindow    = 60 * time.Second
 )
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -89,10 +109,11 @@ type Scope struct {
 type Client struct {
 	Host string // "registry.example.com:5000", as in references
 
-	opts Options
-	tls  *tls.Config
-	http *http.Client
-	auth *authTransport
+	opts   Options
+	tls    *tls.Config
+	tlsErr error // reading the registry's certificates failed
+	http   *http.Client
+	auth   *authTransport
 
 	// first serialises the requests of a client with credentials until one
 	// has gone through, so the registry's challenge is met once, not by
@@ -126,43 +147,67 @@ func APIHost(domain string) string {
 // insecure registry) and answers the registry's challenge, with one token
 // covering every scope on token-auth registries.
 func New(host string, scopes []Scope, opts Options) *Client {
-	tlsConfig := opts.TLS
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	} else {
-		tlsConfig = tlsConfig.Clone()
+	apiHost := APIHost(host)
+	var own *tls.Config
+	var tlsErr error
+	if opts.TLS != nil {
+		own, tlsErr = opts.TLS(host)
 	}
+	tlsConfig := withDefaults(own)
 	if opts.Insecure {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
 	}
 	dial := orDefault(opts.DialTimeout, DefaultDialTimeout)
-	var rt http.RoundTripper = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   dial,
-		ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
-		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
+	build := func(cfg *tls.Config) *http.Transport {
+		return &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:       cfg,
+			TLSHandshakeTimeout:   dial,
+			ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
+			MaxIdleConnsPerHost:   16,
+			ForceAttemptHTTP2:     true,
+		}
 	}
-	rt = &idleTransport{next: rt, idle: orDefault(opts.IdleTimeout, DefaultIdleTimeout)}
+	var rt http.RoundTripper = &hostTransports{
+		registry: apiHost,
+		own:      build(tlsConfig),
+		tlsFor:   opts.TLS,
+		build:    build,
+	}
+	rt = &idleTransport{
+		next:    rt,
+		idle:    orDefault(opts.IdleTimeout, DefaultIdleTimeout),
+		total:   orDefault(opts.TotalTimeout, DefaultTotalTimeout),
+		minRate: opts.MinRate,
+		window:  orDefault(opts.RateWindow, DefaultRateWindow),
+	}
+	if opts.MinRate == 0 {
+		rt.(*idleTransport).minRate = DefaultMinRate
+	}
 	if opts.Log != nil {
 		rt = &logTransport{next: rt, log: opts.Log}
 	}
 	auth := &authTransport{
 		next:      rt,
-		host:      APIHost(host),
+		host:      apiHost,
 		insecure:  opts.Insecure,
 		creds:     opts.Credentials,
+		lookup:    opts.LookupCredentials,
 		scopes:    mergeScopes(scopes),
 		userAgent: opts.UserAgent,
 	}
+	if auth.creds != (Credentials{}) || auth.lookup == nil {
+		auth.lookup = nil
+		auth.looked = true
+	}
 	return &Client{
-		Host: host,
-		opts: opts,
-		tls:  tlsConfig,
-		http: &http.Client{Transport: auth},
-		auth: auth,
+		Host:   host,
+		opts:   opts,
+		tls:    tlsConfig,
+		tlsErr: tlsErr,
+		http:   &http.Client{Transport: auth},
+		auth:   auth,
 	}
 }
 
@@ -178,9 +223,8 @@ func (c *Client) Want(repo string, actions ...string) {
 // and the authentication every later request reuses; others wait for it.
 func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
-	var realm *RealmError
-	if errors.As(err, &realm) {
-		return nil, realm
+	if own := ownError(err); own != nil {
+		return nil, own
 	}
 	if err != nil && c.opts.Insecure && req.URL.Scheme == "https" {
 		// An insecure registry may speak plain HTTP, as Docker allows.
@@ -194,8 +238,8 @@ func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 			c.plain.Store(true)
 			return resp2, nil
 		}
-		if errors.As(err2, &realm) {
-			return nil, realm
+		if own := ownError(err2); own != nil {
+			return nil, own
 		}
 		if isTLSMismatch(err) {
 			// The registry speaks HTTP: what went wrong over HTTP is the news.
@@ -345,6 +389,9 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 // send makes one attempt of a request; the client's first request also
 // settles the scheme and authentication while later ones wait.
 func (c *Client) send(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
+	if c.tlsErr != nil {
+		return nil, c.tlsErr
+	}
 	newRequest := func(u string) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, body)
 		if err != nil {
@@ -359,7 +406,7 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 		// With credentials to present, the first answer is likely a
 		// challenge: let one request meet it while the others wait, rather
 		// than have each collect its own 401. Anonymous clients go at once.
-		presents := c.opts.Credentials.Username != "" || c.opts.Credentials.IdentityToken != ""
+		presents := c.auth.mayPresent()
 		if presents {
 			c.first.Lock()
 		}
@@ -391,9 +438,8 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var realm *RealmError
-		if errors.As(err, &realm) {
-			return nil, realm
+		if own := ownError(err); own != nil {
+			return nil, own
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
 	}
@@ -465,68 +511,6 @@ func (c *Client) resolve(loc string) (string, error) {
 	base, _ := url.Parse(c.base())
 	return base.ResolveReference(u).String(), nil
 }
-
-// idleTransport bounds the silences of a response body: a body that
-// delivers nothing for idle while being read ends with a stallError, and
-// its request is cancelled. Only time spent inside Read counts, so a slow
-// consumer (an upload fed from this body) is not mistaken for a stall.
-type idleTransport struct {
-	next http.RoundTripper
-	idle time.Duration
-}
-
-func (t *idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	b := &idleBody{body: resp.Body, idle: t.idle, cancel: cancel}
-	b.timer = time.AfterFunc(t.idle, func() {
-		b.stalled.Store(true)
-		cancel()
-	})
-	b.timer.Stop()
-	resp.Body = b
-	return resp, nil
-}
-
-type idleBody struct {
-	body    io.ReadCloser
-	idle    time.Duration
-	cancel  context.CancelFunc
-	timer   *time.Timer
-	stalled atomic.Bool
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.idle)
-	n, err := b.body.Read(p)
-	b.timer.Stop()
-	if b.stalled.Load() {
-		return n, &stallError{idle: b.idle}
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	err := b.body.Close()
-	b.cancel()
-	return err
-}
-
-// stallError is a response body that stopped arriving. It is a timeout, so
-// retryAfter treats it like a cut connection.
-type stallError struct{ idle time.Duration }
-
-func (e *stallError) Error() string {
-	return fmt.Sprintf("the answer stalled: nothing received for %s", e.idle)
-}
-
-func (e *stallError) Timeout() bool   { return true }
-func (e *stallError) Temporary() bool { return true }
 
 // tooLargeError is an answer over the size a client reads whole.
 type tooLargeError struct {
