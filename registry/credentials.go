@@ -3,7 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -114,15 +114,21 @@ func addressClass(host string) int {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return classInternal
 	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
+	// netip, unlike net.ParseIP, reads an IPv6 address with its zone
+	// (fe80::1%eth0).
+	ip, err := netip.ParseAddr(strings.Trim(host, "[]"))
 	labels := strings.Split(host, ".")
+	last := labels[len(labels)-1]
 	switch {
-	case ip == nil && strings.Trim(labels[len(labels)-1], "0123456789abcdefx") == "" && strings.ContainsAny(labels[len(labels)-1], "0123456789"):
+	case err != nil && strings.Trim(last, "0123456789abcdefx") == "" && strings.ContainsAny(last, "0123456789"):
 		// No top-level domain is numeric: this is an address spelled so
 		// that only the resolver knows which.
 		return classNumeric
-	case ip == nil:
+	case err != nil:
 		return classPublic
+	}
+	ip = ip.Unmap()
+	switch {
 	case ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
 		return classLinkLocal
 	case ip.IsLoopback() || ip.IsPrivate():
