@@ -6,15 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/docker-mlist/docker-mlist/registry"
-	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config/configfile"
-	"github.com/docker/docker-credential-helpers/credentials"
+	"github.com/docker/cli/cli/config/credentials"
+	helpers "github.com/docker/docker-credential-helpers/credentials"
 )
 
 // helperTimeoutEnv overrides how long a credential helper may take to
@@ -33,14 +34,18 @@ const helperTimeout = 30 * time.Second
 // waits for them without limit and quotes what a failing one printed (some
 // print the secret when they fail): a helper is stopped after the timeout,
 // and a failure is reported by the helper's name and exit status only.
-func lookupCredentials(dockerCLI command.Cli, host string) func() (registry.Credentials, error) {
-	cfg := dockerCLI.ConfigFile()
+func lookupCredentials(cfg *configfile.ConfigFile, warn io.Writer, host string) func() (registry.Credentials, error) {
 	key := authConfigKey(host)
 	helper := cfg.CredentialHelpers[key]
 	if helper == "" {
 		helper = cfg.CredentialsStore
 	}
-	_, inFile := cfg.AuthConfigs[key]
+	// The file store matches keys by host name ("https://r.example/v1/"
+	// is r.example), and so does this.
+	inFile := false
+	for k := range cfg.AuthConfigs {
+		inFile = inFile || credentials.ConvertToHostname(k) == credentials.ConvertToHostname(key)
+	}
 	if helper == "" && !inFile && os.Getenv(configfile.DockerEnvConfigKey) == "" {
 		return nil
 	}
@@ -51,7 +56,7 @@ func lookupCredentials(dockerCLI command.Cli, host string) func() (registry.Cred
 		plain.CredentialsStore, plain.CredentialHelpers = "", nil
 		ac, err := plain.GetAuthConfig(host)
 		if err != nil {
-			fmt.Fprintf(dockerCLI.Err(), "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, err)
+			fmt.Fprintf(warn, "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, err)
 		}
 		fromEnv := os.Getenv(configfile.DockerEnvConfigKey) != "" && (ac.Username != "" || ac.IdentityToken != "" || ac.RegistryToken != "")
 		if helper == "" || fromEnv {
@@ -62,7 +67,7 @@ func lookupCredentials(dockerCLI command.Cli, host string) func() (registry.Cred
 		if errors.As(err, &failed) {
 			// As docker does: a broken or missing credential helper is not
 			// fatal, the registry may allow anonymous access.
-			fmt.Fprintf(dockerCLI.Err(), "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, failed)
+			fmt.Fprintf(warn, "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, failed)
 			return registry.Credentials{}, nil
 		}
 		return creds, err
@@ -115,7 +120,7 @@ func runHelper(helper, serverURL string) (registry.Credentials, error) {
 	}
 	var exit *exec.ExitError
 	switch {
-	case errors.As(err, &exit) && credentials.IsErrCredentialsNotFoundMessage(out.String()):
+	case errors.As(err, &exit) && helpers.IsErrCredentialsNotFoundMessage(out.String()):
 		return registry.Credentials{}, nil
 	case errors.As(err, &exit):
 		return registry.Credentials{}, &helperFailure{program: program, why: "failed (" + exit.ProcessState.String() + ")"}
@@ -124,7 +129,7 @@ func runHelper(helper, serverURL string) (registry.Credentials, error) {
 	case err != nil:
 		return registry.Credentials{}, &helperFailure{program: program, why: "could not run"}
 	}
-	var answer credentials.Credentials
+	var answer helpers.Credentials
 	if err := json.Unmarshal(out.Bytes(), &answer); err != nil {
 		return registry.Credentials{}, &helperFailure{program: program, why: "answered something other than credentials"}
 	}

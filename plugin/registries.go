@@ -43,7 +43,7 @@ func registryOptions(dockerCLI command.Cli, host string, flags registryFlags) (r
 	if flags.creds != nil {
 		opts.Credentials = *flags.creds
 	} else {
-		opts.LookupCredentials = lookupCredentials(dockerCLI, host)
+		opts.LookupCredentials = lookupCredentials(dockerCLI.ConfigFile(), dockerCLI.Err(), host)
 	}
 	// Each host a request goes to (the registry, its token realm, a
 	// redirect) gets its own certs.d entry, never the registry's.
