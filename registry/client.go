@@ -158,10 +158,10 @@ func New(host string, scopes []Scope, opts Options) *Client {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
 	}
 	dial := orDefault(opts.DialTimeout, DefaultDialTimeout)
-	build := func(cfg *tls.Config) *http.Transport {
+	newTransport := func(cfg *tls.Config, control func(string, string, syscall.RawConn) error) *http.Transport {
 		return &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second, Control: control}).DialContext,
 			TLSClientConfig:       cfg,
 			TLSHandshakeTimeout:   dial,
 			ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
@@ -169,11 +169,18 @@ func New(host string, scopes []Scope, opts Options) *Client {
 			ForceAttemptHTTP2:     true,
 		}
 	}
+	// Other hosts (realm, redirects) are never dialled on a link-local
+	// address, whatever their name resolves to, unless the registry itself
+	// is on one: the cloud metadata service is no place to send a request.
+	var guard func(string, string, syscall.RawConn) error
+	if addressClass(hostOnly(apiHost)) != classLinkLocal {
+		guard = refuseLinkLocal
+	}
 	var rt http.RoundTripper = &hostTransports{
 		registry: apiHost,
-		own:      build(tlsConfig),
+		own:      newTransport(tlsConfig, nil),
 		tlsFor:   opts.TLS,
-		build:    build,
+		build:    func(cfg *tls.Config) *http.Transport { return newTransport(cfg, guard) },
 	}
 	rt = &idleTransport{
 		next:    rt,

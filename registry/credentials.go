@@ -3,9 +3,11 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 )
 
 // CredentialsError is a failure to obtain the registry's credentials (a
@@ -79,6 +81,8 @@ func ownError(err error) error {
 //
 // Host names other than localhost are judged by name, not resolved: a
 // lookup here could answer differently from the one the connection makes.
+// The connection itself then refuses a link-local address, whatever name
+// led there (refuseLinkLocal).
 func checkRealm(realm, reg *url.URL) error {
 	if realm.Scheme == "http" && reg.Scheme != "http" {
 		return errors.New("its scheme is http while the registry is reached over https; credentials would travel in clear text")
@@ -135,4 +139,21 @@ func addressClass(host string) int {
 		return classInternal
 	}
 	return classPublic
+}
+
+// refuseLinkLocal is a dialer's Control: it refuses a connection to a
+// link-local or unspecified address, the address a name resolved to.
+func refuseLinkLocal(_, address string, _ syscall.RawConn) error {
+	if host := hostOnly(address); addressClass(host) == classLinkLocal {
+		return fmt.Errorf("refusing to connect to %s, a link-local or unspecified address", host)
+	}
+	return nil
+}
+
+// hostOnly is host without its port.
+func hostOnly(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return h
+	}
+	return hostport
 }

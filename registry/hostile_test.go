@@ -478,3 +478,32 @@ func TestCredentialsLookedUpOnChallenge(t *testing.T) {
 		})
 	}
 }
+
+// TestOtherHostsNotDialledLinkLocal: whatever a host's name, the client
+// connects to no link-local or unspecified address for a host other than
+// the registry (a realm, a redirect). 0.0.0.0 reaches this machine on
+// Linux: the stub behind it proves that nothing got through.
+func TestOtherHostsNotDialledLinkLocal(t *testing.T) {
+	target := startHost(t, "127.0.0.1", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = io.WriteString(w, "metadata")
+	})
+	_, port, _ := net.SplitHostPort(target.Addr)
+	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://0.0.0.0:"+port+"/latest/meta-data", http.StatusTemporaryRedirect)
+	})
+	_, _, err := New(reg.Addr, nil, Options{Insecure: true}).GetBlob(hangGuard(t), "app", digest.FromString("x"))
+	if err == nil || !strings.Contains(err.Error(), "refusing to connect to 0.0.0.0, a link-local or unspecified address") {
+		t.Errorf("GetBlob error = %v, want the redirect's address refused", err)
+	}
+	if n := len(target.requests()); n != 0 {
+		t.Errorf("the host behind 0.0.0.0 received %d requests, want none", n)
+	}
+	for addr, want := range map[string]bool{
+		"169.254.169.254:80": true, "[fe80::1]:443": true, "0.0.0.0:5000": true, "[::]:5000": true,
+		"127.0.0.1:5000": false, "10.0.0.1:443": false, "93.184.216.34:443": false,
+	} {
+		if got := refuseLinkLocal("tcp", addr, nil) != nil; got != want {
+			t.Errorf("refuseLinkLocal(%s) refuses: %v, want %v", addr, got, want)
+		}
+	}
+}
