@@ -1,9 +1,6 @@
 package registry
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -374,118 +371,6 @@ func canonicalScope(scope string) string {
 	actions := strings.Split(scope[i+1:], ",")
 	slices.SortFunc(actions, func(a, b string) int { return actionRank(a) - actionRank(b) })
 	return scope[:i+1] + strings.Join(actions, ",")
-}
-
-// RealmError is a token service that could not be reached or did not
-// answer as one: the fault is the realm's, not the registry's.
-type RealmError struct {
-	Realm    string // the realm URL, without its query
-	Registry string
-	Err      error
-	// Answered is set when the realm answered, but not with a token.
-	Answered bool
-	// Refused is set when the realm was not asked: the registry named one
-	// that its credentials may not go to (checkRealm).
-	Refused bool
-}
-
-// Error names the token realm and what went wrong there.
-func (e *RealmError) Error() string {
-	if e.Refused {
-		return fmt.Sprintf("registry %s names token service %s, refused: %v", e.Registry, escapeText(e.Realm, 200), e.Err)
-	}
-	if e.Answered {
-		return fmt.Sprintf("token service %s for registry %s failed: %v", escapeText(e.Realm, 200), e.Registry, e.Err)
-	}
-	return fmt.Sprintf("token service %s for registry %s is not reachable: %v", escapeText(e.Realm, 200), e.Registry, scrub(e.Err))
-}
-
-// Unwrap returns the realm's failure.
-func (e *RealmError) Unwrap() error { return e.Err }
-
-// fetch asks the realm for a token covering t.scopes: an OAuth
-// refresh-token grant when an identity token is known, otherwise a GET with
-// Basic credentials (or none). A realm that refuses gives an empty token,
-// and the caller returns the registry's own 401, which names the registry
-// rather than the realm. t.mu is held.
-func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
-	realm, err := url.Parse(t.realm)
-	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
-		return "", time.Time{}, fmt.Errorf("registry %s sent an invalid token realm %q", orig.URL.Host, escapeText(t.realm, 200))
-	}
-	named := url.URL{Scheme: realm.Scheme, Host: realm.Host, Path: realm.Path}
-	if err := checkRealm(realm, orig.URL); err != nil {
-		return "", time.Time{}, &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err, Refused: true}
-	}
-	creds := t.known()
-	t.asked = slices.Clone(t.scopes)
-	scopes := scopeStrings(t.scopes)
-	realmErr := func(err error) error {
-		return &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err, Answered: true}
-	}
-	var req *http.Request
-	if creds.IdentityToken != "" {
-		form := url.Values{
-			"grant_type":    {"refresh_token"},
-			"refresh_token": {creds.IdentityToken},
-			"client_id":     {"docker-mlist"},
-			"service":       {t.service},
-			"scope":         {strings.Join(scopes, " ")},
-		}
-		req, err = http.NewRequestWithContext(orig.Context(), http.MethodPost, realm.String(), strings.NewReader(form.Encode()))
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		q := realm.Query()
-		if t.service != "" {
-			q.Set("service", t.service)
-		}
-		for _, s := range scopes {
-			q.Add("scope", s)
-		}
-		realm.RawQuery = q.Encode()
-		req, err = http.NewRequestWithContext(orig.Context(), http.MethodGet, realm.String(), nil)
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		if creds.Username != "" {
-			req.SetBasicAuth(creds.Username, creds.Password)
-		}
-	}
-	if t.userAgent != "" {
-		req.Header.Set("User-Agent", t.userAgent)
-	}
-	resp, err := t.next.RoundTrip(req)
-	if err != nil {
-		return "", time.Time{}, &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err}
-	}
-	defer drain(resp)
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return "", time.Time{}, nil
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", time.Time{}, realmErr(fmt.Errorf("HTTP %d", resp.StatusCode))
-	}
-	var body struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return "", time.Time{}, realmErr(fmt.Errorf("the answer is not a token: %w", err))
-	}
-	token := body.Token
-	if token == "" {
-		token = body.AccessToken
-	}
-	if token == "" {
-		return "", time.Time{}, realmErr(errors.New("the answer holds no token"))
-	}
-	// Registries that state no lifetime grant at least 60 seconds.
-	lifetime := time.Duration(max(body.ExpiresIn, 60)) * time.Second
-	return token, time.Now().Add(lifetime - 5*time.Second), nil
 }
 
 func drain(resp *http.Response) {

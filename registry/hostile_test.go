@@ -399,6 +399,9 @@ func TestTrickle(t *testing.T) {
 		if _, again := retryAfter(nil, err, 0); !again {
 			t.Errorf("a blob under the floor is not retried: %v", err)
 		}
+		if _, again := Transient(err); !again {
+			t.Errorf("a blob under the floor is not retried by a copy: %v", err)
+		}
 	})
 	t.Run("blob over the floor", func(t *testing.T) {
 		// Slower than the small answers' deadline, fast enough for the floor.
