@@ -290,6 +290,14 @@ func TestAuthCredentialSources(t *testing.T) {
 		e.setenv("DOCKER_AUTH_CONFIG", string(raw))
 		inspectAs(t, e, "bob", "")
 	})
+	t.Run("DOCKER_AUTH_CONFIG over credsStore", func(t *testing.T) {
+		e := newEnv(t)
+		credHelper(t, e, "mlist-store", "bob", pw("bob"))
+		e.writeConfig(t, map[string]any{"credsStore": "mlist-store", "auths": map[string]any{reg.Host: basicAuth("alice", "stale-password")}})
+		raw, _ := json.Marshal(map[string]any{"auths": map[string]any{reg.Host: basicAuth("carol", pw("carol"))}})
+		e.setenv("DOCKER_AUTH_CONFIG", string(raw))
+		inspectAs(t, e, "carol", "")
+	})
 	t.Run("docker login stores an identity token", func(t *testing.T) {
 		requireEngine(t)
 		e := fileStoreEnv(t)

@@ -50,16 +50,20 @@ func lookupCredentials(cfg *configfile.ConfigFile, warn io.Writer, host string) 
 		return nil
 	}
 	return func() (registry.Credentials, error) {
-		// DOCKER_AUTH_CONFIG first, as the Docker CLI reads it, then the file:
-		// the config without its helpers reads exactly those.
+		// DOCKER_AUTH_CONFIG first, as the Docker CLI reads it, then the
+		// helper, or else the file: the config stripped of its helpers (and,
+		// with a helper, of its auths) reads exactly those.
 		plain := *cfg
 		plain.CredentialsStore, plain.CredentialHelpers = "", nil
+		if helper != "" {
+			plain.AuthConfigs = nil
+		}
 		ac, err := plain.GetAuthConfig(host)
 		if err != nil {
 			fmt.Fprintf(warn, "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, err)
 		}
-		fromEnv := os.Getenv(configfile.DockerEnvConfigKey) != "" && (ac.Username != "" || ac.IdentityToken != "" || ac.RegistryToken != "")
-		if helper == "" || fromEnv {
+		found := ac.Username != "" || ac.IdentityToken != "" || ac.RegistryToken != ""
+		if helper == "" || found {
 			return registry.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, nil
 		}
 		creds, err := runHelper(helper, key)
