@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/tokenserver"
 )
 
 // TestCredentialHelperBounds: a credential helper runs only when a
@@ -84,4 +85,33 @@ func TestCredentialHelperBounds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestAuthRealmOverHTTPRefused: a real registry reached over HTTPS whose
+// token realm is plain HTTP gets no token request, so the password never
+// travels in clear; the command fails with one line naming the realm.
+func TestAuthRealmOverHTTPRefused(t *testing.T) {
+	for u, acc := range tokenUsers {
+		registerLogin(u, acc.Password)
+	}
+	ts, err := tokenserver.Start(t.TempDir(), tokenUsers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ts.Close() })
+	reg := startAuthRegistry(t, authRegistryOptions{TLS: true, Token: ts})
+	e := newEnv(t)
+	e.writeConfig(t, map[string]any{"auths": map[string]any{reg.Host: basicAuth("carol", tokenUsers["carol"].Password)}})
+	mark := ts.Mark()
+	r := e.docker("-D", "mlist", "inspect", reg.Ref("team/app:v1"))
+	want := "registry " + reg.Host + " names token service " + ts.Realm + ", refused: its scheme is http while the registry is reached over https"
+	if r.ExitCode == 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("exit %d, stderr:\n%s\nwant a failure saying %q", r.ExitCode, r.Stderr, want)
+	}
+	if n := len(ts.RequestsSince(mark)); n != 0 {
+		t.Errorf("the token service received %d requests, want none", n)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, tokenUsers["carol"].Password) {
+		t.Error("the password was printed")
+	}
 }
