@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,9 +57,23 @@ func TestCredentialHelperBounds(t *testing.T) {
 			t.Fatalf("the helper never ran: %v", err)
 		}
 		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-		if pid > 0 && syscall.Kill(pid, 0) == nil {
+		if pid > 0 && alive(pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("the helper (pid %d) still runs after the command ended", pid)
+		}
+		// A helper whose child holds its output open: the command ends while
+		// the child still runs, rather than waiting for it.
+		installHelper(t, e, "mlist-hang", "sleep 30 &\necho $! > '"+pidFile+"'\nwait\n")
+		e.mlistFails(t, `credential helper docker-credential-mlist-hang did not answer within 1s`, "inspect", ref)
+		data, err = os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatalf("the helper never ran: %v", err)
+		}
+		child, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		if child <= 0 || !alive(child) {
+			t.Errorf("the command waited for the helper's child (pid %d) to end", child)
+		} else {
+			_ = syscall.Kill(child, syscall.SIGKILL)
 		}
 		// A wait that is no duration is refused by name.
 		e.setenv("DOCKER_MLIST_CREDENTIAL_HELPER_TIMEOUT", "soon")
@@ -85,6 +100,18 @@ func TestCredentialHelperBounds(t *testing.T) {
 			}
 		}
 	})
+}
+
+// alive reports whether pid runs: a zombie, which a subreaper may leave
+// unreaped, has ended.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) state ...: comm may hold spaces and parentheses.
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
 }
 
 // TestAuthRealmOverHTTPRefused: a real registry reached over HTTPS whose
