@@ -510,3 +510,17 @@ func TestOtherHostsNotDialledLinkLocal(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryCertificatesUnreadable: certificates for the registry that
+// cannot be read fail its every request, before anything is sent.
+func TestRegistryCertificatesUnreadable(t *testing.T) {
+	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	bad := errors.New("certificates for the registry: no certificate in ca.crt")
+	c := New(reg.Addr, nil, Options{Insecure: true, TLS: func(string) (*tls.Config, error) { return nil, bad }})
+	if _, _, err := c.GetManifest(hangGuard(t), "app", "v1"); !errors.Is(err, bad) {
+		t.Errorf("GetManifest error = %v, want %v", err, bad)
+	}
+	if n := len(reg.requests()); n != 0 {
+		t.Errorf("registry received %d requests, want none", n)
+	}
+}
