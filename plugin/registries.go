@@ -42,23 +42,12 @@ func registryOptions(dockerCLI command.Cli, host string, flags registryFlags) (r
 	}
 	if flags.creds != nil {
 		opts.Credentials = *flags.creds
-	} else if ac, err := dockerCLI.ConfigFile().GetAuthConfig(host); err != nil {
-		// As docker does: a broken or missing credential helper is not fatal,
-		// the registry may allow anonymous access.
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: credentials for %s unavailable (%v); continuing without them\n", host, err)
 	} else {
-		opts.Credentials = registry.Credentials{
-			Username:      ac.Username,
-			Password:      ac.Password,
-			IdentityToken: ac.IdentityToken,
-			RegistryToken: ac.RegistryToken,
-		}
+		opts.LookupCredentials = lookupCredentials(dockerCLI.ConfigFile(), dockerCLI.Err(), host)
 	}
-	tlsConfig, err := certsFor(host)
-	if err != nil {
-		return opts, err
-	}
-	opts.TLS = tlsConfig
+	// Each host a request goes to (the registry, its token realm, a
+	// redirect) gets its own certs.d entry, never the registry's.
+	opts.TLS = certsFor
 	if logrus.IsLevelEnabled(logrus.DebugLevel) {
 		opts.Log = func(format string, args ...any) { logrus.Debugf(format, args...) }
 	}

@@ -1,9 +1,6 @@
 package registry
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,8 +29,15 @@ type authTransport struct {
 	next      http.RoundTripper
 	host      string // the registry's API host, as in its URLs
 	insecure  bool   // the registry may be reached over plain HTTP
-	creds     Credentials
 	userAgent string
+
+	// credMu guards the credentials, which lookup provides on the first
+	// challenge when they were not given; it is never taken before mu.
+	credMu  sync.Mutex
+	creds   Credentials
+	lookup  func() (Credentials, error)
+	looked  bool
+	lookErr error
 
 	mu      sync.Mutex
 	scopes  []Scope // what the command declared, plus pull on repositories a challenge named
@@ -130,7 +134,7 @@ func canonicalAddress(host, scheme string) string {
 // anonymous requests (Artifactory's "hide existence"): credentials are
 // configured, none went with the request, and no challenge was ever seen.
 func (t *authTransport) mayHide(sent *http.Request) bool {
-	if t.creds.Username == "" && t.creds.IdentityToken == "" || sent.Header.Get("Authorization") != "" {
+	if !t.mayPresent() || sent.Header.Get("Authorization") != "" {
 		return false
 	}
 	t.mu.Lock()
@@ -145,7 +149,7 @@ func (t *authTransport) mayHide(sent *http.Request) bool {
 // longer covers what the command declared (a scope was added since) or has
 // expired: asking now saves the round trip of a refused request.
 func (t *authTransport) prepare(req *http.Request) error {
-	if t.creds.RegistryToken != "" {
+	if t.known().RegistryToken != "" {
 		return nil
 	}
 	t.mu.Lock()
@@ -171,15 +175,16 @@ func (t *authTransport) authorize(req *http.Request) *http.Request {
 	if t.userAgent != "" {
 		r.Header.Set("User-Agent", t.userAgent)
 	}
-	if t.creds.RegistryToken != "" {
-		r.Header.Set("Authorization", "Bearer "+t.creds.RegistryToken)
+	creds := t.known()
+	if creds.RegistryToken != "" {
+		r.Header.Set("Authorization", "Bearer "+creds.RegistryToken)
 		return r
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
-	case t.scheme == "basic" && t.creds.Username != "":
-		r.SetBasicAuth(t.creds.Username, t.creds.Password)
+	case t.scheme == "basic" && creds.Username != "":
+		r.SetBasicAuth(creds.Username, creds.Password)
 	case t.scheme == "bearer" && t.token != "" && time.Now().Before(t.expires):
 		r.Header.Set("Authorization", "Bearer "+t.token)
 	}
@@ -192,7 +197,7 @@ func (t *authTransport) authorize(req *http.Request) *http.Request {
 // met with one /v2/ request, whose challenge then serves: gcr.io once
 // challenged only there, and Artifactory answers 404 to anonymous requests.
 func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, error) {
-	if t.creds.RegistryToken != "" {
+	if t.known().RegistryToken != "" {
 		return false, nil
 	}
 	challenges := usable(challenge.ResponseChallenges(resp))
@@ -205,6 +210,17 @@ func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, e
 		challenges = t.pingFound
 		t.pingMu.Unlock()
 	}
+	if len(challenges) == 0 {
+		return false, nil
+	}
+	creds, err := t.credentials()
+	if err != nil {
+		return false, err
+	}
+	if creds.RegistryToken != "" {
+		// Learnt just now: the request went without it.
+		return true, nil
+	}
 	for _, c := range challenges {
 		switch c.Scheme {
 		case "basic":
@@ -212,7 +228,7 @@ func (t *authTransport) answer(sent *http.Request, resp *http.Response) (bool, e
 			t.scheme = "basic"
 			t.mu.Unlock()
 			// Worth sending again only if the credentials did not go with it.
-			return t.creds.Username != "" && sent.Header.Get("Authorization") == "", nil
+			return creds.Username != "" && sent.Header.Get("Authorization") == "", nil
 		case "bearer":
 			return t.refresh(sent, c.Parameters)
 		}
@@ -355,108 +371,6 @@ func canonicalScope(scope string) string {
 	actions := strings.Split(scope[i+1:], ",")
 	slices.SortFunc(actions, func(a, b string) int { return actionRank(a) - actionRank(b) })
 	return scope[:i+1] + strings.Join(actions, ",")
-}
-
-// RealmError is a token service that could not be reached or did not
-// answer as one: the fault is the realm's, not the registry's.
-type RealmError struct {
-	Realm    string // the realm URL, without its query
-	Registry string
-	Err      error
-	// Answered is set when the realm answered, but not with a token.
-	Answered bool
-}
-
-// Error names the token realm and what went wrong there.
-func (e *RealmError) Error() string {
-	if e.Answered {
-		return fmt.Sprintf("token service %s for registry %s failed: %v", escapeText(e.Realm, 200), e.Registry, e.Err)
-	}
-	return fmt.Sprintf("token service %s for registry %s is not reachable: %v", escapeText(e.Realm, 200), e.Registry, scrub(e.Err))
-}
-
-// Unwrap returns the realm's failure.
-func (e *RealmError) Unwrap() error { return e.Err }
-
-// fetch asks the realm for a token covering t.scopes: an OAuth
-// refresh-token grant when an identity token is known, otherwise a GET with
-// Basic credentials (or none). A realm that refuses gives an empty token,
-// and the caller returns the registry's own 401, which names the registry
-// rather than the realm. t.mu is held.
-func (t *authTransport) fetch(orig *http.Request) (string, time.Time, error) {
-	realm, err := url.Parse(t.realm)
-	if err != nil || realm.Host == "" || (realm.Scheme != "https" && realm.Scheme != "http") {
-		return "", time.Time{}, fmt.Errorf("registry %s sent an invalid token realm %q", orig.URL.Host, escapeText(t.realm, 200))
-	}
-	t.asked = slices.Clone(t.scopes)
-	scopes := scopeStrings(t.scopes)
-	named := url.URL{Scheme: realm.Scheme, Host: realm.Host, Path: realm.Path}
-	realmErr := func(err error) error {
-		return &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err, Answered: true}
-	}
-	var req *http.Request
-	if t.creds.IdentityToken != "" {
-		form := url.Values{
-			"grant_type":    {"refresh_token"},
-			"refresh_token": {t.creds.IdentityToken},
-			"client_id":     {"docker-mlist"},
-			"service":       {t.service},
-			"scope":         {strings.Join(scopes, " ")},
-		}
-		req, err = http.NewRequestWithContext(orig.Context(), http.MethodPost, realm.String(), strings.NewReader(form.Encode()))
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	} else {
-		q := realm.Query()
-		if t.service != "" {
-			q.Set("service", t.service)
-		}
-		for _, s := range scopes {
-			q.Add("scope", s)
-		}
-		realm.RawQuery = q.Encode()
-		req, err = http.NewRequestWithContext(orig.Context(), http.MethodGet, realm.String(), nil)
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		if t.creds.Username != "" {
-			req.SetBasicAuth(t.creds.Username, t.creds.Password)
-		}
-	}
-	if t.userAgent != "" {
-		req.Header.Set("User-Agent", t.userAgent)
-	}
-	resp, err := t.next.RoundTrip(req)
-	if err != nil {
-		return "", time.Time{}, &RealmError{Realm: named.String(), Registry: orig.URL.Host, Err: err}
-	}
-	defer drain(resp)
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return "", time.Time{}, nil
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", time.Time{}, realmErr(fmt.Errorf("HTTP %d", resp.StatusCode))
-	}
-	var body struct {
-		Token       string `json:"token"`
-		AccessToken string `json:"access_token"`
-		ExpiresIn   int    `json:"expires_in"`
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&body); err != nil {
-		return "", time.Time{}, realmErr(fmt.Errorf("the answer is not a token: %w", err))
-	}
-	token := body.Token
-	if token == "" {
-		token = body.AccessToken
-	}
-	if token == "" {
-		return "", time.Time{}, realmErr(errors.New("the answer holds no token"))
-	}
-	// Registries that state no lifetime grant at least 60 seconds.
-	lifetime := time.Duration(max(body.ExpiresIn, 60)) * time.Second
-	return token, time.Now().Add(lifetime - 5*time.Second), nil
 }
 
 func drain(resp *http.Response) {

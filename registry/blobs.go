@@ -49,7 +49,7 @@ func (c *Client) GetBlobAt(ctx context.Context, repo string, d digest.Digest, of
 	if offset > 0 {
 		header = http.Header{"Range": {fmt.Sprintf("bytes=%d-", offset)}}
 	}
-	resp, err := c.do(ctx, http.MethodGet, c.url(repo, "blobs", d.String()), nil, header)
+	resp, err := c.do(streaming(ctx), http.MethodGet, c.url(repo, "blobs", d.String()), nil, header)
 	if err != nil {
 		return nil, 0, 0, err
 	}

@@ -30,55 +30,6 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Credentials are what the Docker CLI resolved for one registry. The zero
-// value means anonymous access.
-type Credentials struct {
-	Username      string
-	Password      string
-	IdentityToken string // an OAuth refresh token, from `docker login` to registries that issue one
-	RegistryToken string // a bearer token used as-is
-}
-
-// Options say how to reach one registry.
-type Options struct {
-	// Insecure allows plain HTTP and TLS without certificate verification,
-	// as Docker does for its insecure registries.
-	Insecure bool
-	// TLS carries the CA pool and client certificates from certs.d; nil means
-	// the system roots.
-	TLS         *tls.Config
-	Credentials Credentials
-	UserAgent   string
-	// Log, when set, receives one line per request (method, URL, status), never
-	// headers: used by --debug.
-	Log func(format string, args ...any)
-
-	// DialTimeout bounds connecting to a host, TCP and TLS handshake each
-	// (0: 30 s).
-	DialTimeout time.Duration
-	// HeaderTimeout bounds the wait for an answer's headers once the request
-	// is sent (0: 60 s): a server that accepts and never answers.
-	HeaderTimeout time.Duration
-	// IdleTimeout bounds how long a body being read may deliver nothing
-	// (0: 60 s). A stalled body fails like a cut connection, and is retried
-	// where the read is.
-	IdleTimeout time.Duration
-}
-
-// Default deadlines, for Options fields left zero.
-const (
-	DefaultDialTimeout   = 30 * time.Second
-	DefaultHeaderTimeout = 60 * time.Second
-	DefaultIdleTimeout   = 60 * time.Second
-)
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d > 0 {
-		return d
-	}
-	return def
-}
-
 // Scope is access to one repository that a command needs.
 type Scope struct {
 	Repository string
@@ -89,10 +40,11 @@ type Scope struct {
 type Client struct {
 	Host string // "registry.example.com:5000", as in references
 
-	opts Options
-	tls  *tls.Config
-	http *http.Client
-	auth *authTransport
+	opts   Options
+	tls    *tls.Config
+	tlsErr error // reading the registry's certificates failed
+	http   *http.Client
+	auth   *authTransport
 
 	// first serialises the requests of a client with credentials until one
 	// has gone through, so the registry's challenge is met once, not by
@@ -126,43 +78,74 @@ func APIHost(domain string) string {
 // insecure registry) and answers the registry's challenge, with one token
 // covering every scope on token-auth registries.
 func New(host string, scopes []Scope, opts Options) *Client {
-	tlsConfig := opts.TLS
-	if tlsConfig == nil {
-		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	} else {
-		tlsConfig = tlsConfig.Clone()
+	apiHost := APIHost(host)
+	var own *tls.Config
+	var tlsErr error
+	if opts.TLS != nil {
+		own, tlsErr = opts.TLS(host)
 	}
+	tlsConfig := withDefaults(own)
 	if opts.Insecure {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
 	}
 	dial := orDefault(opts.DialTimeout, DefaultDialTimeout)
-	var rt http.RoundTripper = &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   dial,
-		ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
-		MaxIdleConnsPerHost:   16,
-		ForceAttemptHTTP2:     true,
+	newTransport := func(cfg *tls.Config, control func(string, string, syscall.RawConn) error) *http.Transport {
+		return &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second, Control: control}).DialContext,
+			TLSClientConfig:       cfg,
+			TLSHandshakeTimeout:   dial,
+			ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
+			MaxIdleConnsPerHost:   16,
+			ForceAttemptHTTP2:     true,
+		}
 	}
-	rt = &idleTransport{next: rt, idle: orDefault(opts.IdleTimeout, DefaultIdleTimeout)}
+	// Other hosts (realm, redirects) are never dialled on a link-local
+	// address, whatever their name resolves to, unless the registry itself
+	// is on one: the cloud metadata service is no place to send a request.
+	var guard func(string, string, syscall.RawConn) error
+	if addressClass(hostOnly(apiHost)) != classLinkLocal {
+		guard = refuseLinkLocal
+	}
+	var rt http.RoundTripper = &hostTransports{
+		registry: apiHost,
+		own:      newTransport(tlsConfig, nil),
+		tlsFor:   opts.TLS,
+		build:    func(cfg *tls.Config) *http.Transport { return newTransport(cfg, guard) },
+	}
+	rt = &idleTransport{
+		next:    rt,
+		idle:    orDefault(opts.IdleTimeout, DefaultIdleTimeout),
+		total:   orDefault(opts.TotalTimeout, DefaultTotalTimeout),
+		minRate: opts.MinRate,
+		window:  orDefault(opts.RateWindow, DefaultRateWindow),
+	}
+	if opts.MinRate == 0 {
+		rt.(*idleTransport).minRate = DefaultMinRate
+	}
 	if opts.Log != nil {
 		rt = &logTransport{next: rt, log: opts.Log}
 	}
 	auth := &authTransport{
 		next:      rt,
-		host:      APIHost(host),
+		host:      apiHost,
 		insecure:  opts.Insecure,
 		creds:     opts.Credentials,
+		lookup:    opts.LookupCredentials,
 		scopes:    mergeScopes(scopes),
 		userAgent: opts.UserAgent,
 	}
+	if auth.creds != (Credentials{}) || auth.lookup == nil {
+		auth.lookup = nil
+		auth.looked = true
+	}
 	return &Client{
-		Host: host,
-		opts: opts,
-		tls:  tlsConfig,
-		http: &http.Client{Transport: auth},
-		auth: auth,
+		Host:   host,
+		opts:   opts,
+		tls:    tlsConfig,
+		tlsErr: tlsErr,
+		http:   &http.Client{Transport: auth},
+		auth:   auth,
 	}
 }
 
@@ -178,9 +161,8 @@ func (c *Client) Want(repo string, actions ...string) {
 // and the authentication every later request reuses; others wait for it.
 func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 	resp, err := c.http.Do(req)
-	var realm *RealmError
-	if errors.As(err, &realm) {
-		return nil, realm
+	if own := ownError(err); own != nil {
+		return nil, own
 	}
 	if err != nil && c.opts.Insecure && req.URL.Scheme == "https" {
 		// An insecure registry may speak plain HTTP, as Docker allows.
@@ -194,8 +176,8 @@ func (c *Client) firstRequest(req *http.Request) (*http.Response, error) {
 			c.plain.Store(true)
 			return resp2, nil
 		}
-		if errors.As(err2, &realm) {
-			return nil, realm
+		if own := ownError(err2); own != nil {
+			return nil, own
 		}
 		if isTLSMismatch(err) {
 			// The registry speaks HTTP: what went wrong over HTTP is the news.
@@ -345,6 +327,9 @@ func (c *Client) do(ctx context.Context, method, u string, body io.Reader, heade
 // send makes one attempt of a request; the client's first request also
 // settles the scheme and authentication while later ones wait.
 func (c *Client) send(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
+	if c.tlsErr != nil {
+		return nil, c.tlsErr
+	}
 	newRequest := func(u string) (*http.Request, error) {
 		req, err := http.NewRequestWithContext(ctx, method, u, body)
 		if err != nil {
@@ -359,7 +344,7 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 		// With credentials to present, the first answer is likely a
 		// challenge: let one request meet it while the others wait, rather
 		// than have each collect its own 401. Anonymous clients go at once.
-		presents := c.opts.Credentials.Username != "" || c.opts.Credentials.IdentityToken != ""
+		presents := c.auth.mayPresent()
 		if presents {
 			c.first.Lock()
 		}
@@ -391,9 +376,8 @@ func (c *Client) send(ctx context.Context, method, u string, body io.Reader, hea
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		var realm *RealmError
-		if errors.As(err, &realm) {
-			return nil, realm
+		if own := ownError(err); own != nil {
+			return nil, own
 		}
 		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
 	}
@@ -465,68 +449,6 @@ func (c *Client) resolve(loc string) (string, error) {
 	base, _ := url.Parse(c.base())
 	return base.ResolveReference(u).String(), nil
 }
-
-// idleTransport bounds the silences of a response body: a body that
-// delivers nothing for idle while being read ends with a stallError, and
-// its request is cancelled. Only time spent inside Read counts, so a slow
-// consumer (an upload fed from this body) is not mistaken for a stall.
-type idleTransport struct {
-	next http.RoundTripper
-	idle time.Duration
-}
-
-func (t *idleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
-	resp, err := t.next.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	b := &idleBody{body: resp.Body, idle: t.idle, cancel: cancel}
-	b.timer = time.AfterFunc(t.idle, func() {
-		b.stalled.Store(true)
-		cancel()
-	})
-	b.timer.Stop()
-	resp.Body = b
-	return resp, nil
-}
-
-type idleBody struct {
-	body    io.ReadCloser
-	idle    time.Duration
-	cancel  context.CancelFunc
-	timer   *time.Timer
-	stalled atomic.Bool
-}
-
-func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.idle)
-	n, err := b.body.Read(p)
-	b.timer.Stop()
-	if b.stalled.Load() {
-		return n, &stallError{idle: b.idle}
-	}
-	return n, err
-}
-
-func (b *idleBody) Close() error {
-	b.timer.Stop()
-	err := b.body.Close()
-	b.cancel()
-	return err
-}
-
-// stallError is a response body that stopped arriving. It is a timeout, so
-// retryAfter treats it like a cut connection.
-type stallError struct{ idle time.Duration }
-
-func (e *stallError) Error() string {
-	return fmt.Sprintf("the answer stalled: nothing received for %s", e.idle)
-}
-
-func (e *stallError) Timeout() bool   { return true }
-func (e *stallError) Temporary() bool { return true }
 
 // tooLargeError is an answer over the size a client reads whole.
 type tooLargeError struct {

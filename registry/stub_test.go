@@ -1,8 +1,11 @@
 package registry
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -34,6 +37,21 @@ type stubHost struct {
 
 func startHost(t *testing.T, ip string, h http.HandlerFunc) *stubHost {
 	t.Helper()
+	return startServer(t, ip, nil, h)
+}
+
+// startTLSHost is startHost over TLS with cfg (nil: httptest's own
+// certificate, which nothing trusts).
+func startTLSHost(t *testing.T, ip string, cfg *tls.Config, h http.HandlerFunc) *stubHost {
+	t.Helper()
+	if cfg == nil {
+		cfg = &tls.Config{}
+	}
+	return startServer(t, ip, cfg, h)
+}
+
+func startServer(t *testing.T, ip string, cfg *tls.Config, h http.HandlerFunc) *stubHost {
+	t.Helper()
 	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {
 		t.Fatalf("listen on %s: %v", ip, err)
@@ -47,10 +65,18 @@ func startHost(t *testing.T, ip string, h http.HandlerFunc) *stubHost {
 	}))
 	s.srv.Listener.Close()
 	s.srv.Listener = l
-	s.srv.Start()
-	t.Cleanup(s.srv.Close)
 	s.Addr = l.Addr().String()
 	s.URL = "http://" + s.Addr
+	if cfg != nil {
+		// Handshakes refused on purpose are no news.
+		s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		s.srv.TLS = cfg
+		s.srv.StartTLS()
+		s.URL = "https://" + s.Addr
+	} else {
+		s.srv.Start()
+	}
+	t.Cleanup(s.srv.Close)
 	return s
 }
 
