@@ -188,6 +188,18 @@ func TestCopyPlatforms(t *testing.T) {
 		}
 	}
 
+	// Naming every platform keeps the source's bytes: the harness writes
+	// lists indented as `docker manifest push` does, bytes the plugin does
+	// not write, so a copy that re-serialised the list would change it.
+	t.Run("every platform", func(t *testing.T) {
+		repo := testRepo(t, "dst")
+		d := mustCopy(t, e, "--platform", "linux/s390x,linux/amd64,linux/arm/v7,linux/arm64", from, dst.Ref(repo+":all"))
+		m := dst.MustGetManifest(t, repo, "all")
+		if d != list.Digest || m.Digest != list.Digest || string(m.Raw) != string(list.Raw) || m.MediaType != list.MediaType {
+			t.Errorf("copy printed %s, destination holds %s %s; want the source's %s %s byte for byte", d, m.MediaType, m.Digest, list.MediaType, list.Digest)
+		}
+	})
+
 	t.Run("missing platform", func(t *testing.T) {
 		repo := testRepo(t, "dst")
 		mark := dst.Mark()
