@@ -3,6 +3,8 @@ package copy
 import (
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -80,6 +82,53 @@ func attestationOf(d string, subject imgspecv1.Descriptor) imgspecv1.Descriptor 
 	return a
 }
 
+// TestSubsetEveryPlatformKeepsBytes: a --platform naming every platform of
+// a list keeps the list as its writer wrote it, digest and all. The lists
+// are as buildx, crane and `docker manifest` write them, and one with
+// fields the model does not know: bytes this project's serializer would not
+// write, so re-serialising them cannot pass.
+func TestSubsetEveryPlatformKeepsBytes(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "lists", "*.json"))
+	if err != nil || len(files) < 4 {
+		t.Fatalf("testdata/lists: %v %v", files, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var head struct{ MediaType string }
+			if err := json.Unmarshal(raw, &head); err != nil {
+				t.Fatal(err)
+			}
+			m := Manifest{Digest: digest.FromBytes(raw), MediaType: head.MediaType, Raw: raw, Tag: "v1"}
+			for _, platforms := range []string{"linux/amd64,linux/arm64,linux/s390x", "linux/s390x,linux/arm64,linux/amd64"} {
+				ps, err := manifestlist.ParsePlatforms(platforms)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := subset(m, ps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got.Raw) != string(raw) || got.Digest != m.Digest || got.MediaType != m.MediaType || got.Tag != "v1" {
+					t.Errorf("--platform %s changed the list: %s %s, want %s %s byte for byte:\n%s", platforms, got.MediaType, got.Digest, m.MediaType, m.Digest, got.Raw)
+				}
+			}
+			// One platform fewer is a new list, whose digest is its bytes'.
+			ps, _ := manifestlist.ParsePlatforms("linux/amd64,linux/arm64")
+			got, err := subset(m, ps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Digest == m.Digest || got.Digest != digest.FromBytes(got.Raw) {
+				t.Errorf("a 2-platform subset is %s over its bytes' %s (the list is %s)", got.Digest, digest.FromBytes(got.Raw), m.Digest)
+			}
+		})
+	}
+}
+
 func TestSubset(t *testing.T) {
 	amd, arm, s390 := descriptor("amd64", "linux/amd64"), descriptor("arm64", "linux/arm64"), descriptor("s390x", "linux/s390x")
 	attAmd, attArm := attestationOf("att-amd64", amd), attestationOf("att-arm64", arm)
@@ -92,12 +141,11 @@ func TestSubset(t *testing.T) {
 
 	tests := map[string]struct {
 		platforms string
-		want      []digest.Digest // nil: the original bytes
+		want      []digest.Digest
 		wantErr   string
 	}{
 		"one platform with its attestation": {platforms: "linux/arm64", want: []digest.Digest{arm.Digest, attArm.Digest}},
 		"two platforms keep list order":     {platforms: "linux/s390x,linux/amd64", want: []digest.Digest{amd.Digest, attAmd.Digest, s390.Digest}},
-		"every platform keeps the bytes":    {platforms: "linux/amd64,linux/arm64,linux/s390x"},
 		"arm64/v8 is arm64":                 {platforms: "linux/arm64/v8", want: []digest.Digest{arm.Digest, attArm.Digest}},
 		"missing platform":                  {platforms: "linux/ppc64le", wantErr: "no entry for platform linux/ppc64le; the list has linux/amd64, linux/arm64, linux/s390x"},
 	}
@@ -116,12 +164,6 @@ func TestSubset(t *testing.T) {
 			}
 			if err != nil {
 				t.Fatal(err)
-			}
-			if tc.want == nil {
-				if string(got.Raw) != string(raw) || got.Digest != m.Digest {
-					t.Errorf("subset of every platform changed the list")
-				}
-				return
 			}
 			if got.Digest != digest.FromBytes(got.Raw) || got.Tag != "v1" {
 				t.Errorf("subset digest %s does not match its bytes, or tag %q lost", got.Digest, got.Tag)

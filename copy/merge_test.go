@@ -44,13 +44,19 @@ func mlPushImage(s *registrystub.Stub, repo, platform, seed string) imgspecv1.De
 	return imgspecv1.Descriptor{MediaType: mlDockerImage, Digest: digest.Digest(d), Size: int64(len(m)), Platform: &p}
 }
 
-// mlPushList stores a Docker manifest list of descs as repo:tag.
+// mlPushList stores a Docker manifest list of descs as repo:tag, indented
+// as `docker manifest push` writes it: bytes this project does not write, so
+// a merge that re-serialised a list it should keep would change its digest.
 func mlPushList(s *registrystub.Stub, repo, tag string, descs ...imgspecv1.Descriptor) digest.Digest {
-	raw, err := (&manifestlist.List{MediaType: mlDockerList, Manifests: descs}).Serialize()
+	compact, err := (&manifestlist.List{MediaType: mlDockerList, Manifests: descs}).Serialize()
 	if err != nil {
 		panic(err)
 	}
-	return digest.Digest(s.PutManifest(repo, tag, mlDockerList, raw))
+	var raw bytes.Buffer
+	if err := json.Indent(&raw, compact, "", "   "); err != nil {
+		panic(err)
+	}
+	return digest.Digest(s.PutManifest(repo, tag, mlDockerList, raw.Bytes()))
 }
 
 // mlSession reaches every host insecurely, as the plugin does for loopback.
@@ -293,6 +299,38 @@ func TestMergeUnchanged(t *testing.T) {
 	}
 	if again.Written || !again.Plan.Unchanged || again.Digest != first.Digest {
 		t.Errorf("second merge: written %v, unchanged %v, digest %s (first %s)", again.Written, again.Plan.Unchanged, again.Digest, first.Digest)
+	}
+	for _, r := range s.Requests()[before:] {
+		if !strings.HasPrefix(r, "GET ") {
+			t.Errorf("unchanged merge sent %s", r)
+		}
+	}
+}
+
+// TestMergeUnchangedKeepsDestinationBytes: DESTINATION, as another tool
+// wrote it, already is the merge's result: the merge writes nothing and
+// reports DESTINATION's own digest, not that of the list re-serialised.
+func TestMergeUnchangedKeepsDestinationBytes(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	f := mlPushFixture(s, "ci")
+	var done []imgspecv1.Descriptor
+	for _, p := range []string{"linux/amd64", "linux/arm64"} {
+		done = append(done, f.src[p])
+	}
+	for _, p := range []string{"linux/arm/v7", "linux/s390x"} {
+		done = append(done, f.dst[p])
+	}
+	want := mlPushList(s, "app", "done", done...)
+	before := len(s.Requests())
+	res, err := Merge(context.Background(), mlRequest(t, s.Host, "ci:build", "app:done"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written || !res.Plan.Unchanged || res.Digest != want {
+		t.Errorf("merge: written %v, unchanged %v, digest %s; want DESTINATION's %s untouched", res.Written, res.Plan.Unchanged, res.Digest, want)
+	}
+	if raw, _ := s.Manifest("app", "done"); digest.FromBytes(raw) != want {
+		t.Errorf("app:done holds %s, want %s", digest.FromBytes(raw), want)
 	}
 	for _, r := range s.Requests()[before:] {
 		if !strings.HasPrefix(r, "GET ") {

@@ -25,10 +25,10 @@ func placeFile(t *testing.T, path, data string) {
 		created = dir
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Skipf("cannot create %s: %v", filepath.Dir(path), err)
+		skipUnlessCI(t, "cannot create %s: %v", filepath.Dir(path), err)
 	}
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
-		t.Skipf("cannot write %s: %v", path, err)
+		skipUnlessCI(t, "cannot write %s: %v", path, err)
 	}
 	t.Cleanup(func() {
 		switch {

@@ -18,7 +18,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,12 +50,12 @@ type authReg struct {
 
 	cmd  *exec.Cmd
 	http *http.Client
+	// log is the access log, read up to a marker request: with token auth
+	// the marker is answered 401, and logged all the same.
+	log  harness.AccessLog
 	mu   sync.Mutex
-	reqs harness.Requests
 	tail []string
 }
-
-var accessLineRE = regexp.MustCompile(`^\S+ \S+ .*?\[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) `)
 
 func startAuthRegistry(t testing.TB, opts authRegistryOptions) *authReg {
 	t.Helper()
@@ -118,6 +117,7 @@ func startAuthRegistry(t testing.TB, opts authRegistryOptions) *authReg {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	r.log.SetEndpoint(r.URL, r.http, done)
 	var pipes sync.WaitGroup
 	pipes.Add(2)
 	go func() { defer pipes.Done(); r.readLog(stdout, true) }()
@@ -148,16 +148,13 @@ func (r *authReg) readLog(rd io.Reader, access bool) {
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
+		if access && r.log.Add(line) {
+			continue
+		}
 		r.mu.Lock()
-		if m := accessLineRE.FindStringSubmatch(line); access && m != nil {
-			status, _ := strconv.Atoi(m[3])
-			path, query, _ := strings.Cut(m[2], "?")
-			r.reqs = append(r.reqs, harness.Request{Method: m[1], Path: path, Query: query, Status: status})
-		} else {
-			r.tail = append(r.tail, line)
-			if len(r.tail) > 50 {
-				r.tail = r.tail[1:]
-			}
+		r.tail = append(r.tail, line)
+		if len(r.tail) > 50 {
+			r.tail = r.tail[1:]
 		}
 		r.mu.Unlock()
 	}
@@ -169,21 +166,10 @@ func (r *authReg) logTail() string {
 	return strings.Join(r.tail, "\n")
 }
 
-// Mark and RequestsSince read the access log. The registry writes a line
-// after the response; a short settle covers that.
-func (r *authReg) Mark() int {
-	time.Sleep(100 * time.Millisecond)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.reqs)
-}
+// Mark and RequestsSince read the access log up to a marker request.
+func (r *authReg) Mark() int { return r.log.Mark() }
 
-func (r *authReg) RequestsSince(mark int) harness.Requests {
-	time.Sleep(200 * time.Millisecond)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append(harness.Requests(nil), r.reqs[min(mark, len(r.reqs)):]...)
-}
+func (r *authReg) RequestsSince(mark int) harness.Requests { return r.log.RequestsSince(mark) }
 
 // Client is a direct client for setting up and checking content.
 func (r *authReg) Client(user, password string) *harness.Client {

@@ -28,11 +28,13 @@ func TestCopyDockerArchive(t *testing.T) {
 	}
 
 	requireEngine(t)
+	_, want, err := reg.Client().EngineImages(repo, list.Images[1].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.mustDocker(t, "load", "-i", archive)
 	t.Cleanup(func() { e.docker("rmi", tag) })
-	if arch := strings.TrimSpace(e.mustDocker(t, "image", "inspect", "--format", "{{.Architecture}}", tag)); arch != "s390x" {
-		t.Errorf("loaded image architecture %q, want s390x", arch)
-	}
+	checkEngineImage(t, e, tag, "docker load of the s390x archive", want[0], want[0].Manifest)
 }
 
 // TestCopyConvertSigned: converting changes digests, which would orphan a

@@ -198,30 +198,13 @@ var engineListKinds = []struct {
 	}},
 }
 
-// pullPlatform pulls ref for platform through the Docker engine and fails t
-// unless the pulled image has architecture arch and is the image whose
-// config is config (the image ID of the classic image store; the
-// containerd store names an image by the digest it pulled, topDigest);
-// it removes the image afterwards.
-func pullPlatform(t testing.TB, e *env, ref, platform, arch, config, topDigest string) {
-	t.Helper()
-	e.mustDocker(t, "pull", "--platform", platform, ref)
-	t.Cleanup(func() { e.docker("rmi", "-f", ref) })
-	got := strings.Fields(e.mustDocker(t, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Id}}", ref))
-	if len(got) != 2 || got[0] != "linux/"+arch {
-		t.Errorf("docker pull --platform %s %s gave a %v image, want linux/%s", platform, ref, got, arch)
-	} else if got[1] != config && got[1] != topDigest {
-		t.Errorf("docker pull --platform %s %s gave image %s, want the one with config %s", platform, ref, got[1], config)
-	}
-}
-
 // TestEngineLayoutRoundTrip: every list kind goes from a registry into an
 // OCI layout and an OCI archive and from there into another registry. The
 // layout holds the list as the source's bytes, Docker-typed ones included,
 // with every child of nested indexes and every blob; the registry gets the
-// same digest and every manifest and blob; the Docker engine pulls
-// linux/arm64 of the result (not of a nested index, which Docker's own
-// pull cannot walk).
+// same digest and every manifest and blob; the Docker engine pulls every
+// platform of the result (not of a nested index, which Docker's own pull
+// cannot walk).
 func TestEngineLayoutRoundTrip(t *testing.T) {
 	src, dst := plainRegistry(t), copyDestRegistry(t)
 	e := newEnv(t)
@@ -260,8 +243,7 @@ func TestEngineLayoutRoundTrip(t *testing.T) {
 					if kind.name == "nested" || t.Failed() {
 						return
 					}
-					requireEngine(t)
-					pullPlatform(t, e, dst.Ref(dstRepo+":v1"), "linux/arm64", "arm64", s.arm64.Config.Digest, s.list.Digest)
+					checkEnginePulls(t, e, dst, dstRepo, "v1")
 				})
 			}
 		})
@@ -322,8 +304,9 @@ func TestEngineDockerArchiveRoundTrip(t *testing.T) {
 				t.Fatalf("destination holds %s with config %s, want an image with the arm64 config %s", m.MediaType, im.Config.Digest, s.arm64.Config.Digest)
 			}
 			checkGraphIn(t, dst, dstRepo, readGraph(t, dst, dstRepo, "v1"))
-			requireEngine(t)
-			pullPlatform(t, e, dst.Ref(dstRepo+":v1"), "linux/arm64", "arm64", s.arm64.Config.Digest, m.Digest)
+			if _, imgs := checkEnginePulls(t, e, dst, dstRepo, "v1"); len(imgs) != 1 || imgs[0].Config != s.arm64.Config.Digest {
+				t.Errorf("the engine pulled %+v, want the arm64 image with config %s", imgs, s.arm64.Config.Digest)
+			}
 		})
 	}
 }

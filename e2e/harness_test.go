@@ -105,16 +105,7 @@ func TestHarness(t *testing.T) {
 		}
 
 		t.Run("engine pull", func(t *testing.T) {
-			requireEngine(t)
-			e := newEnv(t)
-			ref := reg.Ref(repo + ":v1")
-			e.mustDocker(t, "pull", "--platform", "linux/arm64", ref)
-			t.Cleanup(func() { e.docker("rmi", "-f", ref) })
-			arch := strings.TrimSpace(e.mustDocker(t, "image", "inspect", "--format", "{{.Architecture}}", ref))
-			if arch != "arm64" {
-				t.Errorf("pulled architecture %q, want arm64", arch)
-			}
-			e.mustDocker(t, "rmi", ref)
+			checkEnginePulls(t, newEnv(t), reg, repo, "v1")
 		})
 	})
 
@@ -161,9 +152,7 @@ func TestHarness(t *testing.T) {
 			requireEngine(t) // docker pull; the plugin tests use e.login the same way
 			e := newEnv(t)
 			e.login(t, reg.Host, testUser, testPassword)
-			ref := reg.Ref(repo + ":v1")
-			e.mustDocker(t, "pull", ref)
-			e.mustDocker(t, "rmi", ref)
+			checkEnginePulls(t, e, reg, repo, "v1")
 		})
 
 		t.Run("pass", func(t *testing.T) {

@@ -167,6 +167,7 @@ func startTool(opts RegistryOptions) (_ *Registry, retErr error) {
 	r.URL = url
 	r.Host = strings.TrimPrefix(url, "http://")
 	r.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
+	r.log.SetEndpoint(r.URL, r.http, r.done)
 	if err := r.waitReady(15 * time.Second); err != nil {
 		return nil, err
 	}

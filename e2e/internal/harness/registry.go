@@ -151,10 +151,9 @@ type Registry struct {
 	http    *http.Client
 	admin   *Client
 
+	log     AccessLog
 	mu      sync.Mutex
-	reqs    []Request
 	logTail []string
-	syncSeq atomic.Int64
 	closed  atomic.Bool
 }
 
@@ -252,6 +251,7 @@ func start(opts RegistryOptions) (_ *Registry, retErr error) {
 	}
 	r.URL = scheme + "://" + r.Host
 	r.http = &http.Client{Transport: transport, Timeout: 30 * time.Second}
+	r.log.SetEndpoint(r.URL, r.http, r.done)
 	if len(opts.Htpasswd) > 0 {
 		r.Users = opts.Htpasswd
 		if err := writeHtpasswd(filepath.Join(r.Dir, "htpasswd"), opts.Htpasswd); err != nil {
@@ -419,30 +419,15 @@ func (r *Registry) newClient(user, password string) *Client {
 	return NewClient(r.Host, ClientOptions{TLS: r.opts.TLS, RootCAs: r.CACertPool, Username: user, Password: password})
 }
 
-// accessLogRE matches gorilla/handlers' combined log format, which
-// distribution writes to stdout once per request:
-//
-//	127.0.0.1 - alice [25/Nov/2026:14:38:32 +0000] "PUT /v2/app/manifests/v1 HTTP/1.1" 201 0 "" "curl/7.88.1"
-var accessLogRE = regexp.MustCompile(`^\S+ \S+ .*?\[[^\]]*\] "(\S+) (\S+) [^"]*" (\d{3}) `)
-
-const syncQuery = "e2e-sync="
-
 func (r *Registry) readAccessLog(rd io.Reader) {
 	sc := bufio.NewScanner(rd)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
 		_, _ = fmt.Fprintln(r.logFile, line)
-		m := accessLogRE.FindStringSubmatch(line)
-		if m == nil {
+		if !r.log.Add(line) {
 			r.appendTail(line)
-			continue
 		}
-		status, _ := strconv.Atoi(m[3])
-		path, query, _ := strings.Cut(m[2], "?")
-		r.mu.Lock()
-		r.reqs = append(r.reqs, Request{Method: m[1], Path: path, Query: query, Status: status})
-		r.mu.Unlock()
 	}
 }
 
@@ -473,81 +458,18 @@ func (r *Registry) LogTail() string {
 }
 
 // Requests returns every request served since start or the last
-// ResetRequests. The access log is written after a response is sent, so it
-// first makes a marker request and waits until it is logged: every request
-// that completed before the call is then included.
-func (r *Registry) Requests() Requests {
-	r.sync()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out Requests
-	for _, q := range r.reqs {
-		if !strings.HasPrefix(q.Query, syncQuery) {
-			out = append(out, q)
-		}
-	}
-	return out
-}
+// ResetRequests, up to a marker request (AccessLog).
+func (r *Registry) Requests() Requests { return r.log.Requests() }
 
 // Mark returns a position in the request log for RequestsSince. Prefer it to
 // ResetRequests on a registry that other tests share.
-func (r *Registry) Mark() int {
-	r.sync()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.reqs)
-}
+func (r *Registry) Mark() int { return r.log.Mark() }
 
 // RequestsSince returns the requests served after Mark returned mark.
-func (r *Registry) RequestsSince(mark int) Requests {
-	r.sync()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out Requests
-	for _, q := range r.reqs[min(mark, len(r.reqs)):] {
-		if !strings.HasPrefix(q.Query, syncQuery) {
-			out = append(out, q)
-		}
-	}
-	return out
-}
+func (r *Registry) RequestsSince(mark int) Requests { return r.log.RequestsSince(mark) }
 
 // ResetRequests forgets the requests logged so far.
-func (r *Registry) ResetRequests() {
-	r.sync()
-	r.mu.Lock()
-	r.reqs = nil
-	r.mu.Unlock()
-}
-
-func (r *Registry) sync() {
-	if r.closed.Load() {
-		return
-	}
-	marker := syncQuery + strconv.FormatInt(r.syncSeq.Add(1), 10)
-	resp, err := r.http.Get(r.URL + "/v2/?" + marker)
-	if err != nil {
-		return
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		r.mu.Lock()
-		for i := len(r.reqs) - 1; i >= 0; i-- {
-			if r.reqs[i].Query == marker {
-				r.mu.Unlock()
-				return
-			}
-		}
-		r.mu.Unlock()
-		select {
-		case <-r.done:
-			return
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-}
+func (r *Registry) ResetRequests() { r.log.Reset() }
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

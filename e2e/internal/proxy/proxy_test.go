@@ -17,7 +17,8 @@ import (
 func startBehind(t *testing.T, f Faults) (*Proxy, string, []byte) {
 	t.Helper()
 	if _, err := exec.LookPath(harness.RegistryBinary); err != nil {
-		t.Skipf("%s not installed", harness.RegistryBinary)
+		// `make setup` installs it: missing, the set-up failed.
+		t.Fatalf("%s not installed (run `make setup`)", harness.RegistryBinary)
 	}
 	reg := harness.StartRegistry(t, harness.RegistryOptions{})
 	blob := bytes.Repeat([]byte("0123456789abcdef"), 4096)
