@@ -39,8 +39,8 @@ if [ -z "$BINARY" ]; then
 	go build -trimpath -tags containers_image_openpgp -o "$BINARY" ./cmd/docker-mlist
 fi
 echo "demo: building the demo registry and the image maker"
-go build -C tools/registry -o "$tmp/mlist-registry" .
-go build -o "$tmp/mkimage" ./e2e/cmd/mkimage
+go build -C tools/registry -trimpath -o "$tmp/mlist-registry" .
+go build -trimpath -o "$tmp/mkimage" ./e2e/cmd/mkimage
 
 mkdir -p "$tmp/config/cli-plugins"
 ln -s "$(cd "$(dirname "$BINARY")" && pwd)/$(basename "$BINARY")" "$tmp/config/cli-plugins/docker-mlist"
