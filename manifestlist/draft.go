@@ -7,6 +7,7 @@ import (
 
 	"github.com/distribution/reference"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
 )
 
 // Entry is one manifest of a draft list.
@@ -38,6 +39,10 @@ type Draft struct {
 	// returns these bytes, so pushing an unchanged draft keeps the digest;
 	// the origin's artifactType and subject carry over to an OCI index.
 	Origin []byte
+	// Docker is set for a draft `docker manifest` made and docker-mlist
+	// never wrote (it has no state file): Build then serialises the list
+	// as `docker manifest push` does, so both tools push one digest.
+	Docker bool
 }
 
 // Add appends e, or replaces in place an entry with the same digest so that
@@ -200,10 +205,12 @@ func repoName(s string) string {
 
 // CheckPlatforms refuses entries a runtime could not choose between: two
 // images with the same platform, or an image without os or architecture.
-// Attestation entries are exempt; they carry unknown/unknown by design.
+// Attestations are exempt, since they carry unknown/unknown by design, and
+// so are nested lists and artifacts, which an OCI index may hold without a
+// platform.
 func (d *Draft) CheckPlatforms() error {
 	for _, e := range d.Entries {
-		if !IsAttestation(e.Descriptor) && !hasPlatform(e.Descriptor) {
+		if needsPlatform(e.Descriptor) && !hasPlatform(e.Descriptor) {
 			return fmt.Errorf("entry %s has no os/architecture; set them with annotate --os --arch", e.label())
 		}
 	}
@@ -230,6 +237,13 @@ func (d *Draft) ValidatePlatforms() error {
 	return nil
 }
 
+// needsPlatform reports whether an entry must name a platform: every image,
+// but not an attestation, a nested list or an artifact (an entry with an
+// artifactType).
+func needsPlatform(d imgspecv1.Descriptor) bool {
+	return !IsAttestation(d) && !IsList(d.MediaType) && d.ArtifactType == ""
+}
+
 func (e Entry) name() string {
 	if e.Source != "" {
 		return e.Source
@@ -244,12 +258,22 @@ func (d *Draft) List() (*List, error) {
 	for _, e := range d.Entries {
 		descs = append(descs, e.Descriptor)
 	}
+	if d.Docker {
+		return &List{MediaType: dockerPushMediaType(descs), Manifests: descs}, nil
+	}
+	o := d.origin()
 	mt, err := ListMediaType(d.MediaType, descs, len(d.Annotations) > 0)
+	if err != nil && o != nil && o.MediaType == manifest.DockerV2ListMediaType && d.MediaType == "docker" {
+		// The registry holds a Docker list with entries mlist would not
+		// put in one (OCI images, as docker manifest writes them): the
+		// draft keeps its type, and only pushed unchanged can it keep it.
+		mt, err = manifest.DockerV2ListMediaType, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", d.Name, err)
 	}
 	l := &List{MediaType: mt, Annotations: maps.Clone(d.Annotations), Manifests: descs}
-	if o := d.origin(); o != nil && mt == o.MediaType {
+	if o != nil && mt == o.MediaType {
 		l.ArtifactType, l.Subject = o.ArtifactType, o.Subject
 	}
 	return l, nil
@@ -278,10 +302,14 @@ func (d *Draft) Unchanged() bool {
 	if err != nil {
 		return false
 	}
-	// Serialising both compares what the lists say, not how the origin
-	// happened to be formatted.
-	a, errA := o.Serialize()
-	b, errB := l.Serialize()
+	// Comparing both as OCI indexes compares what the lists say, not how
+	// the origin happened to be formatted, and works for lists Serialize
+	// would refuse to write (a Docker list holding OCI images).
+	if o.MediaType != l.MediaType {
+		return false
+	}
+	a, errA := o.asIndex().Serialize()
+	b, errB := l.asIndex().Serialize()
 	return errA == nil && errB == nil && string(a) == string(b)
 }
 
@@ -294,11 +322,20 @@ func (d *Draft) Build() (raw []byte, mediaType string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
+	// The registry accepted the origin: its exact bytes go back, whatever
+	// mlist would refuse to write itself.
+	if d.Unchanged() {
+		return d.Origin, l.MediaType, nil
+	}
 	if err := d.CheckPlatforms(); err != nil {
 		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
 	}
-	if d.Unchanged() {
-		return d.Origin, l.MediaType, nil
+	if d.Docker {
+		raw, err = dockerPushBytes(d.Entries)
+		if err != nil {
+			return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
+		}
+		return raw, l.MediaType, nil
 	}
 	raw, err = l.Serialize()
 	if err != nil {

@@ -251,6 +251,7 @@ func (s *Store) load(sl slot) (owner string, d *Draft, err error) {
 		}
 		d.Entries = append(d.Entries, e)
 	}
+	d.Docker = owner == ""
 	return owner, d, nil
 }
 
@@ -467,8 +468,9 @@ func (u UnreadableDraft) Unwrap() error { return u.Err }
 
 // List reads every draft, sorted by name, and reports separately each one
 // it could not read; err is only for a store that cannot be listed at all.
-// Drafts made by `docker manifest` have no sidecar, and their name is the
-// escaped directory name, since the escaping cannot be undone.
+// Drafts made by `docker manifest` have no sidecar: their name is the
+// reference recoverName reads in the directory name, or the directory name
+// itself when none can be read there.
 func (s *Store) List() (drafts []*Draft, unreadable []UnreadableDraft, err error) {
 	type found struct {
 		esc string
@@ -533,6 +535,9 @@ func (s *Store) List() (drafts []*Draft, unreadable []UnreadableDraft, err error
 			return nil
 		})
 		name := owner
+		if name == "" && d != nil && f.sl == s.primary(f.esc) {
+			name = recoverName(f.esc, d.Entries)
+		}
 		if name == "" {
 			name = filepath.Base(f.sl.dir)
 		}

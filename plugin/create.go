@@ -238,7 +238,7 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.entries, Origin: src.Raw}
 	// A registry's list may hold what a draft refuses; drop can fix it.
 	if err := draft.CheckDuplicates(); err != nil {
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; drop one before pushing\n", from, termText(err.Error()))
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; pushed unchanged the list is written as the registry holds it, edited it needs one dropped\n", from, termText(err.Error()))
 	}
 	if _, err := draft.List(); err != nil {
 		return fmt.Errorf("create --from %s: %w", from, err)
