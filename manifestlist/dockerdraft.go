@@ -117,7 +117,8 @@ func guess(s string, i int, prefix string, out *[]string) {
 	switch s[j] {
 	case '_':
 		guess(s, j+1, head+"_", out)
-		if !strings.Contains(head, ":") || strings.Count(head, ":") == 1 && !strings.Contains(head, "/") {
+		// No "/" after a tag's ":"; a ":" before the first "/" is a port.
+		if slash := strings.Index(head, "/"); slash < 0 || !strings.Contains(head[slash:], ":") {
 			guess(s, j+1, head+"/", out)
 		}
 	case '-':

@@ -29,6 +29,8 @@ func TestRecoverName(t *testing.T) {
 		"entry repository wins":  {dir: "r.example_app-1.0-alpine", entries: from("r.example/app:amd64"), want: "r.example/app:1.0-alpine"},
 		"entry underscore wins":  {dir: "r.example_team_app-1", entries: from("r.example/team_app@sha256:" + sixtyFour), want: "r.example/team_app:1"},
 		"entry registry wins":    {dir: "reg.example-5000_app-1", entries: from("reg.example-5000/other:1"), want: "reg.example-5000/app:1"},
+		"registry of an entry":   {dir: "127.0.0.1-5000_team_app-oci-images", entries: from("127.0.0.1:5000/team/src:amd64"), want: "127.0.0.1:5000/team/app-oci:images"},
+		"repository of an entry": {dir: "127.0.0.1-5000_team_app-oci-images", entries: from("127.0.0.1:5000/team/app:amd64"), want: "127.0.0.1:5000/team/app:oci-images"},
 		"unreadable stays empty": {dir: "-x", want: ""},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -313,33 +313,47 @@ func (d *Draft) Unchanged() bool {
 	return errA == nil && errB == nil && string(a) == string(b)
 }
 
-// Build returns the serialized list ready to push, and its media type.
+// Build returns the serialized list ready to push, and its media type,
+// after checking the entries' platforms (unless the draft is a registry's
+// list, unchanged: the registry accepted it).
 func (d *Draft) Build() (raw []byte, mediaType string, err error) {
 	if len(d.Entries) == 0 {
 		return nil, "", fmt.Errorf("list %s has no entries", d.Name)
 	}
-	l, err := d.List()
+	if !d.Unchanged() {
+		if err := d.CheckPlatforms(); err != nil {
+			return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
+		}
+	}
+	raw, l, err := d.Serialize()
 	if err != nil {
 		return nil, "", err
 	}
-	// The registry accepted the origin: its exact bytes go back, whatever
-	// mlist would refuse to write itself.
-	if d.Unchanged() {
-		return d.Origin, l.MediaType, nil
-	}
-	if err := d.CheckPlatforms(); err != nil {
-		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
-	}
-	if d.Docker {
-		raw, err = dockerPushBytes(d.Entries)
-		if err != nil {
-			return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
-		}
-		return raw, l.MediaType, nil
-	}
-	raw, err = l.Serialize()
-	if err != nil {
-		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
-	}
 	return raw, l.MediaType, nil
+}
+
+// Serialize returns the bytes push writes for the draft, and the list they
+// hold, without checking platforms: the origin's bytes while the draft is
+// unchanged, the bytes `docker manifest push` writes for a docker draft,
+// the list serialised otherwise.
+func (d *Draft) Serialize() ([]byte, *List, error) {
+	l, err := d.List()
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw []byte
+	switch {
+	case d.Unchanged():
+		// The registry accepted the origin: its exact bytes go back,
+		// whatever mlist would refuse to write itself.
+		return d.Origin, l, nil
+	case d.Docker:
+		raw, err = dockerPushBytes(d.Entries)
+	default:
+		raw, err = l.Serialize()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", d.Name, err)
+	}
+	return raw, l, nil
 }

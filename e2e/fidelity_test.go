@@ -1,0 +1,116 @@
+package e2e
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+)
+
+// TestCreateFromPushesRegistryBytes: a draft started with create --from and
+// pushed unchanged writes the registry's exact bytes, for lists mlist would
+// not write itself: an OCI index whose entries have no platform (a nested
+// index, an artifact), and a Docker manifest list of OCI images (what
+// `docker manifest push` writes when the first image is a Docker one).
+func TestCreateFromPushesRegistryBytes(t *testing.T) {
+	reg := plainRegistry(t)
+	repo := testRepo(t, "app")
+	c := reg.Client()
+	imgs := reg.PushImages(t, repo, "img", harness.ImageOptions{OCI: true}, "linux/amd64", "linux/arm64")
+	inner := reg.PushList(t, repo, "inner", imgs[1:], harness.ListOptions{OCI: true})
+	sbom, err := c.PushReferrer(repo, imgs[0].Descriptor(), "application/spdx+json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(tag, mediaType string, entries ...harness.Descriptor) string {
+		t.Helper()
+		raw, err := json.MarshalIndent(harness.Index{SchemaVersion: 2, MediaType: mediaType, Manifests: entries}, "", "\t")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.PutManifest(repo, tag, mediaType, raw); err != nil {
+			t.Fatalf("the registry refused the %s list: %v", tag, err)
+		}
+		return tag
+	}
+	artifact := harness.Descriptor{MediaType: harness.MediaTypeOCIManifest, Digest: sbom.Digest, Size: int64(len(sbom.Raw)), ArtifactType: sbom.ArtifactType}
+	dockerImg := reg.PushImage(t, repo, "docker-amd64", "linux/amd64", harness.ImageOptions{})
+	for _, tag := range []string{
+		put("nested", harness.MediaTypeOCIIndex, imgs[0].Descriptor(), inner.Descriptor()),
+		put("artifact", harness.MediaTypeOCIIndex, imgs[0].Descriptor(), artifact),
+		put("docker-of-oci", harness.MediaTypeDockerList, dockerImg.Descriptor(), imgs[1].Descriptor()),
+	} {
+		t.Run(tag, func(t *testing.T) {
+			e := newEnv(t)
+			want := reg.MustGetManifest(t, repo, tag)
+			copied := reg.Ref(repo + ":" + tag + "-copy")
+			e.mustMlist(t, "create", "--from", reg.Ref(repo+":"+tag), copied)
+			if d := mustPush(t, e, copied); d != want.Digest {
+				t.Errorf("push of the unchanged draft gave %s, the registry's list is %s", d, want.Digest)
+			}
+			got := reg.MustGetManifest(t, repo, tag+"-copy")
+			if got.Digest != want.Digest || string(got.Raw) != string(want.Raw) || got.MediaType != want.MediaType {
+				t.Errorf("pushed %s %s, want %s %s", got.MediaType, got.Digest, want.MediaType, want.Digest)
+			}
+			reg.Validate(t, repo+":"+tag+"-copy")
+		})
+	}
+}
+
+// TestDockerManifestDraftsInterchangeable: a draft `docker manifest create`
+// made is listed by the reference it stands for, is found by that reference,
+// and `docker mlist push` writes the digest `docker manifest push` writes,
+// for OCI images (an OCI index) and for a Docker image first (a Docker list).
+func TestDockerManifestDraftsInterchangeable(t *testing.T) {
+	reg := plainRegistry(t)
+	// The list's repository holds its images, as usual: ls reads the
+	// list's name from the directory name docker gives the draft, where
+	// "app-oci-images" could be app:oci-images or app-oci:images, and the
+	// entries' repository decides.
+	repo := testRepo(t, "app")
+	ociImgs := reg.PushImages(t, repo, "oci", harness.ImageOptions{OCI: true}, "linux/amd64", "linux/arm64")
+	dockerImg := reg.PushImage(t, repo, "docker-s390x", "linux/s390x", harness.ImageOptions{})
+	for name, tc := range map[string]struct {
+		sources   []harness.Image
+		mediaType string
+	}{
+		"oci images":   {sources: ociImgs, mediaType: harness.MediaTypeOCIIndex},
+		"docker first": {sources: []harness.Image{dockerImg, ociImgs[0]}, mediaType: harness.MediaTypeDockerList},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			tag := strings.ReplaceAll(name, " ", "-")
+			list := reg.Ref(repo + ":" + tag)
+			args := []string{"manifest", "create", "--insecure", list}
+			for _, s := range tc.sources {
+				args = append(args, srcRef(reg, s))
+			}
+			e.mustDocker(t, args...)
+
+			if got := strings.Fields(e.mustMlist(t, "ls", "-q")); !slices.Equal(got, []string{list}) {
+				t.Errorf("ls -q shows %v, want [%s]", got, list)
+			}
+			var ix harness.Index
+			if err := json.Unmarshal([]byte(e.mustMlist(t, "inspect", list)), &ix); err != nil || len(ix.Manifests) != len(tc.sources) {
+				t.Errorf("inspect %s: %v %+v", list, err, ix)
+			}
+			mine := mustPush(t, e, list)
+			m := reg.MustGetManifest(t, repo, tag)
+			out := e.mustDocker(t, "manifest", "push", "--insecure", list)
+			theirs := reg.MustGetManifest(t, repo, tag)
+			if mine != theirs.Digest || !strings.Contains(out, theirs.Digest) || string(m.Raw) != string(theirs.Raw) {
+				t.Errorf("docker mlist push wrote %s, docker manifest push %s (printed %q)\nmlist:\n%s\ndocker:\n%s", mine, theirs.Digest, out, m.Raw, theirs.Raw)
+			}
+			if theirs.MediaType != tc.mediaType {
+				t.Errorf("docker manifest push wrote %s, want %s", theirs.MediaType, tc.mediaType)
+			}
+			reg.Validate(t, repo+":"+tag)
+			e.mustMlist(t, "rm", list)
+			if out := e.mustMlist(t, "ls", "-q"); strings.TrimSpace(out) != "" {
+				t.Errorf("rm %s left %q", list, out)
+			}
+		})
+	}
+}
