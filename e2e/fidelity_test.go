@@ -114,3 +114,69 @@ func TestDockerManifestDraftsInterchangeable(t *testing.T) {
 		})
 	}
 }
+
+// TestPlatformClaimsAgainstConfigs: where a command holds an image's config,
+// an entry whose platform contradicts it (os, architecture, variant,
+// os.version) gets a WARNING line on stderr from create, annotate and push,
+// and verify reports it with exit status 1.
+func TestPlatformClaimsAgainstConfigs(t *testing.T) {
+	reg := plainRegistry(t)
+	repo := testRepo(t, "app")
+	arm := reg.PushImage(t, repo, "arm64", "linux/arm64", harness.ImageOptions{})
+	win := reg.PushImage(t, repo, "win", "windows/amd64", harness.ImageOptions{OSVersion: "10.0.17763.1234"})
+	// --template names an arm64 image for linux/s390x.
+	reg.PushImage(t, repo, "t-linux-s390x", "linux/arm64", harness.ImageOptions{})
+	e := newEnv(t)
+	warning := func(r result, what string, want ...string) {
+		t.Helper()
+		var lines []string
+		for _, l := range strings.Split(r.Stderr, "\n") {
+			if strings.HasPrefix(l, "WARNING:") {
+				lines = append(lines, l)
+			}
+		}
+		if len(lines) != len(want) {
+			t.Fatalf("%s: warnings %q, want %d matching %q", what, lines, len(want), want)
+		}
+		for i, w := range want {
+			if !strings.Contains(lines[i], w) {
+				t.Errorf("%s: warning %q does not say %q", what, lines[i], w)
+			}
+		}
+	}
+
+	list := reg.Ref(repo + ":claims")
+	r := e.mlist("create", list, srcRef(reg, arm), srcRef(reg, win))
+	mustSucceed(t, r, "create")
+	warning(r, "create from configs")
+	r = e.mlist("annotate", "--variant", "v8", list, "linux/arm64")
+	mustSucceed(t, r, "annotate")
+	warning(r, "annotate --variant v8 on an arm64 image")
+	r = e.mlist("annotate", "--arch", "amd64", "--variant", "", list, srcRef(reg, arm))
+	mustSucceed(t, r, "annotate")
+	warning(r, "annotate --arch", "the list says linux/amd64, the image config says linux/arm64")
+	r = e.mlist("annotate", "--os-version", "10.0.20348.1", list, srcRef(reg, win))
+	mustSucceed(t, r, "annotate")
+	warning(r, "annotate --os-version", "the list says windows/amd64:10.0.20348.1, the image config says windows/amd64:10.0.17763.1234")
+	r = e.mlist("push", list)
+	d := strings.TrimSpace(mustSucceed(t, r, "push"))
+	warning(r, "push", "image config says linux/arm64", "image config says windows/amd64:10.0.17763.1234")
+	if m := reg.MustGetManifest(t, repo, "claims"); m.Digest != d {
+		t.Errorf("push printed %s, the registry holds %s", d, m.Digest)
+	}
+
+	r = e.mlist("verify", list)
+	if r.ExitCode != 1 || strings.Count(r.Stdout, "\n") != 2 || !strings.Contains(r.Stdout, "the image config says linux/arm64") ||
+		!strings.Contains(r.Stdout, "the list says windows/amd64:10.0.20348.1, the image config says windows/amd64:10.0.17763.1234") {
+		t.Errorf("verify of the draft: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+	r = e.mlist("verify", "docker://"+list)
+	if r.ExitCode != 1 || strings.Count(r.Stdout, "\n") != 2 || !strings.Contains(r.Stdout, "os.version") && !strings.Contains(r.Stdout, "10.0.17763.1234") {
+		t.Errorf("verify of the pushed list: exit %d\n%s%s", r.ExitCode, r.Stdout, r.Stderr)
+	}
+
+	tmpl := reg.Ref(repo + ":templated")
+	r = e.mlist("create", tmpl, "--platforms", "linux/s390x", "--template", reg.Ref(repo+":t-OS-ARCH"))
+	mustSucceed(t, r, "create --template")
+	warning(r, "create --template", "the list says linux/s390x, the image config says linux/arm64")
+}

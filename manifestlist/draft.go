@@ -21,6 +21,20 @@ type Entry struct {
 	Descriptor imgspecv1.Descriptor
 	// Raw holds the exact manifest bytes; their sha256 is Descriptor.Digest.
 	Raw []byte
+	// Config is the platform the image's config declares, where the
+	// command that added the entry read it (create does for single
+	// images); nil when unknown. Commands warn when the entry's platform
+	// contradicts it (ConfigContradiction).
+	Config *imgspecv1.Platform
+}
+
+// Contradiction is ConfigContradiction for the entry's platform and its
+// config's, "" when the config is unknown.
+func (e Entry) Contradiction() string {
+	if e.Config == nil || IsAttestation(e.Descriptor) {
+		return ""
+	}
+	return ConfigContradiction(e.Descriptor.Platform, e.Config)
 }
 
 // Draft is a local, not yet pushed list: what create, annotate and push

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Get reads the draft called name. The error wraps ErrNotFound when there is
@@ -249,6 +251,9 @@ func (s *Store) load(sl slot) (owner string, d *Draft, err error) {
 		if err != nil {
 			return owner, nil, err
 		}
+		if owner != "" {
+			e.Config = sc.Configs[e.Descriptor.Digest.String()]
+		}
 		d.Entries = append(d.Entries, e)
 	}
 	d.Docker = owner == ""
@@ -294,6 +299,12 @@ func (s *Store) write(sl slot, d *Draft) error {
 		owner[fn] = e.Source
 		files[fn] = b
 		sc.Files = append(sc.Files, fn)
+		if e.Config != nil {
+			if sc.Configs == nil {
+				sc.Configs = map[string]*imgspecv1.Platform{}
+			}
+			sc.Configs[e.Descriptor.Digest.String()] = e.Config
+		}
 	}
 	scb, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {

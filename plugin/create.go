@@ -178,6 +178,7 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	if err != nil {
 		return err
 	}
+	warnContradictions(dockerCLI.Err(), name, fetched.Entries)
 	verb := "Created"
 	if amended {
 		verb = "Updated"

@@ -99,6 +99,7 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	if err != nil {
 		return fmt.Errorf("push %s: %w", name, err)
 	}
+	warnContradictions(dockerCLI.Err(), name, draft.Entries)
 	target, err := registry.ParseReference(name)
 	if err != nil {
 		return err
@@ -236,6 +237,7 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 	if err != nil {
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
+	warnContradictions(dockerCLI.Err(), name, draft.Entries)
 	if opts.dryRun {
 		return dryRunPush(ctx, dockerCLI, sess, target, draft.Entries, raw, mediaType, extra, opts.format)
 	}
