@@ -580,6 +580,10 @@ func (e *engine) write(ctx context.Context, root *node, tag string) error {
 		}
 		return 0
 	})
+	manifests, blobs, err := e.pilot(ctx, root, manifests, blobs, limit)
+	if err != nil {
+		return err
+	}
 	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
 		return e.dst.putBlob(ctx, e, b.Descriptor, b.config)
 	}); err != nil {

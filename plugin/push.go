@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
@@ -153,18 +155,29 @@ func pushList(ctx context.Context, sess *registry.Session, target registry.Refer
 		dst.New = c.RepositoryIsNew(ctx, target.Repository)
 	}
 	var stats copy.Stats
+	transfer := func(ctx context.Context, e manifestlist.Entry) error {
+		src, _ := registry.ParseReference(e.Source)
+		sc, err := sess.Client(ctx, src.Host)
+		if err != nil {
+			return err
+		}
+		return copy.Transfer(ctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
+			copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
+	}
+	// A registry that refuses Docker media types refuses the first Docker
+	// manifest: that one goes alone, before the others upload anything.
+	if i := slices.IndexFunc(foreign, func(e manifestlist.Entry) bool {
+		return strings.HasPrefix(e.Descriptor.MediaType, "application/vnd.docker.")
+	}); i >= 0 && len(foreign) > 1 {
+		if err := transfer(ctx, foreign[i]); err != nil {
+			return "", err
+		}
+		foreign = slices.Delete(slices.Clone(foreign), i, i+1)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(copy.SmallJobs)
 	for _, e := range foreign {
-		g.Go(func() error {
-			src, _ := registry.ParseReference(e.Source)
-			sc, err := sess.Client(gctx, src.Host)
-			if err != nil {
-				return err
-			}
-			return copy.Transfer(gctx, copy.Endpoint{Client: sc, Repository: src.Repository}, dst,
-				copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}, &stats)
-		})
+		g.Go(func() error { return transfer(gctx, e) })
 	}
 	if err := g.Wait(); err != nil {
 		return "", err
