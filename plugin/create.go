@@ -47,7 +47,12 @@ once.
 
 With --from, the draft is the list REF holds in its registry, with every
 entry (attestations included), platform, annotation and the list type; LIST
-defaults to REF. Pushed unchanged, it writes the same bytes and digest.`,
+defaults to REF. Pushed unchanged, it writes the same bytes and digest, for
+every list the registry accepted (entries without a platform, Docker lists of
+OCI images).
+
+Where create reads an image's config (single images), an entry whose
+platform contradicts it gets a WARNING line on stderr.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
