@@ -164,6 +164,10 @@ func TestPlatformClaimsAgainstConfigs(t *testing.T) {
 	if m := reg.MustGetManifest(t, repo, "claims"); m.Digest != d {
 		t.Errorf("push printed %s, the registry holds %s", d, m.Digest)
 	}
+	// The independent validator the suite runs refuses it too.
+	if err := reg.ValidationError(t, repo+":claims"); err == nil || !strings.Contains(err.Error(), "OSVersion") {
+		t.Errorf("the validator says %v of a list whose platforms contradict the configs", err)
+	}
 
 	r = e.mlist("verify", list)
 	if r.ExitCode != 1 || strings.Count(r.Stdout, "\n") != 2 || !strings.Contains(r.Stdout, "the image config says linux/arm64") ||

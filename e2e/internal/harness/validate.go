@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -25,6 +26,15 @@ func Validate(tb testing.TB, ref string) {
 // package's Validate does, with r's CA and first user.
 func (r *Registry) Validate(tb testing.TB, repoAndRef string) {
 	tb.Helper()
+	if err := r.ValidationError(tb, repoAndRef); err != nil {
+		tb.Error(err)
+	}
+}
+
+// ValidationError is what the validator says of repoAndRef, nil when it
+// accepts it: for tests that show it refuses what it must.
+func (r *Registry) ValidationError(tb testing.TB, repoAndRef string) error {
+	tb.Helper()
 	var args, env []string
 	if r.CACertFile != "" {
 		args = append(args, "-ca", r.CACertFile)
@@ -38,10 +48,17 @@ func (r *Registry) Validate(tb testing.TB, repoAndRef string) {
 	if u, p := r.firstUser(); u != "" {
 		env = append(env, "MLIST_VALIDATE_USER="+u, "MLIST_VALIDATE_PASSWORD="+p)
 	}
-	validate(tb, r.Host+"/"+repoAndRef, args, env)
+	return validationError(tb, r.Host+"/"+repoAndRef, args, env)
 }
 
 func validate(tb testing.TB, ref string, args, env []string) {
+	tb.Helper()
+	if err := validationError(tb, ref, args, env); err != nil {
+		tb.Error(err)
+	}
+}
+
+func validationError(tb testing.TB, ref string, args, env []string) error {
 	tb.Helper()
 	bin, err := mlistRegistry()
 	if err != nil {
@@ -52,6 +69,7 @@ func validate(tb testing.TB, ref string, args, env []string) {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		tb.Errorf("go-containerregistry's validator refuses %s: %v\n%s", ref, err, strings.TrimSpace(out.String()))
+		return fmt.Errorf("go-containerregistry's validator refuses %s: %v\n%s", ref, err, strings.TrimSpace(out.String()))
 	}
+	return nil
 }
