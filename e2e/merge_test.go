@@ -270,6 +270,7 @@ func TestMergeAttestations(t *testing.T) {
 		t.Errorf("printed %s, tag is %s", printed, m.Digest)
 	}
 	checkMergeImages(t, ix, f.standardResult())
+	reg.Validate(t, dstRepo+":v1")
 	atts := map[string]string{} // attestation digest -> subject
 	for _, a := range ix.Attestations() {
 		atts[a.Digest] = a.Annotations[harness.AnnotationReferenceDigest]

@@ -67,6 +67,9 @@ func (s *Store) Edit(name string, fn func(d *Draft, found bool) error) error {
 		if !found {
 			d = &Draft{Name: name}
 		}
+		// Saved with a state file, the draft is docker-mlist's from now on:
+		// fn sees the list type it will have.
+		d.Docker = false
 		if err := fn(d, found); err != nil {
 			return err
 		}
