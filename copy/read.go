@@ -173,6 +173,7 @@ func imageEntry(ctx context.Context, c *registry.Client, ref registry.Reference,
 		return manifestlist.Entry{}, fmt.Errorf("%s: parse manifest: %w", ref, err)
 	}
 	d := imgspecv1.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw)), ArtifactType: m.ArtifactType}
+	var config *imgspecv1.Platform
 	if m.Config.MediaType == "application/vnd.docker.container.image.v1+json" || m.Config.MediaType == imgspecv1.MediaTypeImageConfig {
 		cfg, err := c.ReadBlob(ctx, ref.Repository, m.Config.Digest, 4<<20)
 		if err != nil {
@@ -184,9 +185,11 @@ func imageEntry(ctx context.Context, c *registry.Client, ref registry.Reference,
 		}
 		if p.OS != "" || p.Architecture != "" {
 			d.Platform = &p
+			c := p
+			config = &c
 		}
 	}
-	return manifestlist.Entry{Source: ref.String(), Descriptor: d, Raw: raw}, nil
+	return manifestlist.Entry{Source: ref.String(), Descriptor: d, Raw: raw, Config: config}, nil
 }
 
 // ManifestMediaType is what raw is: its own mediaType field, trusted over

@@ -75,7 +75,7 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 // every entry, and the config of every image, is in that repository (with
 // opts.Deep every layer too), that each manifest matches the digest and
 // size of its descriptor, that each image's platform agrees with its config
-// (os, architecture, and variant where the config has one), that no two
+// (os, architecture, os.version, and variant where the config has one), that no two
 // images share a platform, and that every attestation describes an image of
 // the list. Problems go in the report; the error is for a list that cannot
 // be read at all.
@@ -333,41 +333,14 @@ func isImageConfigType(mt string) bool {
 	return mt == "application/vnd.docker.container.image.v1+json" || mt == imgspecv1.MediaTypeImageConfig
 }
 
-// platformProblem compares an entry's platform with its image config: os
-// and architecture always, the variant only where the config has one (many
-// builders leave it out), after the usual normalisation (arm64 is v8, arm
-// is v7 unless said otherwise).
+// platformProblem compares an entry's platform with its image config
+// (manifestlist.ConfigContradiction).
 func platformProblem(p *imgspecv1.Platform, cfg []byte) string {
 	var c imgspecv1.Platform
 	if err := json.Unmarshal(cfg, &c); err != nil {
 		return fmt.Sprintf("the image config is not JSON: %v", err)
 	}
-	if c.OS == "" && c.Architecture == "" {
-		return ""
-	}
-	entry := imgspecv1.Platform{}
-	if p != nil {
-		entry = *p
-	}
-	want := imgspecv1.Platform{OS: c.OS, Architecture: c.Architecture, Variant: c.Variant}
-	got := imgspecv1.Platform{OS: entry.OS, Architecture: entry.Architecture, Variant: entry.Variant}
-	if c.Variant == "" {
-		got.Variant = ""
-		if strings.EqualFold(want.Architecture, "arm") && strings.EqualFold(got.Architecture, "arm") {
-			return "" // "arm" with no variant in the config says nothing about it
-		}
-	}
-	if manifestlist.PlatformKey(&got, manifestlist.MatchPlatform) == manifestlist.PlatformKey(&want, manifestlist.MatchPlatform) {
-		return ""
-	}
-	return fmt.Sprintf("the list says %s, the image config says %s", orNoPlatform(p), manifestlist.FormatPlatform(&want))
-}
-
-func orNoPlatform(p *imgspecv1.Platform) string {
-	if s := manifestlist.FormatPlatform(p); s != "" {
-		return s
-	}
-	return "no platform"
+	return manifestlist.ConfigContradiction(p, &c)
 }
 
 // ProblemKinds lists every kind, for documentation and completion.

@@ -68,6 +68,22 @@ type neededBlob struct {
 	eng *engine
 }
 
+// engine is the engine that reads b: its own, or e.
+func (b neededBlob) engine(e *engine) *engine {
+	if b.eng != nil {
+		return b.eng
+	}
+	return e
+}
+
+// engine is the engine n was read through: its own, or e.
+func (n *node) engine(e *engine) *engine {
+	if n.eng != nil {
+		return n.eng
+	}
+	return e
+}
+
 // topNode is a manifest a write names: the copy's, or each of a transfer's.
 type topNode struct {
 	n *node
@@ -101,12 +117,12 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		}
 		return 0
 	})
+	manifests, blobs, err := e.pilot(ctx, isTop, manifests, blobs, limit)
+	if err != nil {
+		return err
+	}
 	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
-		eng := b.eng
-		if eng == nil {
-			eng = e
-		}
-		return e.dst.putBlob(ctx, eng, b.Descriptor, b.config)
+		return e.dst.putBlob(ctx, b.engine(e), b.Descriptor, b.config)
 	}); err != nil {
 		return err
 	}

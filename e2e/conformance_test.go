@@ -11,12 +11,15 @@ import (
 )
 
 // Issue 8, conformance: the core workflows through the real docker CLI
-// against three registry implementations — Debian's docker-registry 2.8,
-// the CNCF distribution v3 registry and go-containerregistry's
-// pkg/registry (referrers API on) — each served by its own process.
+// against four registry implementations — Debian's docker-registry 2.8,
+// the CNCF distribution v3 registry, go-containerregistry's pkg/registry
+// (referrers API on) and olareg (issue 20) — each served by its own
+// process; go-containerregistry's validator checks each result.
 //
-// Known legitimate differences of go-containerregistry's registry, each
-// handled by an explicit branch below:
+// Known legitimate differences, each handled by an explicit branch below:
+// olareg serves the referrers API, as ggcr does, and answers the tag list
+// of a repository it never saw with an empty list. go-containerregistry's
+// registry:
 //   - blobs are global: a blob pushed to any repository is found in every
 //     one, and a cross-repository mount is never honoured (202, an upload);
 //   - a manifest is stored under each reference it was put with: DELETE by
@@ -43,8 +46,12 @@ func TestConformance(t *testing.T) {
 
 func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 	ggcr := reg.Impl == harness.ImplGGCR
+	// ggcr and olareg serve the OCI referrers API.
+	referrersAPI := ggcr || reg.Impl == harness.ImplOlareg
 	amd := reg.PushImage(t, "base/app", "amd64", "linux/amd64", harness.ImageOptions{Layers: 2})
-	arm := reg.PushImage(t, "base/app", "arm64", "linux/arm64", harness.ImageOptions{Layers: 2})
+	// Its config says v8, as the annotation below does: the validator
+	// holds entries to their configs' variants.
+	arm := reg.PushImage(t, "base/app", "arm64", "linux/arm64/v8", harness.ImageOptions{Layers: 2})
 	armv7 := reg.PushImage(t, "base/tools", "armv7", "linux/arm/v7", harness.ImageOptions{OCI: true})
 
 	var listDigest string // app:v1, made by create, annotate and push
@@ -61,6 +68,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 			t.Errorf("platforms %v, want %v", got, want)
 		}
 		checkHolds(t, reg, "app", amd, arm)
+		reg.Validate(t, "app:v1")
 	})
 
 	t.Run("push into the same repository", func(t *testing.T) {
@@ -71,6 +79,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 		if m.Digest != d || len(ix.Manifests) != 2 || ix.Manifests[0].Digest != amd.Digest || ix.Manifests[1].Digest != arm.Digest {
 			t.Errorf("base/app:list is %s with %+v, push printed %s", m.Digest, ix.Manifests, d)
 		}
+		reg.Validate(t, "base/app:list")
 	})
 	if listDigest == "" {
 		t.Fatal("no list to go on with")
@@ -91,6 +100,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 			t.Errorf("merged entries %v, want %v", got, want)
 		}
 		checkHolds(t, reg, "team/merged", amd, arm, armv7)
+		reg.Validate(t, "team/merged:v1")
 		// Merging again changes nothing.
 		before := reg.MustGetManifest(t, "team/merged", "v1").Digest
 		e.mustMlist(t, "merge", reg.Ref("app:v1"), dst)
@@ -107,6 +117,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 			t.Errorf("mirror/app:v1 is %s, want %s", got.Digest, listDigest)
 		}
 		checkHolds(t, reg, "mirror/app", amd, arm)
+		reg.Validate(t, "mirror/app:v1")
 	})
 
 	t.Run("copy to "+other.Impl, func(t *testing.T) {
@@ -118,6 +129,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 			t.Errorf("%s:v1 on %s is %s, want %s", repo, other.Impl, got.Digest, listDigest)
 		}
 		checkHolds(t, other, repo, amd, arm)
+		other.Validate(t, repo+":v1")
 	})
 
 	t.Run("tags", func(t *testing.T) {
@@ -147,7 +159,15 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 		} else if !slices.Equal(got, want) {
 			t.Errorf("paged tags %v, want %v", got, want)
 		}
-		e.mlistFails(t, `tagged-missing`, "tags", reg.Ref("tagged-missing"))
+		if reg.Impl == harness.ImplOlareg {
+			// olareg answers the tag list of a repository it never saw
+			// with an empty list, not NAME_UNKNOWN.
+			if out := e.mustMlist(t, "tags", reg.Ref("tagged-missing")); strings.TrimSpace(out) != "" {
+				t.Errorf("olareg: tags of a missing repository %q, want none", out)
+			}
+		} else {
+			e.mlistFails(t, `tagged-missing`, "tags", reg.Ref("tagged-missing"))
+		}
 	})
 
 	t.Run("delete", func(t *testing.T) {
@@ -185,8 +205,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 		sig := reg.PushImage(t, "app", sigTag, "linux/amd64", harness.ImageOptions{OCI: true})
 		var ref harness.Referrer
 		var srcReferrers harness.Index
-		if ggcr {
-			// Only ggcr serves the referrers API.
+		if referrersAPI {
 			var err error
 			subject := harness.Descriptor{MediaType: harness.MediaTypeDockerList, Digest: listDigest, Size: reg.MustGetManifest(t, "app", "v1").Size}
 			if ref, err = reg.Client().PushReferrer("app", subject, "application/vnd.example.sbom"); err != nil {
@@ -206,7 +225,7 @@ func conformance(t *testing.T, e *env, reg, other *harness.Registry) {
 		if got := reg.GetManifest(t, "signed/app", sigTag); got.Status != http.StatusOK || got.Digest != sig.Digest {
 			t.Errorf("%s at the destination: %d %s, want %s", sigTag, got.Status, got.Digest, sig.Digest)
 		}
-		if ggcr {
+		if referrersAPI {
 			if got := reg.GetManifest(t, "signed/app", ref.Digest); got.Status != http.StatusOK || string(got.Raw) != string(ref.Raw) {
 				t.Errorf("referrer %s at the destination: %d", ref.Digest, got.Status)
 			}

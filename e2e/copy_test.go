@@ -116,6 +116,7 @@ func TestCopy(t *testing.T) {
 		t.Errorf("destination platforms %v, want %v", got, copyPlatforms)
 	}
 	checkCopied(t, src, srcRepo, dst, dstRepo, ix)
+	dst.Validate(t, dstRepo+":v1")
 	// 4 images x (config + 2 layers) uploaded, 4 images and the list put.
 	reqs := dst.RequestsSince(dstMark).ForRepo(dstRepo)
 	if n := reqs.Count(http.MethodPut, "/blobs/uploads/"); n != 12 {
@@ -180,6 +181,7 @@ func TestCopyPlatforms(t *testing.T) {
 		}
 	}
 	checkCopied(t, src, srcRepo, dst, dstRepo, ix)
+	dst.Validate(t, dstRepo+":slim")
 	for i, img := range list.Images[2:] {
 		for _, dg := range []string{img.Digest, list.Attestations[2+i].Digest} {
 			if got := dst.GetManifest(t, dstRepo, dg); got.Status != http.StatusNotFound {
@@ -233,6 +235,7 @@ func TestCopyAttestations(t *testing.T) {
 		t.Errorf("%d attestation entries at the destination, want 2", len(ix.Attestations()))
 	}
 	checkCopied(t, src, srcRepo, dst, dstRepo, ix)
+	dst.Validate(t, dstRepo+":v1")
 }
 
 // TestCopySameRegistry: case 5. Within a registry every blob is mounted, and
@@ -250,6 +253,8 @@ func TestCopySameRegistry(t *testing.T) {
 		t.Errorf("copy printed %s, destination holds %s; want %s byte for byte", d, m.Digest, list.Digest)
 	}
 	checkCopied(t, reg, srcRepo, reg, dstRepo, ix)
+	// The validator reads the registry: after the request counts.
+	defer reg.Validate(t, dstRepo+":v1")
 	reqs := reg.RequestsSince(mark).ForRepo(dstRepo)
 	mounted := reqs.Filter(func(r harness.Request) bool {
 		return r.Method == http.MethodPost && strings.Contains(r.Query, "mount=") && r.Status == http.StatusCreated
@@ -296,6 +301,8 @@ func TestCopyArchive(t *testing.T) {
 				t.Errorf("round trip through %s gave %s, want %s byte for byte", tc.name, m.Digest, oci.Digest)
 			}
 			checkCopied(t, src, srcRepo, dst, dstRepo, ix)
+			harness.Validate(t, tc.out)
+			dst.Validate(t, dstRepo+":"+tag)
 		})
 	}
 
@@ -332,6 +339,10 @@ func TestCopyArchive(t *testing.T) {
 		if got, want := ix.Platforms(), []string{"linux/amd64", "linux/arm64"}; !slices.Equal(got, want) {
 			t.Errorf("converted platforms %v, want %v", got, want)
 		}
+		harness.Validate(t, "oci-archive:"+kept)
+		harness.Validate(t, "oci-archive:"+archive)
+		dst.Validate(t, dstRepo+":converted")
+		dst.Validate(t, dstRepo+":docker-kept")
 		for _, c := range ix.Manifests {
 			got := dst.MustGetManifest(t, dstRepo, c.Digest)
 			im, err := got.ImageManifest()

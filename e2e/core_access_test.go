@@ -28,6 +28,7 @@ func createAndPush(t *testing.T, e *env, reg *harness.Registry, repo, tag string
 		t.Errorf("registry holds %s with %v; push printed %s, want %v", m.Digest, ix.Platforms(), d, platforms)
 	}
 	assertEntriesIn(t, reg, repo, ix, rawByDigest(imgs...))
+	reg.Validate(t, repo+":"+tag)
 	return d
 }
 

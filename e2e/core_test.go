@@ -180,6 +180,7 @@ func TestCreatePush(t *testing.T) {
 		t.Errorf("registry list entries %v, want %v", got, want)
 	}
 	assertEntriesIn(t, reg, repo, ix, rawByDigest(imgs...))
+	reg.Validate(t, repo+":v1")
 	if draftRaw != string(m.Raw) {
 		t.Errorf("inspect --raw of the draft differs from the pushed bytes:\n%s\n---\n%s", draftRaw, m.Raw)
 	}
@@ -253,6 +254,7 @@ func TestCreateFromList(t *testing.T) {
 		}
 	}
 	assertEntriesIn(t, reg, repo, ix, rawByDigest(append(append(imgs, extra), src.Attestations...)...))
+	reg.Validate(t, repo+":v1")
 }
 
 // TestCreateAmend adds to a draft with --amend, replacing an entry of the

@@ -48,6 +48,7 @@ func TestEngineConvertAttested(t *testing.T) {
 			if m.Digest != d || m.MediaType != tc.listType || ix.MediaType != tc.listType {
 				t.Errorf("destination holds %s %s (mediaType field %q), want %s %s", m.MediaType, m.Digest, ix.MediaType, tc.listType, d)
 			}
+			dst.Validate(t, dstRepo+":v1")
 
 			newDigest := map[string]string{} // source image digest -> converted
 			for _, img := range list.Images {

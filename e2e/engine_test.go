@@ -230,6 +230,7 @@ func TestEngineLayoutRoundTrip(t *testing.T) {
 						layout = untar(t, filepath.Join(dir, "app.tar"))
 					}
 					checkLayoutHolds(t, layout, "v1", g)
+					harness.Validate(t, tr.ref)
 
 					dstRepo := testRepo(t, "dst")
 					if d := mustCopy(t, e, tr.ref, dst.Ref(dstRepo+":v1")); d != s.list.Digest {
@@ -240,6 +241,7 @@ func TestEngineLayoutRoundTrip(t *testing.T) {
 						t.Errorf("round trip through %s gave %s %s, want %s %s byte for byte", tr.name, m.MediaType, m.Digest, s.list.MediaType, s.list.Digest)
 					}
 					checkGraphIn(t, dst, dstRepo, g)
+					dst.Validate(t, dstRepo+":v1")
 					if kind.name == "nested" || t.Failed() {
 						return
 					}

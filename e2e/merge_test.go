@@ -152,6 +152,7 @@ func TestMergeSameRepo(t *testing.T) {
 		t.Errorf("result is a %s, want DESTINATION's Docker list", m.MediaType)
 	}
 	checkMergeImages(t, ix, f.standardResult())
+	reg.Validate(t, repo+":v1")
 	// Everything already is in the repository: only the list is written.
 	w := mergeWrites(reg.RequestsSince(mark).ForRepo(repo))
 	if len(w) != 1 || w[0].Method != http.MethodPut || !strings.HasSuffix(w[0].Path, "/manifests/v1") {
@@ -178,6 +179,7 @@ func TestMergeMount(t *testing.T) {
 	}
 	checkMergeImages(t, ix, f.standardResult())
 	checkMergeEntriesPresent(t, reg, dstRepo, ix)
+	reg.Validate(t, dstRepo+":v1")
 
 	reqs := reg.RequestsSince(mark).ForRepo(dstRepo)
 	mounts := reqs.Filter(func(r harness.Request) bool {
@@ -236,6 +238,7 @@ func TestMergeCrossRegistry(t *testing.T) {
 	}
 	checkMergeImages(t, ix, f.standardResult())
 	checkMergeEntriesPresent(t, reg, dstRepo, ix)
+	reg.Validate(t, dstRepo+":v1")
 	for _, p := range mergeSrcPlatforms {
 		got := reg.MustGetManifest(t, dstRepo, f.srcImgs[p].Digest)
 		if string(got.Raw) != string(f.srcImgs[p].Raw) {
@@ -268,6 +271,7 @@ func TestMergeAttestations(t *testing.T) {
 		t.Errorf("printed %s, tag is %s", printed, m.Digest)
 	}
 	checkMergeImages(t, ix, f.standardResult())
+	reg.Validate(t, dstRepo+":v1")
 	atts := map[string]string{} // attestation digest -> subject
 	for _, a := range ix.Attestations() {
 		atts[a.Digest] = a.Annotations[harness.AnnotationReferenceDigest]

@@ -224,6 +224,7 @@ func TestSpecCrossRegistryPush(t *testing.T) {
 			}
 			checkCopied(t, regA, repoA, target.reg, repo, harness.Index{Manifests: ix.Manifests[:1]})
 			checkCopied(t, regB, repoB, target.reg, repo, harness.Index{Manifests: ix.Manifests[1:]})
+			target.reg.Validate(t, repo+":v1")
 			for _, c := range ix.Manifests {
 				if got := target.reg.GetManifest(t, repo, c.Digest); got.Status != http.StatusOK {
 					t.Errorf("entry %s missing in the target: %d", c.Digest, got.Status)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/distribution/reference"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
 )
 
 // Entry is one manifest of a draft list.
@@ -20,6 +21,20 @@ type Entry struct {
 	Descriptor imgspecv1.Descriptor
 	// Raw holds the exact manifest bytes; their sha256 is Descriptor.Digest.
 	Raw []byte
+	// Config is the platform the image's config declares, where the
+	// command that added the entry read it (create does for single
+	// images); nil when unknown. Commands warn when the entry's platform
+	// contradicts it (ConfigContradiction).
+	Config *imgspecv1.Platform
+}
+
+// Contradiction is ConfigContradiction for the entry's platform and its
+// config's, "" when the config is unknown.
+func (e Entry) Contradiction() string {
+	if e.Config == nil || IsAttestation(e.Descriptor) {
+		return ""
+	}
+	return ConfigContradiction(e.Descriptor.Platform, e.Config)
 }
 
 // Draft is a local, not yet pushed list: what create, annotate and push
@@ -38,6 +53,10 @@ type Draft struct {
 	// returns these bytes, so pushing an unchanged draft keeps the digest;
 	// the origin's artifactType and subject carry over to an OCI index.
 	Origin []byte
+	// Docker is set for a draft `docker manifest` made and docker-mlist
+	// never wrote (it has no state file): Build then serialises the list
+	// as `docker manifest push` does, so both tools push one digest.
+	Docker bool
 }
 
 // Add appends e, or replaces in place an entry with the same digest so that
@@ -200,10 +219,12 @@ func repoName(s string) string {
 
 // CheckPlatforms refuses entries a runtime could not choose between: two
 // images with the same platform, or an image without os or architecture.
-// Attestation entries are exempt; they carry unknown/unknown by design.
+// Attestations are exempt, since they carry unknown/unknown by design, and
+// so are nested lists and artifacts, which an OCI index may hold without a
+// platform.
 func (d *Draft) CheckPlatforms() error {
 	for _, e := range d.Entries {
-		if !IsAttestation(e.Descriptor) && !hasPlatform(e.Descriptor) {
+		if needsPlatform(e.Descriptor) && !hasPlatform(e.Descriptor) {
 			return fmt.Errorf("entry %s has no os/architecture; set them with annotate --os --arch", e.label())
 		}
 	}
@@ -230,6 +251,13 @@ func (d *Draft) ValidatePlatforms() error {
 	return nil
 }
 
+// needsPlatform reports whether an entry must name a platform: every image,
+// but not an attestation, a nested list or an artifact (an entry with an
+// artifactType).
+func needsPlatform(d imgspecv1.Descriptor) bool {
+	return !IsAttestation(d) && !IsList(d.MediaType) && d.ArtifactType == ""
+}
+
 func (e Entry) name() string {
 	if e.Source != "" {
 		return e.Source
@@ -244,12 +272,22 @@ func (d *Draft) List() (*List, error) {
 	for _, e := range d.Entries {
 		descs = append(descs, e.Descriptor)
 	}
+	if d.Docker {
+		return &List{MediaType: dockerPushMediaType(descs), Manifests: descs}, nil
+	}
+	o := d.origin()
 	mt, err := ListMediaType(d.MediaType, descs, len(d.Annotations) > 0)
+	if err != nil && o != nil && o.MediaType == manifest.DockerV2ListMediaType && d.MediaType == "docker" {
+		// The registry holds a Docker list with entries mlist would not
+		// put in one (OCI images, as docker manifest writes them): the
+		// draft keeps its type, and only pushed unchanged can it keep it.
+		mt, err = manifest.DockerV2ListMediaType, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", d.Name, err)
 	}
 	l := &List{MediaType: mt, Annotations: maps.Clone(d.Annotations), Manifests: descs}
-	if o := d.origin(); o != nil && mt == o.MediaType {
+	if o != nil && mt == o.MediaType {
 		l.ArtifactType, l.Subject = o.ArtifactType, o.Subject
 	}
 	return l, nil
@@ -278,31 +316,58 @@ func (d *Draft) Unchanged() bool {
 	if err != nil {
 		return false
 	}
-	// Serialising both compares what the lists say, not how the origin
-	// happened to be formatted.
-	a, errA := o.Serialize()
-	b, errB := l.Serialize()
+	// Comparing both as OCI indexes compares what the lists say, not how
+	// the origin happened to be formatted, and works for lists Serialize
+	// would refuse to write (a Docker list holding OCI images).
+	if o.MediaType != l.MediaType {
+		return false
+	}
+	a, errA := o.asIndex().Serialize()
+	b, errB := l.asIndex().Serialize()
 	return errA == nil && errB == nil && string(a) == string(b)
 }
 
-// Build returns the serialized list ready to push, and its media type.
+// Build returns the serialized list ready to push, and its media type,
+// after checking the entries' platforms (unless the draft is a registry's
+// list, unchanged: the registry accepted it).
 func (d *Draft) Build() (raw []byte, mediaType string, err error) {
 	if len(d.Entries) == 0 {
 		return nil, "", fmt.Errorf("list %s has no entries", d.Name)
 	}
-	l, err := d.List()
+	if !d.Unchanged() {
+		if err := d.CheckPlatforms(); err != nil {
+			return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
+		}
+	}
+	raw, l, err := d.Serialize()
 	if err != nil {
 		return nil, "", err
 	}
-	if err := d.CheckPlatforms(); err != nil {
-		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
-	}
-	if d.Unchanged() {
-		return d.Origin, l.MediaType, nil
-	}
-	raw, err = l.Serialize()
-	if err != nil {
-		return nil, "", fmt.Errorf("list %s: %w", d.Name, err)
-	}
 	return raw, l.MediaType, nil
+}
+
+// Serialize returns the bytes push writes for the draft, and the list they
+// hold, without checking platforms: the origin's bytes while the draft is
+// unchanged, the bytes `docker manifest push` writes for a docker draft,
+// the list serialised otherwise.
+func (d *Draft) Serialize() ([]byte, *List, error) {
+	l, err := d.List()
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw []byte
+	switch {
+	case d.Unchanged():
+		// The registry accepted the origin: its exact bytes go back,
+		// whatever mlist would refuse to write itself.
+		return d.Origin, l, nil
+	case d.Docker:
+		raw, err = dockerPushBytes(d.Entries)
+	default:
+		raw, err = l.Serialize()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("list %s: %w", d.Name, err)
+	}
+	return raw, l, nil
 }

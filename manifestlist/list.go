@@ -232,6 +232,14 @@ func ListMediaType(requested string, entries []imgspecv1.Descriptor, hasAnnotati
 	return manifest.DockerV2ListMediaType, nil
 }
 
+// asIndex is l as an OCI index with the same content, whatever its type,
+// for comparing lists.
+func (l *List) asIndex() *List {
+	c := l.clone()
+	c.MediaType = imgspecv1.MediaTypeImageIndex
+	return c
+}
+
 // clone returns a deep copy, so Merge never aliases its inputs.
 func (l *List) clone() *List {
 	if l == nil {

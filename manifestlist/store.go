@@ -124,6 +124,9 @@ type sidecar struct {
 	Files []string
 	// Origin is the raw list a draft was started from (create --from).
 	Origin []byte `json:",omitempty"`
+	// Configs are the platforms image configs declare (Entry.Config), by
+	// entry digest.
+	Configs map[string]*imgspecv1.Platform `json:",omitempty"`
 }
 
 // orderBy puts names listed in order first, in that order, and the rest

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Get reads the draft called name. The error wraps ErrNotFound when there is
@@ -65,6 +67,9 @@ func (s *Store) Edit(name string, fn func(d *Draft, found bool) error) error {
 		if !found {
 			d = &Draft{Name: name}
 		}
+		// Saved with a state file, the draft is docker-mlist's from now on:
+		// fn sees the list type it will have.
+		d.Docker = false
 		if err := fn(d, found); err != nil {
 			return err
 		}
@@ -249,8 +254,12 @@ func (s *Store) load(sl slot) (owner string, d *Draft, err error) {
 		if err != nil {
 			return owner, nil, err
 		}
+		if owner != "" {
+			e.Config = sc.Configs[e.Descriptor.Digest.String()]
+		}
 		d.Entries = append(d.Entries, e)
 	}
+	d.Docker = owner == ""
 	return owner, d, nil
 }
 
@@ -293,6 +302,12 @@ func (s *Store) write(sl slot, d *Draft) error {
 		owner[fn] = e.Source
 		files[fn] = b
 		sc.Files = append(sc.Files, fn)
+		if e.Config != nil {
+			if sc.Configs == nil {
+				sc.Configs = map[string]*imgspecv1.Platform{}
+			}
+			sc.Configs[e.Descriptor.Digest.String()] = e.Config
+		}
 	}
 	scb, err := json.MarshalIndent(sc, "", "  ")
 	if err != nil {
@@ -467,8 +482,9 @@ func (u UnreadableDraft) Unwrap() error { return u.Err }
 
 // List reads every draft, sorted by name, and reports separately each one
 // it could not read; err is only for a store that cannot be listed at all.
-// Drafts made by `docker manifest` have no sidecar, and their name is the
-// escaped directory name, since the escaping cannot be undone.
+// Drafts made by `docker manifest` have no sidecar: their name is the
+// reference recoverName reads in the directory name, or the directory name
+// itself when none can be read there.
 func (s *Store) List() (drafts []*Draft, unreadable []UnreadableDraft, err error) {
 	type found struct {
 		esc string
@@ -533,6 +549,9 @@ func (s *Store) List() (drafts []*Draft, unreadable []UnreadableDraft, err error
 			return nil
 		})
 		name := owner
+		if name == "" && d != nil && f.sl == s.primary(f.esc) {
+			name = recoverName(f.esc, d.Entries)
+		}
 		if name == "" {
 			name = filepath.Base(f.sl.dir)
 		}

@@ -334,7 +334,7 @@ func TestStoreListAndRemove(t *testing.T) {
 	for _, d := range ds {
 		names = append(names, d.Name)
 	}
-	if want := []string{"docker.io_library_c-latest", "r.example/a:v1", "r.example/b:v1"}; !reflect.DeepEqual(names, want) {
+	if want := []string{"docker.io/library/c:latest", "r.example/a:v1", "r.example/b:v1"}; !reflect.DeepEqual(names, want) {
 		t.Errorf("List names %v, want %v", names, want)
 	}
 

@@ -69,13 +69,17 @@ func runAnnotate(dockerCLI command.Cli, opts annotateOptions, changed func(strin
 	}
 	// Read, changed and written under the draft's lock, so concurrent
 	// annotations of one draft all stay.
-	var editErr error
+	var (
+		editErr   error
+		annotated manifestlist.Entry
+	)
 	err = draftStore().Update(name, func(draft *manifestlist.Draft) error {
-		editErr = annotateDraft(draft, opts, changed, entryAnn, indexAnn)
+		annotated, editErr = annotateDraft(draft, opts, changed, entryAnn, indexAnn)
 		return editErr
 	})
 	switch {
 	case err == nil:
+		warnContradictions(dockerCLI.Err(), name, []manifestlist.Entry{annotated})
 		return nil
 	case err == editErr:
 		return err
@@ -83,11 +87,12 @@ func runAnnotate(dockerCLI command.Cli, opts annotateOptions, changed func(strin
 	return fmt.Errorf("annotate %s: %w", name, err)
 }
 
-func annotateDraft(draft *manifestlist.Draft, opts annotateOptions, changed func(string) bool, entryAnn, indexAnn map[string]string) error {
+// annotateDraft changes the entry opts names and returns it.
+func annotateDraft(draft *manifestlist.Draft, opts annotateOptions, changed func(string) bool, entryAnn, indexAnn map[string]string) (manifestlist.Entry, error) {
 	name := draft.Name
 	i, err := draft.Find(opts.entry)
 	if err != nil {
-		return err
+		return manifestlist.Entry{}, err
 	}
 	e := &draft.Entries[i]
 
@@ -112,7 +117,7 @@ func annotateDraft(draft *manifestlist.Draft, opts annotateOptions, changed func
 	}
 	if changed("os") || changed("arch") || changed("variant") || changed("os-version") || changed("os-features") {
 		if err := manifestlist.ValidatePlatform(p); err != nil {
-			return err
+			return manifestlist.Entry{}, err
 		}
 		e.Descriptor.Platform = &p
 	}
@@ -120,18 +125,18 @@ func annotateDraft(draft *manifestlist.Draft, opts annotateOptions, changed func
 	draft.Annotations = applyAnnotations(draft.Annotations, indexAnn)
 
 	if err := draft.CheckDuplicates(); err != nil {
-		return err
+		return manifestlist.Entry{}, err
 	}
 	// A list type that cannot carry what was set is an error now, not a
 	// silent loss at push time.
 	l, err := draft.List()
 	if err != nil {
-		return err
+		return manifestlist.Entry{}, err
 	}
 	if l.MediaType != imgspecv1.MediaTypeImageIndex && (len(entryAnn) > 0 || len(indexAnn) > 0) {
-		return fmt.Errorf("a Docker manifest list cannot carry annotations; recreate %s with --media-type oci", name)
+		return manifestlist.Entry{}, fmt.Errorf("a Docker manifest list cannot carry annotations; recreate %s with --media-type oci", name)
 	}
-	return nil
+	return *e, nil
 }
 
 // parseAnnotations reads KEY=VALUE pairs; an empty VALUE deletes KEY.

@@ -47,7 +47,12 @@ once.
 
 With --from, the draft is the list REF holds in its registry, with every
 entry (attestations included), platform, annotation and the list type; LIST
-defaults to REF. Pushed unchanged, it writes the same bytes and digest.`,
+defaults to REF. Pushed unchanged, it writes the same bytes and digest, for
+every list the registry accepted (entries without a platform, Docker lists of
+OCI images).
+
+Where create reads an image's config (single images), an entry whose
+platform contradicts it gets a WARNING line on stderr.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
@@ -178,6 +183,7 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	if err != nil {
 		return err
 	}
+	warnContradictions(dockerCLI.Err(), name, fetched.Entries)
 	verb := "Created"
 	if amended {
 		verb = "Updated"
@@ -238,7 +244,7 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.entries, Origin: src.Raw}
 	// A registry's list may hold what a draft refuses; drop can fix it.
 	if err := draft.CheckDuplicates(); err != nil {
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; drop one before pushing\n", from, termText(err.Error()))
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; pushed unchanged the list is written as the registry holds it, edited it needs one dropped\n", from, termText(err.Error()))
 	}
 	if _, err := draft.List(); err != nil {
 		return fmt.Errorf("create --from %s: %w", from, err)

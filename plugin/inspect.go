@@ -147,17 +147,11 @@ func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Refere
 		draft, err := draftStore().Get(ref.String())
 		switch {
 		case err == nil:
-			list, err := draft.List()
+			// The bytes push writes: an unchanged --from draft's origin, a
+			// docker manifest draft's as docker writes them.
+			raw, list, err := draft.Serialize()
 			if err != nil {
-				return nil, err
-			}
-			// A draft started with create --from shows its origin's bytes
-			// while unchanged: those are what push writes.
-			raw := draft.Origin
-			if !draft.Unchanged() {
-				if raw, err = list.Serialize(); err != nil {
-					return nil, fmt.Errorf("inspect %s: %w", draft.Name, err)
-				}
+				return nil, fmt.Errorf("inspect %s: %w", draft.Name, err)
 			}
 			return &subject{raw: raw, list: list, entries: draft.Entries}, nil
 		case !errors.Is(err, manifestlist.ErrNotFound):

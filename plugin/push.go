@@ -37,6 +37,9 @@ Entries whose manifests live in another repository of the same registry are
 made present in the target repository first (blobs mounted, manifests put by
 digest with their original bytes). The list is written last, so the tag never
 points at a list with a missing entry. The list digest is printed on stdout.
+A draft docker manifest create made is written as docker manifest push
+writes it, so both give one digest. An entry whose platform contradicts the
+image config create read gets a WARNING line on stderr.
 
 --spec creates and pushes in one step from a manifest-tool YAML spec (image,
 tags, manifests[].image, manifests[].platform, annotations); its sources may
@@ -96,6 +99,7 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	if err != nil {
 		return fmt.Errorf("push %s: %w", name, err)
 	}
+	warnContradictions(dockerCLI.Err(), name, draft.Entries)
 	target, err := registry.ParseReference(name)
 	if err != nil {
 		return err
@@ -233,6 +237,7 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 	if err != nil {
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
+	warnContradictions(dockerCLI.Err(), name, draft.Entries)
 	if opts.dryRun {
 		return dryRunPush(ctx, dockerCLI, sess, target, draft.Entries, raw, mediaType, extra, opts.format)
 	}

@@ -2,6 +2,8 @@ package plugin
 
 import (
 	"context"
+	"fmt"
+	"io"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -42,4 +44,15 @@ func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 		return nil, err
 	}
 	return wrapSource(s), nil
+}
+
+// warnContradictions prints a WARNING line on w for each entry whose
+// platform contradicts the platform its image config declares, where the
+// command read that config (manifestlist.Entry.Config).
+func warnContradictions(w io.Writer, list string, entries []manifestlist.Entry) {
+	for _, e := range entries {
+		if c := e.Contradiction(); c != "" {
+			fmt.Fprintf(w, "WARNING: %s: entry %s: %s\n", termText(list), termText(e.Label()), termText(c))
+		}
+	}
 }

@@ -30,7 +30,7 @@ func newVerifyCommand(dockerCLI command.Cli) *cobra.Command {
 (docker://REF always means the registry), and print every problem, one per line:
 
   - an entry whose platform disagrees with its image config (os, architecture,
-    and variant where the config has one);
+    os.version, and variant where the config has one);
   - two images with the same platform;
   - an entry, image config or (with --deep) layer missing from the list's
     repository (for a draft: from the repository of the entry's source, where

@@ -21,6 +21,11 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrDenied       = errors.New("denied")
 	ErrUnsupported  = errors.New("unsupported")
+	// ErrMediaTypeRefused: the registry refused a manifest for its media
+	// type (415, or MANIFEST_INVALID saying so), as registries that keep
+	// only OCI types (zot without its Docker compatibility) answer Docker
+	// manifests.
+	ErrMediaTypeRefused = errors.New("media type refused")
 )
 
 // Error is a registry's answer to a request that failed.
@@ -36,6 +41,19 @@ type Error struct {
 	// Via is the host that answered when it is not the registry: the
 	// registry redirected the request there (a CDN, a presigned URL).
 	Via string
+	// MediaType is the media type of the manifest a refused PUT sent.
+	MediaType string
+}
+
+// mediaTypeRefused reports whether the registry refused a manifest for its
+// media type: 415, or MANIFEST_INVALID / UNSUPPORTED naming the media type.
+func (e *Error) mediaTypeRefused() bool {
+	if e.MediaType == "" {
+		return false
+	}
+	msg := strings.ToLower(e.Message)
+	return e.Status == http.StatusUnsupportedMediaType ||
+		(e.Code == "MANIFEST_INVALID" || e.Code == "UNSUPPORTED") && (strings.Contains(msg, "media type") || strings.Contains(msg, "mediatype"))
 }
 
 // Error names the registry, repository and reference, and the registry's
@@ -61,6 +79,12 @@ func (e *Error) Error() string {
 	case e.Via != "":
 		// The registry's own answer was a redirect; the refusal is the other host's.
 		return fmt.Sprintf("%s: %s, where %s redirected the request, refused it: %s (HTTP %d)", what, escapeText(e.Via, 100), e.Host, msg, e.Status)
+	case e.mediaTypeRefused():
+		hint := ""
+		if strings.HasPrefix(e.MediaType, "application/vnd.docker.") {
+			hint = "; it may take only OCI types: use --media-type oci"
+		}
+		return fmt.Sprintf("%s: %s refused the media type %s: %s (HTTP %d)%s", what, e.Host, escapeText(e.MediaType, 100), msg, e.Status, hint)
 	case e.Scope != "":
 		return fmt.Sprintf("%s: denied: the credentials in use are not granted %s by %s", what, escapeText(scopeText(e.Scope, e.Repository), maxMessage), e.Host)
 	case e.Status == http.StatusUnauthorized:
@@ -118,6 +142,8 @@ func (e *Error) Is(target error) bool {
 		return e.Status == http.StatusForbidden || e.Code == "DENIED" || e.Scope != ""
 	case ErrUnsupported:
 		return e.Status == http.StatusMethodNotAllowed || e.Code == "UNSUPPORTED"
+	case ErrMediaTypeRefused:
+		return e.mediaTypeRefused()
 	}
 	return false
 }

@@ -87,7 +87,11 @@ func (c *Client) PutManifest(ctx context.Context, repo, ref string, raw []byte, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
-		return "", c.statusError(resp, repo, ref)
+		err := c.statusError(resp, repo, ref)
+		if e, ok := err.(*Error); ok {
+			e.MediaType = mediaType
+		}
+		return "", err
 	}
 	d := digest.FromBytes(raw)
 	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != d.String() {

@@ -1,11 +1,14 @@
 // Command mlist-registry serves a registry implementation in-process from
 // pinned Go modules, so tests and demos can run docker-mlist against more
-// than the Debian docker-registry: the CNCF distribution v3 registry, or
-// go-containerregistry's pkg/registry with the OCI referrers API.
+// than the Debian docker-registry: the CNCF distribution v3 registry,
+// go-containerregistry's pkg/registry with the OCI referrers API, or
+// olareg. Its validate subcommand checks content with
+// go-containerregistry's validator (see runValidate).
 //
 // Usage:
 //
-//	mlist-registry [-impl distribution|ggcr] [-addr 127.0.0.1:0] [-dir DIR] [-log]
+//	mlist-registry [-impl distribution|ggcr|olareg] [-addr 127.0.0.1:0] [-dir DIR] [-log]
+//	mlist-registry validate [-ca FILE] REF|oci:DIR|oci-archive:FILE
 //
 // -dir keeps distribution's storage, or ggcr's blobs (its manifests stay in
 // memory), in a directory instead of memory.
@@ -25,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -38,10 +42,19 @@ import (
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 	ggcr "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/olareg/olareg"
+	olaregcfg "github.com/olareg/olareg/config"
 	"github.com/sirupsen/logrus"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "validate" {
+		if err := runValidate(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "mlist-registry validate:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "mlist-registry:", err)
 		os.Exit(1)
@@ -49,7 +62,7 @@ func main() {
 }
 
 func run() error {
-	impl := flag.String("impl", "distribution", "registry implementation: distribution (CNCF distribution v3) or ggcr (go-containerregistry, referrers API on)")
+	impl := flag.String("impl", "distribution", "registry implementation: distribution (CNCF distribution v3), ggcr (go-containerregistry, referrers API on) or olareg")
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	dir := flag.String("dir", "", "storage directory (default: in memory); ggcr keeps only blobs there, manifests in memory")
 	logRequests := flag.Bool("log", false, "log every request to stderr")
@@ -71,8 +84,10 @@ func run() error {
 			opts = append(opts, ggcr.WithBlobHandler(ggcr.NewDiskBlobHandler(*dir)))
 		}
 		h = ggcr.New(opts...)
+	case "olareg":
+		h = olaregHandler(*dir)
 	default:
-		return fmt.Errorf("-impl %q: accepted are distribution and ggcr", *impl)
+		return fmt.Errorf("-impl %q: accepted are distribution, ggcr and olareg", *impl)
 	}
 	if *logRequests {
 		h = accessLog(h, os.Stderr)
@@ -163,3 +178,18 @@ func (r *recorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer (flushes,
 // deadlines), which distribution uses for blob uploads.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// olaregHandler returns olareg with pushes and deletes enabled, in memory
+// unless dir is given.
+func olaregHandler(dir string) http.Handler {
+	on := true
+	cfg := olaregcfg.Config{
+		Storage: olaregcfg.ConfigStorage{StoreType: olaregcfg.StoreMem},
+		API:     olaregcfg.ConfigAPI{PushEnabled: &on, DeleteEnabled: &on},
+		Log:     slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if dir != "" {
+		cfg.Storage = olaregcfg.ConfigStorage{StoreType: olaregcfg.StoreDir, RootDir: dir}
+	}
+	return olareg.New(cfg)
+}

@@ -28,13 +28,17 @@ const (
 	// ImplGGCR is go-containerregistry's pkg/registry with the OCI referrers
 	// API switched on, served by tools/registry (mlist-registry -impl ggcr).
 	ImplGGCR = "ggcr"
+	// ImplOlareg is olareg (github.com/olareg/olareg), served by
+	// tools/registry (mlist-registry -impl olareg).
+	ImplOlareg = "olareg"
 )
 
 // Impls are all implementations, the default first.
-var Impls = []string{ImplDockerRegistry, ImplDistribution, ImplGGCR}
+var Impls = []string{ImplDockerRegistry, ImplDistribution, ImplGGCR, ImplOlareg}
 
 // MlistRegistryBinary is the tools/registry program that serves
-// ImplDistribution and ImplGGCR. Empty means: build it on first use into a
+// ImplDistribution, ImplGGCR and ImplOlareg, and validates content
+// (Validate). Empty means: build it on first use into a
 // temporary directory (RemoveBuilt deletes it). E2E_MLIST_REGISTRY sets it.
 var MlistRegistryBinary = os.Getenv("E2E_MLIST_REGISTRY")
 

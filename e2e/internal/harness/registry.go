@@ -39,7 +39,7 @@ const DefaultCertsDir = "/etc/docker/certs.d"
 // RegistryOptions configure a registry process.
 type RegistryOptions struct {
 	// Impl is the registry implementation: "" or ImplDockerRegistry (the
-	// default), ImplDistribution or ImplGGCR. The last two serve plain HTTP
+	// default), ImplDistribution, ImplGGCR or ImplOlareg. The last three serve plain HTTP
 	// without auth and always accept DELETE; TLS and Htpasswd are refused.
 	Impl string
 	// TLS serves HTTPS with a certificate from a throwaway CA, whose ca.crt is
@@ -177,7 +177,7 @@ func Start(opts RegistryOptions) (*Registry, error) {
 	switch opts.Impl {
 	case "", ImplDockerRegistry:
 		opts.Impl = ImplDockerRegistry
-	case ImplDistribution, ImplGGCR:
+	case ImplDistribution, ImplGGCR, ImplOlareg:
 		return startTool(opts)
 	default:
 		return nil, fmt.Errorf("registry implementation %q: accepted are %s", opts.Impl, strings.Join(Impls, ", "))
