@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"go.podman.io/image/v5/docker/reference"
 	dockerarchive "go.podman.io/image/v5/docker/archive"
+	"go.podman.io/image/v5/docker/reference"
 	ociarchive "go.podman.io/image/v5/oci/archive"
 	"go.podman.io/image/v5/types"
 )
@@ -71,19 +71,19 @@ func openArchiveDestination(ctx context.Context, loc Location, sys *types.System
 // the target.
 func (d *archiveDestination) commit(ctx context.Context) error {
 	if err := d.localDestination.commit(ctx); err != nil {
-		return fmt.Errorf("write %s: %w", d, err)
+		return fmt.Errorf("write the archive: %w", err)
 	}
 	f, err := os.Open(d.tmp)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", d, err)
+		return fmt.Errorf("write the archive: %w", err)
 	}
 	err = f.Sync()
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("write %s: %w", d, err)
+		return fmt.Errorf("write the archive: %w", err)
 	}
 	if err := os.Rename(d.tmp, d.target); err != nil {
-		return fmt.Errorf("write %s: %w", d, err)
+		return fmt.Errorf("write the archive: %w", err)
 	}
 	d.renamed = true
 	return nil

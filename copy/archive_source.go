@@ -52,7 +52,7 @@ func openArchiveSource(loc Location) (*archiveSource, error) {
 	return &archiveSource{loc: loc, tar: a}, nil
 }
 
-func (s *archiveSource) String() string    { return s.loc.String() }
+func (s *archiveSource) String() string      { return s.loc.String() }
 func (s *archiveSource) logf(string, ...any) {}
 func (s *archiveSource) close()              { s.tar.close() }
 

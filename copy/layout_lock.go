@@ -53,10 +53,10 @@ func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType
 	p := filepath.Join(d.dir, imgspecv1.ImageBlobsDir, dg.Algorithm().String(), dg.Encoded())
 	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len(raw)) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return fmt.Errorf("%s: %w", d, err)
+			return err
 		}
 		if err := manifestlist.WriteFileAtomic(p, raw, 0o644); err != nil {
-			return fmt.Errorf("%s: %w", d, err)
+			return fmt.Errorf("write manifest %s: %w", dg, unwrapPathError(err))
 		}
 	}
 	if top {
@@ -83,7 +83,7 @@ func (d *layoutDestination) commit(context.Context) error {
 	return lockLayout(d.dir, func() error {
 		idx, err := readLayoutIndex(d.dir)
 		if err != nil {
-			return fmt.Errorf("%s: %w", d, err)
+			return err
 		}
 		for _, e := range d.entries {
 			mergeIndexEntry(idx, e)
@@ -96,11 +96,11 @@ func (d *layoutDestination) commit(context.Context) error {
 		if _, err := os.Stat(layoutFile); errors.Is(err, fs.ErrNotExist) {
 			b, _ := json.Marshal(imgspecv1.ImageLayout{Version: imgspecv1.ImageLayoutVersion})
 			if err := manifestlist.WriteFileAtomic(layoutFile, b, 0o644); err != nil {
-				return fmt.Errorf("%s: write %s: %w", d, imgspecv1.ImageLayoutFile, err)
+				return fmt.Errorf("write %s: %w", imgspecv1.ImageLayoutFile, unwrapPathError(err))
 			}
 		}
 		if err := manifestlist.WriteFileAtomic(filepath.Join(d.dir, imgspecv1.ImageIndexFile), raw, 0o644); err != nil {
-			return fmt.Errorf("%s: write index.json (the previous one is kept): %w", d, unwrapPathError(err))
+			return fmt.Errorf("write index.json (the previous one is kept): %w", unwrapPathError(err))
 		}
 		return nil
 	})

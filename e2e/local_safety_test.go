@@ -1,0 +1,476 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
+)
+
+// TestLayoutConcurrentWriters: several `docker mlist copy … oci:DIR:TAG`
+// into one layout at once keep every tag, and index.json is always a
+// whole index.
+func TestLayoutConcurrentWriters(t *testing.T) {
+	reg := plainRegistry(t)
+	repo := testRepo(t, "src")
+	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	const writers, trials = 5, 3
+	for trial := range trials {
+		layout := filepath.Join(t.TempDir(), "layout")
+		var wg sync.WaitGroup
+		results := make([]result, writers)
+		for i := range writers {
+			wg.Go(func() {
+				results[i] = e.mlist("copy", "-q", reg.Ref(repo+":v1"), fmt.Sprintf("oci:%s:t%d", layout, i))
+			})
+		}
+		wg.Wait()
+		for i, r := range results {
+			if r.ExitCode != 0 {
+				t.Errorf("trial %d writer %d: exit %d\n%s", trial, i, r.ExitCode, r.Stderr)
+			}
+		}
+		names := layoutRefNames(t, layout) // fails on invalid JSON
+		slices.Sort(names)
+		var want []string
+		for i := range writers {
+			want = append(want, fmt.Sprintf("t%d", i))
+		}
+		if !slices.Equal(names, want) {
+			t.Errorf("trial %d: index.json names %v, want %v", trial, names, want)
+		}
+		checkLayoutBlobs(t, layout)
+		if left := tempFilesIn(t, layout); len(left) > 0 {
+			t.Errorf("trial %d: temporary files left in the layout: %v", trial, left)
+		}
+		if d := mustCopy(t, e, "oci:"+layout+":t0", reg.Ref(repo+":back")); d != list.Digest {
+			t.Errorf("trial %d: the layout's t0 is %s, want %s", trial, d, list.Digest)
+		}
+	}
+}
+
+// tempFilesIn lists what a writer leaves behind in dir (recursively): our
+// temporary files and containers/image's.
+func tempFilesIn(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && (strings.Contains(d.Name(), ".tmp-") || strings.HasPrefix(d.Name(), "oci-put-blob")) {
+			out = append(out, p)
+		}
+		return nil
+	})
+	return out
+}
+
+// needRoot skips a test that mounts a filesystem unless it runs as root;
+// in CI, where it runs as root, not running is a failure.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("this test mounts a tmpfs and must run as root in CI")
+	}
+	t.Skip("mounts a tmpfs: run as root")
+}
+
+// smallTmpfs mounts a tmpfs of size bytes, unmounted at cleanup.
+func smallTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	needRoot(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// fill writes to dir until its filesystem is full, and returns the filler.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "filler")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	// What a page's rounding left: byte by byte.
+	for {
+		if _, err := f.Write(buf[:1]); err != nil {
+			return p
+		}
+	}
+}
+
+// TestLayoutFullDisk: a layout on a full filesystem keeps its index.json
+// when a copy cannot write a new one; the copy fails with one line, and
+// succeeds once there is room.
+func TestLayoutFullDisk(t *testing.T) {
+	mnt := smallTmpfs(t, "4m")
+	reg := plainRegistry(t)
+	repo := testRepo(t, "src")
+	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	layout := filepath.Join(mnt, "layout")
+	mustCopy(t, e, reg.Ref(repo+":v1"), "oci:"+layout+":a")
+	before, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := fill(t, mnt)
+	// Every blob and manifest is there already: only index.json is written.
+	r := e.mlistFails(t, `index\.json.*no space left on device`, "copy", "-q", reg.Ref(repo+":v1"), "oci:"+layout+":b")
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
+		t.Errorf("the failure took %d lines, want one:\n%s", len(lines), r.Stderr)
+	}
+	after, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil || !bytes.Equal(after, before) {
+		t.Errorf("index.json changed on the failed copy (%v):\n%s\nwas:\n%s", err, after, before)
+	}
+	if left := tempFilesIn(t, layout); len(left) > 0 {
+		t.Errorf("temporary files left in the layout: %v", left)
+	}
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	mustCopy(t, e, reg.Ref(repo+":v1"), "oci:"+layout+":b")
+	names := layoutRefNames(t, layout)
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"a", "b"}) {
+		t.Errorf("index.json names %v, want [a b]", names)
+	}
+	if d := mustCopy(t, e, "oci:"+layout+":a", reg.Ref(repo+":back")); d != list.Digest {
+		t.Errorf("tag a is %s, want %s", d, list.Digest)
+	}
+}
+
+// archiveTargets are the archive destinations of a copy of a list, with
+// what each needs to take one.
+var archiveTargets = []struct {
+	transport string
+	args      []string
+}{
+	{"oci-archive", nil},
+	{"docker-archive", []string{"--platform", "linux/amd64"}},
+}
+
+// TestArchiveSourceKilled: the source registry dies part-way through a copy
+// to an archive. The copy fails, the archive a previous copy wrote is
+// untouched, nothing else is left beside it or in TMPDIR, and the copy
+// succeeds once the registry is back.
+func TestArchiveSourceKilled(t *testing.T) {
+	for _, tc := range archiveTargets {
+		t.Run(tc.transport, func(t *testing.T) {
+			storage := t.TempDir()
+			src := startRegistry(t, harness.RegistryOptions{Dir: storage})
+			repo := testRepo(t, "src")
+			list := pushCopySource(t, src, repo, "v1", harness.ImageOptions{Layers: 3, LayerSize: 1 << 20}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+			old := pushCopySource(t, src, repo, "old", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+			e := newEnv(t)
+			tmp := t.TempDir()
+			e.setenv("TMPDIR", tmp)
+			dir := t.TempDir()
+			target := filepath.Join(dir, "app.tar")
+			mustCopy(t, e, append(tc.args, src.Ref(repo+":old"), tc.transport+":"+target+":app:v1")...)
+			before, err := os.ReadFile(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var once sync.Once
+			p, err := proxy.Start(src.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+					once.Do(func() { _ = src.Close() })
+				}
+				return false
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = p.Close() })
+			r := e.mlist(append(append([]string{"copy"}, tc.args...), p.Host+"/"+repo+":v1", tc.transport+":"+target+":app:v1")...)
+			if r.ExitCode == 0 {
+				t.Fatalf("the copy succeeded with its source killed")
+			}
+			after, err := os.ReadFile(target)
+			if err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the failed copy changed %s (%v)", target, err)
+			}
+			if left := entriesOf(t, dir); !slices.Equal(left, []string{"app.tar"}) {
+				t.Errorf("beside the archive: %v, want [app.tar]", left)
+			}
+			if left := entriesOf(t, tmp); len(left) > 0 {
+				t.Errorf("left in TMPDIR: %v", left)
+			}
+			again := startRegistry(t, harness.RegistryOptions{Dir: storage})
+			mustCopy(t, e, append(tc.args, again.Ref(repo+":v1"), tc.transport+":"+target+":app:v1")...)
+			want := list.Digest
+			if tc.transport == "docker-archive" {
+				want = list.Images[0].Digest
+			}
+			if d := mustCopy(t, e, tc.transport+":"+target, again.Ref(repo+":back")); d != want {
+				t.Errorf("the archive holds %s, want %s (the old one was %s)", d, want, old.Digest)
+			}
+		})
+	}
+}
+
+// entriesOf lists dir's names.
+func entriesOf(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, d := range des {
+		out = append(out, d.Name())
+	}
+	return out
+}
+
+// TestInterruptLocalCopy: SIGINT or SIGTERM part-way through a copy to a
+// local transport stops it: exit 130 or 143 with one line saying so, no
+// staging directory or temporary file left, the destination as it was.
+// The signal goes to the process group, as a terminal or a CI runner sends
+// it, or to the docker CLI alone, which then tells the plugin to stop.
+func TestInterruptLocalCopy(t *testing.T) {
+	reg := plainRegistry(t)
+	repo := testRepo(t, "src")
+	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{Layers: 2}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	cases := []struct {
+		sig     syscall.Signal
+		group   bool
+		code    int
+		message string
+	}{
+		{syscall.SIGINT, true, 130, "interrupted by SIGINT"},
+		{syscall.SIGTERM, true, 143, "interrupted by SIGTERM"},
+		{syscall.SIGTERM, false, 143, "interrupted by SIGTERM"},
+	}
+	targets := []struct {
+		transport string
+		args      []string
+	}{{"oci", nil}}
+	targets = append(targets, archiveTargets...)
+	for _, tc := range cases {
+		for _, tg := range targets {
+			name := fmt.Sprintf("%s/%s/group=%v", tg.transport, tc.sig, tc.group)
+			t.Run(name, func(t *testing.T) {
+				e := newEnv(t)
+				tmp := t.TempDir()
+				e.setenv("TMPDIR", tmp)
+				reached := make(chan struct{})
+				var once sync.Once
+				p, err := proxy.Start(reg.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+					if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+						return false
+					}
+					// Every blob stalls until the client gives up.
+					once.Do(func() { close(reached) })
+					<-r.Context().Done()
+					return true
+				}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = p.Close() })
+				dir := t.TempDir()
+				target := filepath.Join(dir, "out")
+				args := append(append([]string{"mlist", "copy"}, tg.args...), p.Host+"/"+repo+":v1", tg.transport+":"+target+":app:v1")
+				ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+				defer cancel()
+				c := exec.CommandContext(ctx, "docker", args...)
+				c.Env = e.environ()
+				c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				var stdout, stderr bytes.Buffer
+				c.Stdout, c.Stderr = &stdout, &stderr
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-reached:
+				case <-time.After(time.Minute):
+					_ = c.Process.Kill()
+					t.Fatal("the copy never asked for a blob")
+				}
+				if tc.group {
+					_ = syscall.Kill(-c.Process.Pid, tc.sig)
+				} else {
+					_ = c.Process.Signal(tc.sig)
+				}
+				err = c.Wait()
+				t.Logf("$ docker %s  # %v\n%s", strings.Join(args, " "), err, indent(stderr.String()))
+				if code := c.ProcessState.ExitCode(); code != tc.code {
+					t.Errorf("exit %d, want %d", code, tc.code)
+				}
+				lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+				if len(lines) != 1 || !strings.Contains(lines[0], tc.message) {
+					t.Errorf("stderr is %q, want one line saying %q", stderr.String(), tc.message)
+				}
+				if left := entriesOf(t, tmp); len(left) > 0 {
+					t.Errorf("left in TMPDIR: %v", left)
+				}
+				if tg.transport == "oci" {
+					if names := layoutRefNames(t, target); len(names) > 0 {
+						t.Errorf("the interrupted copy tagged %v", names)
+					}
+					if left := tempFilesIn(t, target); len(left) > 0 {
+						t.Errorf("temporary files left in the layout: %v", left)
+					}
+				} else if left := entriesOf(t, dir); len(left) > 0 {
+					t.Errorf("left beside the archive: %v", left)
+				}
+			})
+		}
+	}
+}
+
+// TestArchiveSparseEntry: an archive holding entries no manifest names,
+// a GNU sparse file and a regular one of GiBs of zeros (a hole in the
+// archive), is read with TMPDIR on a small tmpfs: the copy succeeds and
+// nothing is left in TMPDIR.
+func TestArchiveSparseEntry(t *testing.T) {
+	tmp := smallTmpfs(t, "32m")
+	reg := plainRegistry(t)
+	repo := testRepo(t, "src")
+	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	for _, tc := range archiveTargets {
+		t.Run(tc.transport, func(t *testing.T) {
+			dir := t.TempDir()
+			archive := filepath.Join(dir, "app.tar")
+			mustCopy(t, e, append(tc.args, reg.Ref(repo+":v1"), tc.transport+":"+archive)...)
+			addUnreferenced(t, archive, 4<<30)
+			e.setenv("TMPDIR", tmp)
+			defer e.setenv("TMPDIR", "")
+			want := list.Digest
+			if tc.transport == "docker-archive" {
+				want = list.Images[0].Digest
+			}
+			if d := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":back-"+tc.transport)); d != want {
+				t.Errorf("copied %s, want %s", d, want)
+			}
+			layout := filepath.Join(dir, "layout")
+			mustCopy(t, e, tc.transport+":"+archive, "oci:"+layout+":v1")
+			if left := entriesOf(t, tmp); len(left) > 0 {
+				t.Errorf("left in TMPDIR: %v", left)
+			}
+		})
+	}
+}
+
+// addUnreferenced rewrites a tar archive with two more entries no
+// manifest names: a regular one of size zero bytes, written as a hole so
+// that the archive takes no room for it, and a GNU sparse file of size
+// bytes (appended by GNU tar).
+func addUnreferenced(t *testing.T, archive string, size int64) {
+	t.Helper()
+	in, err := os.Open(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	tmp := archive + ".new"
+	out, err := os.Create(tmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	hw := &holeWriter{f: out}
+	tw := tar.NewWriter(hw)
+	tr := tar.NewReader(in)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Name: "zeros.bin", Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	for n := int64(0); n < size; n += int64(len(zeros)) {
+		if _, err := tw.Write(zeros[:min(int64(len(zeros)), size-n)]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Truncate(hw.pos); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, archive); err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	f, err := os.Create(filepath.Join(work, "sparse.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteAt([]byte("end"), size-3)
+	f.Close()
+	if out, err := exec.Command("tar", "--sparse", "-rf", archive, "-C", work, "sparse.img").CombinedOutput(); err != nil {
+		t.Fatalf("tar --sparse: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(archive); err == nil {
+		var st syscall.Stat_t
+		_ = syscall.Stat(archive, &st)
+		t.Logf("%s: %d bytes, %d on disk", archive, fi.Size(), st.Blocks*512)
+	}
+}
+
+var zeroBlock = make([]byte, 1<<20)
+
+// holeWriter writes blocks of zeros as holes.
+type holeWriter struct {
+	f   *os.File
+	pos int64
+}
+
+func (w *holeWriter) Write(p []byte) (int, error) {
+	if len(p) <= len(zeroBlock) && bytes.Equal(p, zeroBlock[:len(p)]) {
+		w.pos += int64(len(p))
+		return len(p), nil
+	}
+	n, err := w.f.WriteAt(p, w.pos)
+	w.pos += int64(n)
+	return n, err
+}
