@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -231,15 +232,39 @@ func TestArchiveSourceKilled(t *testing.T) {
 			}
 			again := startRegistry(t, harness.RegistryOptions{Dir: storage})
 			mustCopy(t, e, append(tc.args, again.Ref(repo+":v1"), tc.transport+":"+target+":app:v1")...)
-			want := list.Digest
+			got, want := archiveHolds(t, e, again, repo, tc.transport, target), list.Digest
 			if tc.transport == "docker-archive" {
-				want = list.Images[0].Digest
+				want = list.Images[0].Config.Digest
 			}
-			if d := mustCopy(t, e, tc.transport+":"+target, again.Ref(repo+":back")); d != want {
-				t.Errorf("the archive holds %s, want %s (the old one was %s)", d, want, old.Digest)
+			if got != want {
+				t.Errorf("the archive holds %s, want %s (the old list was %s)", got, want, old.Digest)
 			}
 		})
 	}
+}
+
+// archiveHolds is what an archive holds: for an oci-archive the digest of
+// the list a copy back to reg/repo writes; for a docker-archive, whose
+// manifest is made up on reading, the digest of its image's config.
+func archiveHolds(t *testing.T, e *env, reg *harness.Registry, repo, transport, archive string) string {
+	t.Helper()
+	if transport == "oci-archive" {
+		return mustCopy(t, e, "oci-archive:"+archive, reg.Ref(repo+":back"))
+	}
+	files := untar(t, archive)
+	raw, err := os.ReadFile(filepath.Join(files, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []dockerArchiveManifest
+	if err := json.Unmarshal(raw, &ms); err != nil || len(ms) != 1 {
+		t.Fatalf("docker-archive manifest.json (%v), want one image:\n%s", err, raw)
+	}
+	cfg, err := os.ReadFile(filepath.Join(files, ms[0].Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return harness.Digest(cfg)
 }
 
 // entriesOf lists dir's names.
@@ -368,15 +393,15 @@ func TestArchiveSparseEntry(t *testing.T) {
 			dir := t.TempDir()
 			archive := filepath.Join(dir, "app.tar")
 			mustCopy(t, e, append(tc.args, reg.Ref(repo+":v1"), tc.transport+":"+archive)...)
+			want := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":before-"+tc.transport))
+			if tc.transport == "oci-archive" && want != list.Digest {
+				t.Fatalf("the archive holds %s, want %s", want, list.Digest)
+			}
 			addUnreferenced(t, archive, 4<<30)
 			e.setenv("TMPDIR", tmp)
 			defer e.setenv("TMPDIR", "")
-			want := list.Digest
-			if tc.transport == "docker-archive" {
-				want = list.Images[0].Digest
-			}
 			if d := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":back-"+tc.transport)); d != want {
-				t.Errorf("copied %s, want %s", d, want)
+				t.Errorf("copied %s, want %s as before the entries were added", d, want)
 			}
 			layout := filepath.Join(dir, "layout")
 			mustCopy(t, e, tc.transport+":"+archive, "oci:"+layout+":v1")
@@ -390,9 +415,20 @@ func TestArchiveSparseEntry(t *testing.T) {
 // addUnreferenced rewrites a tar archive with two more entries no
 // manifest names: a regular one of size zero bytes, written as a hole so
 // that the archive takes no room for it, and a GNU sparse file of size
-// bytes (appended by GNU tar).
+// bytes (archived by GNU tar).
 func addUnreferenced(t *testing.T, archive string, size int64) {
 	t.Helper()
+	work := t.TempDir()
+	f, err := os.Create(filepath.Join(work, "sparse.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.WriteAt([]byte("end"), size-3)
+	f.Close()
+	sparseTar := filepath.Join(work, "sparse.tar")
+	if out, err := exec.Command("tar", "--sparse", "-cf", sparseTar, "-C", work, "sparse.img").CombinedOutput(); err != nil {
+		t.Fatalf("tar --sparse: %v\n%s", err, out)
+	}
 	in, err := os.Open(archive)
 	if err != nil {
 		t.Fatal(err)
@@ -425,36 +461,28 @@ func addUnreferenced(t *testing.T, archive string, size int64) {
 	if err := tw.WriteHeader(&tar.Header{Name: "zeros.bin", Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
 		t.Fatal(err)
 	}
-	zeros := make([]byte, 1<<20)
-	for n := int64(0); n < size; n += int64(len(zeros)) {
-		if _, err := tw.Write(zeros[:min(int64(len(zeros)), size-n)]); err != nil {
+	for n := int64(0); n < size; n += int64(len(zeroBlock)) {
+		if _, err := tw.Write(zeroBlock[:min(int64(len(zeroBlock)), size-n)]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := tw.Close(); err != nil {
+	// No end of archive from tw: GNU tar's archive, appended whole, ends it.
+	if err := tw.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := out.Truncate(hw.pos); err != nil {
+	gnu, err := os.ReadFile(sparseTar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := out.WriteAt(gnu, hw.pos); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, archive); err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
-	f, err := os.Create(filepath.Join(work, "sparse.img"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = f.WriteAt([]byte("end"), size-3)
-	f.Close()
-	if out, err := exec.Command("tar", "--sparse", "-rf", archive, "-C", work, "sparse.img").CombinedOutput(); err != nil {
-		t.Fatalf("tar --sparse: %v\n%s", err, out)
-	}
-	if fi, err := os.Stat(archive); err == nil {
-		var st syscall.Stat_t
-		_ = syscall.Stat(archive, &st)
-		t.Logf("%s: %d bytes, %d on disk", archive, fi.Size(), st.Blocks*512)
-	}
+	var st syscall.Stat_t
+	_ = syscall.Stat(archive, &st)
+	t.Logf("%s: %d bytes, %d on disk", archive, st.Size, st.Blocks*512)
 }
 
 var zeroBlock = make([]byte, 1<<20)
