@@ -267,6 +267,50 @@ func archiveHolds(t *testing.T, e *env, reg *harness.Registry, repo, transport, 
 	return harness.Digest(cfg)
 }
 
+// TestArchiveFullDisk: an archive that does not fit on its filesystem
+// leaves the archive a previous copy wrote there untouched and nothing
+// beside it, with a one-line error; with room, the copy succeeds.
+func TestArchiveFullDisk(t *testing.T) {
+	reg := plainRegistry(t)
+	repo := testRepo(t, "src")
+	old := pushCopySource(t, reg, repo, "old", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{Layers: 2, LayerSize: 1 << 20}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	for _, tc := range archiveTargets {
+		t.Run(tc.transport, func(t *testing.T) {
+			mnt := smallTmpfs(t, "2m")
+			target := filepath.Join(mnt, "app.tar")
+			mustCopy(t, e, append(tc.args, reg.Ref(repo+":old"), tc.transport+":"+target+":app:v1")...)
+			before, err := os.ReadFile(target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := e.mlistFails(t, `no space left on device`, append(append([]string{"copy", "-q"}, tc.args...), reg.Ref(repo+":v1"), tc.transport+":"+target+":app:v1")...)
+			if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
+				t.Errorf("the failure took %d lines, want one:\n%s", len(lines), r.Stderr)
+			}
+			after, err := os.ReadFile(target)
+			if err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the failed copy changed %s (%v)", target, err)
+			}
+			if left := entriesOf(t, mnt); !slices.Equal(left, []string{"app.tar"}) {
+				t.Errorf("beside the archive: %v, want [app.tar]", left)
+			}
+			if out, err := exec.Command("mount", "-o", "remount,size=16m", mnt).CombinedOutput(); err != nil {
+				t.Fatalf("remount: %v\n%s", err, out)
+			}
+			mustCopy(t, e, append(tc.args, reg.Ref(repo+":v1"), tc.transport+":"+target+":app:v1")...)
+			got, want := archiveHolds(t, e, reg, repo, tc.transport, target), list.Digest
+			if tc.transport == "docker-archive" {
+				want = list.Images[0].Config.Digest
+			}
+			if got != want {
+				t.Errorf("the archive holds %s, want %s (the old list was %s)", got, want, old.Digest)
+			}
+		})
+	}
+}
+
 // entriesOf lists dir's names.
 func entriesOf(t *testing.T, dir string) []string {
 	t.Helper()
@@ -388,19 +432,39 @@ func TestArchiveSparseEntry(t *testing.T) {
 	repo := testRepo(t, "src")
 	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
 	e := newEnv(t)
-	for _, tc := range archiveTargets {
-		t.Run(tc.transport, func(t *testing.T) {
+	cases := []struct {
+		name, transport string
+		args            []string
+		size            int64
+		gzip            bool
+	}{
+		{"oci-archive", "oci-archive", nil, 4 << 30, false},
+		{"docker-archive", "docker-archive", []string{"--platform", "linux/amd64"}, 4 << 30, false},
+		// containers/image expands a compressed docker-archive whole into
+		// TMPDIR; a GiB of zeros is enough to show it.
+		{"docker-archive-gzip", "docker-archive", []string{"--platform", "linux/amd64"}, 1 << 30, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			archive := filepath.Join(dir, "app.tar")
 			mustCopy(t, e, append(tc.args, reg.Ref(repo+":v1"), tc.transport+":"+archive)...)
-			want := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":before-"+tc.transport))
+			want := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":before-"+tc.name))
 			if tc.transport == "oci-archive" && want != list.Digest {
 				t.Fatalf("the archive holds %s, want %s", want, list.Digest)
 			}
-			addUnreferenced(t, archive, 4<<30)
+			addUnreferenced(t, archive, tc.size)
+			if tc.gzip {
+				if out, err := exec.Command("gzip", "-1", archive).CombinedOutput(); err != nil {
+					t.Fatalf("gzip: %v\n%s", err, out)
+				}
+				if err := os.Rename(archive+".gz", archive); err != nil {
+					t.Fatal(err)
+				}
+			}
 			e.setenv("TMPDIR", tmp)
 			defer e.setenv("TMPDIR", "")
-			if d := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":back-"+tc.transport)); d != want {
+			if d := mustCopy(t, e, tc.transport+":"+archive, reg.Ref(repo+":back-"+tc.name)); d != want {
 				t.Errorf("copied %s, want %s as before the entries were added", d, want)
 			}
 			layout := filepath.Join(dir, "layout")
