@@ -142,13 +142,35 @@ func TestLayoutFullDisk(t *testing.T) {
 	e := newEnv(t)
 	layout := filepath.Join(mnt, "layout")
 	mustCopy(t, e, reg.Ref(repo+":v1"), "oci:"+layout+":a")
+	// Long tags until the next one would take index.json past one page:
+	// an index.json written in place, its old page freed first, would
+	// then run out of room half-way.
+	indexSize := func() int {
+		fi, err := os.Stat(filepath.Join(layout, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(fi.Size())
+	}
+	long := func(i int) string { return fmt.Sprintf("%03d", i) + strings.Repeat("x", 120) }
+	size := indexSize()
+	tags := []string{"a"}
+	for i := 0; ; i++ {
+		e.mustMlist(t, "copy", "-q", reg.Ref(repo+":v1"), "oci:"+layout+":"+long(i))
+		tags = append(tags, long(i))
+		next := indexSize()
+		if entry := next - size; next+entry > 4096 {
+			break
+		}
+		size = next
+	}
 	before, err := os.ReadFile(filepath.Join(layout, "index.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	filler := fill(t, mnt)
 	// Every blob and manifest is there already: only index.json is written.
-	r := e.mlistFails(t, `index\.json.*no space left on device`, "copy", "-q", reg.Ref(repo+":v1"), "oci:"+layout+":b")
+	r := e.mlistFails(t, `index\.json.*no space left on device`, "copy", "-q", reg.Ref(repo+":v1"), "oci:"+layout+":"+long(999))
 	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
 		t.Errorf("the failure took %d lines, want one:\n%s", len(lines), r.Stderr)
 	}
@@ -162,11 +184,13 @@ func TestLayoutFullDisk(t *testing.T) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	mustCopy(t, e, reg.Ref(repo+":v1"), "oci:"+layout+":b")
+	mustCopy(t, e, reg.Ref(repo+":v1"), "oci:"+layout+":"+long(999))
+	tags = append(tags, long(999))
 	names := layoutRefNames(t, layout)
 	slices.Sort(names)
-	if !slices.Equal(names, []string{"a", "b"}) {
-		t.Errorf("index.json names %v, want [a b]", names)
+	slices.Sort(tags)
+	if !slices.Equal(names, tags) {
+		t.Errorf("index.json names %v, want %v", names, tags)
 	}
 	if d := mustCopy(t, e, "oci:"+layout+":a", reg.Ref(repo+":back")); d != list.Digest {
 		t.Errorf("tag a is %s, want %s", d, list.Digest)
