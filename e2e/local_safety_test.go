@@ -446,6 +446,79 @@ func TestInterruptLocalCopy(t *testing.T) {
 	}
 }
 
+// TestInterruptRegistryUpload: SIGINT while blobs are being uploaded to a
+// registry abandons every upload session the copy opened (DELETE), and
+// the copy exits 130 saying it was interrupted.
+func TestInterruptRegistryUpload(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
+	pushCopySource(t, src, srcRepo, "v1", harness.ImageOptions{Layers: 2, LayerSize: 1 << 20}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	stalled := make(chan struct{}, 64)
+	p, err := proxy.Start(src.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+			return false
+		}
+		// Nothing until the client gives up: the upload session opened
+		// for the blob meanwhile stays open.
+		stalled <- struct{}{}
+		<-r.Context().Done()
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	mark := dst.Mark()
+	args := []string{"mlist", "copy", p.Host + "/" + srcRepo + ":v1", dst.Ref(dstRepo + ":v1")}
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, "docker", args...)
+	c.Env = e.environ()
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stalled:
+	case <-time.After(time.Minute):
+		_ = c.Process.Kill()
+		t.Fatal("the copy never read a blob")
+	}
+	// The uploads the stalled reads feed are open by now.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if opened := dst.RequestsSince(mark).Filter(func(r harness.Request) bool {
+			return r.Method == http.MethodPost && strings.Contains(r.Path, "/blobs/uploads/")
+		}); len(opened) > 0 {
+			break
+		}
+	}
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGINT)
+	err = c.Wait()
+	t.Logf("$ docker %s  # %v\n%s", strings.Join(args, " "), err, indent(stderr.String()))
+	if code := c.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130", code)
+	}
+	if lines := strings.Split(strings.TrimSpace(stderr.String()), "\n"); len(lines) != 1 || !strings.Contains(lines[0], "interrupted by SIGINT") {
+		t.Errorf("stderr is %q, want one line saying it was interrupted", stderr.String())
+	}
+	rs := dst.RequestsSince(mark)
+	for deadline := time.Now().Add(5 * time.Second); sessionsLeftOpen(rs) != nil && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		rs = dst.RequestsSince(mark) // the registry's log may lag its answers
+	}
+	opened := rs.Filter(func(r harness.Request) bool {
+		return r.Method == http.MethodPost && strings.Contains(r.Path, "/blobs/uploads/") && r.Status == http.StatusAccepted
+	})
+	if len(opened) == 0 {
+		t.Fatalf("no upload session was open when the copy was interrupted:\n%s", rs)
+	}
+	if err := sessionsLeftOpen(rs); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestArchiveSparseEntry: an archive holding entries no manifest names,
 // a GNU sparse file and a regular one of GiBs of zeros (a hole in the
 // archive), is read with TMPDIR on a small tmpfs: the copy succeeds and
