@@ -146,7 +146,8 @@ func readLayoutIndex(dir string) (*imgspecv1.Index, error) {
 
 // mergeIndexEntry adds desc to idx as regclient's ocidir and skopeo do: a
 // named entry takes the name from any entry holding it, and replaces an
-// unnamed entry of its digest; an unnamed entry is added once per digest.
+// unnamed entry of its digest; an unnamed entry is added only for a digest
+// the index lacks.
 func mergeIndexEntry(idx *imgspecv1.Index, desc imgspecv1.Descriptor) {
 	name := desc.Annotations[imgspecv1.AnnotationRefName]
 	out := idx.Manifests[:0]
@@ -156,6 +157,8 @@ func mergeIndexEntry(idx *imgspecv1.Index, desc imgspecv1.Descriptor) {
 		switch {
 		case name != "" && mname == name:
 			continue // the name moves to desc
+		case m.Digest == desc.Digest && name == "":
+			replaced = true // an entry of its own would add nothing
 		case m.Digest == desc.Digest && mname == "":
 			if replaced {
 				continue
