@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	imgspec "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 )
 
@@ -67,6 +68,16 @@ func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType
 		d.addIndexEntry(desc)
 	}
 	return nil
+}
+
+// nameLater names raw, a manifest written by digest, name in index.json
+// when the copy commits, under the same lock as the copy's own name.
+func (d *layoutDestination) nameLater(name string, raw []byte) {
+	desc := imgspecv1.Descriptor{MediaType: manifest.GuessMIMEType(raw), Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	if name != "" {
+		desc.Annotations = map[string]string{imgspecv1.AnnotationRefName: name}
+	}
+	d.addIndexEntry(desc)
 }
 
 // addIndexEntry queues an entry for index.json: commit merges it into the

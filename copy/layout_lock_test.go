@@ -1,6 +1,10 @@
 package copy
 
 import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -54,5 +58,40 @@ func TestMergeIndexEntry(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestLayoutNamesUnderLock: names queued on a layout destination (the
+// copy's own, and later ones) are merged into the index.json on disk at
+// commit, keeping the names another writer put there meanwhile.
+func TestLayoutNamesUnderLock(t *testing.T) {
+	dir := t.TempDir()
+	raw := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`)
+	other := &layoutDestination{dir: dir}
+	mine := &layoutDestination{dir: dir, image: "mine"}
+	ctx := context.Background()
+	if err := mine.putManifest(ctx, raw, imgspecv1.MediaTypeImageManifest, digest.FromBytes(raw), "", true); err != nil {
+		t.Fatal(err)
+	}
+	mine.nameLater("later", raw)
+	other.nameLater("theirs", raw) // commits first, after mine read nothing
+	for _, d := range []*layoutDestination{other, mine} {
+		if err := d.commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := readLayoutIndex(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range idx.Manifests {
+		names = append(names, m.Annotations[imgspecv1.AnnotationRefName])
+	}
+	if fmt.Sprint(names) != "[theirs mine later]" {
+		t.Errorf("index.json names %v, want [theirs mine later]", names)
+	}
+	if _, err := os.Stat(filepath.Join(dir, imgspecv1.ImageLayoutFile)); err != nil {
+		t.Errorf("no oci-layout file: %v", err)
 	}
 }
