@@ -380,21 +380,7 @@ func TestInterruptLocalCopy(t *testing.T) {
 				e := newEnv(t)
 				tmp := t.TempDir()
 				e.setenv("TMPDIR", tmp)
-				reached := make(chan struct{})
-				var once sync.Once
-				p, err := proxy.Start(reg.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
-					if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
-						return false
-					}
-					// Every blob stalls until the client gives up.
-					once.Do(func() { close(reached) })
-					<-r.Context().Done()
-					return true
-				}})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { _ = p.Close() })
+				p, reached := stallBlobs(t, reg)
 				dir := t.TempDir()
 				target := filepath.Join(dir, "out")
 				args := append(append([]string{"mlist", "copy"}, tg.args...), p.Host+"/"+repo+":v1", tg.transport+":"+target+":app:v1")
@@ -419,7 +405,7 @@ func TestInterruptLocalCopy(t *testing.T) {
 				} else {
 					_ = c.Process.Signal(tc.sig)
 				}
-				err = c.Wait()
+				err := c.Wait()
 				t.Logf("$ docker %s  # %v\n%s", strings.Join(args, " "), err, indent(stderr.String()))
 				if code := c.ProcessState.ExitCode(); code != tc.code {
 					t.Errorf("exit %d, want %d", code, tc.code)
@@ -443,6 +429,86 @@ func TestInterruptLocalCopy(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// stallBlobs is a proxy to reg where every blob GET stalls until its
+// client gives up; reached is closed at the first.
+func stallBlobs(t *testing.T, reg *harness.Registry) (p *proxy.Proxy, reached <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{})
+	var once sync.Once
+	p, err := proxy.Start(reg.URL, proxy.Options{Intercept: func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") {
+			return false
+		}
+		once.Do(func() { close(ch) })
+		<-r.Context().Done()
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	return p, ch
+}
+
+// TestInterruptTerminal: Ctrl-C on a terminal (a pseudo-terminal from
+// script(1)), where the Docker CLI leaves SIGINT to the plugin: the
+// progress lines are cleared, one line says the copy was interrupted, it
+// exits 130 and leaves nothing in TMPDIR.
+func TestInterruptTerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("needs script(1) for a terminal")
+	}
+	reg := plainRegistry(t)
+	repo := testRepo(t, "src")
+	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{Layers: 2}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	e := newEnv(t)
+	tmp := t.TempDir()
+	e.setenv("TMPDIR", tmp)
+	p, reached := stallBlobs(t, reg)
+	dir := t.TempDir()
+	line := "docker mlist copy " + p.Host + "/" + repo + ":v1 oci-archive:" + filepath.Join(dir, "app.tar") + ":v1"
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	c := exec.CommandContext(ctx, "script", "-qefc", line, "/dev/null")
+	c.Env = e.environ()
+	keys, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reached:
+	case <-time.After(time.Minute):
+		_ = c.Process.Kill()
+		t.Fatal("the copy never asked for a blob")
+	}
+	time.Sleep(500 * time.Millisecond) // a progress drawing or two
+	_, _ = keys.Write([]byte{3})       // Ctrl-C
+	err = c.Wait()
+	_ = keys.Close()
+	t.Logf("$ %s  # %v\n%q", line, err, out.String())
+	if code := c.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit %d, want 130", code)
+	}
+	o := out.String()
+	drawn := strings.LastIndex(o, "Copying:")
+	cleared := strings.LastIndex(o, "\033[J")
+	said := strings.LastIndex(o, "docker mlist copy: interrupted by SIGINT")
+	if drawn < 0 || cleared < drawn || said < cleared {
+		t.Errorf("want progress drawn, then cleared, then the interrupted line; got %q", o)
+	}
+	if left := entriesOf(t, tmp); len(left) > 0 {
+		t.Errorf("left in TMPDIR: %v", left)
+	}
+	if left := entriesOf(t, dir); len(left) > 0 {
+		t.Errorf("left beside the archive: %v", left)
 	}
 }
 
