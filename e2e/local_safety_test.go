@@ -41,7 +41,33 @@ func TestLayoutConcurrentWriters(t *testing.T) {
 				results[i] = e.mlist("copy", "-q", reg.Ref(repo+":v1"), fmt.Sprintf("oci:%s:t%d", layout, i))
 			})
 		}
+		// A reader meanwhile: index.json is absent or a whole index.
+		done, finished := make(chan struct{}), stop(&wg)
+		var reads, partial int
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-time.After(time.Millisecond):
+				case <-finished:
+					return
+				}
+				raw, err := os.ReadFile(filepath.Join(layout, "index.json"))
+				if err != nil {
+					continue
+				}
+				reads++
+				if !json.Valid(raw) {
+					partial++
+				}
+			}
+		}()
 		wg.Wait()
+		<-done
+		t.Logf("trial %d: %d reads of index.json during the writes", trial, reads)
+		if partial > 0 {
+			t.Errorf("trial %d: %d of %d reads of index.json found it partial", trial, partial, reads)
+		}
 		for i, r := range results {
 			if r.ExitCode != 0 {
 				t.Errorf("trial %d writer %d: exit %d\n%s", trial, i, r.ExitCode, r.Stderr)
@@ -64,6 +90,13 @@ func TestLayoutConcurrentWriters(t *testing.T) {
 			t.Errorf("trial %d: the layout's t0 is %s, want %s", trial, d, list.Digest)
 		}
 	}
+}
+
+// stop is a channel closed once wg is done.
+func stop(wg *sync.WaitGroup) <-chan struct{} {
+	ch := make(chan struct{})
+	go func() { wg.Wait(); close(ch) }()
+	return ch
 }
 
 // tempFilesIn lists what a writer leaves behind in dir (recursively): our
