@@ -202,7 +202,7 @@ func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.De
 	info := types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}
 	if ok, _, err := d.dst.TryReusingBlob(ctx, info, none.NoCache, false); err != nil {
 		return err
-	} else if ok && !isConfig {
+	} else if ok && (!isConfig || d.loc.Transport() != "docker-archive") {
 		// A docker-archive needs its config passed to it even when present.
 		e.stats.add(func(s *Stats) { s.BlobsPresent++ })
 		return nil

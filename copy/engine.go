@@ -142,7 +142,7 @@ func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (
 	if src.Endpoint != nil {
 		s = &registrySource{ep: *src.Endpoint, ref: src.Ref}
 	} else {
-		ls, err := openLocalSource(ctx, *src.Local, sys)
+		ls, err := openSource(ctx, *src.Local, sys)
 		if err != nil {
 			return Result{}, err
 		}
@@ -251,7 +251,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	if regDst != nil {
 		d = &registryDestination{ep: *regDst}
 	} else if !e.opts.DryRun {
-		ld, err := openLocalDestination(ctx, *dst.Local, e.opts.SystemContext)
+		ld, err := openDestination(ctx, *dst.Local, e.opts.SystemContext)
 		if err != nil {
 			return Result{}, err
 		}

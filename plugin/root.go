@@ -47,7 +47,11 @@ certificates and contexts of the Docker CLI that runs it.`,
 		// chain to it. A closure, because the framework assigns the hook only
 		// after this command is built.
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return cliplugin.PersistentPreRunE(cmd, args)
+			if err := cliplugin.PersistentPreRunE(cmd, args); err != nil {
+				return err
+			}
+			handleInterrupts(cmd)
+			return nil
 		},
 		// Without Args, cobra treats `docker mlist nosuch` as the root command
 		// with an argument and would print the help and exit 0, so a typo in a

@@ -118,7 +118,9 @@ func (c *Client) ReadBlob(ctx context.Context, repo string, d digest.Digest, lim
 // the cost of the upload POST the caller would send anyway.
 func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, *Upload, error) {
 	q := url.Values{"mount": {d.String()}, "from": {from}}
-	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/?%s", c.base(), repo, q.Encode()), nil, http.Header{"Content-Length": {"0"}})
+	octx, cancel := openContext(ctx)
+	defer cancel()
+	resp, err := c.do(octx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/?%s", c.base(), repo, q.Encode()), nil, http.Header{"Content-Length": {"0"}})
 	if err != nil {
 		return false, nil, fmt.Errorf("mount %s from %s into %s: %w", d, from, repo, err)
 	}
@@ -128,6 +130,7 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 		return true, nil, nil
 	case http.StatusAccepted:
 		u, err := c.upload(resp, repo)
+		u, err = opened(ctx, u, err)
 		return false, u, err
 	}
 	err = c.statusError(resp, repo, d.String())
@@ -152,7 +155,9 @@ type Upload struct {
 
 // StartUpload opens an upload session in repo for blob d (named in errors).
 func (c *Client) StartUpload(ctx context.Context, repo string, d digest.Digest) (*Upload, error) {
-	resp, err := c.do(ctx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/", c.base(), repo), nil, http.Header{"Content-Length": {"0"}})
+	octx, cancel := openContext(ctx)
+	defer cancel()
+	resp, err := c.do(octx, http.MethodPost, fmt.Sprintf("%s/v2/%s/blobs/uploads/", c.base(), repo), nil, http.Header{"Content-Length": {"0"}})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +165,8 @@ func (c *Client) StartUpload(ctx context.Context, repo string, d digest.Digest) 
 	if resp.StatusCode != http.StatusAccepted {
 		return nil, c.transient(resp, c.statusError(resp, repo, d.String()))
 	}
-	return c.upload(resp, repo)
+	u, err := c.upload(resp, repo)
+	return opened(ctx, u, err)
 }
 
 func (c *Client) upload(resp *http.Response, repo string) (*Upload, error) {

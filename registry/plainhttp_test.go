@@ -54,7 +54,7 @@ func TestNoCredentialsOverPlainHTTP(t *testing.T) {
 				w.WriteHeader(http.StatusTemporaryRedirect)
 			}, tc.plain)
 			c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{
-				Insecure: tc.insecure, TLS: &tls.Config{RootCAs: reg.roots}, Credentials: Credentials{Username: "alice", Password: "s3cret"},
+				Insecure: tc.insecure, TLS: func(string) (*tls.Config, error) { return &tls.Config{RootCAs: reg.roots}, nil }, Credentials: Credentials{Username: "alice", Password: "s3cret"},
 			})
 			b, err := c.ReadBlob(context.Background(), "app", testBlobDigest, 1<<20)
 			if tc.wantError != (err != nil) {
