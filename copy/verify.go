@@ -151,6 +151,9 @@ type verifyItem struct {
 	raw   []byte
 	at    Endpoint
 	draft bool
+	// within names the nested lists above the entry, outermost first, for
+	// messages about an entry of a nested list.
+	within []digest.Digest
 }
 
 func verifyItems(ctx context.Context, r *Report, l *manifestlist.List, items []verifyItem, opts VerifyOptions) error {
@@ -229,6 +232,9 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Prob
 	} else if manifestlist.IsAttestation(d) {
 		what = "attestation " + d.Digest.String()
 	}
+	for i := len(it.within) - 1; i >= 0; i-- {
+		what += " of nested list " + it.within[i].String()
+	}
 	problem := func(kind ProblemKind, format string, args ...any) Problem {
 		return Problem{Kind: kind, Digest: d.Digest, Platform: platform, Message: what + ": " + fmt.Sprintf(format, args...)}
 	}
@@ -255,14 +261,19 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Prob
 		out = append(out, problem(ProblemSize, "the descriptor says %d bytes, the manifest has %d", d.Size, len(raw)))
 	}
 	var m struct {
-		Config *imgspecv1.Descriptor  `json:"config"`
-		Layers []imgspecv1.Descriptor `json:"layers"`
+		Config    *imgspecv1.Descriptor  `json:"config"`
+		Layers    []imgspecv1.Descriptor `json:"layers"`
+		Manifests json.RawMessage        `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", err)), nil
 	}
+	if m.Manifests != nil && opts.Deep {
+		ps, err := verifyNested(ctx, it, raw, opts)
+		return append(out, ps...), err
+	}
 	if m.Config == nil {
-		return out, nil // a nested list or an unknown kind: nothing more to read
+		return out, nil // a nested list without --deep, or an unknown kind
 	}
 	if isImageConfigType(m.Config.MediaType) && !manifestlist.IsAttestation(d) {
 		cfg, err := it.at.Client.ReadBlob(ctx, it.at.Repository, m.Config.Digest, 4<<20)
@@ -293,6 +304,44 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions) ([]Prob
 		if !ok {
 			out = append(out, problem(ProblemMissing, "blob %s not in %s", b.Digest, it.at))
 		}
+	}
+	return out, nil
+}
+
+// nestedDepth bounds how deep verify descends into lists of lists; it
+// also ends a cycle a registry might present.
+const nestedDepth = 8
+
+// verifyNested checks the entries of a nested list (raw, the entry it)
+// as the top list's are checked, at any depth: a missing grandchild is
+// reported with the lists above it.
+func verifyNested(ctx context.Context, it verifyItem, raw []byte, opts VerifyOptions) ([]Problem, error) {
+	within := append(slices.Clip(it.within), it.desc.Digest)
+	if len(within) > nestedDepth {
+		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
+			Message: fmt.Sprintf("nested list %s: lists nested more than %d deep", it.desc.Digest, nestedDepth)}}, nil
+	}
+	l, err := manifestlist.ParseList(raw, listMediaType(raw, ""))
+	if err != nil {
+		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
+			Message: fmt.Sprintf("nested list %s: %v", it.desc.Digest, err)}}, nil
+	}
+	per := make([][]Problem, len(l.Manifests))
+	err = ForEach(ctx, l.Manifests, func(ctx context.Context, i int, d imgspecv1.Descriptor) error {
+		ps, err := verifyEntry(ctx, verifyItem{desc: d, at: it.at, within: within}, opts)
+		per[i] = ps
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Problem
+	for _, p := range listProblems(l) {
+		p.Message = "nested list " + it.desc.Digest.String() + ": " + p.Message
+		out = append(out, p)
+	}
+	for _, ps := range per {
+		out = append(out, ps...)
 	}
 	return out, nil
 }
