@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,5 +43,80 @@ func TestVerifyDeepNested(t *testing.T) {
 	}
 	if r := e.mlist("verify", reg.Ref(repo+":nested")); r.ExitCode != 0 {
 		t.Errorf("verify without --deep: exit %d\n%s", r.ExitCode, r.Stdout)
+	}
+}
+
+// mustValidate fails t unless go-containerregistry's validate package (an
+// implementation independent of the plugin's) accepts target.
+func mustValidate(t testing.TB, target string) {
+	t.Helper()
+	out, valid, err := harness.Validate(target)
+	if err != nil {
+		t.Fatalf("validator: %v\n%s", err, out)
+	}
+	if !valid {
+		t.Errorf("%s does not pass go-containerregistry's validate:\n%s", target, out)
+	}
+}
+
+// TestDockerArchiveLayersDescribed: the layers of a docker save archive are
+// uncompressed tars; copied to a registry, an OCI layout or an OCI archive
+// they are gzip-compressed (as skopeo does) and described as what they now
+// are, each result passing go-containerregistry's validate; the image config
+// (and so the image ID and diffIDs) is unchanged. Back from the registry
+// into a docker-archive, the archive validates too and, where an engine
+// answers, docker load reads it.
+func TestDockerArchiveLayersDescribed(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	dir := t.TempDir()
+	saved, err := harness.WriteDockerSave(filepath.Join(dir, "saved.tar"), "mlist-e2e/saved:1", "linux/arm64", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := "docker-archive:" + filepath.Join(dir, "saved.tar")
+
+	d := mustCopy(t, e, src, reg.Ref(repo+":v1"))
+	m := reg.MustGetManifest(t, repo, "v1")
+	im, err := m.ImageManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Digest != d || im.Config.Digest != saved.Config {
+		t.Errorf("registry holds %s with config %s; copy printed %s, the archive's config is %s", m.Digest, im.Config.Digest, d, saved.Config)
+	}
+	for i, l := range im.Layers {
+		if l.MediaType != harness.MediaTypeDockerLayer || l.Digest == saved.DiffIDs[i] {
+			t.Errorf("layer %d: %s %s, want gzip-compressed (%s), not the uncompressed diffID %s", i, l.MediaType, l.Digest, harness.MediaTypeDockerLayer, saved.DiffIDs[i])
+		}
+	}
+	mustValidate(t, reg.Ref(repo+":v1"))
+
+	layout := filepath.Join(dir, "layout")
+	mustCopy(t, e, src, "oci:"+layout+":v1")
+	mustValidate(t, "oci:"+layout+":v1")
+	mustCopy(t, e, src, "oci-archive:"+filepath.Join(dir, "oci.tar")+":v1")
+	mustValidate(t, "oci-archive:"+filepath.Join(dir, "oci.tar")+":v1")
+	if left, _ := filepath.Glob(filepath.Join(os.TempDir(), "docker-mlist-layers-*")); len(left) > 0 {
+		t.Errorf("compressed layers left in the temp dir: %v", left)
+	}
+
+	back := filepath.Join(dir, "back.tar")
+	mustCopy(t, e, reg.Ref(repo+":v1"), "docker-archive:"+back+":mlist-e2e/back:1")
+	mustValidate(t, "docker-archive:"+back)
+	if !engineAvailable(t) {
+		t.Log("no Docker engine answers: docker load of the archive not tried")
+		return
+	}
+	out, err := exec.Command("docker", "load", "-i", back).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker load: %v\n%s", err, out)
+	}
+	t.Logf("docker load: %s", strings.TrimSpace(string(out)))
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "mlist-e2e/back:1").Run() })
+	id, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", "mlist-e2e/back:1").Output()
+	if err != nil || strings.TrimSpace(string(id)) != saved.Config {
+		t.Errorf("docker image inspect: %v, id %q, want the config digest %s", err, id, saved.Config)
 	}
 }

@@ -6,6 +6,12 @@
 // Usage:
 //
 //	mlist-registry [-impl distribution|ggcr] [-addr 127.0.0.1:0] [-dir DIR] [-log]
+//	mlist-registry -validate TARGET
+//
+// -validate checks an image or list in a registry, an OCI layout or
+// archive, or a docker save archive with go-containerregistry's validate
+// package (see validateTarget), prints "valid" and exits 0, or prints what
+// is wrong and exits 1; it serves nothing.
 //
 // -dir keeps distribution's storage, or ggcr's blobs (its manifests stay in
 // memory), in a directory instead of memory.
@@ -53,9 +59,17 @@ func run() error {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	dir := flag.String("dir", "", "storage directory (default: in memory); ggcr keeps only blobs there, manifests in memory")
 	logRequests := flag.Bool("log", false, "log every request to stderr")
+	check := flag.String("validate", "", "validate this image or list (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE, HOST/REPO:TAG) and exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: only flags are accepted", flag.Arg(0))
+	}
+	if *check != "" {
+		if err := validateTarget(*check); err != nil {
+			return fmt.Errorf("%s is not valid: %w", *check, err)
+		}
+		fmt.Println("valid")
+		return nil
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
