@@ -31,8 +31,9 @@ type source interface {
 // destination is the side a copy writes.
 type destination interface {
 	String() string
-	// putBlob makes blob b present, from src, verified.
-	putBlob(ctx context.Context, e *engine, b registry.Descriptor, isConfig bool) error
+	// putBlob makes blob b present, from the engine's source (a foreign
+	// layer: from its URLs), verified.
+	putBlob(ctx context.Context, e *engine, b neededBlob) error
 	// putManifest writes a manifest: by digest when ref is "", else under
 	// ref (a tag); top marks the manifest the copy names.
 	putManifest(ctx context.Context, raw []byte, mediaType string, d digest.Digest, ref string, top bool) error
@@ -170,8 +171,8 @@ func (d *registryDestination) commit(context.Context) error {
 }
 func (d *registryDestination) close() {}
 
-func (d *registryDestination) putBlob(ctx context.Context, e *engine, b registry.Descriptor, _ bool) error {
-	return e.registryBlob(ctx, d.ep, b)
+func (d *registryDestination) putBlob(ctx context.Context, e *engine, b neededBlob) error {
+	return e.registryBlob(ctx, d.ep, b.Descriptor)
 }
 
 func (d *registryDestination) putManifest(ctx context.Context, raw []byte, mediaType string, dg digest.Digest, ref string, _ bool) error {
@@ -210,7 +211,11 @@ func (d *localDestination) commit(ctx context.Context) error {
 }
 func (d *localDestination) close() { d.dst.Close() }
 
-func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.Descriptor, isConfig bool) error {
+func (d *localDestination) putBlob(ctx context.Context, e *engine, nb neededBlob) error {
+	b, isConfig, src := nb.Descriptor, nb.config, e.src
+	if nb.urls != nil {
+		src = &foreignSource{urls: nb.urls}
+	}
 	e.stats.add(func(s *Stats) { s.BlobsSeen++ })
 	info := types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}
 	if ok, _, err := d.dst.TryReusingBlob(ctx, info, none.NoCache, false); err != nil {
@@ -227,7 +232,7 @@ func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.De
 	defer release()
 	e.stats.startBlob(b.Digest, b.Size)
 	defer e.stats.endBlob(b.Digest)
-	r := newBlobReader(ctx, e.src, b, e.stats)
+	r := newBlobReader(ctx, src, b, e.stats)
 	defer r.close()
 	if err := r.start(); err != nil {
 		return err

@@ -86,6 +86,10 @@ type engine struct {
 	// autoConvert marks a conversion the destination requires
 	// (docker-archive), which keeps no digest anyway.
 	autoConvert bool
+	// fetchForeign: the destination must hold foreign layers too (a
+	// docker-archive, which docker load reads without fetching): they are
+	// fetched from their URLs (see foreignSource).
+	fetchForeign bool
 }
 
 func newEngine(src source, dst destination, opts Options, stats *Stats) *engine {
@@ -240,6 +244,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	if dst.Local != nil && dst.Local.Transport() == "docker-archive" && e.opts.MediaType == "" && root.MediaType != manifest.DockerV2Schema2MediaType {
 		e.opts.MediaType, e.autoConvert = "docker", true
 	}
+	e.fetchForeign = dst.Local != nil && dst.Local.Transport() == "docker-archive"
 	if e.opts.MediaType != "" {
 		if root, err = e.convert(ctx, root); err != nil {
 			return Result{}, err
@@ -530,8 +535,9 @@ func (e *engine) checkPresent(ctx context.Context, dst Endpoint, root *node) err
 }
 
 // needed is what must be written: the manifests the destination lacks,
-// and the blobs of the images among them, each once.
-func needed(root *node) (manifests []*node, blobs []neededBlob) {
+// and the blobs of the images among them, each once; with foreign, their
+// foreign layers too.
+func needed(root *node, foreign bool) (manifests []*node, blobs []neededBlob) {
 	seen := map[*node]bool{}
 	blobSeen := map[digest.Digest]bool{}
 	var walk func(n *node)
@@ -550,6 +556,12 @@ func needed(root *node) (manifests []*node, blobs []neededBlob) {
 				blobs = append(blobs, neededBlob{Descriptor: b, config: i == 0 && n.parsed.Config != nil})
 			}
 		}
+		for _, f := range n.parsed.Foreign {
+			if foreign && !blobSeen[f.Digest] {
+				blobSeen[f.Digest] = true
+				blobs = append(blobs, neededBlob{Descriptor: f.Descriptor, urls: f.URLs})
+			}
+		}
 	}
 	walk(root)
 	slices.SortStableFunc(manifests, func(a, b *node) int { return a.height - b.height })
@@ -559,12 +571,14 @@ func needed(root *node) (manifests []*node, blobs []neededBlob) {
 type neededBlob struct {
 	registry.Descriptor
 	config bool
+	// urls are a foreign layer's, which is read from them.
+	urls []string
 }
 
 // write executes the plan: every blob, then the manifests children first,
 // the top one last (under tag when set).
 func (e *engine) write(ctx context.Context, root *node, tag string) error {
-	manifests, blobs := needed(root)
+	manifests, blobs := needed(root, e.fetchForeign)
 	limit := e.smallLimit
 	if !e.dst.parallel() {
 		limit = 1
@@ -581,7 +595,7 @@ func (e *engine) write(ctx context.Context, root *node, tag string) error {
 		return 0
 	})
 	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
-		return e.dst.putBlob(ctx, e, b.Descriptor, b.config)
+		return e.dst.putBlob(ctx, e, b)
 	}); err != nil {
 		return err
 	}

@@ -59,8 +59,9 @@ type PlanBlob struct {
 	MediaType string        `json:"mediaType"`
 	Size      int64         `json:"size"`
 	// Action is "mount" (same registry), "copy", "present" (the
-	// destination holds it), or "check" (a real copy finds out: a mount
-	// from the repository itself, or a HEAD).
+	// destination holds it), "check" (a real copy finds out: a mount
+	// from the repository itself, or a HEAD), or "fetch" (a foreign layer,
+	// from its URLs, for a docker-archive).
 	Action string `json:"action"`
 }
 
@@ -77,7 +78,7 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 	if root.parsed.Kind == KindList {
 		p.Entries = len(root.parsed.List.Manifests)
 	}
-	manifests, blobs := needed(root)
+	manifests, blobs := needed(root, e.fetchForeign)
 	for _, n := range nodesOf(root) {
 		pm := PlanManifest{Digest: n.Digest, MediaType: n.MediaType, Size: int64(len(n.Raw)), Role: n.parsed.Kind.String(), Action: "put"}
 		if n.converted {
@@ -103,6 +104,8 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 	for _, b := range blobs {
 		pb := PlanBlob{Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Action: "copy"}
 		switch {
+		case b.urls != nil:
+			pb.Action = "fetch"
 		case sameHost:
 			pb.Action = "mount"
 		case regDst != nil && regDst.New:

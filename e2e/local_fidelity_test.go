@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"errors"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
@@ -118,5 +123,121 @@ func TestDockerArchiveLayersDescribed(t *testing.T) {
 	id, err := exec.Command("docker", "image", "inspect", "--format", "{{.Id}}", "mlist-e2e/back:1").Output()
 	if err != nil || strings.TrimSpace(string(id)) != saved.Config {
 		t.Errorf("docker image inspect: %v, id %q, want the config digest %s", err, id, saved.Config)
+	}
+}
+
+// foreignServer serves one foreign layer at /layer on another loopback
+// address than the registries', counting requests and every Authorization
+// header it is sent.
+type foreignServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	layer    []byte
+	requests int
+	auth     []string
+}
+
+func startForeignServer(t *testing.T) *foreignServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skipf("no second loopback address: %v", err)
+	}
+	f := &foreignServer{}
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.requests++
+		if a := r.Header.Get("Authorization"); a != "" {
+			f.auth = append(f.auth, a)
+		}
+		layer := f.layer
+		f.mu.Unlock()
+		if r.URL.Path != "/layer" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(layer)
+	}))
+	f.Listener.Close()
+	f.Listener = l
+	f.Start()
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *foreignServer) serve(layer []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.layer = layer
+}
+
+func (f *foreignServer) seen() (int, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.requests, slices.Clone(f.auth)
+}
+
+// TestForeignLayersToDockerArchive: an image whose base layer is foreign
+// (named by URL, not in the registry) goes into a docker-archive with that
+// layer fetched from its URL alone: one GET there, without any
+// Authorization header although config.json holds credentials for both the
+// registry and the URL's host; the archive validates and docker load reads
+// it where an engine answers. Into an OCI layout the layer stays foreign
+// and is not fetched. A URL that does not serve it fails the copy with one
+// line naming the layer, and no archive is left.
+func TestForeignLayersToDockerArchive(t *testing.T) {
+	reg := startRegistry(t, harness.RegistryOptions{Htpasswd: map[string]string{testUser: testPassword}, ForeignURLs: true})
+	e := newEnv(t)
+	srv := startForeignServer(t)
+	e.login(t, reg.Host, testUser, testPassword)
+	e.login(t, strings.TrimPrefix(srv.URL, "http://"), testUser, testPassword)
+	repo := testRepo(t, "app")
+	_, layer, err := reg.Client().PushForeignImage(repo, "v1", "linux/amd64", srv.URL+"/layer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.serve(layer)
+	dir := t.TempDir()
+
+	layout := filepath.Join(dir, "layout")
+	mustCopy(t, e, reg.Ref(repo+":v1"), "oci:"+layout+":v1")
+	if n, _ := srv.seen(); n != 0 {
+		t.Errorf("a copy into an OCI layout fetched the foreign layer (%d requests)", n)
+	}
+
+	archive := filepath.Join(dir, "app.tar")
+	mustCopy(t, e, reg.Ref(repo+":v1"), "docker-archive:"+archive+":mlist-e2e/foreign:1")
+	if n, auth := srv.seen(); n != 1 || len(auth) != 0 {
+		t.Errorf("the foreign layer's server saw %d requests (want 1) and Authorization headers %q (want none)", n, auth)
+	}
+	mustValidate(t, "docker-archive:"+archive)
+	if engineAvailable(t) {
+		out, err := exec.Command("docker", "load", "-i", archive).CombinedOutput()
+		if err != nil {
+			t.Errorf("docker load: %v\n%s", err, out)
+		} else {
+			t.Logf("docker load: %s", strings.TrimSpace(string(out)))
+			t.Cleanup(func() { _ = exec.Command("docker", "rmi", "mlist-e2e/foreign:1").Run() })
+		}
+	} else {
+		t.Log("no Docker engine answers: docker load of the archive not tried")
+	}
+
+	// The same kind of image, its URL serving nothing.
+	gone, _, err := reg.Client().PushForeignImage(repo, "gone", "linux/amd64", srv.URL+"/missing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := reg.MustGetManifest(t, repo, gone.Digest).ImageManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.tar")
+	r := e.mlistFails(t, `blob `+im.Layers[0].Digest+` from foreign layer URL `+srv.URL+`/missing: 404 Not Found`, "copy", reg.Ref(repo+":gone"), "docker-archive:"+missing)
+	if lines := strings.Split(strings.TrimSpace(r.Stderr), "\n"); len(lines) != 1 {
+		t.Errorf("stderr is %d lines, want one:\n%s", len(lines), r.Stderr)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed copy left %s (%v)", missing, err)
 	}
 }
