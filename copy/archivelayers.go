@@ -13,18 +13,67 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/manifest"
-	"go.podman.io/image/v5/pkg/blobinfocache/none"
-	"go.podman.io/image/v5/types"
 )
 
-// gzipLayers holds the layers of a docker-archive source compressed with
-// gzip in a temporary directory. containers/image presents such an archive
-// with a manifest it makes up, whose layers are typed gzip but are the
+// gzipSource is a docker-archive source with its layers compressed. A
+// docker save archive is read with a manifest made up for it (as
+// containers/image makes it), whose layers are typed gzip but are the
 // archive's uncompressed tars, named by their diffIDs; passed on like that,
 // a registry or a layout would hold blobs mislabelled as gzip. skopeo
-// compresses them on the way; so does this, before anything is written,
-// because the engine plans the whole copy (every digest) first. The
-// config, and so the image ID and diffIDs, stay as they are.
+// compresses them on the way; so does this, into a temporary directory
+// before anything is written, because the engine plans the whole copy
+// (every digest) first. The config, and so the image ID and diffIDs, stay
+// as they are.
+type gzipSource struct {
+	source
+	top     []byte
+	topType string
+	topD    digest.Digest
+	layers  *gzipLayers
+}
+
+// withGzipLayers wraps the source of a docker-archive.
+func withGzipLayers(s source) source { return &gzipSource{source: s} }
+
+func (s *gzipSource) resolve(ctx context.Context) (digest.Digest, error) {
+	if s.top != nil {
+		return s.topD, nil
+	}
+	d, err := s.source.resolve(ctx)
+	if err != nil {
+		return "", err
+	}
+	raw, mt, err := s.source.manifest(ctx, d)
+	if err != nil {
+		return "", err
+	}
+	if raw, s.layers, err = compressArchiveLayers(ctx, s.source, raw); err != nil {
+		return "", err
+	}
+	s.top, s.topType, s.topD = raw, mt, digest.FromBytes(raw)
+	return s.topD, nil
+}
+
+func (s *gzipSource) manifest(ctx context.Context, d digest.Digest) ([]byte, string, error) {
+	if s.top != nil && d == s.topD {
+		return s.top, s.topType, nil
+	}
+	return s.source.manifest(ctx, d)
+}
+
+func (s *gzipSource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
+	if r, ok, err := s.layers.open(b, off); ok {
+		return r, off, b.Size, err
+	}
+	return s.source.openBlob(ctx, b, off)
+}
+
+func (s *gzipSource) close() {
+	s.source.close()
+	s.layers.remove()
+}
+
+// gzipLayers are compressed layers in a temporary directory.
 type gzipLayers struct {
 	dir string
 	mu  sync.Mutex
@@ -34,11 +83,11 @@ type gzipLayers struct {
 
 // compressArchiveLayers compresses every layer of the docker-archive
 // manifest raw, read from src, and returns the manifest describing the
-// compressed layers.
-func compressArchiveLayers(ctx context.Context, src types.ImageSource, name string, raw []byte) ([]byte, *gzipLayers, error) {
+// compressed layers. Foreign layers (not in the archive) stay as they are.
+func compressArchiveLayers(ctx context.Context, src source, raw []byte) ([]byte, *gzipLayers, error) {
 	var m dockerManifest
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, nil, fmt.Errorf("%s: parse manifest: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: parse manifest: %w", src, err)
 	}
 	dir, err := os.MkdirTemp("", "docker-mlist-layers-")
 	if err != nil {
@@ -50,13 +99,16 @@ func compressArchiveLayers(ctx context.Context, src types.ImageSource, name stri
 	var todo []*dockerDescriptor
 	for i := range m.Layers {
 		l := &m.Layers[i]
+		if len(l.URLs) > 0 {
+			continue
+		}
 		if done[l.Digest] == nil {
 			done[l.Digest] = &dockerDescriptor{}
 			todo = append(todo, l)
 		}
 	}
 	err = each(ctx, runtime.NumCPU(), todo, func(ctx context.Context, l *dockerDescriptor) error {
-		d, err := g.compress(ctx, src, name, *l)
+		d, err := g.compress(ctx, src, *l)
 		*done[l.Digest] = d
 		return err
 	})
@@ -65,7 +117,9 @@ func compressArchiveLayers(ctx context.Context, src types.ImageSource, name stri
 		return nil, nil, err
 	}
 	for i, l := range m.Layers {
-		m.Layers[i] = *done[l.Digest]
+		if c := done[l.Digest]; c != nil && len(l.URLs) == 0 {
+			m.Layers[i] = *c
+		}
 	}
 	out, err := json.Marshal(m)
 	if err != nil {
@@ -77,12 +131,10 @@ func compressArchiveLayers(ctx context.Context, src types.ImageSource, name stri
 
 // compress writes layer l (uncompressed, named by its diffID) gzipped to a
 // file of g, verifying what it reads, and returns its new descriptor.
-func (g *gzipLayers) compress(ctx context.Context, src types.ImageSource, name string, l dockerDescriptor) (dockerDescriptor, error) {
-	r, _, err := src.GetBlob(ctx, types.BlobInfo{Digest: l.Digest, Size: l.Size}, none.NoCache)
-	if err != nil {
-		return l, fmt.Errorf("read layer %s of %s: %w", l.Digest, name, err)
-	}
-	defer r.Close()
+func (g *gzipLayers) compress(ctx context.Context, src source, l dockerDescriptor) (dockerDescriptor, error) {
+	b := registry.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
+	r := newBlobReader(ctx, src, b, nil)
+	defer r.close()
 	f, err := os.CreateTemp(g.dir, "layer-")
 	if err != nil {
 		return l, err
@@ -91,9 +143,9 @@ func (g *gzipLayers) compress(ctx context.Context, src types.ImageSource, name s
 	h := digest.Canonical.Digester()
 	n := &countingWriter{w: io.MultiWriter(f, h.Hash())}
 	zw := gzip.NewWriter(n)
-	in := &verifyingReader{r: ctxReader{ctx, r}, v: newVerifier("layer", name, l.Digest, l.Size)}
-	if _, err := io.Copy(zw, in); err != nil {
-		return l, fmt.Errorf("compress layer %s of %s: %w", l.Digest, name, err)
+	// The blob reader holds the layer to its diffID and size.
+	if _, err := io.Copy(zw, r); err != nil {
+		return l, fmt.Errorf("compress layer %s of %s: %w", l.Digest, src, err)
 	}
 	if err := zw.Close(); err != nil {
 		return l, err
@@ -146,17 +198,4 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// ctxReader stops a long read when its context is cancelled.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -108,8 +108,6 @@ type localSource struct {
 	top     []byte
 	topType string
 	topD    digest.Digest
-	// layers are a docker-archive's layers, compressed (see gzipLayers).
-	layers *gzipLayers
 }
 
 func openLocalSource(ctx context.Context, loc Location, sys *types.SystemContext) (*localSource, error) {
@@ -127,11 +125,6 @@ func (s *localSource) resolve(ctx context.Context) (digest.Digest, error) {
 	if err != nil {
 		return "", err
 	}
-	if s.loc.Transport() == "docker-archive" && s.layers == nil {
-		if raw, s.layers, err = compressArchiveLayers(ctx, s.src, s.String(), raw); err != nil {
-			return "", err
-		}
-	}
 	s.top, s.topType, s.topD = raw, mt, digest.FromBytes(raw)
 	return s.topD, nil
 }
@@ -144,9 +137,6 @@ func (s *localSource) manifest(ctx context.Context, d digest.Digest) ([]byte, st
 }
 
 func (s *localSource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
-	if r, ok, err := s.layers.open(b, off); ok {
-		return r, off, b.Size, err
-	}
 	r, size, err := s.src.GetBlob(ctx, types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}, none.NoCache)
 	if err != nil {
 		return nil, 0, 0, err
@@ -155,10 +145,7 @@ func (s *localSource) openBlob(ctx context.Context, b registry.Descriptor, off i
 }
 
 func (s *localSource) logf(string, ...any) {}
-func (s *localSource) close() {
-	s.src.Close()
-	s.layers.remove()
-}
+func (s *localSource) close()              { s.src.Close() }
 
 // registryDestination writes a registry repository.
 type registryDestination struct{ ep Endpoint }

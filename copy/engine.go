@@ -149,6 +149,9 @@ func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (
 			return Result{}, err
 		}
 		s = ls
+		if src.Local.Transport() == "docker-archive" {
+			s = withGzipLayers(s)
+		}
 	}
 	defer s.close()
 	if opts.Referrers && (src.Endpoint == nil || dst.Endpoint == nil) {
