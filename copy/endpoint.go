@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
+	ocilayout "go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/types"
 )
@@ -176,14 +179,58 @@ func (d *registryDestination) putManifest(ctx context.Context, raw []byte, media
 type localDestination struct {
 	loc Location
 	dst types.ImageDestination
+	sys *types.SystemContext
+	// layout is the OCI layout directory written (an oci-archive's is a
+	// temporary one, tarred into archive by commit); "" for a
+	// docker-archive.
+	layout, archive string
+	// later are manifests index.json names once the copy's own manifest
+	// is committed (referrers' indexes, cosign's tags).
+	later []laterName
+}
+
+type laterName struct {
+	name string
+	raw  []byte
 }
 
 func openLocalDestination(ctx context.Context, loc Location, sys *types.SystemContext) (*localDestination, error) {
-	d, err := loc.Image.NewImageDestination(ctx, sys)
+	// The transports split PATH:IMAGE at the first colon; so does this.
+	p, image, _ := strings.Cut(loc.Image.StringWithinTransport(), ":")
+	ld := &localDestination{loc: loc, sys: sys}
+	ref := loc.Image
+	switch loc.Transport() {
+	case "oci":
+		ld.layout = p
+	case "oci-archive":
+		// An oci-archive is written as a layout in a temporary directory
+		// (as containers/image's own destination does), where more than
+		// one name can go, and tarred once complete.
+		tmp, err := os.MkdirTemp("", "docker-mlist-oci-")
+		if err != nil {
+			return nil, err
+		}
+		if ref, err = ocilayout.NewReference(tmp, image); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+		ld.layout, ld.archive = tmp, p
+	}
+	d, err := ref.NewImageDestination(ctx, sys)
 	if err != nil {
+		if ld.archive != "" {
+			os.RemoveAll(ld.layout)
+		}
 		return nil, err
 	}
-	return &localDestination{loc: loc, dst: d}, nil
+	ld.dst = d
+	return ld, nil
+}
+
+// nameLater names raw (already written by digest) in index.json once the
+// copy is committed.
+func (d *localDestination) nameLater(name string, raw []byte) {
+	d.later = append(d.later, laterName{name: name, raw: raw})
 }
 
 func (d *localDestination) String() string   { return d.loc.String() }
@@ -194,9 +241,43 @@ func (d *localDestination) parallel() bool   { return d.dst.HasThreadSafePutBlob
 // is not visible until then, and a docker-archive never committed is
 // removed by close.
 func (d *localDestination) commit(ctx context.Context) error {
-	return d.dst.Commit(ctx, nil)
+	if err := d.dst.Commit(ctx, nil); err != nil {
+		return err
+	}
+	// Each name is its own write of index.json, after the copy's: a
+	// destination writes the index.json it read when it was opened.
+	for _, n := range d.later {
+		ref, err := ocilayout.NewReference(d.layout, n.name)
+		if err != nil {
+			return err
+		}
+		nd, err := ref.NewImageDestination(ctx, d.sys)
+		if err != nil {
+			return err
+		}
+		err = nd.PutManifest(ctx, n.raw, nil)
+		if err == nil {
+			err = nd.Commit(ctx, nil)
+		}
+		nd.Close()
+		if err != nil {
+			return fmt.Errorf("name %s in %s: %w", n.name, d.loc, err)
+		}
+	}
+	if d.archive != "" {
+		if err := tarLayout(d.layout, d.archive); err != nil {
+			return fmt.Errorf("write %s: %w", d.loc, err)
+		}
+	}
+	return nil
 }
-func (d *localDestination) close() { d.dst.Close() }
+
+func (d *localDestination) close() {
+	d.dst.Close()
+	if d.archive != "" {
+		os.RemoveAll(d.layout)
+	}
+}
 
 func (d *localDestination) putBlob(ctx context.Context, e *engine, nb neededBlob) error {
 	b, isConfig, src := nb.Descriptor, nb.config, e.src

@@ -154,8 +154,10 @@ func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (
 		}
 	}
 	defer s.close()
-	if opts.Referrers && (src.Endpoint == nil || dst.Endpoint == nil) {
-		return Result{}, errors.New("--referrers needs a registry on both sides: local layouts and archives do not hold referrers here")
+	for _, side := range []Side{src, dst} {
+		if opts.Referrers && side.Local != nil && side.Local.Transport() == "docker-archive" {
+			return Result{}, fmt.Errorf("--referrers: %s holds no referrers; registries, oci: and oci-archive: layouts do", side)
+		}
 	}
 	e := newEngine(s, nil, opts, stats)
 	return e.run(ctx, src, dst)
@@ -298,8 +300,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		if root.Digest != top {
 			orphaned = top
 		}
-		rs := e.src.(*registrySource)
-		res.Warnings = copyReferrers(ctx, e, rs.ep, *regDst, copied, orphaned)
+		res.Warnings = copyReferrers(ctx, e, e.referrerSource(src), e.referrerDestination(dst, d), copied, orphaned)
 		if dst.Ref != "" {
 			if err := d.putManifest(ctx, root.Raw, root.MediaType, root.Digest, dst.Ref, true); err != nil {
 				return Result{}, err
@@ -310,6 +311,24 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// referrerSource is where --referrers reads: the source's registry
+// repository, or its layout through the engine's source.
+func (e *engine) referrerSource(src Side) referrerStore {
+	if rs, ok := e.src.(*registrySource); ok {
+		return registryReferrers{ep: rs.ep}
+	}
+	return &layoutReferrers{loc: *src.Local, src: e.src}
+}
+
+// referrerDestination is where --referrers writes: the destination's
+// registry repository, or its layout through d.
+func (e *engine) referrerDestination(dst Side, d destination) referrerStore {
+	if ld, ok := d.(*localDestination); ok {
+		return &layoutReferrers{loc: *dst.Local, src: e.src, dst: ld}
+	}
+	return registryReferrers{ep: d.(*registryDestination).ep}
 }
 
 // readGraph reads the manifest top and everything below it, level by

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -239,5 +240,128 @@ func TestForeignLayersToDockerArchive(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a failed copy left %s (%v)", missing, err)
+	}
+}
+
+// layoutNames reads the names index.json of the OCI layout in dir gives
+// its manifests.
+func layoutNames(t testing.TB, dir string) map[string]harness.Descriptor {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ix harness.Index
+	if err := json.Unmarshal(raw, &ix); err != nil {
+		t.Fatalf("index.json: %v\n%s", err, raw)
+	}
+	out := map[string]harness.Descriptor{}
+	for _, d := range ix.Manifests {
+		out[d.Annotations[refNameAnnotation]] = d
+	}
+	return out
+}
+
+// checkLayoutReferrers fails t unless the layout in dir holds, as regctl's
+// ocidir does, an OCI index named sha256-<hex of subject> listing exactly
+// want, and every manifest of want byte for byte as src/srcRepo serves it.
+func checkLayoutReferrers(t testing.TB, dir string, src *harness.Registry, srcRepo, subject string, want ...harness.Descriptor) {
+	t.Helper()
+	d, ok := layoutNames(t, dir)[referrersTag(subject)]
+	if !ok {
+		t.Errorf("the layout names no referrers index %s", referrersTag(subject))
+		return
+	}
+	blob := func(dg string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", sha256Hex(dg)))
+		if err != nil {
+			t.Errorf("manifest %s missing from the layout: %v", dg, err)
+		}
+		return b
+	}
+	var ix harness.Index
+	if err := json.Unmarshal(blob(d.Digest), &ix); err != nil || d.MediaType != harness.MediaTypeOCIIndex {
+		t.Errorf("referrers index %s: %s, %v", referrersTag(subject), d.MediaType, err)
+	}
+	var got, wantDigests []string
+	for _, m := range ix.Manifests {
+		got = append(got, m.Digest)
+	}
+	for _, w := range want {
+		wantDigests = append(wantDigests, w.Digest)
+		if string(blob(w.Digest)) != string(src.MustGetManifest(t, srcRepo, w.Digest).Raw) {
+			t.Errorf("referrer %s: the layout holds other bytes than the source", w.Digest)
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(wantDigests)
+	if !slices.Equal(got, wantDigests) {
+		t.Errorf("referrers index of %s lists %v, want %v", subject, got, wantDigests)
+	}
+}
+
+// TestCopyReferrersThroughLayouts: copy --referrers takes a list's
+// referrers (a signature of the list, an SBOM of one image, both in
+// tag-schema indexes, and a cosign .sig tag) from a registry into an oci:
+// layout and an oci-archive:, where they are kept as regctl's ocidir keeps
+// them (an index named sha256-<hex> per subject, the cosign tag as a name),
+// and from each back into another registry, where they arrive byte for
+// byte with an index per subject. The image itself validates in the layout.
+func TestCopyReferrersThroughLayouts(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	e := newEnv(t)
+	srcRepo := testRepo(t, "src")
+	list := pushCopySource(t, src, srcRepo, "v1", harness.ImageOptions{OCI: true}, harness.ListOptions{OCI: true}, "linux/amd64", "linux/arm64")
+	listDesc := harness.Descriptor{MediaType: list.MediaType, Digest: list.Digest, Size: int64(len(list.Raw))}
+	img := list.Images[0]
+	sig := pushArtifact(t, src, srcRepo, listDesc, notationSig, "signature of the list")
+	sbom := pushArtifact(t, src, srcRepo, img.Descriptor(), spdxSBOM, `{"spdxVersion":"SPDX-2.3"}`)
+	putReferrersIndex(t, src, srcRepo, list.Digest, sig)
+	putReferrersIndex(t, src, srcRepo, img.Digest, sbom)
+	cosign, err := src.Client().PushCosignArtifact(srcRepo, list.Digest, ".sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, transport := range []string{"oci", "oci-archive"} {
+		t.Run(transport, func(t *testing.T) {
+			dir := t.TempDir()
+			layout := filepath.Join(dir, "layout")
+			at := "oci:" + layout + ":v1"
+			if transport == "oci-archive" {
+				at = "oci-archive:" + filepath.Join(dir, "app.tar") + ":v1"
+			}
+			r := e.mlist("copy", "--referrers", src.Ref(srcRepo+":v1"), at)
+			if out := mustSucceed(t, r, "copy --referrers to "+transport); strings.TrimSpace(out) != list.Digest {
+				t.Errorf("copy printed %q, want %s", out, list.Digest)
+			}
+			if strings.Contains(r.Stderr, "WARNING") {
+				t.Errorf("copy warned:\n%s", r.Stderr)
+			}
+			if transport == "oci-archive" {
+				layout = untar(t, filepath.Join(dir, "app.tar"))
+			}
+			checkLayoutReferrers(t, layout, src, srcRepo, list.Digest, sig)
+			checkLayoutReferrers(t, layout, src, srcRepo, img.Digest, sbom)
+			if d, ok := layoutNames(t, layout)[harness.CosignTag(list.Digest, ".sig")]; !ok || d.Digest != cosign {
+				t.Errorf("the layout names %s as %+v, want the cosign signature %s", harness.CosignTag(list.Digest, ".sig"), d, cosign)
+			}
+			mustValidate(t, at)
+
+			dstRepo := testRepo(t, "dst-"+transport)
+			r = e.mlist("copy", "--referrers", at, dst.Ref(dstRepo+":v1"))
+			if out := mustSucceed(t, r, "copy --referrers from "+transport); strings.TrimSpace(out) != list.Digest {
+				t.Errorf("copy printed %q, want %s", out, list.Digest)
+			}
+			if strings.Contains(r.Stderr, "WARNING") {
+				t.Errorf("copy warned:\n%s", r.Stderr)
+			}
+			checkCopied(t, src, srcRepo, dst, dstRepo, harness.Index{Manifests: []harness.Descriptor{sig, sbom}})
+			checkReferrersIndex(t, dst, dstRepo, list.Digest, sig)
+			checkReferrersIndex(t, dst, dstRepo, img.Digest, sbom)
+			if m := dst.GetManifest(t, dstRepo, harness.CosignTag(list.Digest, ".sig")); m.Digest != cosign {
+				t.Errorf("%s/%s:%s is %q (status %d), want the cosign signature %s", dst.Host, dstRepo, harness.CosignTag(list.Digest, ".sig"), m.Digest, m.Status, cosign)
+			}
+		})
 	}
 }

@@ -96,9 +96,6 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
 		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
 	}
-	if opts.referrers && (src.Registry == nil || dst.Registry == nil) {
-		return fmt.Errorf("copy %s to %s: --referrers needs registries on both sides (local layouts and archives do not hold referrers here)", src, dst)
-	}
 	// Each side's credentials are parsed once, here, whatever the sides are:
 	// a parse may prompt for a password, and a bad --src-creds or
 	// --dest-creds is refused even when only local layouts are involved.
