@@ -362,6 +362,18 @@ func TestCopyReferrersThroughLayouts(t *testing.T) {
 			if m := dst.GetManifest(t, dstRepo, harness.CosignTag(list.Digest, ".sig")); m.Digest != cosign {
 				t.Errorf("%s/%s:%s is %q (status %d), want the cosign signature %s", dst.Host, dstRepo, harness.CosignTag(list.Digest, ".sig"), m.Digest, m.Status, cosign)
 			}
+
+			if transport != "oci" {
+				return
+			}
+			// Into a layout that lists referrers already: its index keeps
+			// them (the signature, which this source no longer lists) and
+			// gains the new one.
+			vex := pushArtifact(t, dst, dstRepo, listDesc, openVEX, "vex written at the destination")
+			putReferrersIndex(t, dst, dstRepo, list.Digest, vex)
+			mustCopy(t, e, "--referrers", dst.Ref(dstRepo+":v1"), at)
+			checkLayoutReferrers(t, layout, dst, dstRepo, list.Digest, sig, vex)
+			checkLayoutReferrers(t, layout, src, srcRepo, img.Digest, sbom)
 		})
 	}
 }
