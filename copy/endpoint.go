@@ -227,9 +227,9 @@ func openLocalDestination(ctx context.Context, loc Location, sys *types.SystemCo
 	return ld, nil
 }
 
-// nameLater names raw (already written by digest) in index.json once the
-// copy is committed.
-func (d *localDestination) nameLater(name string, raw []byte) {
+func (d *localDestination) layoutDir() string { return d.layout }
+
+func (d *localDestination) nameLater(name string, raw []byte, _ string) {
 	d.later = append(d.later, laterName{name: name, raw: raw})
 }
 

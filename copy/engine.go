@@ -313,24 +313,6 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	return res, nil
 }
 
-// referrerSource is where --referrers reads: the source's registry
-// repository, or its layout through the engine's source.
-func (e *engine) referrerSource(src Side) referrerStore {
-	if rs, ok := e.src.(*registrySource); ok {
-		return registryReferrers{ep: rs.ep}
-	}
-	return &layoutReferrers{loc: *src.Local, src: e.src}
-}
-
-// referrerDestination is where --referrers writes: the destination's
-// registry repository, or its layout through d.
-func (e *engine) referrerDestination(dst Side, d destination) referrerStore {
-	if ld, ok := d.(*localDestination); ok {
-		return &layoutReferrers{loc: *dst.Local, src: e.src, dst: ld}
-	}
-	return registryReferrers{ep: d.(*registryDestination).ep}
-}
-
 // readGraph reads the manifest top and everything below it, level by
 // level, verifying each against the descriptor that named it; applies
 // --platform; and for a single-image destination picks the one image.

@@ -270,6 +270,25 @@ type referrerStore interface {
 	addReferrersByTag(ctx context.Context, subject digest.Digest, descs []imgspecv1.Descriptor) error
 }
 
+// referrerSource is where --referrers reads: the source's registry
+// repository, or its layout through the engine's source.
+func (e *engine) referrerSource(src Side) referrerStore {
+	if rs, ok := e.src.(*registrySource); ok {
+		return registryReferrers{ep: rs.ep}
+	}
+	return &layoutReferrers{loc: *src.Local, src: e.src}
+}
+
+// referrerDestination is where --referrers writes: the destination's
+// registry repository, or its layout through d.
+func (e *engine) referrerDestination(dst Side, d destination) referrerStore {
+	if rd, ok := d.(*registryDestination); ok {
+		return registryReferrers{ep: rd.ep}
+	}
+	lw, _ := d.(layoutWriter)
+	return &layoutReferrers{loc: *dst.Local, src: e.src, dst: lw}
+}
+
 // registryReferrers is a registry repository's referrers.
 type registryReferrers struct{ ep Endpoint }
 

@@ -32,8 +32,8 @@ import (
 // the copy is committed.
 type layoutReferrers struct {
 	loc Location
-	src source            // a source: what reads the layout's manifests
-	dst *localDestination // a destination: what writes them
+	src source       // a source: what reads the layout's manifests
+	dst layoutWriter // a destination: what writes them
 
 	mu    sync.Mutex
 	names map[string]imgspecv1.Descriptor // index.json, by name, once read
@@ -49,7 +49,7 @@ func (s *layoutReferrers) index(ctx context.Context) (map[string]imgspecv1.Descr
 	if s.dst != nil {
 		// A destination's names are those of the layout it writes (an
 		// oci-archive's: a new one).
-		ref, err := ocilayout.NewReference(s.dst.layout, "")
+		ref, err := ocilayout.NewReference(s.dst.layoutDir(), "")
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +114,7 @@ func (s *layoutReferrers) manifestByTag(ctx context.Context, tag string) ([]byte
 	}
 	var raw []byte
 	if s.dst != nil {
-		raw, err = os.ReadFile(filepath.Join(s.dst.layout, imgspecv1.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
+		raw, err = os.ReadFile(filepath.Join(s.dst.layoutDir(), imgspecv1.ImageBlobsDir, d.Digest.Algorithm().String(), d.Digest.Encoded()))
 	} else {
 		raw, _, err = s.src.manifest(ctx, d.Digest)
 	}
@@ -175,7 +175,7 @@ func (s *layoutReferrers) putLocked(ctx context.Context, e *engine, m Manifest, 
 		return err
 	}
 	if m.Tag != "" {
-		s.dst.nameLater(m.Tag, m.Raw)
+		s.dst.nameLater(m.Tag, m.Raw, m.MediaType)
 	}
 	return nil
 }
@@ -213,8 +213,19 @@ func (s *layoutReferrers) addReferrersByTag(ctx context.Context, subject digest.
 	if err := s.dst.putManifest(ctx, raw, imgspecv1.MediaTypeImageIndex, digest.FromBytes(raw), "", false); err != nil {
 		return err
 	}
-	s.dst.nameLater(tag, raw)
+	s.dst.nameLater(tag, raw, imgspecv1.MediaTypeImageIndex)
 	return nil
+}
+
+// layoutWriter is a destination that writes an OCI layout (an
+// oci-archive's too), where manifests can be named in index.json.
+type layoutWriter interface {
+	destination
+	// layoutDir is the layout's directory (an oci-archive's temporary one).
+	layoutDir() string
+	// nameLater names raw, already written by digest, in index.json once
+	// the copy's own manifest is committed.
+	nameLater(name string, raw []byte, mediaType string)
 }
 
 // readLocalIndex reads index.json of an oci: layout or an oci-archive:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -321,6 +322,14 @@ func TestCopyReferrersThroughLayouts(t *testing.T) {
 	cosign, err := src.Client().PushCosignArtifact(srcRepo, list.Digest, ".sig")
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// A docker-archive holds no referrers: refused before anything is written.
+	none := filepath.Join(t.TempDir(), "app.tar")
+	r := e.mlistFails(t, `^copy .*: --referrers: docker-archive:`+regexp.QuoteMeta(none)+` holds no referrers; registries, oci: and oci-archive: layouts do\n$`,
+		"copy", "--referrers", "--platform", "linux/amd64", src.Ref(srcRepo+":v1"), "docker-archive:"+none)
+	if _, err := os.Stat(none); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused copy wrote %s (%v); stderr %s", none, err, r.Stderr)
 	}
 
 	for _, transport := range []string{"oci", "oci-archive"} {
