@@ -143,6 +143,9 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 			if toRegistry {
 				p.Requests++
 			}
+		case "fetch":
+			p.Bytes += b.Size
+			p.Requests++ // a GET of its URL, not of a registry
 		case "copy", "check":
 			p.Bytes += b.Size
 			if fromRegistry {
@@ -205,9 +208,9 @@ func (p *Plan) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d already there", n))
 	}
 	blobs := []string{}
-	for _, a := range []string{"mount", "copy", "check", "present"} {
+	for _, a := range []string{"mount", "copy", "check", "fetch", "present"} {
 		if n := count["b"+a]; n > 0 {
-			label := map[string]string{"mount": "to mount", "copy": "to copy", "check": "to copy unless already there", "present": "already there"}[a]
+			label := map[string]string{"mount": "to mount", "copy": "to copy", "check": "to copy unless already there", "fetch": "foreign, to fetch from their URLs", "present": "already there"}[a]
 			blobs = append(blobs, fmt.Sprintf("%d %s", n, label))
 		}
 	}

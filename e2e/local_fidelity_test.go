@@ -208,6 +208,18 @@ func TestForeignLayersToDockerArchive(t *testing.T) {
 	}
 
 	archive := filepath.Join(dir, "app.tar")
+	// A dry run says the layer is to be fetched, and fetches nothing.
+	im, err := reg.MustGetManifest(t, repo, "v1").ImageManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := e.mustMlist(t, "copy", "--dry-run", reg.Ref(repo+":v1"), "docker-archive:"+archive)
+	if !regexpMatch(`(?m)^fetch\s+blob\s+`+im.Layers[0].Digest+`\s`, plan) {
+		t.Errorf("the dry run does not plan to fetch %s:\n%s", im.Layers[0].Digest, plan)
+	}
+	if n, _ := srv.seen(); n != 0 {
+		t.Errorf("a dry run fetched the foreign layer (%d requests)", n)
+	}
 	mustCopy(t, e, reg.Ref(repo+":v1"), "docker-archive:"+archive+":mlist-e2e/foreign:1")
 	if n, auth := srv.seen(); n != 1 || len(auth) != 0 {
 		t.Errorf("the foreign layer's server saw %d requests (want 1) and Authorization headers %q (want none)", n, auth)
@@ -230,7 +242,7 @@ func TestForeignLayersToDockerArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	im, err := reg.MustGetManifest(t, repo, gone.Digest).ImageManifest()
+	im, err = reg.MustGetManifest(t, repo, gone.Digest).ImageManifest()
 	if err != nil {
 		t.Fatal(err)
 	}
