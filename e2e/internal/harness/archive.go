@@ -42,27 +42,21 @@ func WriteDockerSave(file, tag, platform string, layers int) (SavedImage, error)
 	}
 	saved := SavedImage{Platform: p, Config: Digest(config), DiffIDs: cfg.RootFS.DiffIDs}
 	hexOf := func(d string) string { return strings.TrimPrefix(d, "sha256:") }
-	entry := map[string]any{"Config": hexOf(saved.Config) + ".json", "RepoTags": []string{tag}, "Layers": []string{}}
-	files := []struct {
+	type entry struct {
 		name string
 		data []byte
-	}{{hexOf(saved.Config) + ".json", config}}
-	for i, tb := range tars {
-		name := hexOf(saved.DiffIDs[i]) + "/layer.tar"
-		entry["Layers"] = append(entry["Layers"].([]string), name)
-		files = append(files, struct {
-			name string
-			data []byte
-		}{name, tb})
 	}
-	manifest, err := json.Marshal([]any{entry})
+	files := []entry{{hexOf(saved.Config) + ".json", config}}
+	var layerNames []string
+	for i, tb := range tars {
+		layerNames = append(layerNames, hexOf(saved.DiffIDs[i])+"/layer.tar")
+		files = append(files, entry{layerNames[i], tb})
+	}
+	manifest, err := json.Marshal([]any{map[string]any{"Config": files[0].name, "RepoTags": []string{tag}, "Layers": layerNames}})
 	if err != nil {
 		return SavedImage{}, err
 	}
-	files = append(files, struct {
-		name string
-		data []byte
-	}{"manifest.json", manifest})
+	files = append(files, entry{"manifest.json", manifest})
 
 	f, err := os.Create(file)
 	if err != nil {
