@@ -398,3 +398,36 @@ func TestCopyReferrersThroughLayouts(t *testing.T) {
 		})
 	}
 }
+
+// TestCopyReferrersAPIThroughLayout: referrers a registry lists through
+// the OCI referrers API (go-containerregistry's registry) reach an oci:
+// layout as a sha256-<hex> index, and from it another registry with the
+// API, whose referrers API then lists them (it indexes them from their
+// subject; no tag-schema index is written there).
+func TestCopyReferrersAPIThroughLayout(t *testing.T) {
+	src := startRegistry(t, harness.RegistryOptions{Impl: harness.ImplGGCR})
+	dst := startRegistry(t, harness.RegistryOptions{Impl: harness.ImplGGCR})
+	e := newEnv(t)
+	img := src.PushImage(t, "app", "v1", "linux/amd64", harness.ImageOptions{OCI: true})
+	sig := pushArtifact(t, src, "app", img.Descriptor(), notationSig, "signature")
+	if status, ix, err := src.Client().Referrers("app", img.Digest); err != nil || status != http.StatusOK || len(ix.Manifests) != 1 {
+		t.Fatalf("the source's referrers API: %d %v %+v", status, err, ix)
+	}
+	layout := filepath.Join(t.TempDir(), "layout")
+	mustCopy(t, e, "--referrers", src.Ref("app:v1"), "oci:"+layout+":v1")
+	checkLayoutReferrers(t, layout, src, "app", img.Digest, sig)
+
+	mustCopy(t, e, "--referrers", "oci:"+layout+":v1", dst.Ref("app:v1"))
+	status, ix, err := dst.Client().Referrers("app", img.Digest)
+	// (go-containerregistry's registry reports the config's media type as
+	// the artifact type; only the digest is compared.)
+	if err != nil || status != http.StatusOK || len(ix.Manifests) != 1 || ix.Manifests[0].Digest != sig.Digest {
+		t.Errorf("the destination's referrers API: %d %v %+v, want %s", status, err, ix, sig.Digest)
+	}
+	if m := dst.GetManifest(t, "app", sig.Digest); string(m.Raw) != string(src.MustGetManifest(t, "app", sig.Digest).Raw) {
+		t.Errorf("the destination serves other bytes for %s (status %d)", sig.Digest, m.Status)
+	}
+	if m := dst.GetManifest(t, "app", referrersTag(img.Digest)); m.Status != http.StatusNotFound {
+		t.Errorf("a tag-schema index was written where the referrers API is (status %d)", m.Status)
+	}
+}
