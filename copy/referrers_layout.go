@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,9 +28,11 @@ import (
 // index.json by the referrers tag schema's tag, sha256-<hex of the
 // subject>. cosign's digest tags (sha256-<hex>.sig, .att, .sbom) are
 // index.json names too. As a source it reads index.json and, through the
-// engine's source, the manifests it names; as a destination it writes
-// through the engine's destination, which names the tags in index.json once
-// the copy is committed.
+// engine's source, the manifests it names; it also takes as referrers the
+// unnamed index.json entries whose manifest has a subject, as ORAS's
+// layouts hold them. As a destination it writes through the engine's
+// destination, which names the tags in index.json once the copy is
+// committed.
 type layoutReferrers struct {
 	loc Location
 	src source       // a source: what reads the layout's manifests
@@ -37,6 +40,8 @@ type layoutReferrers struct {
 
 	mu    sync.Mutex
 	names map[string]imgspecv1.Descriptor // index.json, by name, once read
+	// bySubject are a source's unnamed entries with a subject.
+	bySubject map[digest.Digest][]imgspecv1.Descriptor
 }
 
 func (s *layoutReferrers) index(ctx context.Context) (map[string]imgspecv1.Descriptor, error) {
@@ -60,10 +65,36 @@ func (s *layoutReferrers) index(ctx context.Context) (map[string]imgspecv1.Descr
 		return nil, err
 	}
 	s.names = map[string]imgspecv1.Descriptor{}
+	s.bySubject = map[digest.Digest][]imgspecv1.Descriptor{}
 	for _, d := range idx.Manifests {
 		if n := d.Annotations[imgspecv1.AnnotationRefName]; n != "" {
 			s.names[n] = d
+			continue
 		}
+		if s.dst != nil || d.MediaType != imgspecv1.MediaTypeImageManifest || d.Size > registry.MaxManifestSize {
+			continue
+		}
+		raw, _, err := s.src.manifest(ctx, d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkManifest(s.loc.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: raw}); err != nil {
+			return nil, err
+		}
+		var m imgspecv1.Manifest
+		if json.Unmarshal(raw, &m) != nil || m.Subject == nil {
+			continue
+		}
+		if d.ArtifactType == "" {
+			d.ArtifactType = m.ArtifactType
+			if d.ArtifactType == "" {
+				d.ArtifactType = m.Config.MediaType
+			}
+		}
+		if d.Annotations == nil {
+			d.Annotations = m.Annotations
+		}
+		s.bySubject[m.Subject.Digest] = append(s.bySubject[m.Subject.Digest], d)
 	}
 	return s.names, nil
 }
@@ -77,6 +108,11 @@ func (s *layoutReferrers) tags(ctx context.Context) ([]string, error) {
 	for n := range names {
 		out = append(out, n)
 	}
+	// A subject with unnamed referrers is looked up as if its tag-schema
+	// index were there.
+	for subject := range s.bySubject {
+		out = append(out, registry.ReferrersTag(subject))
+	}
 	return out, nil
 }
 
@@ -89,16 +125,20 @@ func (s *layoutReferrers) referrersByTag(ctx context.Context, subject digest.Dig
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := names[registry.ReferrersTag(subject)]; !ok {
-		return nil, nil
-	}
-	raw, _, err := s.manifestByTag(ctx, registry.ReferrersTag(subject))
-	if err != nil {
-		return nil, err
-	}
 	var idx imgspecv1.Index
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("%s: referrers index %s: %w", s.loc, registry.ReferrersTag(subject), err)
+	if _, ok := names[registry.ReferrersTag(subject)]; ok {
+		raw, _, err := s.manifestByTag(ctx, registry.ReferrersTag(subject))
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return nil, fmt.Errorf("%s: referrers index %s: %w", s.loc, registry.ReferrersTag(subject), err)
+		}
+	}
+	for _, d := range s.bySubject[subject] {
+		if !slices.ContainsFunc(idx.Manifests, func(m imgspecv1.Descriptor) bool { return m.Digest == d.Digest }) {
+			idx.Manifests = append(idx.Manifests, d)
+		}
 	}
 	return idx.Manifests, nil
 }

@@ -431,3 +431,61 @@ func TestCopyReferrersAPIThroughLayout(t *testing.T) {
 		t.Errorf("a tag-schema index was written where the referrers API is (status %d)", m.Status)
 	}
 }
+
+// TestCopyReferrersFromORASLayout: a layout holding a referrer as ORAS
+// does (an unnamed index.json entry whose manifest has the subject, no
+// sha256-<hex> index) gives it to copy --referrers, which writes it to the
+// registry with a tag-schema index listing it.
+func TestCopyReferrersFromORASLayout(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	e := newEnv(t)
+	srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
+	img := src.PushImage(t, srcRepo, "v1", "linux/amd64", harness.ImageOptions{OCI: true})
+	sig := pushArtifact(t, src, srcRepo, img.Descriptor(), notationSig, "signature kept the ORAS way")
+	layout := filepath.Join(t.TempDir(), "layout")
+	mustCopy(t, e, src.Ref(srcRepo+":v1"), "oci:"+layout+":v1")
+
+	// The artifact's manifest and blobs into the layout, and an unnamed
+	// entry for it in index.json.
+	m := src.MustGetManifest(t, srcRepo, sig.Digest)
+	im, err := m.ImageManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(dg string, b []byte) {
+		if err := os.WriteFile(filepath.Join(layout, "blobs", "sha256", sha256Hex(dg)), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(sig.Digest, m.Raw)
+	for _, b := range append([]harness.Descriptor{im.Config}, im.Layers...) {
+		data, err := src.Client().GetBlob(srcRepo, b.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		write(b.Digest, data)
+	}
+	raw, err := os.ReadFile(filepath.Join(layout, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ix harness.Index
+	if err := json.Unmarshal(raw, &ix); err != nil {
+		t.Fatal(err)
+	}
+	ix.Manifests = append(ix.Manifests, harness.Descriptor{MediaType: harness.MediaTypeOCIManifest, Digest: sig.Digest, Size: sig.Size, ArtifactType: notationSig})
+	if raw, err = json.Marshal(ix); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(layout, "index.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.mlist("copy", "--referrers", "oci:"+layout+":v1", dst.Ref(dstRepo+":v1"))
+	mustSucceed(t, r, "copy --referrers")
+	if strings.Contains(r.Stderr, "WARNING") {
+		t.Errorf("copy warned:\n%s", r.Stderr)
+	}
+	checkCopied(t, src, srcRepo, dst, dstRepo, harness.Index{Manifests: []harness.Descriptor{sig}})
+	checkReferrersIndex(t, dst, dstRepo, img.Digest, sig)
+}
