@@ -20,7 +20,9 @@ type Options struct {
 	// Referrers also copies cosign-style digest tags (sha256-<hex>.sig, .att,
 	// .sbom) and OCI referrers of every copied manifest, from the referrers
 	// API or the referrers tag schema, and keeps the destination's tag-schema
-	// index up to date where it has no API.
+	// index up to date where it has no API. An oci: or oci-archive: layout
+	// holds them as regctl's ocidir does (see layoutReferrers); a
+	// docker-archive holds none.
 	Referrers bool
 	// MediaType converts the copy: "docker" or "oci"; "" preserves digests.
 	MediaType string

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
+	ocilayout "go.podman.io/image/v5/oci/layout"
 	"go.podman.io/image/v5/pkg/blobinfocache/none"
 	"go.podman.io/image/v5/types"
 )
@@ -31,8 +34,9 @@ type source interface {
 // destination is the side a copy writes.
 type destination interface {
 	String() string
-	// putBlob makes blob b present, from src, verified.
-	putBlob(ctx context.Context, e *engine, b registry.Descriptor, isConfig bool) error
+	// putBlob makes blob b present, from the engine's source (a foreign
+	// layer: from its URLs), verified.
+	putBlob(ctx context.Context, e *engine, b neededBlob) error
 	// putManifest writes a manifest: by digest when ref is "", else under
 	// ref (a tag); top marks the manifest the copy names.
 	putManifest(ctx context.Context, raw []byte, mediaType string, d digest.Digest, ref string, top bool) error
@@ -157,8 +161,8 @@ func (d *registryDestination) commit(context.Context) error {
 }
 func (d *registryDestination) close() {}
 
-func (d *registryDestination) putBlob(ctx context.Context, e *engine, b registry.Descriptor, _ bool) error {
-	return e.registryBlob(ctx, d.ep, b)
+func (d *registryDestination) putBlob(ctx context.Context, e *engine, b neededBlob) error {
+	return e.registryBlob(ctx, d.ep, b.Descriptor)
 }
 
 func (d *registryDestination) putManifest(ctx context.Context, raw []byte, mediaType string, dg digest.Digest, ref string, _ bool) error {
@@ -175,14 +179,58 @@ func (d *registryDestination) putManifest(ctx context.Context, raw []byte, media
 type localDestination struct {
 	loc Location
 	dst types.ImageDestination
+	sys *types.SystemContext
+	// layout is the OCI layout directory written (an oci-archive's is a
+	// temporary one, tarred into archive by commit); "" for a
+	// docker-archive.
+	layout, archive string
+	// later are manifests index.json names once the copy's own manifest
+	// is committed (referrers' indexes, cosign's tags).
+	later []laterName
+}
+
+type laterName struct {
+	name string
+	raw  []byte
 }
 
 func openLocalDestination(ctx context.Context, loc Location, sys *types.SystemContext) (*localDestination, error) {
-	d, err := loc.Image.NewImageDestination(ctx, sys)
+	// The transports split PATH:IMAGE at the first colon; so does this.
+	p, image, _ := strings.Cut(loc.Image.StringWithinTransport(), ":")
+	ld := &localDestination{loc: loc, sys: sys}
+	ref := loc.Image
+	switch loc.Transport() {
+	case "oci":
+		ld.layout = p
+	case "oci-archive":
+		// An oci-archive is written as a layout in a temporary directory
+		// (as containers/image's own destination does), where more than
+		// one name can go, and tarred once complete.
+		tmp, err := os.MkdirTemp("", "docker-mlist-oci-")
+		if err != nil {
+			return nil, err
+		}
+		if ref, err = ocilayout.NewReference(tmp, image); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+		ld.layout, ld.archive = tmp, p
+	}
+	d, err := ref.NewImageDestination(ctx, sys)
 	if err != nil {
+		if ld.archive != "" {
+			os.RemoveAll(ld.layout)
+		}
 		return nil, err
 	}
-	return &localDestination{loc: loc, dst: d}, nil
+	ld.dst = d
+	return ld, nil
+}
+
+func (d *localDestination) layoutDir() string { return d.layout }
+
+func (d *localDestination) nameLater(name string, raw []byte, _ string) {
+	d.later = append(d.later, laterName{name: name, raw: raw})
 }
 
 func (d *localDestination) String() string   { return d.loc.String() }
@@ -193,11 +241,49 @@ func (d *localDestination) parallel() bool   { return d.dst.HasThreadSafePutBlob
 // is not visible until then, and a docker-archive never committed is
 // removed by close.
 func (d *localDestination) commit(ctx context.Context) error {
-	return d.dst.Commit(ctx, nil)
+	if err := d.dst.Commit(ctx, nil); err != nil {
+		return err
+	}
+	// Each name is its own write of index.json, after the copy's: a
+	// destination writes the index.json it read when it was opened.
+	for _, n := range d.later {
+		ref, err := ocilayout.NewReference(d.layout, n.name)
+		if err != nil {
+			return err
+		}
+		nd, err := ref.NewImageDestination(ctx, d.sys)
+		if err != nil {
+			return err
+		}
+		err = nd.PutManifest(ctx, n.raw, nil)
+		if err == nil {
+			err = nd.Commit(ctx, nil)
+		}
+		nd.Close()
+		if err != nil {
+			return fmt.Errorf("name %s in %s: %w", n.name, d.loc, err)
+		}
+	}
+	if d.archive != "" {
+		if err := tarLayout(d.layout, d.archive); err != nil {
+			return fmt.Errorf("write %s: %w", d.loc, err)
+		}
+	}
+	return nil
 }
-func (d *localDestination) close() { d.dst.Close() }
 
-func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.Descriptor, isConfig bool) error {
+func (d *localDestination) close() {
+	d.dst.Close()
+	if d.archive != "" {
+		os.RemoveAll(d.layout)
+	}
+}
+
+func (d *localDestination) putBlob(ctx context.Context, e *engine, nb neededBlob) error {
+	b, isConfig, src := nb.Descriptor, nb.config, e.src
+	if nb.urls != nil {
+		src = &foreignSource{urls: nb.urls}
+	}
 	e.stats.add(func(s *Stats) { s.BlobsSeen++ })
 	info := types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}
 	if ok, _, err := d.dst.TryReusingBlob(ctx, info, none.NoCache, false); err != nil {
@@ -214,7 +300,7 @@ func (d *localDestination) putBlob(ctx context.Context, e *engine, b registry.De
 	defer release()
 	e.stats.startBlob(b.Digest, b.Size)
 	defer e.stats.endBlob(b.Digest)
-	r := newBlobReader(ctx, e.src, b, e.stats)
+	r := newBlobReader(ctx, src, b, e.stats)
 	defer r.close()
 	if err := r.start(); err != nil {
 		return err

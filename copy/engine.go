@@ -88,6 +88,10 @@ type engine struct {
 	// autoConvert marks a conversion the destination requires
 	// (docker-archive), which keeps no digest anyway.
 	autoConvert bool
+	// fetchForeign: the destination must hold foreign layers too (a
+	// docker-archive, which docker load reads without fetching): they are
+	// fetched from their URLs (see foreignSource).
+	fetchForeign bool
 }
 
 func newEngine(src source, dst destination, opts Options, stats *Stats) *engine {
@@ -147,10 +151,15 @@ func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (
 			return Result{}, err
 		}
 		s = ls
+		if src.Local.Transport() == "docker-archive" {
+			s = withGzipLayers(s)
+		}
 	}
 	defer s.close()
-	if opts.Referrers && (src.Endpoint == nil || dst.Endpoint == nil) {
-		return Result{}, errors.New("--referrers needs a registry on both sides: local layouts and archives do not hold referrers here")
+	for _, side := range []Side{src, dst} {
+		if opts.Referrers && side.Local != nil && side.Local.Transport() == "docker-archive" {
+			return Result{}, fmt.Errorf("--referrers: %s holds no referrers; registries, oci: and oci-archive: layouts do", side)
+		}
 	}
 	e := newEngine(s, nil, opts, stats)
 	return e.run(ctx, src, dst)
@@ -242,6 +251,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	if dst.Local != nil && dst.Local.Transport() == "docker-archive" && e.opts.MediaType == "" && root.MediaType != manifest.DockerV2Schema2MediaType {
 		e.opts.MediaType, e.autoConvert = "docker", true
 	}
+	e.fetchForeign = dst.Local != nil && dst.Local.Transport() == "docker-archive"
 	if e.opts.MediaType != "" {
 		if root, err = e.convert(ctx, root); err != nil {
 			return Result{}, err
@@ -296,8 +306,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		if root.Digest != top {
 			orphaned = top
 		}
-		rs := e.src.(*registrySource)
-		res.Warnings = copyReferrers(ctx, e, rs.ep, *regDst, copied, orphaned)
+		res.Warnings = copyReferrers(ctx, e, e.referrerSource(src), e.referrerDestination(dst, d), copied, orphaned)
 		if dst.Ref != "" {
 			if err := d.putManifest(ctx, root.Raw, root.MediaType, root.Digest, dst.Ref, true); err != nil {
 				return Result{}, err

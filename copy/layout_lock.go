@@ -72,8 +72,11 @@ func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType
 
 // nameLater names raw, a manifest written by digest, name in index.json
 // when the copy commits, under the same lock as the copy's own name.
-func (d *layoutDestination) nameLater(name string, raw []byte) {
-	desc := imgspecv1.Descriptor{MediaType: manifest.GuessMIMEType(raw), Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+func (d *layoutDestination) nameLater(name string, raw []byte, mediaType string) {
+	if mediaType == "" {
+		mediaType = manifest.GuessMIMEType(raw)
+	}
+	desc := imgspecv1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
 	if name != "" {
 		desc.Annotations = map[string]string{imgspecv1.AnnotationRefName: name}
 	}

@@ -73,8 +73,8 @@ func TestLayoutNamesUnderLock(t *testing.T) {
 	if err := mine.putManifest(ctx, raw, imgspecv1.MediaTypeImageManifest, digest.FromBytes(raw), "", true); err != nil {
 		t.Fatal(err)
 	}
-	mine.nameLater("later", raw)
-	other.nameLater("theirs", raw) // commits first, after mine read nothing
+	mine.nameLater("later", raw, "")
+	other.nameLater("theirs", raw, "") // commits first, after mine read nothing
 	for _, d := range []*layoutDestination{other, mine} {
 		if err := d.commit(ctx); err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package copy
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -41,9 +42,16 @@ type Parsed struct {
 	// Blobs are the config and the layers an image needs in its repository,
 	// in manifest order; layers with URLs (foreign layers) are in Foreign
 	// instead, since they live outside the registry.
-	Blobs, Foreign []registry.Descriptor
+	Blobs   []registry.Descriptor
+	Foreign []ForeignLayer
 	// Subject is what the manifest refers to (OCI 1.1), if anything.
 	Subject *imgspecv1.Descriptor
+}
+
+// ForeignLayer is a layer that lives outside the registry, at URLs.
+type ForeignLayer struct {
+	registry.Descriptor
+	URLs []string
 }
 
 // Parse is the one manifest parser of the engine: it reads a list (through
@@ -109,12 +117,16 @@ func Parse(raw []byte, mediaType string) (Parsed, error) {
 	for _, l := range m.Layers {
 		d := registry.Descriptor{MediaType: l.MediaType, Digest: l.Digest, Size: l.Size}
 		if len(l.URLs) > 0 {
-			p.Foreign = append(p.Foreign, d)
+			p.Foreign = append(p.Foreign, ForeignLayer{Descriptor: d, URLs: l.URLs})
 			continue
 		}
 		p.Blobs = append(p.Blobs, d)
 	}
-	for _, b := range append(p.Blobs, p.Foreign...) {
+	all := slices.Clone(p.Blobs)
+	for _, f := range p.Foreign {
+		all = append(all, f.Descriptor)
+	}
+	for _, b := range all {
 		if err := b.Digest.Validate(); err != nil {
 			return Parsed{}, fmt.Errorf("parse manifest: blob %q: %w", b.Digest, err)
 		}

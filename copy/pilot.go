@@ -46,7 +46,7 @@ func (e *engine) pilot(ctx context.Context, isTop map[*node]bool, manifests []*n
 		}
 	}
 	if err := each(ctx, limit, now, func(ctx context.Context, b neededBlob) error {
-		return e.dst.putBlob(ctx, b.engine(e), b.Descriptor, b.config)
+		return e.dst.putBlob(ctx, b.engine(e), b)
 	}); err != nil {
 		return nil, nil, err
 	}

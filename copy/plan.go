@@ -59,8 +59,9 @@ type PlanBlob struct {
 	MediaType string        `json:"mediaType"`
 	Size      int64         `json:"size"`
 	// Action is "mount" (same registry), "copy", "present" (the
-	// destination holds it), or "check" (a real copy finds out: a mount
-	// from the repository itself, or a HEAD).
+	// destination holds it), "check" (a real copy finds out: a mount
+	// from the repository itself, or a HEAD), or "fetch" (a foreign layer,
+	// from its URLs, for a docker-archive).
 	Action string `json:"action"`
 }
 
@@ -77,7 +78,7 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 	if root.parsed.Kind == KindList {
 		p.Entries = len(root.parsed.List.Manifests)
 	}
-	manifests, blobs := needed(root)
+	manifests, blobs := needed(e.fetchForeign, root)
 	for _, n := range nodesOf(root) {
 		pm := PlanManifest{Digest: n.Digest, MediaType: n.MediaType, Size: int64(len(n.Raw)), Role: n.parsed.Kind.String(), Action: "put"}
 		if n.converted {
@@ -103,6 +104,8 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 	for _, b := range blobs {
 		pb := PlanBlob{Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Action: "copy"}
 		switch {
+		case b.urls != nil:
+			pb.Action = "fetch"
 		case sameHost:
 			pb.Action = "mount"
 		case regDst != nil && regDst.New:
@@ -140,6 +143,9 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 			if toRegistry {
 				p.Requests++
 			}
+		case "fetch":
+			p.Bytes += b.Size
+			p.Requests++ // a GET of its URL, not of a registry
 		case "copy", "check":
 			p.Bytes += b.Size
 			if fromRegistry {
@@ -202,9 +208,9 @@ func (p *Plan) Summary() string {
 		parts = append(parts, fmt.Sprintf("%d already there", n))
 	}
 	blobs := []string{}
-	for _, a := range []string{"mount", "copy", "check", "present"} {
+	for _, a := range []string{"mount", "copy", "check", "fetch", "present"} {
 		if n := count["b"+a]; n > 0 {
-			label := map[string]string{"mount": "to mount", "copy": "to copy", "check": "to copy unless already there", "present": "already there"}[a]
+			label := map[string]string{"mount": "to mount", "copy": "to copy", "check": "to copy unless already there", "fetch": "foreign, to fetch from their URLs", "present": "already there"}[a]
 			blobs = append(blobs, fmt.Sprintf("%d %s", n, label))
 		}
 	}

@@ -26,7 +26,7 @@ const referrersDepth = 4
 
 // referrerCopy is one --referrers copy in progress.
 type referrerCopy struct {
-	src, dst Endpoint
+	src, dst referrerStore
 	stats    *Stats
 	limit    int // small requests at once
 	e        *engine
@@ -53,9 +53,9 @@ type referrerCopy struct {
 // The image is already copied when this runs, so what cannot be read or
 // copied is left behind, and each such thing is returned as a warning; so
 // is what refers to a source list that --platform replaced (orphaned).
-func copyReferrers(ctx context.Context, e *engine, src, dst Endpoint, digests []digest.Digest, orphaned digest.Digest) []string {
+func copyReferrers(ctx context.Context, e *engine, src, dst referrerStore, digests []digest.Digest, orphaned digest.Digest) []string {
 	r := &referrerCopy{e: e, src: src, dst: dst, stats: e.stats, seen: map[digest.Digest]bool{}, limit: e.smallLimit}
-	if tags, err := src.Client.Tags(ctx, src.Repository, 0); err != nil {
+	if tags, err := src.tags(ctx); err != nil {
 		r.warn("cosign signatures and attestations (sha256-<digest>.sig/.att/.sbom tags) not looked for: %v", err)
 	} else {
 		r.tags = map[string]bool{}
@@ -135,7 +135,7 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 	_ = each(ctx, r.limit, jobs, func(ctx context.Context, j *job) error {
 		m := j.m
 		if m.Tag != "" {
-			raw, desc, err := r.src.Client.GetManifest(ctx, r.src.Repository, m.Tag)
+			raw, desc, err := r.src.manifestByTag(ctx, m.Tag)
 			if err != nil {
 				j.err = err
 				return nil
@@ -143,7 +143,7 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 			m.Digest, m.MediaType, m.Raw = desc.Digest, desc.MediaType, raw
 			j.digest = desc.Digest
 		}
-		j.err = r.e.transfer(ctx, r.dst, m)
+		j.err = r.dst.put(ctx, r.e, m)
 		return nil
 	})
 
@@ -170,7 +170,7 @@ func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []di
 			}
 		}
 		if len(copied) > 0 && !r.destinationHasAPI(ctx, a.subject) {
-			if _, err := r.dst.Client.AddReferrersByTag(ctx, r.dst.Repository, a.subject, copied); err != nil {
+			if err := r.dst.addReferrersByTag(ctx, a.subject, copied); err != nil {
 				r.warn("referrers of %s copied, but the destination's referrers index not written: %v", a.subject, err)
 			}
 		}
@@ -210,7 +210,7 @@ func (r *referrerCopy) find(ctx context.Context, s digest.Digest) attached {
 		}
 	}
 	if has := r.sourceAPI(); has == nil || *has {
-		refs, err := r.src.Client.ReferrersAPI(ctx, r.src.Repository, s)
+		refs, err := r.src.referrersAPI(ctx, s)
 		switch {
 		case err == nil:
 			r.setSourceAPI(true)
@@ -227,7 +227,7 @@ func (r *referrerCopy) find(ctx context.Context, s digest.Digest) attached {
 	if r.tags != nil && !r.tags[registry.ReferrersTag(s)] {
 		return a
 	}
-	refs, err := r.src.Client.ReferrersByTag(ctx, r.src.Repository, s)
+	refs, err := r.src.referrersByTag(ctx, s)
 	if err != nil {
 		r.warn("referrers of %s left behind: %v", s, err)
 		return a
@@ -244,9 +244,75 @@ func (r *referrerCopy) destinationHasAPI(ctx context.Context, subject digest.Dig
 	r.probe.Lock()
 	defer r.probe.Unlock()
 	if r.dstAPI == nil {
-		_, err := r.dst.Client.ReferrersAPI(ctx, r.dst.Repository, subject)
+		_, err := r.dst.referrersAPI(ctx, subject)
 		has := err == nil
 		r.dstAPI = &has
 	}
 	return *r.dstAPI
+}
+
+// referrerStore is where --referrers reads, or writes, what refers to a
+// manifest: a registry repository (registryReferrers) or an OCI layout
+// (layoutReferrers).
+type referrerStore interface {
+	// tags lists the tags, where cosign's digest tags are looked for.
+	tags(ctx context.Context) ([]string, error)
+	// referrersAPI answers registry.ErrNoReferrersAPI where there is none.
+	referrersAPI(ctx context.Context, subject digest.Digest) ([]imgspecv1.Descriptor, error)
+	// referrersByTag reads the tag-schema index of subject (none: empty).
+	referrersByTag(ctx context.Context, subject digest.Digest) ([]imgspecv1.Descriptor, error)
+	manifestByTag(ctx context.Context, tag string) ([]byte, registry.Descriptor, error)
+	// put writes m, read from the engine's source, with what it refers to,
+	// under m.Tag when set.
+	put(ctx context.Context, e *engine, m Manifest) error
+	// addReferrersByTag records descs in the tag-schema index of subject,
+	// keeping what it lists.
+	addReferrersByTag(ctx context.Context, subject digest.Digest, descs []imgspecv1.Descriptor) error
+}
+
+// referrerSource is where --referrers reads: the source's registry
+// repository, or its layout through the engine's source.
+func (e *engine) referrerSource(src Side) referrerStore {
+	if rs, ok := e.src.(*registrySource); ok {
+		return registryReferrers{ep: rs.ep}
+	}
+	return &layoutReferrers{loc: *src.Local, src: e.src}
+}
+
+// referrerDestination is where --referrers writes: the destination's
+// registry repository, or its layout through d.
+func (e *engine) referrerDestination(dst Side, d destination) referrerStore {
+	if rd, ok := d.(*registryDestination); ok {
+		return registryReferrers{ep: rd.ep}
+	}
+	lw, _ := d.(layoutWriter)
+	return &layoutReferrers{loc: *dst.Local, src: e.src, dst: lw}
+}
+
+// registryReferrers is a registry repository's referrers.
+type registryReferrers struct{ ep Endpoint }
+
+func (s registryReferrers) tags(ctx context.Context) ([]string, error) {
+	return s.ep.Client.Tags(ctx, s.ep.Repository, 0)
+}
+
+func (s registryReferrers) referrersAPI(ctx context.Context, d digest.Digest) ([]imgspecv1.Descriptor, error) {
+	return s.ep.Client.ReferrersAPI(ctx, s.ep.Repository, d)
+}
+
+func (s registryReferrers) referrersByTag(ctx context.Context, d digest.Digest) ([]imgspecv1.Descriptor, error) {
+	return s.ep.Client.ReferrersByTag(ctx, s.ep.Repository, d)
+}
+
+func (s registryReferrers) manifestByTag(ctx context.Context, tag string) ([]byte, registry.Descriptor, error) {
+	return s.ep.Client.GetManifest(ctx, s.ep.Repository, tag)
+}
+
+func (s registryReferrers) put(ctx context.Context, e *engine, m Manifest) error {
+	return e.transfer(ctx, s.ep, m)
+}
+
+func (s registryReferrers) addReferrersByTag(ctx context.Context, subject digest.Digest, descs []imgspecv1.Descriptor) error {
+	_, err := s.ep.Client.AddReferrersByTag(ctx, s.ep.Repository, subject, descs)
+	return err
 }

@@ -151,12 +151,15 @@ type verifyItem struct {
 	raw   []byte
 	at    Endpoint
 	draft bool
+	// within names the nested lists above the entry, outermost first, for
+	// messages about an entry of a nested list.
+	within []digest.Digest
 }
 
 func verifyItems(ctx context.Context, r *Report, l *manifestlist.List, items []verifyItem, opts VerifyOptions) error {
 	r.Entries = len(items)
 	per := make([][]Problem, len(items))
-	reads := &verifyReads{}
+	reads := newVerifyReads()
 	err := ForEach(ctx, items, func(ctx context.Context, i int, it verifyItem) error {
 		ps, err := verifyEntry(ctx, it, opts, reads)
 		per[i] = ps
@@ -218,9 +221,27 @@ func orNone(d digest.Digest) string {
 
 // verifyReads are the requests of one verify, each made once per
 // repository and digest however often a list repeats an entry or a blob.
+// Every request of the verify, at any depth of nesting, takes a slot of
+// one limit, held only while it runs.
 type verifyReads struct {
 	manifests, configs flights[verifyKey, []byte]
 	blobs              flights[verifyKey, bool]
+	slots              chan struct{}
+}
+
+func newVerifyReads() *verifyReads {
+	return &verifyReads{slots: make(chan struct{}, SmallJobs)}
+}
+
+// request runs f in a slot of the verify's one limit.
+func (r *verifyReads) request(ctx context.Context, f func() error) error {
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-r.slots }()
+	return f()
 }
 
 type verifyKey struct {
@@ -230,20 +251,34 @@ type verifyKey struct {
 
 func (r *verifyReads) manifest(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
 	return r.manifests.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
-		raw, _, err := at.Client.GetManifest(ctx, at.Repository, d.String())
+		var raw []byte
+		err := r.request(ctx, func() (err error) {
+			raw, _, err = at.Client.GetManifest(ctx, at.Repository, d.String())
+			return err
+		})
 		return raw, err
 	})
 }
 
 func (r *verifyReads) config(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
 	return r.configs.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
-		return at.Client.ReadBlob(ctx, at.Repository, d, 4<<20)
+		var b []byte
+		err := r.request(ctx, func() (err error) {
+			b, err = at.Client.ReadBlob(ctx, at.Repository, d, 4<<20)
+			return err
+		})
+		return b, err
 	})
 }
 
 func (r *verifyReads) blobExists(ctx context.Context, at Endpoint, d digest.Digest) (bool, error) {
 	return r.blobs.do(ctx, verifyKey{at.String(), d}, func() (bool, error) {
-		return at.Client.BlobExists(ctx, at.Repository, d)
+		var ok bool
+		err := r.request(ctx, func() (err error) {
+			ok, err = at.Client.BlobExists(ctx, at.Repository, d)
+			return err
+		})
+		return ok, err
 	})
 }
 
@@ -260,6 +295,9 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *
 		what = "entry " + platform + " (" + d.Digest.String() + ")"
 	} else if manifestlist.IsAttestation(d) {
 		what = "attestation " + d.Digest.String()
+	}
+	for i := len(it.within) - 1; i >= 0; i-- {
+		what += " of nested list " + it.within[i].String()
 	}
 	problem := func(kind ProblemKind, format string, args ...any) Problem {
 		return Problem{Kind: kind, Digest: d.Digest, Platform: platform, Message: what + ": " + fmt.Sprintf(format, args...)}
@@ -287,14 +325,19 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *
 		out = append(out, problem(ProblemSize, "the descriptor says %d bytes, the manifest has %d", d.Size, len(raw)))
 	}
 	var m struct {
-		Config *imgspecv1.Descriptor  `json:"config"`
-		Layers []imgspecv1.Descriptor `json:"layers"`
+		Config    *imgspecv1.Descriptor  `json:"config"`
+		Layers    []imgspecv1.Descriptor `json:"layers"`
+		Manifests json.RawMessage        `json:"manifests"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", err)), nil
 	}
+	if m.Manifests != nil && opts.Deep {
+		ps, err := verifyNested(ctx, it, raw, opts, reads)
+		return append(out, ps...), err
+	}
 	if m.Config == nil {
-		return out, nil // a nested list or an unknown kind: nothing more to read
+		return out, nil // a nested list without --deep, or an unknown kind
 	}
 	if isImageConfigType(m.Config.MediaType) && !manifestlist.IsAttestation(d) {
 		cfg, err := reads.config(ctx, it.at, m.Config.Digest)
@@ -325,6 +368,44 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *
 		if !ok {
 			out = append(out, problem(ProblemMissing, "blob %s not in %s", b.Digest, it.at))
 		}
+	}
+	return out, nil
+}
+
+// nestedDepth bounds how deep verify descends into lists of lists; it
+// also ends a cycle a registry might present.
+const nestedDepth = 8
+
+// verifyNested checks the entries of a nested list (raw, the entry it)
+// as the top list's are checked, at any depth: a missing grandchild is
+// reported with the lists above it.
+func verifyNested(ctx context.Context, it verifyItem, raw []byte, opts VerifyOptions, reads *verifyReads) ([]Problem, error) {
+	within := append(slices.Clip(it.within), it.desc.Digest)
+	if len(within) > nestedDepth {
+		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
+			Message: fmt.Sprintf("nested list %s: lists nested more than %d deep", it.desc.Digest, nestedDepth)}}, nil
+	}
+	l, err := manifestlist.ParseList(raw, listMediaType(raw, ""))
+	if err != nil {
+		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
+			Message: fmt.Sprintf("nested list %s: %v", it.desc.Digest, err)}}, nil
+	}
+	per := make([][]Problem, len(l.Manifests))
+	err = ForEach(ctx, l.Manifests, func(ctx context.Context, i int, d imgspecv1.Descriptor) error {
+		ps, err := verifyEntry(ctx, verifyItem{desc: d, at: it.at, within: within}, opts, reads)
+		per[i] = ps
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []Problem
+	for _, p := range listProblems(l) {
+		p.Message = "nested list " + it.desc.Digest.String() + ": " + p.Message
+		out = append(out, p)
+	}
+	for _, ps := range per {
+		out = append(out, ps...)
 	}
 	return out, nil
 }

@@ -189,3 +189,37 @@ func TestVerifyDraft(t *testing.T) {
 		t.Errorf("problems %q, want a digest mismatch of linux/amd64", got)
 	}
 }
+
+// --deep descends nested indexes: an image missing two lists down is
+// reported with the lists above it; without --deep, only the entries of the
+// top list are looked for.
+func TestVerifyNestedDeep(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	ep := Endpoint{Client: registry.New(s.Host, nil, registry.Options{Insecure: true}), Repository: "app"}
+	amd, _ := stubImage(s, "app", "linux/amd64", "linux/amd64", "amd")
+	arm, _ := stubImage(s, "app", "linux/arm64", "linux/arm64", "arm")
+	gone, _ := stubImage(s, "other", "linux/s390x", "linux/s390x", "gone")
+	index := func(ms ...imgspecv1.Descriptor) imgspecv1.Descriptor {
+		raw, _ := json.Marshal(imgspecv1.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: imgspecv1.MediaTypeImageIndex, Manifests: ms})
+		d := s.PutManifest("app", "", imgspecv1.MediaTypeImageIndex, raw)
+		return imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageIndex, Digest: digest.Digest(d), Size: int64(len(raw))}
+	}
+	inner := index(arm, gone)
+	middle := index(inner)
+	putIndex(s, "app", "nested", amd, middle)
+
+	r, err := Verify(context.Background(), ep, "nested", VerifyOptions{Deep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := kinds(r), []string{"missing linux/s390x"}; !slices.Equal(got, want) {
+		t.Fatalf("problems %q, want %q\n%v", got, want, r.Problems)
+	}
+	want := "entry linux/s390x (" + gone.Digest.String() + ") of nested list " + inner.Digest.String() + " of nested list " + middle.Digest.String() + ": manifest not in " + ep.String()
+	if r.Problems[0].Message != want {
+		t.Errorf("problem %q, want %q", r.Problems[0].Message, want)
+	}
+	if r, err := Verify(context.Background(), ep, "nested", VerifyOptions{}); err != nil || !r.OK() {
+		t.Errorf("without --deep: %v %v", err, r.Problems)
+	}
+}

@@ -32,8 +32,9 @@ func nodesOf(tops ...*node) []*node {
 
 // needed is what must be written below tops: the manifests the
 // destination lacks, and the blobs of the images among them, each once
-// (a blob with the engine whose source holds it).
-func needed(tops ...*node) (manifests []*node, blobs []neededBlob) {
+// (a blob with the engine whose source holds it); with foreign, their
+// foreign layers too.
+func needed(foreign bool, tops ...*node) (manifests []*node, blobs []neededBlob) {
 	seen := map[*node]bool{}
 	blobSeen := map[digest.Digest]bool{}
 	var walk func(n *node)
@@ -52,6 +53,12 @@ func needed(tops ...*node) (manifests []*node, blobs []neededBlob) {
 				blobs = append(blobs, neededBlob{Descriptor: b, config: i == 0 && n.parsed.Config != nil, eng: n.eng})
 			}
 		}
+		for _, f := range n.parsed.Foreign {
+			if foreign && !blobSeen[f.Digest] {
+				blobSeen[f.Digest] = true
+				blobs = append(blobs, neededBlob{Descriptor: f.Descriptor, urls: f.URLs, eng: n.eng})
+			}
+		}
 	}
 	for _, t := range tops {
 		walk(t)
@@ -66,6 +73,8 @@ type neededBlob struct {
 	// eng reads it: a transfer from several repositories has one engine
 	// for each.
 	eng *engine
+	// urls are a foreign layer's, which is read from them.
+	urls []string
 }
 
 // engine is the engine that reads b: its own, or e.
@@ -101,7 +110,7 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		roots = append(roots, t.n)
 		isTop[t.n] = true
 	}
-	manifests, blobs := needed(roots...)
+	manifests, blobs := needed(e.fetchForeign, roots...)
 	limit := e.smallLimit
 	if !e.dst.parallel() {
 		limit = 1
@@ -122,7 +131,7 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		return err
 	}
 	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
-		return e.dst.putBlob(ctx, b.engine(e), b.Descriptor, b.config)
+		return e.dst.putBlob(ctx, b.engine(e), b)
 	}); err != nil {
 		return err
 	}

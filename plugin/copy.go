@@ -59,7 +59,7 @@ and the summary says so. The copy is planned before anything is written;
 	flags := cmd.Flags()
 	flags.StringVar(&opts.platforms, "platform", "", "Copy only these platforms (comma separated) and write a list of just them")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Convert to "docker" or "oci" manifests (changes digests)`)
-	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index), and cosign's sha256-<digest>.sig/.att/.sbom tags")
+	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index; in oci: and oci-archive: layouts, index.json names), and cosign's sha256-<digest>.sig/.att/.sbom tags")
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
@@ -95,9 +95,6 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
 		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
-	}
-	if opts.referrers && (src.Registry == nil || dst.Registry == nil) {
-		return fmt.Errorf("copy %s to %s: --referrers needs registries on both sides (local layouts and archives do not hold referrers here)", src, dst)
 	}
 	// Each side's credentials are parsed once, here, whatever the sides are:
 	// a parse may prompt for a password, and a bad --src-creds or

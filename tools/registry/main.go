@@ -8,7 +8,7 @@
 // Usage:
 //
 //	mlist-registry [-impl distribution|ggcr|olareg] [-addr 127.0.0.1:0] [-dir DIR] [-log]
-//	mlist-registry validate [-ca FILE] REF|oci:DIR|oci-archive:FILE
+//	mlist-registry validate [-ca FILE] REF|oci:DIR|oci-archive:FILE|docker-archive:FILE
 //
 // -dir keeps distribution's storage, or ggcr's blobs (its manifests stay in
 // memory), in a directory instead of memory.

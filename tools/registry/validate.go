@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/match"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 )
@@ -31,7 +32,7 @@ import (
 // with a validator that is not docker-mlist's own:
 //
 //	mlist-registry validate [-ca FILE] HOST/REPO:TAG|HOST/REPO@DIGEST
-//	mlist-registry validate oci:DIR | oci-archive:FILE
+//	mlist-registry validate oci:DIR | oci-archive:FILE | docker-archive:FILE
 //
 // It checks every manifest's digest and size, every layer's digest and
 // diff ID, each image's config, and each index entry's media type and
@@ -46,7 +47,7 @@ func runValidate(args []string) error {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("validate takes one reference: HOST/REPO:TAG, oci:DIR or oci-archive:FILE")
+		return errors.New("validate takes one reference: HOST/REPO:TAG, oci:DIR, oci-archive:FILE or docker-archive:FILE")
 	}
 	target := fs.Arg(0)
 	if dir, ok := strings.CutPrefix(target, "oci:"); ok {
@@ -54,6 +55,14 @@ func runValidate(args []string) error {
 	}
 	if file, ok := strings.CutPrefix(target, "oci-archive:"); ok {
 		return validateArchive(file)
+	}
+	if file, ok := strings.CutPrefix(target, "docker-archive:"); ok {
+		file, _, _ = strings.Cut(file, ":")
+		img, err := tarball.ImageFromPath(file, nil) // its first image, as docker load reads it
+		if err != nil {
+			return err
+		}
+		return validate.Image(img)
 	}
 	ref, err := name.ParseReference(target, name.Insecure, name.StrictValidation)
 	if err != nil {

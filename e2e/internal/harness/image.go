@@ -19,11 +19,14 @@ const (
 	MediaTypeDockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
 	MediaTypeDockerConfig   = "application/vnd.docker.container.image.v1+json"
 	MediaTypeDockerLayer    = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-	MediaTypeOCIManifest    = "application/vnd.oci.image.manifest.v1+json"
-	MediaTypeOCIIndex       = "application/vnd.oci.image.index.v1+json"
-	MediaTypeOCIConfig      = "application/vnd.oci.image.config.v1+json"
-	MediaTypeOCILayer       = "application/vnd.oci.image.layer.v1.tar+gzip"
-	MediaTypeInToto         = "application/vnd.in-toto+json"
+	// MediaTypeDockerForeignLayer is a layer fetched from its URLs, not
+	// from the registry.
+	MediaTypeDockerForeignLayer = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+	MediaTypeOCIManifest        = "application/vnd.oci.image.manifest.v1+json"
+	MediaTypeOCIIndex           = "application/vnd.oci.image.index.v1+json"
+	MediaTypeOCIConfig          = "application/vnd.oci.image.config.v1+json"
+	MediaTypeOCILayer           = "application/vnd.oci.image.layer.v1.tar+gzip"
+	MediaTypeInToto             = "application/vnd.in-toto+json"
 
 	// AnnotationReferenceType and AnnotationReferenceDigest mark buildx
 	// attestation manifests in an index.
@@ -71,6 +74,7 @@ type Descriptor struct {
 	Platform     *Platform         `json:"platform,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
 	ArtifactType string            `json:"artifactType,omitempty"`
+	URLs         []string          `json:"urls,omitempty"`
 }
 
 // IsAttestation reports whether d is a buildx attestation manifest entry.

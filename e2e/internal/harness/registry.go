@@ -49,6 +49,9 @@ type RegistryOptions struct {
 	Htpasswd map[string]string
 	// DeleteEnabled sets storage.delete.enabled.
 	DeleteEnabled bool
+	// ForeignURLs accepts manifests whose layers have http(s) URLs (foreign
+	// layers), which docker-registry refuses unless configured to allow.
+	ForeignURLs bool
 	// CertsDir overrides DefaultCertsDir. "-" installs the CA nowhere.
 	CertsDir string
 	// Dir holds config, storage and logs. Empty means a new temporary
@@ -320,6 +323,9 @@ http:
 	if r.opts.TLS {
 		fmt.Fprintf(&b, "  tls:\n    certificate: %s\n    key: %s\n",
 			filepath.Join(r.Dir, "server.crt"), filepath.Join(r.Dir, "server.key"))
+	}
+	if r.opts.ForeignURLs {
+		b.WriteString("validation:\n  manifests:\n    urls:\n      allow:\n        - ^https?://\n")
 	}
 	if len(r.opts.Htpasswd) > 0 {
 		fmt.Fprintf(&b, "auth:\n  htpasswd:\n    realm: docker-mlist-e2e\n    path: %s\n", filepath.Join(r.Dir, "htpasswd"))

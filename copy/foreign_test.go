@@ -1,0 +1,67 @@
+package copy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
+)
+
+// A foreign layer is read from its URLs only: http(s) ones, the first that
+// serves it, from an offset where the server honours Range.
+func TestForeignSource(t *testing.T) {
+	layer := []byte("a foreign layer's bytes")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/ranged":
+			http.ServeContent(w, r, "layer", time.Time{}, bytes.NewReader(layer))
+		case "/whole":
+			_, _ = w.Write(layer)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	b := registry.Descriptor{Digest: digest.FromBytes(layer), Size: int64(len(layer))}
+	for name, tc := range map[string]struct {
+		urls      []string
+		off       int64
+		wantStart int64
+		wantErr   string
+	}{
+		"served":               {urls: []string{srv.URL + "/whole"}},
+		"second URL":           {urls: []string{srv.URL + "/gone", srv.URL + "/whole"}},
+		"resumed with Range":   {urls: []string{srv.URL + "/ranged"}, off: 5, wantStart: 5},
+		"Range ignored":        {urls: []string{srv.URL + "/whole"}, off: 5, wantStart: 0},
+		"not found":            {urls: []string{srv.URL + "/gone"}, wantErr: "404 Not Found"},
+		"every URL named":      {urls: []string{srv.URL + "/a", srv.URL + "/b"}, wantErr: srv.URL + "/a: 404 Not Found; " + srv.URL + "/b: 404 Not Found"},
+		"file URL refused":     {urls: []string{"file:///etc/passwd"}, wantErr: `URL "file:///etc/passwd": only http and https URLs are fetched`},
+		"relative URL refused": {urls: []string{"/layer"}, wantErr: "only http and https"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &foreignSource{urls: tc.urls}
+			body, start, total, err := s.openBlob(context.Background(), b, tc.off)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error %v, want one line containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer body.Close()
+			got, _ := io.ReadAll(body)
+			if start != tc.wantStart || total != b.Size || string(got) != string(layer[start:]) {
+				t.Errorf("start %d total %d body %q; want start %d, the layer from there", start, total, got, tc.wantStart)
+			}
+		})
+	}
+}
