@@ -182,7 +182,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		// so the source is read by tag at once (the GET the copy makes
 		// anyway) instead of a HEAD first, and the repository probe runs
 		// meanwhile.
-		desc, err := regDst.Client.HeadManifest(ctx, regDst.Repository, dst.Ref)
+		desc, err := regDst.Client.HeadManifest(registry.AbsentIsAnswer(ctx), regDst.Repository, dst.Ref)
 		switch {
 		case err == nil:
 			dstTag = &desc
@@ -222,7 +222,7 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		if dstTag != nil {
 			desc = *dstTag
 		} else {
-			desc, err = ep.Client.HeadManifest(ctx, ep.Repository, at)
+			desc, err = ep.Client.HeadManifest(registry.AbsentIsAnswer(ctx), ep.Repository, at)
 		}
 		switch {
 		case err == nil && desc.Digest == top:

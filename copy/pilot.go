@@ -14,22 +14,26 @@ import (
 // parallelism of the first image's manifest with the other blobs, and is
 // skipped where the destination cannot refuse: a local layout, or the
 // registry a Docker-typed image is read from. It returns what is left to
-// write.
-func (e *engine) pilot(ctx context.Context, isTop map[*node]bool, manifests []*node, blobs []neededBlob, limit int) ([]*node, []neededBlob, error) {
+// write and the manifest it wrote, if any.
+func (e *engine) pilot(ctx context.Context, tops []topNode, manifests []*node, blobs []neededBlob, limit int) (*node, []*node, []neededBlob, error) {
 	dst, ok := e.dst.(*registryDestination)
 	if !ok || len(manifests) < 2 {
-		return manifests, blobs, nil
+		return nil, manifests, blobs, nil
+	}
+	tagged := map[*node]bool{} // put under a tag, and so last
+	for _, t := range tops {
+		tagged[t.n] = tagged[t.n] || t.tag != ""
 	}
 	docker := func(n *node) bool {
-		return !isTop[n] && n.height == 0 && strings.HasPrefix(n.MediaType, "application/vnd.docker.")
+		return !tagged[n] && n.height == 0 && strings.HasPrefix(n.MediaType, "application/vnd.docker.")
 	}
 	i := slices.IndexFunc(manifests, docker)
 	if i < 0 {
-		return manifests, blobs, nil
+		return nil, manifests, blobs, nil
 	}
 	for _, n := range manifests {
 		if docker(n) && n.engine(e).readsFrom(dst.ep.Client.Host) {
-			return manifests, blobs, nil // it holds Docker media types already
+			return nil, manifests, blobs, nil // it holds Docker media types already
 		}
 	}
 	first := manifests[i]
@@ -48,14 +52,14 @@ func (e *engine) pilot(ctx context.Context, isTop map[*node]bool, manifests []*n
 	if err := each(ctx, limit, now, func(ctx context.Context, b neededBlob) error {
 		return e.dst.putBlob(ctx, b.engine(e), b)
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := e.dst.putManifest(ctx, first.Raw, first.MediaType, first.Digest, "", false); err != nil {
-		return nil, nil, fmt.Errorf("put manifest %s: %w", first.Digest, err)
+		return nil, nil, nil, fmt.Errorf("put manifest %s: %w", first.Digest, err)
 	}
 	e.stats.add(func(s *Stats) { s.Manifests++ })
 	e.stats.progress("copied %s to %s", first.Digest, e.dst)
-	return slices.Delete(slices.Clone(manifests), i, i+1), later, nil
+	return first, slices.Delete(slices.Clone(manifests), i, i+1), later, nil
 }
 
 // readsFrom reports whether e reads from a registry on host.

@@ -126,7 +126,7 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		}
 		return 0
 	})
-	manifests, blobs, err := e.pilot(ctx, isTop, manifests, blobs, limit)
+	piloted, manifests, blobs, err := e.pilot(ctx, tops, manifests, blobs, limit)
 	if err != nil {
 		return err
 	}
@@ -150,6 +150,9 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 	// top is put as one (under its tag, when set), once per tag.
 	slices.SortStableFunc(tops, func(a, b topNode) int { return a.n.height - b.n.height })
 	written := map[topNode]bool{}
+	if piloted != nil {
+		written[topNode{n: piloted}] = true
+	}
 	for h := 0; len(manifests)+len(tops) > 0; h++ {
 		var level []topNode
 		for len(manifests) > 0 && manifests[0].height == h {

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -130,11 +131,23 @@ func canonicalAddress(host, scheme string) string {
 	return net.JoinHostPort(strings.Trim(host, "[]"), port)
 }
 
+type absentIsAnswer struct{}
+
+// AbsentIsAnswer marks the requests made with ctx as probes whose 404 is
+// taken as it is: a wrong "absent" there costs requests, never a wrong
+// result (a destination tag or repository taken for new is written, and
+// its writes are challenged), so it is not worth the /v2/ request that
+// tells a registry hiding repositories from anonymous reads (see mayHide)
+// when credentials may exist for the host but were not looked up yet.
+func AbsentIsAnswer(ctx context.Context) context.Context {
+	return context.WithValue(ctx, absentIsAnswer{}, true)
+}
+
 // mayHide reports whether a 404 may be a registry hiding a repository from
 // anonymous requests (Artifactory's "hide existence"): credentials are
 // configured, none went with the request, and no challenge was ever seen.
 func (t *authTransport) mayHide(sent *http.Request) bool {
-	if !t.mayPresent() || sent.Header.Get("Authorization") != "" {
+	if !t.mayPresent() || sent.Header.Get("Authorization") != "" || sent.Context().Value(absentIsAnswer{}) != nil {
 		return false
 	}
 	t.mu.Lock()

@@ -582,3 +582,37 @@ func TestDiscoveryConcurrent(t *testing.T) {
 		t.Errorf("%d token requests, want 1", n)
 	}
 }
+
+// TestAbsentIsAnswerNoPing: probes whose 404 is an answer (the destination
+// tag, the repository probe) cost no /v2/ request where credentials may
+// exist but were not looked up (a credsStore the Docker CLI picks for every
+// host), while a read whose 404 may hide a repository still asks.
+func TestAbsentIsAnswerNoPing(t *testing.T) {
+	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2/" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		_, _ = io.WriteString(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`)
+	})
+	lookup := func() (Credentials, error) { return Credentials{}, nil }
+	c := New(reg.Addr, nil, Options{Insecure: true, LookupCredentials: lookup})
+	ctx := AbsentIsAnswer(context.Background())
+	if _, err := c.HeadManifest(ctx, "app", "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("HeadManifest error = %v, want not found", err)
+	}
+	if !c.RepositoryIsNew(context.Background(), "app") {
+		t.Error("RepositoryIsNew = false, want true")
+	}
+	if n := reg.count(http.MethodGet, "/v2/"); n != 0 {
+		t.Errorf("%d requests to /v2/ for probes, want 0", n)
+	}
+	if _, err := c.HeadManifest(context.Background(), "app", "v1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("HeadManifest error = %v, want not found", err)
+	}
+	if n := reg.count(http.MethodGet, "/v2/"); n != 1 {
+		t.Errorf("%d requests to /v2/ after a read's 404, want 1", n)
+	}
+}

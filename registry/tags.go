@@ -91,7 +91,7 @@ func parseLink(h string) string {
 // (NAME_UNKNOWN), in which case it holds no blob or manifest and a copy need
 // not check for any. Any other answer counts as "may hold something".
 func (c *Client) RepositoryIsNew(ctx context.Context, repo string) bool {
-	resp, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s/v2/%s/tags/list?n=1", c.base(), repo), nil, nil)
+	resp, err := c.do(AbsentIsAnswer(ctx), http.MethodGet, fmt.Sprintf("%s/v2/%s/tags/list?n=1", c.base(), repo), nil, nil)
 	if err != nil {
 		return false
 	}
