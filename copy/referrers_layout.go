@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -269,57 +268,41 @@ type layoutWriter interface {
 }
 
 // readLocalIndex reads index.json of an oci: layout or an oci-archive:
-// (found by reading the tar's headers, its files skipped); none is an
-// empty index.
+// (through the one tar reader, its other files skipped); none is an empty
+// index.
 func readLocalIndex(loc Location) (*imgspecv1.Index, error) {
 	// The transports split PATH:IMAGE at the first colon; so does this.
 	p, _, _ := strings.Cut(loc.Image.StringWithinTransport(), ":")
-	var raw []byte
-	var err error
 	switch loc.Transport() {
 	case "oci":
-		raw, err = os.ReadFile(filepath.Join(p, imgspecv1.ImageIndexFile))
+		idx, err := readLayoutIndex(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", loc, err)
+		}
+		return idx, nil
 	case "oci-archive":
-		raw, err = readTarFile(p, imgspecv1.ImageIndexFile, 16<<20)
-	default:
-		return nil, fmt.Errorf("%s holds no referrers: only oci: and oci-archive: layouts do", loc)
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		return &imgspecv1.Index{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", loc, err)
-	}
-	var idx imgspecv1.Index
-	if err := json.Unmarshal(raw, &idx); err != nil {
-		return nil, fmt.Errorf("%s: index.json: %w", loc, err)
-	}
-	return &idx, nil
-}
-
-// readTarFile reads the file name of the tar file, at most max bytes.
-func readTarFile(file, name string, max int64) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil, fs.ErrNotExist
+		a, err := openTarArchive(loc.String(), p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return &imgspecv1.Index{}, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		if h.Typeflag == tar.TypeReg && path.Clean(strings.TrimPrefix(h.Name, "./")) == name {
-			if h.Size > max {
-				return nil, fmt.Errorf("%s is %d bytes, more than the %d read", name, h.Size, max)
-			}
-			return io.ReadAll(tr)
+		defer a.close()
+		if _, ok := a.lookup(imgspecv1.ImageIndexFile); !ok {
+			return &imgspecv1.Index{}, nil
 		}
+		raw, err := a.readAll(imgspecv1.ImageIndexFile, -1, 16<<20)
+		if err != nil {
+			return nil, err
+		}
+		var idx imgspecv1.Index
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			return nil, fmt.Errorf("%s: index.json: %w", loc, err)
+		}
+		return &idx, nil
 	}
+	return nil, fmt.Errorf("%s holds no referrers: only oci: and oci-archive: layouts do", loc)
 }
 
 // tarLayout writes the layout dir as the tar file, as containers/image
