@@ -133,3 +133,41 @@ func TestTypoSuggestions(t *testing.T) {
 	e.mlistFails(t, `^unknown flag: --platfrom \(did you mean --platform\?\)\n`, "copy", "--platfrom", "linux/amd64", "a", "b")
 	e.mlistFails(t, `^unknown flag: --xyzzy\n`, "copy", "--xyzzy", "a", "b")
 }
+
+// Issue 19 item 1: -q on every command that writes a digest prints that
+// digest alone, and nothing else on either stream.
+func TestQuietPrintsDigestOnly(t *testing.T) {
+	reg := copyDestRegistry(t)
+	repo := testRepo(t, "app")
+	imgs := reg.PushImages(t, repo, "img", harness.ImageOptions{}, "linux/amd64", "linux/arm64")
+	list := reg.PushList(t, repo, "v1", imgs, harness.ListOptions{})
+	e := newEnv(t)
+	draft := reg.Ref(repo + ":draft")
+	e.mustMlist(t, "create", draft, srcRef(reg, imgs[0]), srcRef(reg, imgs[1]))
+
+	quiet := func(args ...string) string {
+		t.Helper()
+		r := e.mlist(args...)
+		mustSucceed(t, r, strings.Join(args, " "))
+		if !copyDigestRE.MatchString(r.Stdout) || r.Stderr != "" {
+			t.Errorf("%s: stdout %q, stderr %q; want the digest alone and no stderr", strings.Join(args, " "), r.Stdout, r.Stderr)
+		}
+		return strings.TrimSpace(r.Stdout)
+	}
+	if d := quiet("copy", "-q", reg.Ref(repo+":v1"), reg.Ref(repo+":copied")); d != list.Digest {
+		t.Errorf("copy -q printed %s, want %s", d, list.Digest)
+	}
+	if d := quiet("merge", "-q", "--target", reg.Ref(repo+":merged"), reg.Ref(repo+":v1"), reg.Ref(repo+":v1")); d != list.Digest {
+		t.Errorf("merge -q printed %s, want %s", d, list.Digest)
+	}
+	pushed := quiet("push", "-q", draft)
+	if got := reg.MustGetManifest(t, repo, "draft").Digest; got != pushed {
+		t.Errorf("push -q printed %s, the tag holds %s", pushed, got)
+	}
+	if d := quiet("delete", "-q", "--force", reg.Ref(repo+":draft")); d != pushed {
+		t.Errorf("delete -q printed %s, want %s", d, pushed)
+	}
+	if got := reg.GetManifest(t, repo, pushed); got.Status != 404 {
+		t.Errorf("after delete -q, %s answers %d", pushed, got.Status)
+	}
+}
