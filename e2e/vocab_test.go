@@ -99,6 +99,19 @@ func TestFormatVocabulary(t *testing.T) {
 		}
 	}
 
+	// In the commands that print a digest, --format is for the plan only.
+	for _, args := range [][]string{
+		{"copy", "-f", "json", ref, reg.Ref(repo + ":v3")},
+		{"merge", "--format", "table", ref, reg.Ref(repo + ":v1")},
+		{"push", "-f", "json", ref},
+	} {
+		mark := reg.Mark()
+		e.mlistFails(t, `^--format goes with --dry-run\n$`, args...)
+		if n := len(reg.RequestsSince(mark)); n != 0 {
+			t.Errorf("%s made %d requests", strings.Join(args, " "), n)
+		}
+	}
+
 	// -f json is --format json.
 	var ix harness.Index
 	if err := json.Unmarshal([]byte(e.mustMlist(t, "inspect", "-f", "json", ref)), &ix); err != nil || len(ix.Manifests) != 2 {

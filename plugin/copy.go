@@ -50,6 +50,9 @@ and the summary says so. The copy is planned before anything is written;
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return formatWithDryRun(cmd, opts.dryRun)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source, opts.destination = args[0], args[1]
 			return runCopy(cmd.Context(), dockerCLI, opts)

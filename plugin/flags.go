@@ -78,6 +78,16 @@ func addFormatFlag(flags *pflag.FlagSet, p *string, def, what, note string) {
 	flags.VarP(formatValue{p, def}, "format", "f", usage)
 }
 
+// formatWithDryRun refuses --format without --dry-run in the commands
+// (copy, merge, push) whose only formatted output is the plan: otherwise
+// they print a digest, and a --format would be silently ignored.
+func formatWithDryRun(cmd *cobra.Command, dryRun bool) error {
+	if cmd.Flags().Changed("format") && !dryRun {
+		return errors.New("--format goes with --dry-run")
+	}
+	return nil
+}
+
 // flagValueError is a bad flag value that already names the flag, the value
 // and what is accepted.
 type flagValueError struct{ msg string }

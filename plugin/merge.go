@@ -47,6 +47,9 @@ DESTINATION changes while the merge runs, the merge is planned again.`,
   docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return formatWithDryRun(cmd, opts.dryRun)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source, opts.destination = args[0], args[1]
 			return runMerge(cmd.Context(), dockerCLI, opts)

@@ -64,8 +64,8 @@ with estimates of requests and bytes, and writes nothing (it only reads).`,
 			return errors.New(`"docker mlist push" requires either LIST or --spec FILE`)
 		},
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("format") && !opts.dryRun {
-				return errors.New("--format goes with --dry-run")
+			if err := formatWithDryRun(cmd, opts.dryRun); err != nil {
+				return err
 			}
 			if opts.dryRun && opts.purge {
 				return errors.New("--purge does not go with --dry-run: nothing is pushed")
