@@ -115,18 +115,25 @@ func TestCompletion(t *testing.T) {
 		if !slices.Equal(got, want) || dir != ":6" { // NoFileComp|NoSpace: the list may go on
 			t.Errorf("copy --platform: got %q %s, want %q :6", got, dir, want)
 		}
-		got, _ = complete(t, e, "merge", "--platforms", "linux/amd64,")
-		if slices.Contains(got, "linux/amd64,linux/amd64") || !slices.Contains(got, "linux/amd64,windows/amd64") {
-			t.Errorf("merge --platforms linux/amd64,: %q", got)
-		}
-		got, _ = complete(t, e, "create", "--platforms", "")
-		if !slices.Contains(got, "linux/riscv64") {
-			t.Errorf("create --platforms: %q", got)
+		for _, flag := range []string{"--platform", "--platforms"} { // the hidden alias completes too
+			got, _ = complete(t, e, "merge", flag, "linux/amd64,")
+			if slices.Contains(got, "linux/amd64,linux/amd64") || !slices.Contains(got, "linux/amd64,windows/amd64") {
+				t.Errorf("merge %s linux/amd64,: %q", flag, got)
+			}
+			got, _ = complete(t, e, "create", flag, "")
+			if !slices.Contains(got, "linux/riscv64") {
+				t.Errorf("create %s: %q", flag, got)
+			}
 		}
 	})
 	t.Run("fixed flag values", func(t *testing.T) {
 		check(t, []string{"json", "table"}, noFileComp, "inspect", "--format", "")
-		check(t, []string{"json", "table"}, noFileComp, "tags", "--format", "")
+		// Every command accepts the same formats (verify took only json
+		// before), and the completion offers them, by the short flag too.
+		for _, cmd := range []string{"tags", "verify", "diff", "copy", "merge", "push", "ls"} {
+			check(t, []string{"json", "table"}, noFileComp, cmd, "--format", "")
+			check(t, []string{"json", "table"}, noFileComp, cmd, "-f", "")
+		}
 		check(t, []string{"docker", "oci"}, noFileComp, "create", "--media-type", "")
 		check(t, []string{"docker", "oci"}, noFileComp, "copy", "--media-type", "")
 		check(t, []string{"platform", "arch"}, noFileComp, "merge", "--match", "")

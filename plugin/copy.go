@@ -2,22 +2,21 @@ package plugin
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
 type copyOptions struct {
 	source, destination string
-	platforms           string
+	platforms           platformList
 	mediaType           string
 	referrers           bool
 	jobs                int
@@ -51,19 +50,22 @@ and the summary says so. The copy is planned before anything is written;
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return formatWithDryRun(cmd, opts.dryRun)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source, opts.destination = args[0], args[1]
 			return runCopy(cmd.Context(), dockerCLI, opts)
 		},
 	}
 	flags := cmd.Flags()
-	flags.StringVar(&opts.platforms, "platform", "", "Copy only these platforms (comma separated) and write a list of just them")
+	addPlatformFlag(flags, &opts.platforms, "Copy only these platforms and write a list of just them")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Convert to "docker" or "oci" manifests (changes digests)`)
 	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index; in oci: and oci-archive: layouts, index.json names), and cosign's sha256-<digest>.sig/.att/.sbom tags")
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
-	flags.StringVar(&opts.format, "format", "table", `Format of the --dry-run plan: "table" or "json"`)
+	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	opts.sides.install(flags)
 	return cmd
 }
@@ -77,11 +79,9 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return err
 	}
-	var platforms []imgspecv1.Platform
-	if opts.platforms != "" {
-		if platforms, err = manifestlist.ParsePlatforms(opts.platforms); err != nil {
-			return err
-		}
+	platforms, err := opts.platforms.platforms()
+	if err != nil {
+		return err
 	}
 	mediaType, err := manifestlist.ParseListType(opts.mediaType)
 	if err != nil {
@@ -89,9 +89,6 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	}
 	if opts.jobs < 1 {
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
-	}
-	if opts.format != "table" && opts.format != "json" {
-		return fmt.Errorf("invalid --format %q: accepted: table, json", opts.format)
 	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
 		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
@@ -135,12 +132,9 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		res.Plan.DefaultTag = true
 	}
 	if opts.dryRun {
-		if opts.format == "json" {
-			enc := json.NewEncoder(dockerCLI.Out())
-			enc.SetIndent("", "  ")
-			return enc.Encode(res.Plan)
-		}
-		return res.Plan.WriteTable(dockerCLI.Out())
+		return writeFormatted(dockerCLI.Out(), opts.format, res.Plan, func(w *tabwriter.Writer) {
+			_ = res.Plan.WriteTable(w)
+		})
 	}
 	if progress != nil {
 		fmt.Fprintln(progress, copySummary(src, dst, res, stats))

@@ -21,7 +21,7 @@ type createOptions struct {
 	sources       []string
 	amend         bool
 	mediaType     string
-	platforms     string
+	platforms     platformList
 	template      string
 	ignoreMissing bool
 	from          string
@@ -39,7 +39,7 @@ Each SOURCE is a tag or digest reference. A single image contributes one
 entry, its platform read from the image config; a manifest list or OCI index
 contributes all of its entries, attestations included.
 
-With --platforms and --template (manifest-tool's from-args), the sources are
+With --platform and --template (manifest-tool's from-args), the sources are
 the template expanded for each platform: OS, ARCH and VARIANT are replaced,
 and an empty VARIANT disappears with the separator before it. The template
 must name a different image for each platform, and each platform is listed
@@ -56,7 +56,7 @@ platform contradicts it gets a WARNING line on stderr.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
-  docker mlist create registry.example.com/app:1.0 --platforms linux/amd64,linux/arm64,linux/arm/v7 \
+  docker mlist create registry.example.com/app:1.0 --platform linux/amd64,linux/arm64,linux/arm/v7 \
       --template registry.example.com/app:1.0-OS-ARCH-VARIANT
   docker mlist create --from registry.example.com/app:1.0`,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -82,7 +82,7 @@ platform contradicts it gets a WARNING line on stderr.`,
 	flags := cmd.Flags()
 	flags.BoolVarP(&opts.amend, "amend", "a", false, "Add to an existing draft, replacing entries with the same digest")
 	flags.StringVar(&opts.mediaType, "media-type", "", `List type: "docker" (manifest list) or "oci" (image index); default: docker when every entry is a Docker image`)
-	flags.StringVar(&opts.platforms, "platforms", "", "With --template: the platforms to include (comma separated)")
+	addPlatformFlag(flags, &opts.platforms, "With --template: the platforms to include")
 	flags.StringVar(&opts.template, "template", "", "Image reference template with OS, ARCH and VARIANT placeholders")
 	flags.BoolVar(&opts.ignoreMissing, "ignore-missing", false, "With --template: skip platforms whose image does not exist, with a warning")
 	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry")
@@ -108,7 +108,7 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		return err
 	}
 	if len(refs)+len(templated) == 0 {
-		return fmt.Errorf("create %s: no SOURCE given; name images, or use --platforms with --template", name)
+		return fmt.Errorf("create %s: no SOURCE given; name images, or use --platform with --template", name)
 	}
 	store := draftStore()
 	exists := func() error {
@@ -209,8 +209,8 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	switch {
 	case opts.amend:
 		return errors.New("--from starts a new draft; it does not go with --amend")
-	case opts.template != "" || opts.platforms != "" || opts.ignoreMissing:
-		return errors.New("--from does not go with --platforms, --template or --ignore-missing")
+	case opts.template != "" || opts.platforms.given() || opts.ignoreMissing:
+		return errors.New("--from does not go with --platform, --template or --ignore-missing")
 	}
 	mediaType, err := manifestlist.ParseListType(opts.mediaType)
 	if err != nil {
@@ -327,8 +327,8 @@ type templatedSource struct {
 }
 
 func templateSources(opts createOptions) ([]templatedSource, error) {
-	if (opts.template == "") != (opts.platforms == "") {
-		return nil, errors.New("--template and --platforms go together")
+	if (opts.template == "") != !opts.platforms.given() {
+		return nil, errors.New("--template and --platform go together")
 	}
 	if opts.template == "" {
 		if opts.ignoreMissing {
@@ -336,7 +336,7 @@ func templateSources(opts createOptions) ([]templatedSource, error) {
 		}
 		return nil, nil
 	}
-	platforms, err := manifestlist.ParsePlatforms(opts.platforms)
+	platforms, err := opts.platforms.platforms()
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 type deleteOptions struct {
 	ref      string
 	force    bool
+	quiet    bool
 	registry registryFlags
 }
 
@@ -36,6 +37,7 @@ confirmation on a terminal; scripts pass --force.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.force, "force", "f", false, "Delete what a tag points to without asking")
+	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the deleted digest")
 	cmd.Flags().BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -75,7 +77,9 @@ func runDelete(ctx context.Context, dockerCLI command.Cli, opts deleteOptions) e
 		}
 		return deleteError(ref.WithDigest(d), err)
 	}
-	fmt.Fprintf(dockerCLI.Err(), "Deleted %s\n", ref.WithDigest(d))
+	if !opts.quiet {
+		fmt.Fprintf(dockerCLI.Err(), "Deleted %s\n", ref.WithDigest(d))
+	}
 	fmt.Fprintln(dockerCLI.Out(), d)
 	return nil
 }

@@ -78,7 +78,7 @@ Exit status: 0 when the lists are equal, 1 when they differ, 2 on error.`,
 	}
 	cmd.SetFlagErrorFunc(statusFlagError)
 	flags := cmd.Flags()
-	flags.StringVar(&opts.format, "format", "table", `Format output: "table" or "json"`)
+	addFormatFlag(flags, &opts.format, "table", "output", "")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -95,6 +95,10 @@ func statusArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 }
 
 func statusFlagError(cmd *cobra.Command, err error) error {
+	err, own := suggestFlagError(cmd, err)
+	if own {
+		return cli.StatusError{StatusCode: exitError, Status: err.Error()}
+	}
 	return cli.StatusError{StatusCode: exitError, Status: fmt.Sprintf("%s\nSee 'docker mlist %s --help'.", err, cmd.Name())}
 }
 
@@ -126,11 +130,6 @@ func runDiff(ctx context.Context, dockerCLI command.Cli, opts diffOptions) error
 }
 
 func diffLists(ctx context.Context, dockerCLI command.Cli, opts diffOptions) (*diffResult, error) {
-	switch opts.format {
-	case "table", "json":
-	default:
-		return nil, fmt.Errorf("invalid --format %q: accepted: table, json", opts.format)
-	}
 	sess := newSession(dockerCLI, opts.registry)
 	var oldSide, newSide *diffSide
 	var err error

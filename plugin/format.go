@@ -5,13 +5,30 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/docker/cli/templates"
 )
 
-// formatHelp is the --format help shared by every command that prints data.
-const formatHelp = `Format output: "json", "table", or a Go template (e.g. '{{.Digest}}')`
+// formatHelp is the --format help shared by every command that prints
+// data: what is formatted, then the accepted values.
+const formatHelp = `Format %s: "table", "json", or a Go template (e.g. '{{json .}}')`
+
+// checkFormat accepts the values of --format every command takes: "" (the
+// command's default output), "table", "json", or a Go template that parses.
+func checkFormat(s string) error {
+	switch {
+	case s == "", s == "table", s == "json":
+		return nil
+	case strings.Contains(s, "{{"):
+		if _, err := templates.Parse(s); err != nil {
+			return &flagValueError{fmt.Sprintf("invalid --format %q: %v", s, err)}
+		}
+		return nil
+	}
+	return &flagValueError{fmt.Sprintf(`invalid --format %q: accepted: table, json, or a Go template such as '{{json .}}'`, s)}
+}
 
 // writeFormatted prints v as indented JSON ("" or "json"), as a table
 // ("table", drawn by table), or through a Go template. The output is

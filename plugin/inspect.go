@@ -77,7 +77,7 @@ list or image. --raw prints the exact bytes, whose sha256 is the digest.`,
 	flags := cmd.Flags()
 	flags.BoolVar(&opts.raw, "raw", false, "Print the exact manifest bytes")
 	flags.BoolVarP(&opts.verbose, "verbose", "v", false, "Show every entry with its config and layers")
-	flags.StringVar(&opts.format, "format", "", formatHelp)
+	addFormatFlag(flags, &opts.format, "json", "output", "json prints the list as the registry holds it, indented (with -v: every entry with its config and layers)")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }

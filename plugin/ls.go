@@ -41,7 +41,7 @@ drafts that can; the exit status is then 1.`,
 			return runLs(dockerCLI, opts)
 		},
 	}
-	cmd.Flags().StringVar(&opts.format, "format", "table", formatHelp)
+	addFormatFlag(cmd.Flags(), &opts.format, "table", "output", "a template is applied to each draft")
 	cmd.Flags().BoolVarP(&opts.quiet, "quiet", "q", false, "Only print draft names")
 	return cmd
 }

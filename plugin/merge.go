@@ -21,7 +21,7 @@ type mergeOptions struct {
 	source, destination string
 	target              string
 	match               string
-	platforms           string
+	platforms           platformList
 	mediaType           string
 	dryRun              bool
 	format              string
@@ -43,10 +43,13 @@ entries follow the image they describe. Entries that live elsewhere are made
 present in the target repository first and the list is written last. If
 DESTINATION changes while the merge runs, the merge is planned again.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
-  docker mlist merge --platforms linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return formatWithDryRun(cmd, opts.dryRun)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source, opts.destination = args[0], args[1]
 			return runMerge(cmd.Context(), dockerCLI, opts)
@@ -55,10 +58,10 @@ DESTINATION changes while the merge runs, the merge is planned again.`,
 	flags := cmd.Flags()
 	flags.StringVar(&opts.target, "target", "", "Write the result here instead of DESTINATION (DESTINATION is only read)")
 	flags.StringVar(&opts.match, "match", "platform", `What identifies an entry: "platform" (os/arch/variant/os.version) or "arch"`)
-	flags.StringVar(&opts.platforms, "platforms", "", "Take only these platforms from SOURCE (comma separated), keep everything else of DESTINATION")
+	addPlatformFlag(flags, &opts.platforms, "Take only these platforms from SOURCE, keep everything else of DESTINATION")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Result list type: "docker" or "oci" (default: DESTINATION's)`)
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
-	flags.StringVar(&opts.format, "format", "", "Format the --dry-run plan: \"json\", \"table\" or a Go template")
+	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
 	opts.sides.install(flags)
 	return cmd
@@ -99,10 +102,8 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 	default:
 		return req, fmt.Errorf("invalid --match %q: accepted: platform, arch", opts.match)
 	}
-	if opts.platforms != "" {
-		if req.rules.Platforms, err = manifestlist.ParsePlatforms(opts.platforms); err != nil {
-			return req, err
-		}
+	if req.rules.Platforms, err = opts.platforms.platforms(); err != nil {
+		return req, err
 	}
 	req.rules.MediaType, err = manifestlist.ParseListType(opts.mediaType)
 	return req, err
@@ -245,9 +246,6 @@ func plural64(n int64, noun string) string {
 }
 
 func printMergePlan(w io.Writer, format string, plan *copy.MergePlan) error {
-	if format == "" {
-		format = "table"
-	}
 	return writeFormatted(w, format, plan, func(tw *tabwriter.Writer) {
 		// Platforms, digests and media types come from the registries' lists.
 		fmt.Fprintf(tw, "Merge %s into %s (dry run: nothing written)\n", termText(plan.Source), termText(plan.Target))

@@ -64,8 +64,8 @@ with estimates of requests and bytes, and writes nothing (it only reads).`,
 			return errors.New(`"docker mlist push" requires either LIST or --spec FILE`)
 		},
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			if opts.format != "" && !opts.dryRun {
-				return errors.New("--format goes with --dry-run")
+			if err := formatWithDryRun(cmd, opts.dryRun); err != nil {
+				return err
 			}
 			if opts.dryRun && opts.purge {
 				return errors.New("--purge does not go with --dry-run: nothing is pushed")
@@ -78,7 +78,7 @@ with estimates of requests and bytes, and writes nothing (it only reads).`,
 	flags.BoolVarP(&opts.purge, "purge", "p", false, "Remove the draft after a successful push")
 	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print what would be written, and write nothing")
-	flags.StringVar(&opts.format, "format", "", `Format the --dry-run plan: "table" (default) or "json"`)
+	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }

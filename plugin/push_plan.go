@@ -113,17 +113,9 @@ func planPush(ctx context.Context, sess *registry.Session, target registry.Refer
 }
 
 func dryRunPush(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, tags []string, format string) error {
-	switch format {
-	case "", "table", "json":
-	default:
-		return fmt.Errorf("invalid --format %q: accepted: table, json", format)
-	}
 	plan, err := planPush(ctx, sess, target, entries, raw, mediaType, tags)
 	if err != nil {
 		return fmt.Errorf("push --dry-run %s: %w", target, err)
-	}
-	if format == "" {
-		format = "table"
 	}
 	return writeFormatted(dockerCLI.Out(), format, plan, func(w *tabwriter.Writer) {
 		fmt.Fprintf(w, "Push %s (dry run: nothing written)\n", termText(plan.Target))

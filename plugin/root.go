@@ -57,6 +57,9 @@ certificates and contexts of the Docker CLI that runs it.`,
 		// with an argument and would print the help and exit 0, so a typo in a
 		// script would pass silently.
 		Args: unknownSubcommand,
+		// Cobra's own default (2) applies only where cobra looks for
+		// suggestions itself; unknownSubcommand asks directly.
+		SuggestionsMinimumDistance: suggestionDistance,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return cmd.Help()
 		},
@@ -78,6 +81,7 @@ certificates and contexts of the Docker CLI that runs it.`,
 		newVersionCommand(dockerCLI),
 	)
 	escapeErrors(cmd)
+	cmd.SetFlagErrorFunc(flagError)
 	registerCompletions(cmd)
 	return cmd
 }

@@ -33,7 +33,7 @@ func newTagsCommand(dockerCLI command.Cli) *cobra.Command {
 		},
 	}
 	flags := cmd.Flags()
-	flags.StringVar(&opts.format, "format", "", `Format output: "json", "table", or a Go template per tag (e.g. '{{.}}'); default one tag per line`)
+	addFormatFlag(flags, &opts.format, "", "output", "a template is applied to each tag (e.g. '{{.}}'); default: one tag per line")
 	flags.IntVar(&opts.pageSize, "page-size", 0, "Tags to ask the registry for per page (default: the registry's)")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd

@@ -52,7 +52,7 @@ Exit status: 0 when there is no problem, 1 when there are, 2 on error.`,
 	cmd.SetFlagErrorFunc(statusFlagError)
 	flags := cmd.Flags()
 	flags.BoolVar(&opts.deep, "deep", false, "Also check that every layer is in the repository (a HEAD request each)")
-	flags.StringVar(&opts.format, "format", "", `Format output: "json" (the whole report), or one line per problem by default`)
+	addFormatFlag(flags, &opts.format, "table", "output", "table prints one line per problem, json and templates the whole report")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -62,30 +62,23 @@ func runVerify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) e
 	if err != nil {
 		return withStatus(err)
 	}
-	if opts.format == "json" {
-		if err := writeFormatted(dockerCLI.Out(), "json", r, nil); err != nil {
-			return withStatus(err)
-		}
-	} else {
+	if opts.format == "table" {
 		for _, p := range r.Problems {
 			fmt.Fprintln(dockerCLI.Out(), termText(p.Message))
 		}
+	} else if err := writeFormatted(dockerCLI.Out(), opts.format, r, nil); err != nil {
+		return withStatus(err)
 	}
 	if !r.OK() {
 		return cli.StatusError{StatusCode: exitDiffer, Status: termText(fmt.Sprintf("verify %s: %s", r.Reference, plural(len(r.Problems), "problem")))}
 	}
-	if opts.format != "json" {
+	if opts.format == "table" {
 		fmt.Fprintf(dockerCLI.Err(), "%s: %d entries, no problem found\n", termText(r.Reference), r.Entries)
 	}
 	return nil
 }
 
 func verify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) (*copy.Report, error) {
-	switch opts.format {
-	case "", "json":
-	default:
-		return nil, fmt.Errorf("invalid --format %q: accepted: json", opts.format)
-	}
 	s, explicit := strings.CutPrefix(opts.ref, "docker://")
 	ref, err := registry.ParseReference(s)
 	if err != nil {

@@ -48,10 +48,13 @@ func TestReferenceCoversEveryCommand(t *testing.T) {
 		}
 	}
 	copyPage := string(pages["mlist_copy.md"])
-	for _, want := range []string{"`docker mlist cp`", "| `--platform` | `string` |", "| `-j`, `--jobs` | `int` | `6` |"} {
+	for _, want := range []string{"`docker mlist cp`", "| `--platform` | `strings` |", "| `-f`, `--format` | `string` | `table` |", "| `-j`, `--jobs` | `int` | `6` |"} {
 		if !strings.Contains(copyPage, want) {
 			t.Errorf("mlist_copy.md lacks %q:\n%s", want, copyPage)
 		}
+	}
+	if strings.Contains(copyPage, "--platforms") {
+		t.Errorf("mlist_copy.md documents the hidden alias --platforms:\n%s", copyPage)
 	}
 	if root := string(pages["mlist.md"]); !strings.Contains(root, "[`create`](mlist_create.md)") {
 		t.Errorf("mlist.md does not link the create page:\n%s", root)
