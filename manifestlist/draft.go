@@ -78,11 +78,14 @@ const minDigestPrefix = 12
 
 // Find returns the index of the single entry sel names. sel is tried as a
 // digest ("sha256:" followed by the full hex or a prefix of at least 12
-// digits), then as the entry's source reference (compared normalized, so
+// digits, or such a prefix alone, as docker and crane print image IDs),
+// then as the entry's source reference (compared normalized, so
 // "app:amd64" finds "docker.io/library/app:amd64"), then as a platform
-// ("linux/arm/v7", compared on os, architecture and variant). A digest-less,
-// tag-less name also matches every entry from that repository. The error
-// wraps ErrNoMatch or ErrAmbiguous.
+// (ParsePlatform's syntax, selected by PlatformMatcher's rule, so
+// "windows/amd64" names an entry whatever its os.version and os.features).
+// A digest-less, tag-less name also matches every entry from that
+// repository. The error wraps ErrNoMatch or ErrAmbiguous and lists the
+// entries as they can be named.
 func (d *Draft) Find(sel string) (int, error) {
 	var (
 		matches []int
@@ -97,7 +100,12 @@ func (d *Draft) Find(sel string) (int, error) {
 			return -1, err
 		}
 	} else {
-		matches = d.findSource(sel)
+		if isHexPrefix(sel) {
+			matches, _ = d.findDigest(sel, sel)
+		}
+		if len(matches) == 0 {
+			matches = d.findSource(sel)
+		}
 		if len(matches) == 0 {
 			matches = d.findPlatform(sel)
 		}
@@ -106,9 +114,15 @@ func (d *Draft) Find(sel string) (int, error) {
 	case 1:
 		return matches[0], nil
 	case 0:
-		return -1, wrapSentinel(ErrNoMatch, fmt.Sprintf("no entry of %s matches %q; entries: %s", d.Name, sel, d.describe(nil)))
+		return -1, wrapSentinel(ErrNoMatch, fmt.Sprintf("no entry of %s matches %q; name one by platform, digest (a prefix of %d+ hex digits will do) or source: %s", d.Name, sel, minDigestPrefix, d.describe(nil)))
 	}
-	return -1, wrapSentinel(ErrAmbiguous, fmt.Sprintf("%q matches several entries of %s: %s", sel, d.Name, d.describe(matches)))
+	return -1, wrapSentinel(ErrAmbiguous, fmt.Sprintf("%q matches several entries of %s; name one by digest: %s", sel, d.Name, d.describe(matches)))
+}
+
+// isHexPrefix reports whether s can be a bare digest prefix: 12 to 64
+// lowercase or uppercase hex digits.
+func isHexPrefix(s string) bool {
+	return len(s) >= minDigestPrefix && len(s) <= 64 && strings.Trim(strings.ToLower(s), "0123456789abcdef") == ""
 }
 
 func (d *Draft) findDigest(sel, hex string) ([]int, error) {
@@ -149,25 +163,19 @@ func (d *Draft) findPlatform(sel string) []int {
 	if err != nil {
 		return nil
 	}
-	// os.version is left out: users select "windows/amd64" without
-	// knowing the build number.
-	want := PlatformKey(&imgspecv1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, MatchPlatform)
+	match := ExactPlatform(p)
 	var out []int
 	for i, e := range d.Entries {
-		if e.Descriptor.Platform == nil || IsAttestation(e.Descriptor) {
-			continue
-		}
-		ep := *e.Descriptor.Platform
-		ep.OSVersion = ""
-		if PlatformKey(&ep, MatchPlatform) == want {
+		if !IsAttestation(e.Descriptor) && match.Match(e.Descriptor.Platform) {
 			out = append(out, i)
 		}
 	}
 	return out
 }
 
-// describe lists entries as "source (platform)" for error messages; nil
-// means all entries.
+// describe lists entries for error messages in the forms Find accepts:
+// "platform sha256:PREFIX (source)", the prefix the shortest of at least
+// 12 hex digits that names the entry alone; nil means all entries.
 func (d *Draft) describe(idx []int) string {
 	if idx == nil {
 		for i := range d.Entries {
@@ -179,9 +187,44 @@ func (d *Draft) describe(idx []int) string {
 	}
 	parts := make([]string, 0, len(idx))
 	for _, i := range idx {
-		parts = append(parts, d.Entries[i].label())
+		e := d.Entries[i]
+		p := FormatPlatform(e.Descriptor.Platform)
+		switch {
+		case IsAttestation(e.Descriptor):
+			p = "attestation"
+		case p == "":
+			p = "no platform"
+		}
+		s := p + " " + d.shortDigest(i)
+		if e.Source != "" {
+			s += " (" + e.Source + ")"
+		}
+		parts = append(parts, s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// shortDigest is entry i's digest cut to the shortest prefix of at least
+// minDigestPrefix hex digits no other entry shares.
+func (d *Draft) shortDigest(i int) string {
+	full := d.Entries[i].Descriptor.Digest.String()
+	n := len("sha256:") + minDigestPrefix
+	for ; n < len(full); n++ {
+		unique := true
+		for j, e := range d.Entries {
+			if j != i && e.Descriptor.Digest.String() != full && strings.HasPrefix(e.Descriptor.Digest.String(), full[:n]) {
+				unique = false
+				break
+			}
+		}
+		if unique {
+			break
+		}
+	}
+	if n > len(full) {
+		n = len(full)
+	}
+	return full[:n]
 }
 
 func (e Entry) label() string {

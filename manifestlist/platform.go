@@ -58,7 +58,8 @@ var archAliases = map[string]struct{ arch, variant string }{
 
 // ParsePlatform parses "os/arch[/variant]", optionally followed by
 // ":os.version" (the form FormatPlatform writes, e.g.
-// "windows/amd64:10.0.17763.1"). It lowercases, maps common architecture
+// "windows/amd64:10.0.17763.1"): the one syntax of --platform and of a
+// platform ENTRY. What it selects is PlatformMatcher's rule. It lowercases, maps common architecture
 // aliases (x86_64, aarch64, armhf, armel, i386) and validates the result.
 func ParsePlatform(s string) (imgspecv1.Platform, error) {
 	var p imgspecv1.Platform
@@ -71,7 +72,7 @@ func ParsePlatform(s string) (imgspecv1.Platform, error) {
 	}
 	parts := strings.Split(strings.ToLower(spec), "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return p, fmt.Errorf("invalid platform %q: expected os/arch[/variant], e.g. linux/arm64 or linux/arm/v7", s)
+		return p, fmt.Errorf("invalid platform %q: expected os/arch[/variant][:os.version], e.g. linux/arm64, linux/arm/v7 or windows/amd64:10.0.17763", s)
 	}
 	p.OS, p.Architecture = parts[0], parts[1]
 	if len(parts) == 3 {
@@ -113,13 +114,13 @@ func normalizePlatform(p *imgspecv1.Platform) error {
 // usually a typo that would otherwise silently change the result.
 func ParsePlatforms(s string) ([]imgspecv1.Platform, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][,...]", s)
+		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][:os.version][,...]", s)
 	}
 	var out []imgspecv1.Platform
 	seen := map[string]string{}
 	for i, item := range strings.Split(s, ",") {
 		if strings.TrimSpace(item) == "" {
-			return nil, fmt.Errorf("invalid platform list %q: item %d is empty; expected os/arch[/variant][,...]", s, i+1)
+			return nil, fmt.Errorf("invalid platform list %q: item %d is empty; expected os/arch[/variant][:os.version][,...]", s, i+1)
 		}
 		p, err := ParsePlatform(item)
 		if err != nil {
@@ -199,13 +200,14 @@ const (
 )
 
 // PlatformKey returns a string that is equal for platforms the mode treats
-// as the same. With MatchPlatform it is the NormalizePlatform form, so
-// arm64 and arm64/v8 share a key, as do arm and arm/v7, amd64 and amd64/v1,
-// x86_64 and amd64; a Windows os.version counts up to its build number
-// (10.0.17763.1 and 10.0.17763.5329 are one platform, as the build is what a
-// Windows host must match), other os.versions count whole, and an entry with
-// an os.version is never the same as one without. With MatchArch it is the
-// normalised architecture alone. nil gives "".
+// as the same. With MatchPlatform two platforms share a key exactly when
+// each selects the other (the PlatformMatcher rule) once os.features are
+// set aside and a Windows os.version is cut to its build: so arm64 and
+// arm64/v8 share a key, as do arm and arm/v7, amd64 and amd64/v1, x86_64
+// and amd64; Windows 10.0.17763.1 and 10.0.17763.5329 are one platform (the
+// build is what a Windows host must match), other os.versions count whole,
+// and an entry with an os.version is never the same as one without. With
+// MatchArch it is the normalised architecture alone. nil gives "".
 func PlatformKey(p *imgspecv1.Platform, mode MatchMode) string {
 	if p == nil {
 		return ""
@@ -214,12 +216,20 @@ func PlatformKey(p *imgspecv1.Platform, mode MatchMode) string {
 	if mode == MatchArch {
 		return n.Architecture
 	}
+	n = identity(n)
+	return FormatPlatform(&n)
+}
+
+// identity is the part of a normalised platform that PlatformKey compares:
+// no os.features, a Windows os.version cut to major.minor.build.
+func identity(n imgspecv1.Platform) imgspecv1.Platform {
+	n.OSFeatures = nil
 	if n.OS == "windows" {
 		if b := windowsBuild(n.OSVersion); b != "" {
 			n.OSVersion = b
 		}
 	}
-	return FormatPlatform(&imgspecv1.Platform{OS: n.OS, Architecture: n.Architecture, Variant: n.Variant, OSVersion: n.OSVersion})
+	return n
 }
 
 // IsAttestation reports whether an index entry is a BuildKit attestation
@@ -280,19 +290,29 @@ func NormalizePlatform(p imgspecv1.Platform) imgspecv1.Platform {
 	return p
 }
 
-// PlatformMatcher decides which platforms satisfy a wanted one, by the
-// rules of containerd's platforms package (what docker pull and
-// containerd's image resolution use). Make one with ExactPlatform or
-// OnlyPlatform.
+// PlatformMatcher is the one platform rule: every command that selects
+// entries by platform (create, annotate, drop, merge --platform, copy
+// --platform and what copy picks for a single-image destination) asks one,
+// and PlatformKey, which says when two entries are the same platform (diff,
+// verify, merge, duplicate checks), is built from the same rule. Make one
+// with ExactPlatform or OnlyPlatform.
 //
-// A platform p matches a wanted platform w when, both normalised
-// (NormalizePlatform):
-//   - os, architecture and variant are equal;
-//   - os.version: for windows, when both are set, major.minor.build are
-//     equal (the revision is an update of the same build); an empty
-//     os.version on either side matches any; other operating systems do
-//     not compare it;
-//   - os.features: p's are a subset of w's.
+// A platform p is selected by a wanted platform w when, both normalised
+// (NormalizePlatform, containerd's platforms.Normalize):
+//  1. os, architecture and variant are equal;
+//  2. os.version: w has none, or p's equals w's, or w's is a prefix of p's
+//     ending where p's has a dot: "10.0.17763" selects 10.0.17763.5329 (any
+//     update of that build), "10.0.17763.5329" selects that update alone,
+//     "10.0.1776" selects neither. An entry without an os.version is not
+//     selected by a w with one: the user asked for a version the entry does
+//     not claim. This differs from containerd's matcher, which is a host's
+//     view (any update of the host's build, and entries without a version
+//     run anywhere), not a selector's;
+//  3. os.features: w has none, or p has every one of w's (as
+//     go-containerregistry's Platform.Satisfies). containerd ignores
+//     os.features; the OCI image-index spec makes them requirements of the
+//     entry, so a selector naming none selects entries whatever theirs
+//     ("windows/amd64" selects an entry requiring win32k).
 //
 // OnlyPlatform also accepts what runs on w, in order of preference:
 //   - arm/vN: arm/vN-1 down to arm/v5 (arm/v7 takes v7, v6, v5);
@@ -306,8 +326,8 @@ type PlatformMatcher struct {
 
 // ExactPlatform matches want alone (containerd's platforms.OnlyStrict):
 // the normalised forms must agree, so linux/arm64 and linux/arm64/v8 match
-// each other but linux/arm/v7 never matches linux/arm/v6. What
-// --platform selects from a list.
+// each other but linux/arm/v7 never matches linux/arm/v6. What --platform
+// and a platform ENTRY select from a list.
 func ExactPlatform(want imgspecv1.Platform) PlatformMatcher {
 	return PlatformMatcher{vector: []imgspecv1.Platform{NormalizePlatform(want)}}
 }
@@ -393,8 +413,7 @@ func (m PlatformMatcher) Rank(p *imgspecv1.Platform) int {
 	}
 	n := NormalizePlatform(*p)
 	for i, w := range m.vector {
-		if n.OS == w.OS && n.Architecture == w.Architecture && n.Variant == w.Variant &&
-			osVersionMatches(w, n) && isSubset(n.OSFeatures, w.OSFeatures) {
+		if selects(w, n) {
 			return i
 		}
 	}
@@ -425,15 +444,16 @@ func (m PlatformMatcher) String() string {
 	return FormatPlatform(&m.vector[0])
 }
 
-func osVersionMatches(want, p imgspecv1.Platform) bool {
-	if want.OS != "windows" || want.OSVersion == "" || p.OSVersion == "" {
-		return true
-	}
-	wb, pb := windowsBuild(want.OSVersion), windowsBuild(p.OSVersion)
-	if wb == "" || pb == "" {
-		return want.OSVersion == p.OSVersion
-	}
-	return wb == pb
+// selects is the rule PlatformMatcher documents, for normalised platforms.
+func selects(want, p imgspecv1.Platform) bool {
+	return p.OS == want.OS && p.Architecture == want.Architecture && p.Variant == want.Variant &&
+		osVersionSelects(want.OSVersion, p.OSVersion) && isSubset(want.OSFeatures, p.OSFeatures)
+}
+
+// osVersionSelects: want is empty, equal to have, or a prefix of have
+// ending at one of have's dots.
+func osVersionSelects(want, have string) bool {
+	return want == "" || have == want || strings.HasPrefix(have, want+".")
 }
 
 // windowsBuild is "major.minor.build" of a Windows os.version, "" when v
@@ -451,7 +471,7 @@ func windowsBuild(v string) string {
 	return strings.Join(parts[:3], ".")
 }
 
-// isSubset reports whether every item of sub is in set; both are sorted.
+// isSubset reports whether every item of sub is in set.
 func isSubset(sub, set []string) bool {
 	for _, s := range sub {
 		if !slices.Contains(set, s) {
