@@ -173,9 +173,19 @@ func TestInspectPlatforms(t *testing.T) {
 	win := reg.PushImage(t, repo, "win", "windows/amd64", harness.ImageOptions{OSVersion: "10.0.17763.5329", OSFeatures: []string{"win32k"}})
 	e := newEnv(t)
 
+	mark := reg.Mark()
 	table := e.mustMlist(t, "inspect", "--format", "table", reg.Ref(repo+":win"))
 	if !regexp.MustCompile(`(?m)^windows/amd64:10\.0\.17763\.5329\s+` + win.Digest + `\s`).MatchString(table) {
 		t.Errorf("inspect of a single image shows no platform row:\n%s", table)
+	}
+	// The platform costs one request, the config, and only where shown.
+	if rs := reg.RequestsSince(mark).ForRepo(repo); rs.Count("", "/blobs/") != 1 || rs.Count("GET", "/blobs/"+win.Config.Digest) != 1 {
+		t.Errorf("inspect --format table of a single image: want one blob request, its config's:\n%s", rs)
+	}
+	mark = reg.Mark()
+	e.mustMlist(t, "inspect", reg.Ref(repo+":win"))
+	if rs := reg.RequestsSince(mark).ForRepo(repo); rs.Count("", "/blobs/") != 0 {
+		t.Errorf("inspect (JSON) of a single image read blobs:\n%s", rs)
 	}
 
 	imgs := reg.PushImages(t, repo, "img", harness.ImageOptions{OCI: true}, "linux/amd64", "linux/arm64")
