@@ -195,6 +195,15 @@ func TestIsAttestation(t *testing.T) {
 	}
 }
 
+// TestPlatformMatcher: the os/architecture/variant cases are containerd's
+// (platforms.Normalize, OnlyStrict for ExactPlatform, Only's preference
+// vector for OnlyPlatform: github.com/containerd/platforms compare.go; not
+// a dependency of this module, so transcribed rather than compared). The
+// os.version cases are this project's selector rule, which departs from
+// containerd's windowsVersionMatcher on purpose: that one answers "does
+// this run on my host" (an entry without os.version runs anywhere, a
+// Windows Server 2022 host takes older builds down to 20348), not "is this
+// the entry I named".
 func TestPlatformMatcher(t *testing.T) {
 	plat := func(s string) *imgspecv1.Platform {
 		p := &imgspecv1.Platform{}
