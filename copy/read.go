@@ -54,7 +54,7 @@ func ReadList(ctx context.Context, c *registry.Client, ref registry.Reference) (
 		}
 		return r, nil
 	}
-	e, err := imageEntry(ctx, c, ref, raw, mt)
+	e, err := ImageEntry(ctx, c, ref, raw, mt)
 	if err != nil {
 		return nil, err
 	}
@@ -159,9 +159,10 @@ func fetchChildren(ctx context.Context, c *registry.Client, ref registry.Referen
 	return out, g.Wait()
 }
 
-// imageEntry makes a list entry of a single image, its platform read from
-// the image config as docker manifest create does.
-func imageEntry(ctx context.Context, c *registry.Client, ref registry.Reference, raw []byte, mt string) (manifestlist.Entry, error) {
+// ImageEntry makes a list entry of a single image (raw, of media type mt,
+// read from ref), its platform read from the image config as docker
+// manifest create does.
+func ImageEntry(ctx context.Context, c *registry.Client, ref registry.Reference, raw []byte, mt string) (manifestlist.Entry, error) {
 	var m struct {
 		ArtifactType string `json:"artifactType"`
 		Config       struct {

@@ -3,7 +3,6 @@ package manifestlist
 import (
 	"fmt"
 	"maps"
-	"strings"
 
 	"github.com/distribution/reference"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -70,118 +69,6 @@ func (d *Draft) Add(e Entry) (replaced bool) {
 	}
 	d.Entries = append(d.Entries, e)
 	return false
-}
-
-// minDigestPrefix is the shortest hex prefix Find accepts, short enough to
-// type and long enough to be unique in practice.
-const minDigestPrefix = 12
-
-// Find returns the index of the single entry sel names. sel is tried as a
-// digest ("sha256:" followed by the full hex or a prefix of at least 12
-// digits), then as the entry's source reference (compared normalized, so
-// "app:amd64" finds "docker.io/library/app:amd64"), then as a platform
-// ("linux/arm/v7", compared on os, architecture and variant). A digest-less,
-// tag-less name also matches every entry from that repository. The error
-// wraps ErrNoMatch or ErrAmbiguous.
-func (d *Draft) Find(sel string) (int, error) {
-	var (
-		matches []int
-		err     error
-	)
-	if alg, _, ok := strings.Cut(sel, ":"); ok && (alg == "sha384" || alg == "sha512") {
-		return -1, fmt.Errorf("invalid digest %q: algorithm %s is not supported; entries are named by sha256 digests", sel, alg)
-	}
-	if hex, ok := strings.CutPrefix(sel, "sha256:"); ok {
-		matches, err = d.findDigest(sel, hex)
-		if err != nil {
-			return -1, err
-		}
-	} else {
-		matches = d.findSource(sel)
-		if len(matches) == 0 {
-			matches = d.findPlatform(sel)
-		}
-	}
-	switch len(matches) {
-	case 1:
-		return matches[0], nil
-	case 0:
-		return -1, wrapSentinel(ErrNoMatch, fmt.Sprintf("no entry of %s matches %q; entries: %s", d.Name, sel, d.describe(nil)))
-	}
-	return -1, wrapSentinel(ErrAmbiguous, fmt.Sprintf("%q matches several entries of %s: %s", sel, d.Name, d.describe(matches)))
-}
-
-func (d *Draft) findDigest(sel, hex string) ([]int, error) {
-	if len(hex) < minDigestPrefix || strings.Trim(strings.ToLower(hex), "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("invalid digest %q: expected sha256: followed by at least %d hex digits", sel, minDigestPrefix)
-	}
-	prefix := "sha256:" + strings.ToLower(hex)
-	var out []int
-	for i, e := range d.Entries {
-		if strings.HasPrefix(e.Descriptor.Digest.String(), prefix) {
-			out = append(out, i)
-		}
-	}
-	return out, nil
-}
-
-func (d *Draft) findSource(sel string) []int {
-	want := normalizeRef(sel)
-	var exact, repo []int
-	named, err := reference.ParseNormalizedNamed(sel)
-	repoOnly := err == nil && reference.IsNameOnly(named)
-	for i, e := range d.Entries {
-		switch {
-		case e.Source == sel || (want != "" && normalizeRef(e.Source) == want):
-			exact = append(exact, i)
-		case repoOnly && repoName(e.Source) == named.Name():
-			repo = append(repo, i)
-		}
-	}
-	if len(exact) > 0 {
-		return exact
-	}
-	return repo
-}
-
-func (d *Draft) findPlatform(sel string) []int {
-	p, err := ParsePlatform(sel)
-	if err != nil {
-		return nil
-	}
-	// os.version is left out: users select "windows/amd64" without
-	// knowing the build number.
-	want := PlatformKey(&imgspecv1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}, MatchPlatform)
-	var out []int
-	for i, e := range d.Entries {
-		if e.Descriptor.Platform == nil || IsAttestation(e.Descriptor) {
-			continue
-		}
-		ep := *e.Descriptor.Platform
-		ep.OSVersion = ""
-		if PlatformKey(&ep, MatchPlatform) == want {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// describe lists entries as "source (platform)" for error messages; nil
-// means all entries.
-func (d *Draft) describe(idx []int) string {
-	if idx == nil {
-		for i := range d.Entries {
-			idx = append(idx, i)
-		}
-	}
-	if len(idx) == 0 {
-		return "none"
-	}
-	parts := make([]string, 0, len(idx))
-	for _, i := range idx {
-		parts = append(parts, d.Entries[i].label())
-	}
-	return strings.Join(parts, ", ")
 }
 
 func (e Entry) label() string {

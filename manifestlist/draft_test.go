@@ -44,19 +44,25 @@ func TestDraftFind(t *testing.T) {
 		wantErr error
 		errText string
 	}{
-		"source as typed":         {sel: "127.0.0.1:5000/app:armv7", want: 1},
-		"source normalized":       {sel: "busybox:arm64", want: 2},
-		"full digest":             {sel: armDigest, want: 1},
-		"digest prefix":           {sel: armDigest[:7+12], want: 1},
-		"digest prefix too short": {sel: armDigest[:7+8], errText: "at least 12 hex digits"},
-		"platform":                {sel: "linux/arm/v7", want: 1},
-		"platform normalized":     {sel: "linux/arm64", want: 2},
-		"platform alias":          {sel: "linux/armhf", want: 1},
-		"repository only":         {sel: "busybox", want: 2},
-		"ambiguous platform":      {sel: "linux/amd64", wantErr: ErrAmbiguous, errText: "127.0.0.1:5000/app:amd64 (linux/amd64), 127.0.0.1:5000/app:amd64-2 (linux/amd64)"},
-		"ambiguous repository":    {sel: "127.0.0.1:5000/app", wantErr: ErrAmbiguous},
+		"source as typed":          {sel: "127.0.0.1:5000/app:armv7", want: 1},
+		"source normalized":        {sel: "busybox:arm64", want: 2},
+		"full digest":              {sel: armDigest, want: 1},
+		"digest prefix":            {sel: armDigest[:7+12], want: 1},
+		"digest prefix too short":  {sel: armDigest[:7+8], errText: "at least 12 hex digits"},
+		"bare digest prefix":       {sel: armDigest[7 : 7+12], want: 1},
+		"bare digest prefix, caps": {sel: strings.ToUpper(armDigest[7 : 7+12]), want: 1},
+		"bare full hex":            {sel: armDigest[7:], want: 1},
+		"bare 11 hex digits":       {sel: armDigest[7 : 7+11], wantErr: ErrNoMatch},
+		"platform":                 {sel: "linux/arm/v7", want: 1},
+		"platform normalized":      {sel: "linux/arm64", want: 2},
+		"platform alias":           {sel: "linux/armhf", want: 1},
+		"repository only":          {sel: "busybox", want: 2},
+		"ambiguous platform": {sel: "linux/amd64", wantErr: ErrAmbiguous,
+			errText: "name one by digest: linux/amd64 " + d.Entries[0].Descriptor.Digest.String()[:7+12] + " (127.0.0.1:5000/app:amd64), linux/amd64 " + dup.Descriptor.Digest.String()[:7+12] + " (127.0.0.1:5000/app:amd64-2)"},
+		"ambiguous repository": {sel: "127.0.0.1:5000/app", wantErr: ErrAmbiguous},
 		"no match": {sel: "linux/s390x", wantErr: ErrNoMatch,
-			errText: `no entry of 127.0.0.1:5000/app:v1 matches "linux/s390x"; entries: 127.0.0.1:5000/app:amd64 (linux/amd64), 127.0.0.1:5000/app:armv7 (linux/arm/v7)`},
+			errText: `no entry of 127.0.0.1:5000/app:v1 matches "linux/s390x"; name one by platform, digest (a prefix of 12+ hex digits will do) or source: linux/amd64 ` +
+				d.Entries[0].Descriptor.Digest.String()[:7+12] + ` (127.0.0.1:5000/app:amd64), linux/arm/v7 ` + armDigest[:7+12] + ` (127.0.0.1:5000/app:armv7)`},
 		"unknown digest": {sel: "sha256:0123456789abcdef", wantErr: ErrNoMatch},
 		"sha512 digest":  {sel: "sha512:" + strings.Repeat("ab", 64), errText: "algorithm sha512 is not supported; entries are named by sha256 digests"},
 	}
@@ -77,6 +83,46 @@ func TestDraftFind(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.errText) {
 				t.Errorf("error = %q, want containing %q", err, tc.errText)
+			}
+		})
+	}
+}
+
+// TestDraftFindWindows: a platform ENTRY goes through PlatformMatcher's
+// rule: os.features never stop "windows/amd64" from naming an entry, and
+// ":os.version" selects by version, a build selecting every update of it.
+func TestDraftFindWindows(t *testing.T) {
+	d := &Draft{Name: "127.0.0.1:5000/app:win"}
+	ltsc2019 := entry("127.0.0.1:5000/app:ltsc2019", v2s2, "w1", "windows/amd64:10.0.17763.5329")
+	ltsc2019.Descriptor.Platform.OSFeatures = []string{"win32k"}
+	d.Add(ltsc2019)
+	d.Add(entry("127.0.0.1:5000/app:ltsc2022", v2s2, "w2", "windows/amd64:10.0.20348.2227"))
+	d.Add(entry("127.0.0.1:5000/app:linux", v2s2, "l", "linux/amd64"))
+	tests := map[string]struct {
+		sel     string
+		want    int
+		wantErr error
+	}{
+		"os.features ignored":    {sel: "windows/amd64:10.0.17763.5329", want: 0},
+		"build selects updates":  {sel: "windows/amd64:10.0.17763", want: 0},
+		"other build":            {sel: "windows/amd64:10.0.20348", want: 1},
+		"no os.version: both":    {sel: "windows/amd64", wantErr: ErrAmbiguous},
+		"partial build number":   {sel: "windows/amd64:10.0.1776", wantErr: ErrNoMatch},
+		"other update":           {sel: "windows/amd64:10.0.17763.1", wantErr: ErrNoMatch},
+		"linux without version":  {sel: "linux/amd64", want: 2},
+		"version an entry lacks": {sel: "linux/amd64:6.1", wantErr: ErrNoMatch},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := d.Find(tc.sel)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Find(%q) = %d, %v; want %v", tc.sel, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Find(%q) = %d, %v; want %d", tc.sel, got, err, tc.want)
 			}
 		})
 	}

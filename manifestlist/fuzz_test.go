@@ -11,6 +11,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/manifest"
 )
 
@@ -37,6 +38,14 @@ func FuzzParsePlatform(f *testing.F) {
 		}
 		if PlatformKey(&p, MatchPlatform) != PlatformKey(&back, MatchPlatform) {
 			t.Fatalf("keys differ for %q", s)
+		}
+		// What a user types selects the entry that platform describes, and
+		// the same without its os.version.
+		if !ExactPlatform(p).Match(&back) || !OnlyPlatform(p).Match(&back) {
+			t.Fatalf("%q does not select its own platform %+v", s, back)
+		}
+		if general := (imgspecv1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}); !ExactPlatform(general).Match(&p) {
+			t.Fatalf("%s does not select %q", FormatPlatform(&general), s)
 		}
 	})
 }

@@ -56,6 +56,8 @@ func TestMerge(t *testing.T) {
 	dWinO := oci("do-win", "windows/amd64")
 	dWinAtt := attestation("do-win-att", dWinO)
 	win2019b := docker("w2019b", "windows/amd64:10.0.17763.5329")
+	win2019feat := docker("w2019feat", "windows/amd64:10.0.17763.5329")
+	win2019feat.Platform.OSFeatures = []string{"win32k"}
 	win2019, win2022 := docker("w2019", "windows/amd64:10.0.17763.1"), docker("w2022", "windows/amd64:10.0.20348.1")
 	// Attestations.
 	oAmdAtt, oArm64Att := attestation("so-amd64-att", oAmd), attestation("so-arm64-att", oArm64)
@@ -250,6 +252,11 @@ func TestMerge(t *testing.T) {
 			src: dlist(win2019b, win2022, sAmd), dst: dlist(dAmd),
 			opts: MergeOptions{Platforms: []imgspecv1.Platform{{OS: "windows", Architecture: "amd64"}}},
 			want: []digest.Digest{win2019b.Digest, win2022.Digest, dAmd.Digest}, wantMT: manifest.DockerV2ListMediaType,
+		},
+		"platforms subset: os.features do not stop a selection, os.version selects a build": {
+			src: dlist(win2019feat, win2022, sAmd), dst: dlist(dAmd),
+			opts: MergeOptions{Platforms: []imgspecv1.Platform{{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763"}}},
+			want: []digest.Digest{win2019feat.Digest, dAmd.Digest}, wantMT: manifest.DockerV2ListMediaType,
 		},
 		"unchanged keeps dst order": {
 			src: dlist(dArm7, dAmd), dst: dlist(dAmd, dS390x, dArm7),

@@ -3,7 +3,6 @@ package manifestlist
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,7 +57,8 @@ var archAliases = map[string]struct{ arch, variant string }{
 
 // ParsePlatform parses "os/arch[/variant]", optionally followed by
 // ":os.version" (the form FormatPlatform writes, e.g.
-// "windows/amd64:10.0.17763.1"). It lowercases, maps common architecture
+// "windows/amd64:10.0.17763.1"): the one syntax of --platform and of a
+// platform ENTRY. What it selects is PlatformMatcher's rule. It lowercases, maps common architecture
 // aliases (x86_64, aarch64, armhf, armel, i386) and validates the result.
 func ParsePlatform(s string) (imgspecv1.Platform, error) {
 	var p imgspecv1.Platform
@@ -71,7 +71,7 @@ func ParsePlatform(s string) (imgspecv1.Platform, error) {
 	}
 	parts := strings.Split(strings.ToLower(spec), "/")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-		return p, fmt.Errorf("invalid platform %q: expected os/arch[/variant], e.g. linux/arm64 or linux/arm/v7", s)
+		return p, fmt.Errorf("invalid platform %q: expected os/arch[/variant][:os.version], e.g. linux/arm64, linux/arm/v7 or windows/amd64:10.0.17763", s)
 	}
 	p.OS, p.Architecture = parts[0], parts[1]
 	if len(parts) == 3 {
@@ -113,13 +113,13 @@ func normalizePlatform(p *imgspecv1.Platform) error {
 // usually a typo that would otherwise silently change the result.
 func ParsePlatforms(s string) ([]imgspecv1.Platform, error) {
 	if strings.TrimSpace(s) == "" {
-		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][,...]", s)
+		return nil, fmt.Errorf("invalid platform list %q: expected os/arch[/variant][:os.version][,...]", s)
 	}
 	var out []imgspecv1.Platform
 	seen := map[string]string{}
 	for i, item := range strings.Split(s, ",") {
 		if strings.TrimSpace(item) == "" {
-			return nil, fmt.Errorf("invalid platform list %q: item %d is empty; expected os/arch[/variant][,...]", s, i+1)
+			return nil, fmt.Errorf("invalid platform list %q: item %d is empty; expected os/arch[/variant][:os.version][,...]", s, i+1)
 		}
 		p, err := ParsePlatform(item)
 		if err != nil {
@@ -199,13 +199,14 @@ const (
 )
 
 // PlatformKey returns a string that is equal for platforms the mode treats
-// as the same. With MatchPlatform it is the NormalizePlatform form, so
-// arm64 and arm64/v8 share a key, as do arm and arm/v7, amd64 and amd64/v1,
-// x86_64 and amd64; a Windows os.version counts up to its build number
-// (10.0.17763.1 and 10.0.17763.5329 are one platform, as the build is what a
-// Windows host must match), other os.versions count whole, and an entry with
-// an os.version is never the same as one without. With MatchArch it is the
-// normalised architecture alone. nil gives "".
+// as the same. With MatchPlatform two platforms share a key exactly when
+// each selects the other (the PlatformMatcher rule) once os.features are
+// set aside and a Windows os.version is cut to its build: so arm64 and
+// arm64/v8 share a key, as do arm and arm/v7, amd64 and amd64/v1, x86_64
+// and amd64; Windows 10.0.17763.1 and 10.0.17763.5329 are one platform (the
+// build is what a Windows host must match), other os.versions count whole,
+// and an entry with an os.version is never the same as one without. With
+// MatchArch it is the normalised architecture alone. nil gives "".
 func PlatformKey(p *imgspecv1.Platform, mode MatchMode) string {
 	if p == nil {
 		return ""
@@ -214,12 +215,20 @@ func PlatformKey(p *imgspecv1.Platform, mode MatchMode) string {
 	if mode == MatchArch {
 		return n.Architecture
 	}
+	n = identity(n)
+	return FormatPlatform(&n)
+}
+
+// identity is the part of a normalised platform that PlatformKey compares:
+// no os.features, a Windows os.version cut to major.minor.build.
+func identity(n imgspecv1.Platform) imgspecv1.Platform {
+	n.OSFeatures = nil
 	if n.OS == "windows" {
 		if b := windowsBuild(n.OSVersion); b != "" {
 			n.OSVersion = b
 		}
 	}
-	return FormatPlatform(&imgspecv1.Platform{OS: n.OS, Architecture: n.Architecture, Variant: n.Variant, OSVersion: n.OSVersion})
+	return n
 }
 
 // IsAttestation reports whether an index entry is a BuildKit attestation
@@ -278,185 +287,4 @@ func NormalizePlatform(p imgspecv1.Platform) imgspecv1.Platform {
 		p.OSFeatures = slices.Compact(slices.Sorted(slices.Values(p.OSFeatures)))
 	}
 	return p
-}
-
-// PlatformMatcher decides which platforms satisfy a wanted one, by the
-// rules of containerd's platforms package (what docker pull and
-// containerd's image resolution use). Make one with ExactPlatform or
-// OnlyPlatform.
-//
-// A platform p matches a wanted platform w when, both normalised
-// (NormalizePlatform):
-//   - os, architecture and variant are equal;
-//   - os.version: for windows, when both are set, major.minor.build are
-//     equal (the revision is an update of the same build); an empty
-//     os.version on either side matches any; other operating systems do
-//     not compare it;
-//   - os.features: p's are a subset of w's.
-//
-// OnlyPlatform also accepts what runs on w, in order of preference:
-//   - arm/vN: arm/vN-1 down to arm/v5 (arm/v7 takes v7, v6, v5);
-//   - arm64 (v8): arm/v8, v7, v6, v5; arm64/v8.N: v8.N-1 down to v8 first;
-//     arm64/v9.N: v9.N-1 down to v9, then v8.N+5 down to v8 (v9.0 forked
-//     from v8.5), then the arm ones;
-//   - amd64/vN: amd64/vN-1 down to amd64 (v1), then 386.
-type PlatformMatcher struct {
-	vector []imgspecv1.Platform // normalised, most preferred first
-}
-
-// ExactPlatform matches want alone (containerd's platforms.OnlyStrict):
-// the normalised forms must agree, so linux/arm64 and linux/arm64/v8 match
-// each other but linux/arm/v7 never matches linux/arm/v6. What
-// --platform selects from a list.
-func ExactPlatform(want imgspecv1.Platform) PlatformMatcher {
-	return PlatformMatcher{vector: []imgspecv1.Platform{NormalizePlatform(want)}}
-}
-
-// OnlyPlatform matches want and the older platforms that run on it
-// (containerd's platforms.Only), preferring want itself: what a runtime on
-// want would pull from a list.
-func OnlyPlatform(want imgspecv1.Platform) PlatformMatcher {
-	n := NormalizePlatform(want)
-	vector := platformVector(n)
-	for i := range vector {
-		vector[i] = NormalizePlatform(vector[i])
-	}
-	return PlatformMatcher{vector: vector}
-}
-
-// platformVector lists want and what runs on it, most preferred first.
-func platformVector(want imgspecv1.Platform) []imgspecv1.Platform {
-	vector := []imgspecv1.Platform{want}
-	with := func(arch, variant string) imgspecv1.Platform {
-		p := want
-		p.Architecture, p.Variant = arch, variant
-		return p
-	}
-	switch want.Architecture {
-	case "amd64":
-		if n, err := strconv.Atoi(strings.TrimPrefix(want.Variant, "v")); err == nil {
-			for n--; n >= 1; n-- {
-				vector = append(vector, with("amd64", "v"+strconv.Itoa(n)))
-			}
-		}
-		vector = append(vector, with("386", ""))
-	case "arm":
-		if n, err := strconv.Atoi(strings.TrimPrefix(want.Variant, "v")); err == nil {
-			for n--; n >= 5; n-- {
-				vector = append(vector, with("arm", "v"+strconv.Itoa(n)))
-			}
-		}
-	case "arm64":
-		variant := want.Variant
-		if variant == "" {
-			variant = "v8"
-		}
-		majorText, minorText, _ := strings.Cut(strings.TrimPrefix(variant, "v"), ".")
-		major, errMajor := strconv.Atoi(majorText)
-		minor, errMinor := strconv.Atoi(minorText)
-		if minorText == "" {
-			minor, errMinor = 0, nil
-		}
-		if errMajor == nil && errMinor == nil && (major == 8 || major == 9) {
-			down := func(major, from int) {
-				for m := from; m >= 0; m-- {
-					v := "v" + strconv.Itoa(major)
-					if m > 0 {
-						v += "." + strconv.Itoa(m)
-					}
-					vector = append(vector, with("arm64", v))
-				}
-			}
-			if major == 9 {
-				down(9, minor-1)
-				down(8, minor+5)
-			} else {
-				down(8, minor-1)
-			}
-		}
-		// Every arm64 runs 32-bit arm up to v8.
-		vector = append(vector, platformVector(with("arm", "v8"))...)
-	}
-	return vector
-}
-
-// Match reports whether p satisfies the matcher; nil never does.
-func (m PlatformMatcher) Match(p *imgspecv1.Platform) bool {
-	return m.Rank(p) >= 0
-}
-
-// Rank is how much the matcher wants p: 0 for the wanted platform itself,
-// higher for less preferred compatible ones, -1 when p does not match.
-func (m PlatformMatcher) Rank(p *imgspecv1.Platform) int {
-	if p == nil {
-		return -1
-	}
-	n := NormalizePlatform(*p)
-	for i, w := range m.vector {
-		if n.OS == w.OS && n.Architecture == w.Architecture && n.Variant == w.Variant &&
-			osVersionMatches(w, n) && isSubset(n.OSFeatures, w.OSFeatures) {
-			return i
-		}
-	}
-	return -1
-}
-
-// Best returns the index of the entry of ds the matcher prefers, attestations
-// aside, or -1 when none matches. Among equally preferred entries the first
-// wins, as a runtime takes the first match in list order.
-func (m PlatformMatcher) Best(ds []imgspecv1.Descriptor) int {
-	best, bestRank := -1, -1
-	for i, d := range ds {
-		if IsAttestation(d) {
-			continue
-		}
-		if r := m.Rank(d.Platform); r >= 0 && (best < 0 || r < bestRank) {
-			best, bestRank = i, r
-		}
-	}
-	return best
-}
-
-// String renders the wanted platform.
-func (m PlatformMatcher) String() string {
-	if len(m.vector) == 0 {
-		return ""
-	}
-	return FormatPlatform(&m.vector[0])
-}
-
-func osVersionMatches(want, p imgspecv1.Platform) bool {
-	if want.OS != "windows" || want.OSVersion == "" || p.OSVersion == "" {
-		return true
-	}
-	wb, pb := windowsBuild(want.OSVersion), windowsBuild(p.OSVersion)
-	if wb == "" || pb == "" {
-		return want.OSVersion == p.OSVersion
-	}
-	return wb == pb
-}
-
-// windowsBuild is "major.minor.build" of a Windows os.version, "" when v
-// has no such prefix of numbers.
-func windowsBuild(v string) string {
-	parts := strings.SplitN(v, ".", 4)
-	if len(parts) < 3 {
-		return ""
-	}
-	for _, part := range parts[:3] {
-		if _, err := strconv.ParseUint(part, 10, 16); err != nil {
-			return ""
-		}
-	}
-	return strings.Join(parts[:3], ".")
-}
-
-// isSubset reports whether every item of sub is in set; both are sorted.
-func isSubset(sub, set []string) bool {
-	for _, s := range sub {
-		if !slices.Contains(set, s) {
-			return false
-		}
-	}
-	return true
 }

@@ -31,7 +31,9 @@ func TestParsePlatform(t *testing.T) {
 		"variant on s390x":  {in: "linux/s390x/v1", wantErr: `architecture s390x takes no variant`},
 		"unknown os":        {in: "unknown/amd64", wantErr: `os "unknown" is not one of aix`},
 		"unknown arch":      {in: "linux/unknown", wantErr: `architecture "unknown" is not one of 386`},
-		"missing arch":      {in: "linux", wantErr: `expected os/arch[/variant]`},
+		"os.version build":  {in: "windows/amd64:10.0.17763", want: imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763"}},
+		"variant, version":  {in: "linux/arm64/v8:6.1", want: imgspecv1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8", OSVersion: "6.1"}},
+		"missing arch":      {in: "linux", wantErr: `expected os/arch[/variant][:os.version]`},
 		"too many parts":    {in: "linux/arm/v7/x", wantErr: `expected os/arch[/variant]`},
 		"empty":             {in: "", wantErr: `expected os/arch[/variant]`},
 		"armhf conflicting": {in: "linux/armhf/v6", wantErr: `armhf means arm/v7, which conflicts with variant v6`},
@@ -193,6 +195,15 @@ func TestIsAttestation(t *testing.T) {
 	}
 }
 
+// TestPlatformMatcher: the os/architecture/variant cases are containerd's
+// (platforms.Normalize, OnlyStrict for ExactPlatform, Only's preference
+// vector for OnlyPlatform: github.com/containerd/platforms compare.go; not
+// a dependency of this module, so transcribed rather than compared). The
+// os.version cases are this project's selector rule, which departs from
+// containerd's windowsVersionMatcher on purpose: that one answers "does
+// this run on my host" (an entry without os.version runs anywhere, a
+// Windows Server 2022 host takes older builds down to 20348), not "is this
+// the entry I named".
 func TestPlatformMatcher(t *testing.T) {
 	plat := func(s string) *imgspecv1.Platform {
 		p := &imgspecv1.Platform{}
@@ -209,45 +220,52 @@ func TestPlatformMatcher(t *testing.T) {
 		exact   bool // ExactPlatform matches
 		only    int  // OnlyPlatform's rank, -1 for no match
 	}{
-		"same":                          {want: "linux/amd64", p: "linux/amd64", exact: true, only: 0},
-		"x86_64 is amd64":               {want: "linux/amd64", p: "linux/x86_64", exact: true, only: 0},
-		"aarch64 is arm64":              {want: "linux/aarch64", p: "linux/arm64", exact: true, only: 0},
-		"case":                          {want: "Linux/AMD64", p: "linux/amd64", exact: true, only: 0},
-		"macos is darwin":               {want: "macos/arm64", p: "darwin/arm64", exact: true, only: 0},
-		"amd64/v1 is amd64":             {want: "linux/amd64/v1", p: "linux/amd64", exact: true, only: 0},
-		"os differs":                    {want: "linux/amd64", p: "windows/amd64", only: -1},
-		"arch differs":                  {want: "linux/amd64", p: "linux/arm64", only: -1},
-		"arm64 with no variant is v8":   {want: "linux/arm64", p: "linux/arm64/v8", exact: true, only: 0},
-		"arm64/v8 entry, arm64 wanted":  {want: "linux/arm64/v8", p: "linux/arm64", exact: true, only: 0},
-		"arm with no variant is v7":     {want: "linux/arm", p: "linux/arm/v7", exact: true, only: 0},
-		"armhf is arm/v7":               {want: "linux/armhf", p: "linux/arm/v7", exact: true, only: 0},
-		"armel is arm/v6":               {want: "linux/arm/v6", p: "linux/armel", exact: true, only: 0},
-		"bare 7 is v7":                  {want: "linux/arm/7", p: "linux/arm/v7", exact: true, only: 0},
-		"arm/v7 runs v6":                {want: "linux/arm/v7", p: "linux/arm/v6", only: 1},
-		"arm/v7 runs v5":                {want: "linux/arm/v7", p: "linux/arm/v5", only: 2},
-		"arm/v6 does not run v7":        {want: "linux/arm/v6", p: "linux/arm/v7", only: -1},
-		"arm/v8 runs v7":                {want: "linux/arm/v8", p: "linux/arm/v7", only: 1},
-		"arm64 runs arm/v8":             {want: "linux/arm64", p: "linux/arm/v8", only: 1},
-		"arm64 runs arm/v7":             {want: "linux/arm64", p: "linux/arm", only: 2},
-		"arm64 runs arm/v5":             {want: "linux/arm64", p: "linux/arm/v5", only: 4},
-		"arm does not run arm64":        {want: "linux/arm/v8", p: "linux/arm64", only: -1},
-		"arm64/v8.2 runs v8.1":          {want: "linux/arm64/v8.2", p: "linux/arm64/v8.1", only: 1},
-		"arm64/v8.2 runs v8":            {want: "linux/arm64/v8.2", p: "linux/arm64", only: 2},
-		"arm64/v8.1 does not run v8.2":  {want: "linux/arm64/v8.1", p: "linux/arm64/v8.2", only: -1},
-		"arm64/v9 runs v8.5":            {want: "linux/arm64/v9", p: "linux/arm64/v8.5", only: 1},
-		"arm64/v9.1 runs v9":            {want: "linux/arm64/v9.1", p: "linux/arm64/v9", only: 1},
-		"arm64/v9 does not run v8.6":    {want: "linux/arm64/v9", p: "linux/arm64/v8.6", only: -1},
-		"amd64 runs 386":                {want: "linux/amd64", p: "linux/386", only: 1},
-		"i386 is 386":                   {want: "linux/386", p: "linux/i386", exact: true, only: 0},
-		"386 does not run amd64":        {want: "linux/386", p: "linux/amd64", only: -1},
-		"amd64/v3 runs v2":              {want: "linux/amd64/v3", p: "linux/amd64/v2", only: 1},
-		"amd64/v3 runs amd64":           {want: "linux/amd64/v3", p: "linux/amd64", only: 2},
-		"amd64/v2 does not run v3":      {want: "linux/amd64/v2", p: "linux/amd64/v3", only: -1},
-		"windows same build":            {want: "windows/amd64:10.0.17763.5329", p: "windows/amd64:10.0.17763.1", exact: true, only: 0},
-		"windows other build":           {want: "windows/amd64:10.0.20348.1", p: "windows/amd64:10.0.17763.1", only: -1},
-		"windows any version wanted":    {want: "windows/amd64", p: "windows/amd64:10.0.17763.1", exact: true, only: 0},
-		"windows entry without version": {want: "windows/amd64:10.0.17763.1", p: "windows/amd64", exact: true, only: 0},
-		"linux os.version not compared": {want: "linux/amd64:5.0", p: "linux/amd64:6.0", exact: true, only: 0},
+		"same":                         {want: "linux/amd64", p: "linux/amd64", exact: true, only: 0},
+		"x86_64 is amd64":              {want: "linux/amd64", p: "linux/x86_64", exact: true, only: 0},
+		"aarch64 is arm64":             {want: "linux/aarch64", p: "linux/arm64", exact: true, only: 0},
+		"case":                         {want: "Linux/AMD64", p: "linux/amd64", exact: true, only: 0},
+		"macos is darwin":              {want: "macos/arm64", p: "darwin/arm64", exact: true, only: 0},
+		"amd64/v1 is amd64":            {want: "linux/amd64/v1", p: "linux/amd64", exact: true, only: 0},
+		"os differs":                   {want: "linux/amd64", p: "windows/amd64", only: -1},
+		"arch differs":                 {want: "linux/amd64", p: "linux/arm64", only: -1},
+		"arm64 with no variant is v8":  {want: "linux/arm64", p: "linux/arm64/v8", exact: true, only: 0},
+		"arm64/v8 entry, arm64 wanted": {want: "linux/arm64/v8", p: "linux/arm64", exact: true, only: 0},
+		"arm with no variant is v7":    {want: "linux/arm", p: "linux/arm/v7", exact: true, only: 0},
+		"armhf is arm/v7":              {want: "linux/armhf", p: "linux/arm/v7", exact: true, only: 0},
+		"armel is arm/v6":              {want: "linux/arm/v6", p: "linux/armel", exact: true, only: 0},
+		"bare 7 is v7":                 {want: "linux/arm/7", p: "linux/arm/v7", exact: true, only: 0},
+		"arm/v7 runs v6":               {want: "linux/arm/v7", p: "linux/arm/v6", only: 1},
+		"arm/v7 runs v5":               {want: "linux/arm/v7", p: "linux/arm/v5", only: 2},
+		"arm/v6 does not run v7":       {want: "linux/arm/v6", p: "linux/arm/v7", only: -1},
+		"arm/v8 runs v7":               {want: "linux/arm/v8", p: "linux/arm/v7", only: 1},
+		"arm64 runs arm/v8":            {want: "linux/arm64", p: "linux/arm/v8", only: 1},
+		"arm64 runs arm/v7":            {want: "linux/arm64", p: "linux/arm", only: 2},
+		"arm64 runs arm/v5":            {want: "linux/arm64", p: "linux/arm/v5", only: 4},
+		"arm does not run arm64":       {want: "linux/arm/v8", p: "linux/arm64", only: -1},
+		"arm64/v8.2 runs v8.1":         {want: "linux/arm64/v8.2", p: "linux/arm64/v8.1", only: 1},
+		"arm64/v8.2 runs v8":           {want: "linux/arm64/v8.2", p: "linux/arm64", only: 2},
+		"arm64/v8.1 does not run v8.2": {want: "linux/arm64/v8.1", p: "linux/arm64/v8.2", only: -1},
+		"arm64/v9 runs v8.5":           {want: "linux/arm64/v9", p: "linux/arm64/v8.5", only: 1},
+		"arm64/v9.1 runs v9":           {want: "linux/arm64/v9.1", p: "linux/arm64/v9", only: 1},
+		"arm64/v9 does not run v8.6":   {want: "linux/arm64/v9", p: "linux/arm64/v8.6", only: -1},
+		"amd64 runs 386":               {want: "linux/amd64", p: "linux/386", only: 1},
+		"i386 is 386":                  {want: "linux/386", p: "linux/i386", exact: true, only: 0},
+		"386 does not run amd64":       {want: "linux/386", p: "linux/amd64", only: -1},
+		"amd64/v3 runs v2":             {want: "linux/amd64/v3", p: "linux/amd64/v2", only: 1},
+		"amd64/v3 runs amd64":          {want: "linux/amd64/v3", p: "linux/amd64", only: 2},
+		"amd64/v2 does not run v3":     {want: "linux/amd64/v2", p: "linux/amd64/v3", only: -1},
+		// os.version: the wanted one is equal to the entry's or a prefix
+		// ending at one of its dots; wanting none selects any.
+		"windows any version wanted":        {want: "windows/amd64", p: "windows/amd64:10.0.17763.1", exact: true, only: 0},
+		"windows build selects its updates": {want: "windows/amd64:10.0.17763", p: "windows/amd64:10.0.17763.5329", exact: true, only: 0},
+		"windows whole version":             {want: "windows/amd64:10.0.17763.5329", p: "windows/amd64:10.0.17763.5329", exact: true, only: 0},
+		"windows other update":              {want: "windows/amd64:10.0.17763.5329", p: "windows/amd64:10.0.17763.1", only: -1},
+		"windows other build":               {want: "windows/amd64:10.0.20348", p: "windows/amd64:10.0.17763.1", only: -1},
+		"prefix stops at a dot":             {want: "windows/amd64:10.0.1776", p: "windows/amd64:10.0.17763.1", only: -1},
+		"windows entry without version":     {want: "windows/amd64:10.0.17763", p: "windows/amd64", only: -1},
+		"linux os.version compared alike":   {want: "linux/amd64:5.0", p: "linux/amd64:6.0", only: -1},
+		"linux os.version prefix":           {want: "linux/amd64:6", p: "linux/amd64:6.1", exact: true, only: 0},
+		"version kept down the vector":      {want: "windows/arm64:10.0.26100", p: "windows/arm/v7:10.0.26100.1", only: 2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -268,23 +286,35 @@ func TestPlatformMatcher(t *testing.T) {
 	}
 }
 
+// TestPlatformMatcherFeatures: os.features are requirements of the entry
+// (OCI image-index spec); a wanted platform naming none selects an entry
+// whatever its features, one naming some selects entries that have them
+// all (go-containerregistry's Platform.Satisfies; containerd ignores
+// them).
 func TestPlatformMatcherFeatures(t *testing.T) {
-	want := imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSFeatures: []string{"win32k", "a"}}
 	tests := map[string]struct {
-		features []string
-		match    bool
+		want, entry []string
+		match       bool
 	}{
-		"none":         {match: true},
-		"subset":       {features: []string{"win32k"}, match: true},
-		"same":         {features: []string{"a", "win32k", "a"}, match: true},
-		"not wanted":   {features: []string{"b"}},
-		"one too many": {features: []string{"a", "b", "win32k"}},
+		"none wanted, none":     {match: true},
+		"none wanted, win32k":   {entry: []string{"win32k"}, match: true},
+		"none wanted, several":  {entry: []string{"a", "win32k"}, match: true},
+		"wanted, same":          {want: []string{"win32k"}, entry: []string{"win32k"}, match: true},
+		"wanted, more":          {want: []string{"win32k"}, entry: []string{"b", "win32k"}, match: true},
+		"wanted, repeated":      {want: []string{"win32k", "a"}, entry: []string{"a", "win32k", "a"}, match: true},
+		"wanted, entry lacks":   {want: []string{"win32k"}},
+		"wanted, one missing":   {want: []string{"a", "win32k"}, entry: []string{"win32k"}},
+		"wanted, other feature": {want: []string{"win32k"}, entry: []string{"b"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			p := &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSFeatures: tc.features}
+			want := imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSFeatures: tc.want}
+			p := &imgspecv1.Platform{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.5329", OSFeatures: tc.entry}
 			if got := ExactPlatform(want).Match(p); got != tc.match {
-				t.Errorf("Match = %v, want %v", got, tc.match)
+				t.Errorf("ExactPlatform.Match = %v, want %v", got, tc.match)
+			}
+			if got := OnlyPlatform(want).Match(p); got != tc.match {
+				t.Errorf("OnlyPlatform.Match = %v, want %v", got, tc.match)
 			}
 		})
 	}
@@ -317,8 +347,10 @@ func TestPlatformMatcherBest(t *testing.T) {
 	}
 }
 
-// TestPlatformKeyAgreesWithExact: two platforms share a key exactly when
-// ExactPlatform matches them, wherever both carry an os.version or neither.
+// TestPlatformKeyAgreesWithExact: PlatformKey is the matcher's rule made
+// symmetric: two platforms share a key exactly when each, without
+// os.features and with a Windows os.version cut to its build, selects the
+// other.
 func TestPlatformKeyAgreesWithExact(t *testing.T) {
 	ps := []imgspecv1.Platform{
 		{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "x86_64"}, {OS: "linux", Architecture: "amd64", Variant: "v1"},
@@ -326,12 +358,18 @@ func TestPlatformKeyAgreesWithExact(t *testing.T) {
 		{OS: "linux", Architecture: "aarch64"}, {OS: "linux", Architecture: "arm"}, {OS: "linux", Architecture: "arm", Variant: "v7"},
 		{OS: "linux", Architecture: "armhf"}, {OS: "linux", Architecture: "arm", Variant: "v6"}, {OS: "windows", Architecture: "amd64"},
 		{OS: "Linux", Architecture: "AMD64"}, {OS: "linux", Architecture: "386"}, {OS: "linux", Architecture: "i386"},
+		{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.1"}, {OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763.5329", OSFeatures: []string{"win32k"}},
+		{OS: "windows", Architecture: "amd64", OSVersion: "10.0.17763"}, {OS: "windows", Architecture: "amd64", OSVersion: "10.0.20348.1"},
+		{OS: "windows", Architecture: "amd64", OSFeatures: []string{"win32k"}}, {OS: "linux", Architecture: "amd64", OSVersion: "6.1"},
+		{OS: "linux", Architecture: "amd64", OSVersion: "6.1.2"}, {OS: "windows", Architecture: "amd64", OSVersion: "ltsc"},
 	}
 	for _, a := range ps {
 		for _, b := range ps {
 			key := PlatformKey(&a, MatchPlatform) == PlatformKey(&b, MatchPlatform)
-			if match := ExactPlatform(a).Match(&b); key != match {
-				t.Errorf("%s and %s: same key %v, ExactPlatform match %v", FormatPlatform(&a), FormatPlatform(&b), key, match)
+			ia, ib := identity(NormalizePlatform(a)), identity(NormalizePlatform(b))
+			match := ExactPlatform(ia).Match(&b) && ExactPlatform(ib).Match(&a)
+			if key != match {
+				t.Errorf("%s and %s: same key %v, each selects the other %v", FormatPlatform(&a), FormatPlatform(&b), key, match)
 			}
 		}
 	}

@@ -29,8 +29,9 @@ func newAnnotateCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Set the platform and annotations of a draft's entry",
 		Long: `Set the platform and annotations of an entry of a local draft.
 
-ENTRY is the entry's source reference, its digest (or a unique prefix of at
-least 12 hex digits), or its platform (linux/arm/v7).`,
+ENTRY is the entry's platform (linux/arm/v7, windows/amd64:10.0.17763; its
+os.features need not be named), its digest, or a unique prefix of at least
+12 hex digits with or without sha256:, or its source reference.`,
 		Example: `  docker mlist annotate --variant v7 registry.example.com/app:1.0 registry.example.com/app:1.0-arm
   docker mlist annotate --os-version 10.0.17763.5329 registry.example.com/app:1.0 windows/amd64
   docker mlist annotate --annotation org.opencontainers.image.source=https://example.com/app \

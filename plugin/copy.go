@@ -43,7 +43,12 @@ SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
 oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
 with --platform). A registry DESTINATION without a tag is tagged "latest",
 and the summary says so. The copy is planned before anything is written;
---dry-run prints the plan. The destination digest is printed on stdout.`,
+--dry-run prints the plan. The destination digest is printed on stdout.
+
+--platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
+Windows entries whatever their os.version and os.features,
+"windows/amd64:10.0.17763" every update of that build, a whole os.version
+that one alone.`,
 		Example: `  docker mlist copy registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0

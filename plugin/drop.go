@@ -22,8 +22,9 @@ func newDropCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Remove entries from a draft",
 		Long: `Remove entries from a local draft, with the attestations of each image removed.
 
-ENTRY is the entry's source reference, its digest (or a unique prefix of at
-least 12 hex digits), or its platform (linux/arm/v7). Every ENTRY must name
+ENTRY is the entry's platform (linux/arm/v7, windows/amd64:10.0.17763; its
+os.features need not be named), its digest, or a unique prefix of at least
+12 hex digits with or without sha256:, or its source reference. Every ENTRY must name
 an entry, or nothing is removed. Dropping every image is an error: remove
 the draft with docker mlist rm instead.`,
 		Example: `  docker mlist create --from registry.example.com/app:1.0

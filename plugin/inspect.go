@@ -47,7 +47,9 @@ type inspectedEntry struct {
 	ConfigDigest digest.Digest     `json:"configDigest,omitempty"`
 	Layers       []inspectedLayer  `json:"layers,omitempty"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
-	attestation  bool
+	// label is what the table's PLATFORM column says
+	// (manifestlist.PlatformLabels): an attestation's is whose it is.
+	label string
 }
 
 type inspectedLayer struct {
@@ -117,10 +119,7 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
 		}
 		for _, m := range view.Manifests {
-			p := termText(m.Platform)
-			if m.attestation {
-				p = "attestation"
-			}
+			p := termText(m.label)
 			d, mt := termText(m.Digest.String()), termText(m.MediaType)
 			if opts.verbose {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\n", p, d, mt, m.Size, termText(m.ConfigDigest.String()), len(m.Layers))
@@ -189,7 +188,11 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 		v.Annotations = s.list.Annotations
 		descs = s.list.Manifests
 	} else {
-		descs = append(descs, s.entries[0].Descriptor)
+		single, err := s.single(ctx, ref)
+		if err != nil {
+			return v, err
+		}
+		descs = append(descs, single.Descriptor)
 	}
 	entries := s.entries
 	if verbose && entries == nil {
@@ -201,9 +204,10 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 			return v, err
 		}
 	}
+	labels := manifestlist.PlatformLabels(descs)
 	for i, d := range descs {
 		ie := inspectedEntry{Platform: manifestlist.FormatPlatform(d.Platform), MediaType: d.MediaType,
-			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, attestation: manifestlist.IsAttestation(d)}
+			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, label: labels[i]}
 		if i < len(entries) {
 			ie.Ref = entries[i].Source
 			if p, err := copy.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == copy.KindImage {
@@ -220,4 +224,23 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 		v.Manifests = append(v.Manifests, ie)
 	}
 	return v, nil
+}
+
+// single is a registry's single image as a list entry, its platform read
+// from its config (one more request, made only for the views that show it).
+func (s *subject) single(ctx context.Context, ref registry.Reference) (manifestlist.Entry, error) {
+	e := s.entries[0]
+	if s.sess == nil || e.Descriptor.Platform != nil {
+		return e, nil
+	}
+	c, err := s.sess.Client(ctx, ref.Host)
+	if err != nil {
+		return e, err
+	}
+	read, err := copy.ImageEntry(ctx, c, ref, e.Raw, e.Descriptor.MediaType)
+	if err != nil {
+		return e, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	e.Descriptor.Platform = read.Descriptor.Platform
+	return e, nil
 }

@@ -151,6 +151,7 @@ type imageConfig struct {
 	Architecture string   `json:"architecture"`
 	OS           string   `json:"os"`
 	OSVersion    string   `json:"os.version,omitempty"`
+	OSFeatures   []string `json:"os.features,omitempty"`
 	Variant      string   `json:"variant,omitempty"`
 	Created      string   `json:"created,omitempty"`
 	Config       struct{} `json:"config"`
@@ -166,6 +167,9 @@ type ImageOptions struct {
 	Layers    int  // number of layers; 0 means 1, negative means none
 	LayerSize int  // bytes of random content per layer; 0 means 256
 	OSVersion string
+	// OSFeatures go into the image's platform (its list entry) and config,
+	// as Windows images carry win32k.
+	OSFeatures []string
 	// Annotations go into the manifest (OCI only).
 	Annotations map[string]string
 }
@@ -198,7 +202,7 @@ func (c *Client) PushImage(repo, tag, platform string, opts ImageOptions) (Image
 	if err != nil {
 		return Image{}, err
 	}
-	p.OSVersion = opts.OSVersion
+	p.OSVersion, p.OSFeatures = opts.OSVersion, opts.OSFeatures
 	n := opts.Layers
 	if n == 0 {
 		n = 1
@@ -212,7 +216,7 @@ func (c *Client) PushImage(repo, tag, platform string, opts ImageOptions) (Image
 		manifestType, configType, layerType = MediaTypeOCIManifest, MediaTypeOCIConfig, MediaTypeOCILayer
 	}
 
-	cfg := imageConfig{Architecture: p.Architecture, OS: p.OS, OSVersion: p.OSVersion, Variant: p.Variant,
+	cfg := imageConfig{Architecture: p.Architecture, OS: p.OS, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures, Variant: p.Variant,
 		Created: "2024-01-01T00:00:00Z"}
 	cfg.RootFS.Type = "layers"
 	cfg.RootFS.DiffIDs = []string{}
