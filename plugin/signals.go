@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/docker/cli/cli"
 	"github.com/spf13/cobra"
@@ -25,21 +26,31 @@ type interrupts struct {
 	cancel context.CancelFunc
 	ch     chan os.Signal
 	got    atomic.Int32 // the first signal received, 0 for none
+	// signalled is closed by the first signal.
+	signalled chan struct{}
 }
+
+// groupSignalWait is how long a command cancelled by the CLI's socket
+// closing waits for a signal of its own: a Ctrl-C or a kill of the process
+// group reaches the CLI and the plugin at once, and whichever the plugin
+// sees first, the signal is what it reports.
+const groupSignalWait = 250 * time.Millisecond
 
 // watchInterrupts starts watching. parent is the plugin framework's
 // context, which the Docker CLI cancels (by closing the plugin's socket)
 // when it is signalled and its output is not a terminal; on a terminal the
 // signal reaches the plugin itself, the CLI leaving it to the plugin.
 func watchInterrupts(parent context.Context) *interrupts {
-	w := &interrupts{ch: make(chan os.Signal, forceAfter)}
+	w := &interrupts{ch: make(chan os.Signal, forceAfter), signalled: make(chan struct{})}
 	w.ctx, w.cancel = context.WithCancel(parent)
 	signal.Notify(w.ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		n := 0
 		for sig := range w.ch {
 			s, _ := sig.(syscall.Signal)
-			w.got.CompareAndSwap(0, int32(s))
+			if w.got.CompareAndSwap(0, int32(s)) {
+				close(w.signalled)
+			}
 			w.cancel()
 			if n++; n >= forceAfter {
 				fmt.Fprintf(os.Stderr, "docker mlist: got %d interrupts, exiting without cleaning up\n", n)
@@ -62,6 +73,12 @@ func (w *interrupts) stop() {
 func (w *interrupts) result(cmd *cobra.Command, err error) error {
 	if err == nil || w.ctx.Err() == nil {
 		return err
+	}
+	if w.got.Load() == 0 {
+		select {
+		case <-w.signalled:
+		case <-time.After(groupSignalWait):
+		}
 	}
 	sig := syscall.Signal(w.got.Load())
 	name := "SIGINT"
