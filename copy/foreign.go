@@ -24,9 +24,9 @@ type foreignSource struct {
 	urls []string
 }
 
-// foreignClient carries no credentials and no registry's TLS settings;
-// requests end with their context.
-var foreignClient = &http.Client{}
+// foreignClient carries no credentials and no registry's TLS settings,
+// dials no link-local address and bounds its answers in time.
+var foreignClient = registry.OtherHostClient(registry.Options{})
 
 func (s *foreignSource) String() string {
 	return "foreign layer URL " + strings.Join(s.urls, ", ")
@@ -62,7 +62,7 @@ func fetchForeign(ctx context.Context, rawURL string, off int64) (io.ReadCloser,
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, 0, fmt.Errorf("URL %q: only http and https URLs are fetched", rawURL)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req, err := http.NewRequestWithContext(registry.BlobContext(ctx), http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, 0, err
 	}

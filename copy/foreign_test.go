@@ -65,3 +65,21 @@ func TestForeignSource(t *testing.T) {
 		})
 	}
 }
+
+// A foreign URL is no way into this machine's link-local services: an
+// unspecified or link-local address (0.0.0.0 reaches loopback on Linux) is
+// never dialled, and the server behind it sees nothing.
+func TestForeignSourceLinkLocalRefused(t *testing.T) {
+	var hits int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	t.Cleanup(srv.Close)
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	s := &foreignSource{urls: []string{"http://0.0.0.0:" + port + "/layer"}}
+	_, _, _, err := s.openBlob(context.Background(), registry.Descriptor{Digest: digest.FromString("x"), Size: 1}, 0)
+	if err == nil || !strings.Contains(err.Error(), "link-local or unspecified") {
+		t.Fatalf("error %v, want the address refused", err)
+	}
+	if hits != 0 {
+		t.Errorf("the server behind 0.0.0.0 saw %d requests, want 0", hits)
+	}
+}

@@ -226,22 +226,7 @@ func orNone(d digest.Digest) string {
 type verifyReads struct {
 	manifests, configs flights[verifyKey, []byte]
 	blobs              flights[verifyKey, bool]
-	slots              chan struct{}
-}
-
-func newVerifyReads() *verifyReads {
-	return &verifyReads{slots: make(chan struct{}, SmallJobs)}
-}
-
-// request runs f in a slot of the verify's one limit.
-func (r *verifyReads) request(ctx context.Context, f func() error) error {
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	defer func() { <-r.slots }()
-	return f()
+	slots              limiter
 }
 
 type verifyKey struct {
@@ -249,10 +234,14 @@ type verifyKey struct {
 	d  digest.Digest
 }
 
+func newVerifyReads() *verifyReads {
+	return &verifyReads{slots: make(limiter, SmallJobs)}
+}
+
 func (r *verifyReads) manifest(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
 	return r.manifests.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
 		var raw []byte
-		err := r.request(ctx, func() (err error) {
+		err := r.slots.do(ctx, func() (err error) {
 			raw, _, err = at.Client.GetManifest(ctx, at.Repository, d.String())
 			return err
 		})
@@ -263,7 +252,7 @@ func (r *verifyReads) manifest(ctx context.Context, at Endpoint, d digest.Digest
 func (r *verifyReads) config(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
 	return r.configs.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
 		var b []byte
-		err := r.request(ctx, func() (err error) {
+		err := r.slots.do(ctx, func() (err error) {
 			b, err = at.Client.ReadBlob(ctx, at.Repository, d, 4<<20)
 			return err
 		})
@@ -274,7 +263,7 @@ func (r *verifyReads) config(ctx context.Context, at Endpoint, d digest.Digest) 
 func (r *verifyReads) blobExists(ctx context.Context, at Endpoint, d digest.Digest) (bool, error) {
 	return r.blobs.do(ctx, verifyKey{at.String(), d}, func() (bool, error) {
 		var ok bool
-		err := r.request(ctx, func() (err error) {
+		err := r.slots.do(ctx, func() (err error) {
 			ok, err = at.Client.BlobExists(ctx, at.Repository, d)
 			return err
 		})

@@ -88,18 +88,6 @@ func New(host string, scopes []Scope, opts Options) *Client {
 	if opts.Insecure {
 		tlsConfig.InsecureSkipVerify = true //nolint:gosec // the user marked this registry insecure
 	}
-	dial := orDefault(opts.DialTimeout, DefaultDialTimeout)
-	newTransport := func(cfg *tls.Config, control func(string, string, syscall.RawConn) error) *http.Transport {
-		return &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second, Control: control}).DialContext,
-			TLSClientConfig:       cfg,
-			TLSHandshakeTimeout:   dial,
-			ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
-			MaxIdleConnsPerHost:   16,
-			ForceAttemptHTTP2:     true,
-		}
-	}
 	// Other hosts (realm, redirects) are never dialled on a link-local
 	// address, whatever their name resolves to, unless the registry itself
 	// is on one: the cloud metadata service is no place to send a request.
@@ -109,20 +97,11 @@ func New(host string, scopes []Scope, opts Options) *Client {
 	}
 	var rt http.RoundTripper = &hostTransports{
 		registry: apiHost,
-		own:      newTransport(tlsConfig, nil),
+		own:      newHTTPTransport(opts, tlsConfig, nil),
 		tlsFor:   opts.TLS,
-		build:    func(cfg *tls.Config) *http.Transport { return newTransport(cfg, guard) },
+		build:    func(cfg *tls.Config) *http.Transport { return newHTTPTransport(opts, cfg, guard) },
 	}
-	rt = &idleTransport{
-		next:    rt,
-		idle:    orDefault(opts.IdleTimeout, DefaultIdleTimeout),
-		total:   orDefault(opts.TotalTimeout, DefaultTotalTimeout),
-		minRate: opts.MinRate,
-		window:  orDefault(opts.RateWindow, DefaultRateWindow),
-	}
-	if opts.MinRate == 0 {
-		rt.(*idleTransport).minRate = DefaultMinRate
-	}
+	rt = bounded(rt, opts)
 	if opts.Log != nil {
 		rt = &logTransport{next: rt, log: opts.Log}
 	}
@@ -148,6 +127,48 @@ func New(host string, scopes []Scope, opts Options) *Client {
 		auth:   auth,
 	}
 }
+
+// newHTTPTransport is the connection layer of every client: opts' dial and
+// header deadlines, cfg for TLS, control checking each address dialled.
+func newHTTPTransport(opts Options, cfg *tls.Config, control func(string, string, syscall.RawConn) error) *http.Transport {
+	dial := orDefault(opts.DialTimeout, DefaultDialTimeout)
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second, Control: control}).DialContext,
+		TLSClientConfig:       cfg,
+		TLSHandshakeTimeout:   dial,
+		ResponseHeaderTimeout: orDefault(opts.HeaderTimeout, DefaultHeaderTimeout),
+		MaxIdleConnsPerHost:   16,
+		ForceAttemptHTTP2:     true,
+	}
+}
+
+// bounded bounds every answer through rt in time (idleTransport).
+func bounded(rt http.RoundTripper, opts Options) http.RoundTripper {
+	t := &idleTransport{
+		next:    rt,
+		idle:    orDefault(opts.IdleTimeout, DefaultIdleTimeout),
+		total:   orDefault(opts.TotalTimeout, DefaultTotalTimeout),
+		minRate: opts.MinRate,
+		window:  orDefault(opts.RateWindow, DefaultRateWindow),
+	}
+	if opts.MinRate == 0 {
+		t.minRate = DefaultMinRate
+	}
+	return t
+}
+
+// OtherHostClient is an HTTP client for a URL that content names on a host
+// that is no registry (a foreign layer's): it carries no credentials and no
+// registry's TLS settings, never dials a link-local address, and bounds its
+// answers as a registry client does; a request made with BlobContext is
+// bounded by its throughput rather than a total time.
+func OtherHostClient(opts Options) *http.Client {
+	return &http.Client{Transport: bounded(newHTTPTransport(opts, withDefaults(nil), refuseLinkLocal), opts)}
+}
+
+// BlobContext marks the requests made with ctx as reading blobs.
+func BlobContext(ctx context.Context) context.Context { return streaming(ctx) }
 
 // Want adds access to repo to what the client's tokens ask for: the next
 // request fetches a token that covers it. Commands declare scopes before
