@@ -424,15 +424,7 @@ func TestInterruptLocalCopy(t *testing.T) {
 				c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 				var stdout, stderr bytes.Buffer
 				c.Stdout, c.Stderr = &stdout, &stderr
-				if err := c.Start(); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case <-reached:
-				case <-time.After(time.Minute):
-					_ = c.Process.Kill()
-					t.Fatal("the copy never asked for a blob")
-				}
+				startUntil(t, c, reached)
 				if tc.group {
 					_ = syscall.Kill(-c.Process.Pid, tc.sig)
 				} else {
@@ -462,6 +454,21 @@ func TestInterruptLocalCopy(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// startUntil starts c and waits until the copy asks for a blob (reached,
+// from stallBlobs).
+func startUntil(t *testing.T, c *exec.Cmd, reached <-chan struct{}) {
+	t.Helper()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reached:
+	case <-time.After(time.Minute):
+		_ = c.Process.Kill()
+		t.Fatal("the copy never asked for a blob")
 	}
 }
 
@@ -513,15 +520,7 @@ func TestInterruptTerminal(t *testing.T) {
 	}
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-reached:
-	case <-time.After(time.Minute):
-		_ = c.Process.Kill()
-		t.Fatal("the copy never asked for a blob")
-	}
+	startUntil(t, c, reached)
 	time.Sleep(500 * time.Millisecond) // a progress drawing or two
 	_, _ = keys.Write([]byte{3})       // Ctrl-C
 	err = c.Wait()
