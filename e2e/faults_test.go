@@ -882,11 +882,7 @@ func descendants(pid int) []int {
 // what a killed client left in flight has reached the registry or failed.
 func waitIdle(t *testing.T, p *proxy.Proxy) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for p.InFlight() > 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the proxy still has %d requests in flight", p.InFlight())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.WaitIdle(30 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -8,6 +8,7 @@ package proxy
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -155,6 +156,20 @@ func (p *Proxy) Log() []Entry {
 
 // InFlight counts the requests begun and not yet answered.
 func (p *Proxy) InFlight() int { return int(p.busy.Load()) }
+
+// WaitIdle waits up to timeout until every request begun is answered and
+// logged: a client may finish reading a body before the proxy's handler
+// returns, or leave a request in flight when it is killed.
+func (p *Proxy) WaitIdle(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for p.InFlight() > 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the proxy still has %d requests in flight", p.InFlight())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
 
 // Count is len(Requests()).
 func (p *Proxy) Count() int {

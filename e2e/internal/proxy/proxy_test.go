@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
 )
@@ -206,8 +207,14 @@ func TestFirstTry(t *testing.T) {
 	if !errors.Is(err, io.ErrUnexpectedEOF) || len(body) >= len(blob)-10 {
 		t.Errorf("first Range GET: %d bytes, %v; want a cut body", len(body), err)
 	}
+	if err := p.WaitIdle(10 * time.Second); err != nil { // logged before the next begins
+		t.Fatal(err)
+	}
 	if _, body, err := get(t, url, nil); err != nil || !bytes.Equal(body, blob) {
 		t.Errorf("second GET: %d bytes, %v; want the whole blob", len(body), err)
+	}
+	if err := p.WaitIdle(10 * time.Second); err != nil {
+		t.Fatal(err)
 	}
 	if log := p.Log(); len(log) != 2 || log[0].Range != "bytes=10-" || log[1].Range != "" {
 		t.Errorf("log %+v, want the Range header of the first GET only", log)
