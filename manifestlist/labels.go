@@ -28,7 +28,7 @@ func PlatformLabels(ds []imgspecv1.Descriptor) []string {
 			case ok && p != "":
 				out[i] = "attestation of " + p
 			case subject != "":
-				out[i] = "attestation of " + shortDigestText(subject)
+				out[i] = "attestation of " + ShortDigest(subject)
 			default:
 				out[i] = "attestation"
 			}
@@ -41,9 +41,9 @@ func PlatformLabels(ds []imgspecv1.Descriptor) []string {
 	return out
 }
 
-// shortDigestText is "sha256:" and the first 12 hex digits, the shortest
-// form an ENTRY accepts.
-func shortDigestText(d digest.Digest) string {
+// ShortDigest is "sha256:" and the first 12 hex digits, the shortest form
+// an ENTRY accepts: the one short form of a digest every command prints.
+func ShortDigest(d digest.Digest) string {
 	s := d.String()
 	if n := len("sha256:") + minDigestPrefix; len(s) > n {
 		return s[:n]

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
@@ -230,21 +229,6 @@ func repositoryOf(ref string) string {
 	return ref
 }
 
-// plural is "1 image", "2 images", "0 images".
-func plural(n int, noun string) string { return plural64(int64(n), noun) }
-
-// plural64 counts a regular noun, or one ending in a consonant and y
-// ("entry", "entries").
-func plural64(n int64, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	if stem, ok := strings.CutSuffix(noun, "y"); ok && stem != "" && !strings.ContainsRune("aeiou", rune(stem[len(stem)-1])) {
-		return fmt.Sprintf("%d %sies", n, stem)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
 func printMergePlan(w io.Writer, format string, plan *copy.MergePlan) error {
 	return writeFormatted(w, format, plan, func(tw *tabwriter.Writer) {
 		// Platforms, digests and media types come from the registries' lists.
@@ -259,7 +243,7 @@ func printMergePlan(w io.Writer, format string, plan *copy.MergePlan) error {
 				p = termText(c.OldPlatform) + " → " + p
 			}
 			if c.Attestation {
-				p = "attestation of " + termText(shortDigest(c.Subject))
+				p = "attestation of " + termText(manifestlist.ShortDigest(c.Subject))
 			}
 			if p == "" {
 				p = "(no platform)"
@@ -279,13 +263,4 @@ func printMergePlan(w io.Writer, format string, plan *copy.MergePlan) error {
 		}
 		fmt.Fprintf(tw, "Result: %s (%s: %s)\n", plan.ResultDigest, listKind(plan.MediaType), termText(plan.MediaTypeReason))
 	})
-}
-
-// shortDigest is the first 12 hex digits of d, or d itself when it is not
-// that long (a registry's list may carry anything as a digest).
-func shortDigest(d digest.Digest) string {
-	if e := d.Encoded(); len(e) >= 12 {
-		return e[:12]
-	}
-	return d.String()
 }
