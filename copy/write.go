@@ -161,12 +161,19 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 			}
 			manifests = manifests[1:]
 		}
+		tagging := false
 		for len(tops) > 0 && tops[0].n.height == h {
 			if t := tops[0]; !written[t] && (!t.n.present || t.tag != "") {
 				written[t] = true
 				level = append(level, t)
+				tagging = tagging || t.tag != ""
 			}
 			tops = tops[1:]
+		}
+		if tagging && e.before != nil {
+			if err := e.before(ctx); err != nil {
+				return err
+			}
 		}
 		if err := each(ctx, limit, level, func(ctx context.Context, t topNode) error {
 			return put(ctx, t.n, t.tag, isTop[t.n])
