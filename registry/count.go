@@ -18,10 +18,11 @@ type countingTransport struct {
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == t.host && strings.HasPrefix(req.URL.Path, "/v2/") {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil && req.URL.Host == t.host && strings.HasPrefix(req.URL.Path, "/v2/") {
 		t.n.Add(1)
 	}
-	return t.next.RoundTrip(req)
+	return resp, err
 }
 
 // Requests is how many requests the client has sent to the registry's API
