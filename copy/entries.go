@@ -57,7 +57,21 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 	if root.parsed, err = Parse(lw.raw, lw.mediaType); err != nil {
 		return nil, err
 	}
-	held, err := readTags(ctx, lw.dst, lw.tags, lw.known)
+	if lw.foreign() > 1 {
+		// A repository without tags cannot hold what is pushed into it
+		// under a tag: one probe saves a manifest HEAD per entry, and
+		// the HEAD of every tag (each is new).
+		lw.dst.New = lw.dst.Client.RepositoryIsNew(ctx, lw.dst.Repository)
+		we.dst = &registryDestination{ep: lw.dst}
+	}
+	known := lw.known
+	if lw.dst.New {
+		known = map[string]digest.Digest{}
+		for _, t := range lw.tags {
+			known[t] = ""
+		}
+	}
+	held, err := readTags(ctx, lw.dst, lw.tags, known)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +88,7 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 	// A tag that holds the list says the repository holds all of it.
 	root.present = len(lw.tags) > 0 && held[lw.tags[0]] == root.Digest
 	if !root.present {
-		if err := we.walkEntries(ctx, &lw, root, held); err != nil {
+		if err := we.walkEntries(ctx, &lw, root); err != nil {
 			return nil, err
 		}
 	}
@@ -92,6 +106,29 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 	}
 	p.run = x
 	return p, nil
+}
+
+// inPlace are the digests of entries in the target repository.
+func (lw *listWrite) inPlace() map[digest.Digest]bool {
+	in := map[digest.Digest]bool{}
+	for _, en := range lw.entries {
+		if en.from == nil {
+			in[en.desc.Digest] = true
+		}
+	}
+	return in
+}
+
+// foreign counts the distinct entries that live elsewhere.
+func (lw *listWrite) foreign() int {
+	in := lw.inPlace()
+	seen := map[digest.Digest]bool{}
+	for _, en := range lw.entries {
+		if en.from != nil && !in[en.desc.Digest] {
+			seen[en.desc.Digest] = true
+		}
+	}
+	return len(seen)
 }
 
 // readTags reads what each tag holds ("" when missing), at once, except
@@ -127,29 +164,11 @@ func readTags(ctx context.Context, dst Endpoint, tags []string, known map[string
 // repository as they are, the others read as one graph (each source
 // repository with an engine of its own, what they share read once),
 // skipping what the target holds.
-func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node, held map[string]digest.Digest) error {
+func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node) error {
 	streams := make(chan struct{}, lw.opts.Jobs)
 	engines := map[Endpoint]*engine{}
-	foreign := map[digest.Digest]bool{}
-	inPlace := map[digest.Digest]bool{}
-	for _, en := range lw.entries {
-		if en.from == nil {
-			inPlace[en.desc.Digest] = true
-		}
-	}
-	for _, en := range lw.entries {
-		if en.from != nil && !inPlace[en.desc.Digest] {
-			foreign[en.desc.Digest] = true
-		}
-	}
+	inPlace := lw.inPlace()
 	dst := lw.dst
-	if len(foreign) > 1 && (len(lw.tags) == 0 || held[lw.tags[0]] == "") {
-		// A repository without tags cannot hold what is pushed into it
-		// under a tag: one probe saves a manifest HEAD per entry (a
-		// repository whose tag is there is not new).
-		dst.New = dst.Client.RepositoryIsNew(ctx, dst.Repository)
-		we.dst = &registryDestination{ep: dst}
-	}
 	w := newGraphWalk(ctx, SmallJobs)
 	if !dst.New {
 		w.probe = presentProbe(dst)
