@@ -41,7 +41,10 @@ SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
 oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
 with --platform). A registry DESTINATION without a tag is tagged "latest",
 and the summary says so. The copy is planned before anything is written;
---dry-run prints the plan. The destination digest is printed on stdout.
+--dry-run prints the plan: every manifest and blob with what the copy does
+with it, the tag with the digest it holds and the one it gets, and the exact
+number of registry requests the copy makes. The destination digest is printed
+on stdout.
 
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,

@@ -37,7 +37,10 @@ SOURCE lacks; platforms are os, architecture, variant and os.version together
 (--match arch compares architecture only, as pubtools-quay does). Attestation
 entries follow the image they describe. Entries that live elsewhere are made
 present in the target repository first and the list is written last. If
-DESTINATION changes while the merge runs, the merge is planned again.`,
+DESTINATION changes while the merge runs, the merge is planned again.
+--dry-run prints the plan (each entry's change, what is brought, the tag with
+the digest it holds and the one it gets, the exact number of registry
+requests) in the words push and copy use.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,

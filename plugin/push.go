@@ -45,8 +45,14 @@ image config create read gets a WARNING line on stderr.
 tags, manifests[].image, manifests[].platform, annotations); its sources may
 live in any registry. Extra tags are written after the list.
 
---dry-run prints what would be mounted, copied, put and tagged, per entry,
-with estimates of requests and bytes, and writes nothing (it only reads).`,
+The push reads its tag first: when the tag already holds the list nothing is
+written, and otherwise the summary names the digest the tag moves from. On a
+terminal it shows the same progress as copy.
+
+--dry-run prints the plan (every manifest and blob with what the push does
+with it, every tag with the digest it holds and the one it gets, the exact
+number of registry requests the push makes and the bytes it sends) and
+writes nothing (it only reads).`,
 		Example: `  digest=$(docker mlist push --purge registry.example.com/app:1.0)
   docker mlist push --spec release.yaml
   docker mlist push --dry-run registry.example.com/app:1.0`,
