@@ -25,7 +25,8 @@ const DefaultJobs = 6
 const smallPerJob = 4
 
 // SmallJobs is how many small requests a copy at DefaultJobs streams runs
-// at once: callers that run Transfer per entry bound them with it.
+// at once: a push's or merge's entries, read from several repositories,
+// share it.
 const SmallJobs = DefaultJobs * smallPerJob
 
 // Side is one end of a copy: a registry repository reached through a
