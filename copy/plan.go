@@ -43,10 +43,14 @@ type Plan struct {
 	// registry.Client.Requests) and those the write phase will make,
 	// predicted from what the plan knows (see blobPlan, writeRequests). A
 	// dry run may read more to learn what it predicts (whether a blob is
-	// there already); those reads are not counted. Only requests to the
-	// registries' APIs count: token realms and the hosts blobs redirect to
-	// do not; --referrers' requests, found while copying, are not
-	// predicted.
+	// there already); those reads are not counted. Only requests the
+	// registries' APIs answer count: token realms and the hosts blobs
+	// redirect to do not; a registry's challenge (401) counts where it
+	// happens, which is in the plan's first read of each registry (a
+	// command declares its scopes before it, so the write phase meets
+	// none). --referrers' requests, found while copying, are not
+	// predicted; nor are those of a local destination (what it holds is
+	// not looked at: its blobs are predicted missing).
 	Requests int `json:"requests"`
 	// Bytes are the blob bytes the run sends.
 	Bytes int64 `json:"bytes"`
