@@ -227,7 +227,7 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	checkDst := regDst != nil && len(e.opts.Platforms) == 0 && !e.opts.Referrers && e.opts.MediaType == ""
 	var top digest.Digest
 	var dstTag *registry.Descriptor
-	// tagHead is what the destination tag held, "" when it is new: read
+	// tagHeld is what the destination tag held, "" when it is new: read
 	// with the HEAD of the common path, or (--platform, --referrers,
 	// --media-type) with one of its own, to say whether the tag moves.
 	var tagHeld digest.Digest
