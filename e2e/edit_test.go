@@ -346,7 +346,7 @@ func TestPushDryRun(t *testing.T) {
 	}
 	// Now the tag holds the list: the plan writes nothing.
 	out := e.mustMlist(t, "push", "--dry-run", list)
-	if !strings.Contains(out, ":1.0: unchanged (") || !strings.Contains(out, "Plan: nothing to write") {
+	if !strings.Contains(out, ":1.0: "+plan.Digest[:len("sha256:")+12]+"… (unchanged: nothing written)") || !strings.Contains(out, "Plan: nothing to write") {
 		t.Errorf("second dry run:\n%s", out)
 	}
 }

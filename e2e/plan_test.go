@@ -83,7 +83,7 @@ func TestPlanRequestsAreExact(t *testing.T) {
 			t.Errorf("the summary does not say %q:\n%s", want, r.Stderr)
 		}
 		table := e.mustMlist(t, "push", "--dry-run", list)
-		if !strings.Contains(table, list+": unchanged (") {
+		if !strings.Contains(table, list+": "+plan.Digest[:len("sha256:")+12]+"… (unchanged: nothing written)") {
 			t.Errorf("a dry run of what the tag holds does not say so:\n%s", table)
 		}
 		// Again: the tag holds the list; nothing is written.
@@ -121,7 +121,7 @@ func TestPlanRequestsAreExact(t *testing.T) {
 			t.Errorf("the summary does not say %q:\n%s", want, r.Stderr)
 		}
 		table := e.mustMlist(t, "copy", "--dry-run", sp.Host+"/"+srcRepo+":v1", dp.Host+"/"+dstRepo+":v2")
-		if !strings.Contains(table, dp.Host+"/"+dstRepo+":v2: new → ") {
+		if !strings.Contains(table, dp.Host+"/"+dstRepo+":v2: → "+plan.Digest[:len("sha256:")+12]+"… (written: a new tag)") {
 			t.Errorf("the plan does not name the new tag:\n%s", table)
 		}
 	})

@@ -19,7 +19,7 @@ func TestSummarise(t *testing.T) {
 			Tags:  []copy.TagWrite{{Tag: "r.test/app:1.0", Old: img("old"), New: written}},
 			Merge: &copy.MergeDetail{Target: "r.test/app:1.0", MediaTypeReason: "DESTINATION's type", Changes: changes}}
 	}
-	moved := "r.test/app:1.0: " + manifestlist.ShortDigest(img("old")) + "… → " + manifestlist.ShortDigest(written) + "…"
+	moved := "r.test/app:1.0: " + manifestlist.ShortDigest(img("old")) + "… → " + manifestlist.ShortDigest(written) + "… (moved)"
 	tests := map[string]struct {
 		plan   *copy.Plan
 		counts copy.Counts
@@ -86,10 +86,10 @@ func TestTagLine(t *testing.T) {
 		tw   copy.TagWrite
 		want string
 	}{
-		{copy.TagWrite{Tag: "r.test/app:1", Old: old, New: new}, "r.test/app:1: " + s(old) + " → " + s(new)},
-		{copy.TagWrite{Tag: "r.test/app:1", New: new}, "r.test/app:1: new → " + s(new)},
-		{copy.TagWrite{Tag: "r.test/app:1", Old: new, New: new, Unchanged: true}, "r.test/app:1: unchanged (" + s(new) + "), nothing written"},
-		{copy.TagWrite{Tag: "r.test/app:\x1b[31m", New: new}, "r.test/app:\\x1b[31m: new → " + s(new)},
+		{copy.TagWrite{Tag: "r.test/app:1", Old: old, New: new}, "r.test/app:1: " + s(old) + " → " + s(new) + " (moved)"},
+		{copy.TagWrite{Tag: "r.test/app:1", New: new}, "r.test/app:1: → " + s(new) + " (written: a new tag)"},
+		{copy.TagWrite{Tag: "r.test/app:1", Old: new, New: new, Unchanged: true}, "r.test/app:1: " + s(new) + " (unchanged: nothing written)"},
+		{copy.TagWrite{Tag: "r.test/app:\x1b[31m", New: new}, "r.test/app:\\x1b[31m: → " + s(new) + " (written: a new tag)"},
 	} {
 		if got := tagLine(tc.tw); got != tc.want {
 			t.Errorf("tagLine(%+v) = %q, want %q", tc.tw, got, tc.want)

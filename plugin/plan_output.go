@@ -106,18 +106,18 @@ func blobWords(mounted, copied, there int, bytes int64, mountVerb, copyVerb stri
 	return plural(mounted+copied+there, "blob") + ": " + strings.Join(parts, ", ")
 }
 
-// tagLine names a tag write: "TAG: sha256:OLD… → sha256:NEW…" when it
-// moves, "TAG: new → sha256:NEW…" when it is new, "TAG: unchanged
-// (sha256:NEW…)" when it holds the result already.
+// tagLine names a tag write in the words of words.go: "TAG: sha256:OLD… →
+// sha256:NEW… (moved)", "TAG: → sha256:NEW… (written: a new tag)", or
+// "TAG: sha256:NEW… (unchanged: nothing written)".
 func tagLine(t copy.TagWrite) string {
 	tag := termText(t.Tag)
 	switch t.Action() {
 	case "unchanged":
-		return fmt.Sprintf("%s: unchanged (%s…), nothing written", tag, short(t.New))
+		return fmt.Sprintf("%s: %s… (unchanged: nothing written)", tag, short(t.New))
 	case "written":
-		return fmt.Sprintf("%s: new → %s…", tag, short(t.New))
+		return fmt.Sprintf("%s: → %s… (written: a new tag)", tag, short(t.New))
 	}
-	return fmt.Sprintf("%s: %s… → %s…", tag, short(t.Old), short(t.New))
+	return fmt.Sprintf("%s: %s… → %s… (moved)", tag, short(t.Old), short(t.New))
 }
 
 func short(d digest.Digest) string { return termText(manifestlist.ShortDigest(d)) }
