@@ -142,7 +142,7 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		}
 		if !n.present {
 			e.stats.add(func(s *Stats) { s.Manifests++ })
-			e.stats.progress("copied %s to %s", n.Digest, e.dst)
+			e.stats.progress("manifest %s written to %s", n.Digest, e.dst)
 		}
 		return nil
 	}
