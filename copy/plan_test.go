@@ -250,3 +250,21 @@ func TestMergePlanRequests(t *testing.T) {
 		t.Errorf("the dry run planned %d requests and %s; the merge made %d and wrote %s:\n%s", plan.Requests, plan.Digest, got, res.Digest, requestLog(src, dst))
 	}
 }
+
+// TestPlanBelowPresent: what is below a manifest the destination holds is
+// planned as present, not put (the copy writes none of it).
+func TestPlanBelowPresent(t *testing.T) {
+	s := newStubRegistry(t)
+	images := []testImage{s.pushImage("app", "amd64", []byte("a")), s.pushImage("app", "arm64", []byte("b"))}
+	s.pushIndex("app", "v1", images, nil)
+	res, err := Copy(context.Background(), s.endpoint("app"), "v1", s.endpoint("app"), "v2", Options{DryRun: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := countActions(res.Plan.Manifests, actionPresent); n != 3 || len(res.Plan.Manifests) != 3 {
+		t.Errorf("plan %+v, want the list and its 2 images present", res.Plan.Manifests)
+	}
+	if len(res.Plan.Tags) != 1 || res.Plan.Tags[0].Old != "" || res.Plan.Unchanged {
+		t.Errorf("tags %+v, unchanged %v: want v2 written", res.Plan.Tags, res.Plan.Unchanged)
+	}
+}
