@@ -129,22 +129,7 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 	for _, t := range tops {
 		roots = append(roots, t.n)
 	}
-	// Below a manifest the destination holds, it holds everything.
-	held := map[*node]bool{}
-	var hold func(n *node)
-	hold = func(n *node) {
-		for _, c := range n.children {
-			if !held[c] {
-				held[c] = true
-				hold(c)
-			}
-		}
-	}
-	for _, n := range nodesOf(roots...) {
-		if n.present {
-			hold(n)
-		}
-	}
+	held := presentNodes(roots...)
 	for _, n := range nodesOf(roots...) {
 		pm := PlanManifest{Digest: n.Digest, MediaType: n.MediaType, Size: int64(len(n.Raw)), Role: n.parsed.Kind.String(), Action: actionPut}
 		if n.converted {
@@ -167,7 +152,7 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 		switch {
 		case n.inPlace:
 			pm.Action = actionInPlace
-		case n.present || held[n]:
+		case held[n]:
 			pm.Action = actionPresent
 		}
 		p.Manifests = append(p.Manifests, pm)

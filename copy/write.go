@@ -185,12 +185,26 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 }
 
 // countPresent counts the manifests found at the destination.
-func countPresent(tops ...*node) int {
-	n := 0
-	for _, m := range nodesOf(tops...) {
-		if m.present {
-			n++
+func countPresent(tops ...*node) int { return len(presentNodes(tops...)) }
+
+// presentNodes are the manifests below tops the destination holds: those
+// found there, and everything below them.
+func presentNodes(tops ...*node) map[*node]bool {
+	held := map[*node]bool{}
+	var hold func(n *node)
+	hold = func(n *node) {
+		if held[n] {
+			return
+		}
+		held[n] = true
+		for _, c := range n.children {
+			hold(c)
 		}
 	}
-	return n
+	for _, n := range nodesOf(tops...) {
+		if n.present {
+			hold(n)
+		}
+	}
+	return held
 }
