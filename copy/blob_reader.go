@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 )
 
-// blobReader reads one blob from a registry for an upload: it resumes a
-// body cut part-way with a Range request from where it stopped (or reads
-// again from the start where the registry ignores Range), and fails rather
-// than ends when the bytes do not match the descriptor.
+// blobReader reads one blob from a source for a destination: it counts
+// progress, and fails rather than ends when the bytes do not match the
+// descriptor. It opens the source once: reading on after a cut body is the
+// source's own (a registry's blob body, within its client's retry policy).
 type blobReader struct {
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -21,13 +20,12 @@ type blobReader struct {
 	b      registry.Descriptor
 	stats  *Stats
 
-	mu      sync.Mutex
-	body    io.ReadCloser
-	v       *verifier // set by the maker
-	resumes int
-	err     error  // why reading failed, kept for every later Read
-	done    bool   // the whole blob was read and verified
-	read    func() // called when done, if set
+	mu   sync.Mutex
+	body io.ReadCloser
+	v    *verifier // set by the maker
+	err  error     // why reading failed, kept for every later Read
+	done bool      // the whole blob was read and verified
+	read func()    // called when done, if set
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {
@@ -36,53 +34,41 @@ func (r *blobReader) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	for {
-		if r.v.n == r.b.Size {
-			if err := r.finish(); err != nil {
-				return 0, err
-			}
-			return 0, io.EOF
+	if r.v.n == r.b.Size {
+		if err := r.finish(); err != nil {
+			return 0, err
 		}
-		if r.body == nil {
-			if err := r.open(); err != nil {
-				r.err = err
-				return 0, err
-			}
-		}
-		if rest := r.b.Size - r.v.n; int64(len(p)) > rest {
-			p = p[:rest]
-		}
-		n, err := r.body.Read(p)
-		if n > 0 {
-			_ = r.v.write(p[:n]) // cannot overflow: p is cut to what is left
-			r.stats.add(func(s *Stats) {
-				s.BytesUploaded += int64(n)
-				if b := s.active[r.b.Digest]; b != nil {
-					b.Done += int64(n)
-				}
-			})
-			return n, nil
-		}
-		if err == nil {
-			continue
-		}
-		// Ended or cut before the descriptor's size: read again from here.
-		r.body.Close()
-		r.body = nil
-		if r.resumes++; r.resumes > maxResumes {
-			r.err = fmt.Errorf("read blob %s from %s: cut %d times, the last at byte %d of %d: %w", r.b.Digest, r.src, maxResumes, r.v.n, r.b.Size, err)
-			return 0, r.err
-		}
-		r.src.logf("read blob %s from %s: %v at byte %d of %d; resuming", r.b.Digest, r.src, err, r.v.n, r.b.Size)
-		if r.resumes > 1 {
-			select {
-			case <-time.After(retryBase << (r.resumes - 2)):
-			case <-r.ctx.Done():
-				r.err = r.ctx.Err()
-				return 0, r.err
-			}
+		return 0, io.EOF
+	}
+	if r.body == nil {
+		if err := r.open(); err != nil {
+			r.err = err
+			return 0, err
 		}
 	}
+	if rest := r.b.Size - r.v.n; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := r.body.Read(p)
+	if n > 0 {
+		_ = r.v.write(p[:n]) // cannot overflow: p is cut to what is left
+		r.stats.add(func(s *Stats) {
+			s.BytesUploaded += int64(n)
+			if b := s.active[r.b.Digest]; b != nil {
+				b.Done += int64(n)
+			}
+		})
+	}
+	switch {
+	case err == nil || (err == io.EOF && n > 0):
+		return n, nil
+	case err == io.EOF:
+		// Ended before the descriptor's size.
+		r.err = r.v.check()
+	default:
+		r.err = fmt.Errorf("read blob %s from %s: %w", r.b.Digest, r.src, err)
+	}
+	return n, r.err
 }
 
 // copyBuffer is the piece WriteTo moves at once.
@@ -126,23 +112,15 @@ func (r *blobReader) start() error {
 	return nil
 }
 
-// open (re)opens the source at the current offset.
+// open opens the source.
 func (r *blobReader) open() error {
-	off := r.v.n
-	body, start, total, err := r.src.openBlob(r.ctx, r.b, off)
+	body, total, err := r.src.openBlob(r.ctx, r.b)
 	if err != nil {
 		return fmt.Errorf("read blob %s from %s: %w", r.b.Digest, r.src, err)
 	}
 	if total >= 0 && total != r.b.Size {
 		body.Close()
 		return &CorruptError{Kind: "blob", Digest: r.b.Digest, Source: r.src.String(), Size: r.b.Size, GotSize: total}
-	}
-	if start < off {
-		// The registry ignored Range: drop what was already passed on.
-		if _, err := io.CopyN(io.Discard, body, off-start); err != nil {
-			body.Close()
-			return fmt.Errorf("read blob %s from %s: %w", r.b.Digest, r.src, err)
-		}
 	}
 	r.body = body
 	return nil

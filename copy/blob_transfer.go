@@ -5,44 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 )
 
-// Retry budget of a blob transfer: a transfer that meets a transient fault
-// (an upload answered 429/5xx, a connection reset, a body cut) is restarted
-// as a whole, on a new upload session, at most blobAttempts times in all,
-// waiting retryBase, then twice as long each time, or what the registry asked
-// for with Retry-After. Within one attempt, a source body cut part-way is
-// read again from where it stopped at most maxResumes times.
-const (
-	blobAttempts = 4
-	maxResumes   = 5
-)
-
-// retryBase is the first wait before a blob transfer is restarted.
-var retryBase = time.Second
-
-// blobFlights are the blob transfers under way in this process, by
+// blobFlights are the blob transfers under way in one command, by
 // destination repository and digest. Manifests that share a blob (the empty
 // config of artifacts, a base layer) wait for one transfer instead of racing
 // a second into the same repository: that costs a second upload, and
 // distribution may answer one of two concurrent commits of a digest with
 // DIGEST_INVALID.
-var blobFlights sync.Map // string -> *blobFlight
+type blobFlights struct {
+	m sync.Map // string -> *blobFlight
+}
 
 type blobFlight struct {
 	done chan struct{}
 	err  error
 }
 
-// registryBlob makes blob b of the engine's source present in the
-// registry repository dst, once however many manifests ask for it at once.
-func (e *engine) registryBlob(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
-	key := dst.Client.Host + "/" + dst.Repository + "@" + b.Digest.String()
-	f := &blobFlight{done: make(chan struct{})}
-	if prev, loaded := blobFlights.LoadOrStore(key, f); loaded {
+// do runs f for key once among callers that ask at the same time: the
+// others wait for it and get its result.
+func (fs *blobFlights) do(ctx context.Context, key string, f func() error) error {
+	fl := &blobFlight{done: make(chan struct{})}
+	if prev, loaded := fs.m.LoadOrStore(key, fl); loaded {
 		p := prev.(*blobFlight)
 		select {
 		case <-p.done:
@@ -52,190 +38,218 @@ func (e *engine) registryBlob(ctx context.Context, dst Endpoint, b registry.Desc
 		}
 	}
 	defer func() {
-		blobFlights.Delete(key)
-		close(f.done)
+		fs.m.Delete(key)
+		close(fl.done)
 	}()
-	f.err = e.registryBlobOnce(ctx, dst, b)
-	return f.err
+	fl.err = f()
+	return fl.err
+}
+
+// registryBlob makes blob b of the engine's source present in the
+// registry repository dst, once however many manifests ask for it at once.
+func (e *engine) registryBlob(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
+	key := dst.Client.Host + "/" + dst.Repository + "@" + b.Digest.String()
+	return e.flights.do(ctx, key, func() error { return e.registryBlobOnce(ctx, dst, b) })
 }
 
 func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
-	stats := e.stats
-	stats.add(func(s *Stats) { s.BlobsSeen++ })
-	var up *registry.Upload
+	e.stats.add(func(s *Stats) { s.BlobsSeen++ })
+	t := &blobTransfer{e: e, dst: dst, b: b}
 	rs, fromRegistry := e.src.(*registrySource)
 	switch {
 	case fromRegistry && rs.ep.Client.Host == dst.Client.Host:
-		src := rs.ep
-		// A mount answers 201 for a blob the target already links too, so no HEAD first.
-		ok, u, err := dst.Client.MountBlob(ctx, dst.Repository, src.Repository, b.Digest)
-		switch {
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case err != nil:
-			// Typically the destination's credentials may not read the
-			// source (401/403): the source's own client can.
-			dst.Client.Logf("%v; streaming %s through the source's credentials instead", err, b.Digest)
-		case ok:
-			stats.add(func(s *Stats) { s.Mounted++ })
-			return nil
-		default:
-			dst.Client.Logf("mount %s from %s into %s declined; streaming it", b.Digest, src, dst)
-			up = u
-		}
+		// A mount answers 201 for a blob the target already links too, so
+		// no HEAD first.
+		t.mountFrom = rs.ep.Repository
 	case dst.New:
 		// A repository without tags may still hold blobs of an interrupted
 		// copy: a mount from itself says so (201) with the request that
-		// otherwise opens the upload session (202) used below. It almost
-		// never does, so the source is opened meanwhile, on the blob's
-		// stream: its read starts a round trip earlier (and costs a GET
-		// only when a re-run finds the blob there).
-		release, err := e.acquire(ctx, b)
-		if err != nil {
-			return err
-		}
-		defer release()
-		found, u, r := e.mountOrOpen(ctx, dst, b)
-		if found {
-			stats.add(func(s *Stats) { s.BlobsPresent++ })
-			return nil
-		}
-		return e.upload(ctx, dst, b, u, r, release)
+		// otherwise opens the upload session (202). It almost never does,
+		// so the source is opened meanwhile, on the blob's stream: its read
+		// starts a round trip earlier (and costs a GET only when a re-run
+		// finds the blob there).
+		t.mountFrom, t.early = dst.Repository, true
 	default:
 		ok, err := dst.Client.BlobExists(ctx, dst.Repository, b.Digest)
 		if err != nil {
 			return err
 		}
 		if ok {
-			stats.add(func(s *Stats) { s.BlobsPresent++ })
+			e.stats.add(func(s *Stats) { s.BlobsPresent++ })
 			return nil
 		}
 	}
-	release, err := e.acquire(ctx, b)
-	if err != nil {
-		if up != nil {
-			up.Cancel(ctx)
-		}
-		return err
-	}
-	defer release()
-	return e.upload(ctx, dst, b, up, nil, release)
-}
-
-// mountOrOpen asks dst, a repository without tags, for b with a mount from
-// itself and meanwhile opens b at the source. found: dst holds b already
-// (r is closed); else up is the session the mount opened (nil after an
-// error) and r the source, opened or failed.
-func (e *engine) mountOrOpen(ctx context.Context, dst Endpoint, b registry.Descriptor) (found bool, up *registry.Upload, r *blobReader) {
-	var ok bool
-	var err error
-	mounted := make(chan struct{})
-	go func() {
-		defer close(mounted)
-		ok, up, err = dst.Client.MountBlob(ctx, dst.Repository, dst.Repository, b.Digest)
-	}()
-	r = newBlobReader(ctx, e.src, b, e.stats)
-	_ = r.start() // kept in r: the upload's first attempt reports it
-	<-mounted
-	if err == nil && ok {
-		r.close()
-		return true, nil, nil
-	}
-	if err != nil {
-		up = nil
-	}
-	return false, up, r
-}
-
-// upload streams b to dst on a stream the caller holds, and gives the
-// stream back (release) once the source has been read whole: the wait for
-// the registry to verify and commit the blob overlaps the next blob's read.
-func (e *engine) upload(ctx context.Context, dst Endpoint, b registry.Descriptor, up *registry.Upload, r *blobReader, release func()) error {
-	e.stats.startBlob(b.Digest, b.Size)
 	defer e.stats.endBlob(b.Digest)
-	if err := streamBlob(ctx, e.src, dst, b, up, r, release, e.stats); err != nil {
+	what := fmt.Sprintf("copy blob %s from %s to %s", b.Digest, e.src, dst)
+	if err := dst.Client.Retry(ctx, what, func() error { return t.attempt(ctx) }); err != nil {
 		return err
 	}
-	e.stats.add(func(s *Stats) { s.Uploaded++ })
+	e.stats.add(func(s *Stats) {
+		switch {
+		case t.found && t.early:
+			s.BlobsPresent++
+		case t.found:
+			s.Mounted++
+		default:
+			s.Uploaded++
+		}
+	})
 	return nil
 }
 
-// streamBlob reads blob b from src and uploads it to dst, verifying every
-// byte on the way, within the retry budget. up, when set, is an upload
-// session already open, and r, when set, the source already opened (or
-// failed to open) for the first attempt. read, when set, is called once
-// the source has been read whole and verified.
-func streamBlob(ctx context.Context, src source, dst Endpoint, b registry.Descriptor, up *registry.Upload, r *blobReader, read func(), stats *Stats) error {
-	var last error
-	chunkedRetry := false
-	for attempt := 0; attempt < blobAttempts; attempt++ {
-		if last != nil {
-			wait, _ := registry.Transient(last)
-			if wait == 0 {
-				wait = retryBase << (attempt - 1)
-			}
-			dst.Client.Logf("copy blob %s to %s: %v; restarting in %s", b.Digest, dst, last, wait)
-			select {
-			case <-time.After(wait):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+// blobTransfer makes one blob present in a registry repository. Each
+// attempt opens one upload session (by a mount where one may find the blob
+// there, else a POST) and streams the blob into it from the source,
+// verified; the destination client's retry policy retries attempts as a
+// whole, and no request inside one is retried by itself.
+type blobTransfer struct {
+	e   *engine
+	dst Endpoint
+	b   registry.Descriptor
+	// mountFrom, when set, is the repository of the destination's registry
+	// the next attempt mounts from; early: the source is opened while that
+	// mount is under way.
+	mountFrom string
+	early     bool
+	// found: a mount linked the blob, nothing was uploaded.
+	found bool
+	// chunked: the registry refused a monolithic upload once already.
+	chunked bool
+}
+
+func (t *blobTransfer) attempt(ctx context.Context) error {
+	e, dst, b := t.e, t.dst, t.b
+	var up *registry.Upload
+	var r *blobReader
+	release := func() {}
+	defer func() { release() }()
+	switch {
+	case t.mountFrom != "" && t.early:
+		rel, err := e.acquire(ctx, b)
+		if err != nil {
+			return err
 		}
-		if up == nil {
-			var err error
-			if up, err = dst.Client.StartUpload(ctx, dst.Repository, b.Digest); err != nil {
-				if r != nil {
-					r.close()
-					r = nil
-				}
-				if _, ok := registry.Transient(err); !ok {
-					return err
-				}
-				last = err
-				continue
-			}
-		}
-		if r == nil {
-			// The source is opened before the upload starts: a source that
-			// fails costs no upload, and a registry that holds a lock while
-			// it reads an upload body (go-containerregistry's in-memory one)
-			// is not asked for a blob of its own meanwhile.
-			r = newBlobReader(ctx, src, b, stats)
-			_ = r.start() // kept in r, as failure()
-		}
-		r.read = read
-		err := r.failure()
-		if err == nil {
-			if err = up.Put(ctx, b.Digest, b.Size, r); err == nil {
-				err = r.verify()
-			}
-		}
-		r.close()
-		rerr := r.failure()
-		r = nil
-		if err == nil {
+		release = rel
+		var mountErr error
+		t.found, up, r, mountErr = t.mountOrOpen(ctx)
+		t.mountFrom = "" // a repository without the blob does not get it by asking again
+		if t.found {
 			return nil
 		}
-		up.Cancel(ctx)
-		up = nil
-		if rerr != nil && (ctx.Err() != nil || !errors.Is(rerr, context.Canceled)) {
-			// The source failed, not the upload: its error is the cause.
-			err = rerr
+		if _, again := registry.Retryable(mountErr); again {
+			r.close()
+			return mountErr
 		}
-		if errors.Is(err, ErrCorrupt) {
+	case t.mountFrom != "":
+		ok, u, err := dst.Client.MountBlob(ctx, dst.Repository, t.mountFrom, b.Digest)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case ok:
+			t.found = true
+			return nil
+		case err == nil:
+			dst.Client.Logf("mount %s from %s into %s declined; streaming it", b.Digest, t.mountFrom, dst)
+			t.mountFrom, up = "", u
+		default:
+			if _, again := registry.Retryable(err); again {
+				return err
+			}
+			// Typically the destination's credentials may not read the
+			// source (401/403): the source's own client can.
+			dst.Client.Logf("%v; streaming %s through the source's credentials instead", err, b.Digest)
+			t.mountFrom = ""
+		}
+	}
+	if r == nil {
+		rel, err := e.acquire(ctx, b)
+		if err != nil {
+			if up != nil {
+				up.Cancel(ctx)
+			}
 			return err
 		}
-		if errors.Is(err, registry.ErrMonolithicRefused) && !chunkedRetry {
-			// The client now uploads in chunks; this attempt does not count.
+		release = rel
+	}
+	for {
+		err := t.put(ctx, up, r, release)
+		if errors.Is(err, registry.ErrMonolithicRefused) && !t.chunked {
+			// The client now uploads in chunks, on a new session; a
+			// protocol's choice, not a fault, so within this attempt.
 			dst.Client.Logf("%v; uploading in chunks", err)
-			chunkedRetry = true
-			attempt--
+			t.chunked = true
+			up, r = nil, nil
 			continue
 		}
-		if _, ok := registry.Transient(err); !ok {
+		return err
+	}
+}
+
+// put streams the blob into up (opened here when nil) from r (opened here
+// when nil), and calls read once the source has been read whole and
+// verified: the wait for the registry to verify and commit the blob
+// overlaps the next blob's read. A session that fails is cancelled.
+func (t *blobTransfer) put(ctx context.Context, up *registry.Upload, r *blobReader, read func()) error {
+	e, dst, b := t.e, t.dst, t.b
+	if up == nil {
+		var err error
+		if up, err = dst.Client.StartUpload(ctx, dst.Repository, b.Digest); err != nil {
+			if r != nil {
+				r.close()
+			}
 			return err
 		}
-		last = err
 	}
-	return fmt.Errorf("copy blob %s from %s to %s: %d attempts failed, the last: %w", b.Digest, src, dst, blobAttempts, last)
+	e.stats.startBlob(b.Digest, b.Size) // a new attempt's progress starts at 0
+	if r == nil {
+		// The source is opened once the session is: a source that fails
+		// costs no upload, and a registry that holds a lock while it reads
+		// an upload body (go-containerregistry's in-memory one) is not
+		// asked for a blob of its own meanwhile.
+		r = newBlobReader(ctx, e.src, b, e.stats)
+		_ = r.start() // kept in r, as failure()
+	}
+	r.read = read
+	err := r.failure()
+	if err == nil {
+		if err = up.Put(ctx, b.Digest, b.Size, r); err == nil {
+			err = r.verify()
+		}
+	}
+	r.close()
+	rerr := r.failure()
+	if err == nil {
+		return nil
+	}
+	up.Cancel(ctx)
+	if rerr != nil && (ctx.Err() != nil || !errors.Is(rerr, context.Canceled)) {
+		// The source failed, not the upload: its error is the cause, and
+		// final (its own reads were retried by its client).
+		return rerr
+	}
+	return err
+}
+
+// mountOrOpen asks dst, a repository without tags, for the blob with a
+// mount from itself and meanwhile opens it at the source. found: dst holds
+// it already (r is closed); else up is the session the mount opened (nil
+// after an error, err) and r the source, opened or failed.
+func (t *blobTransfer) mountOrOpen(ctx context.Context) (found bool, up *registry.Upload, r *blobReader, err error) {
+	var ok bool
+	mounted := make(chan struct{})
+	go func() {
+		defer close(mounted)
+		ok, up, err = t.dst.Client.MountBlob(ctx, t.dst.Repository, t.mountFrom, t.b.Digest)
+	}()
+	r = newBlobReader(ctx, t.e.src, t.b, t.e.stats)
+	_ = r.start() // kept in r: the upload reports it
+	<-mounted
+	if err == nil && ok {
+		r.close()
+		return true, nil, nil, nil
+	}
+	if err != nil {
+		up = nil
+	}
+	return false, up, r, err
 }

@@ -64,11 +64,12 @@ func TransferAll(ctx context.Context, dst Endpoint, entries []TransferEntry, sta
 	if stats == nil {
 		stats = &Stats{}
 	}
+	flights := &blobFlights{}
 	newTransferEngine := func(src Endpoint) *engine {
 		e := newEngine(&registrySource{ep: src}, &registryDestination{ep: dst}, Options{Jobs: DefaultJobs}, stats)
 		// Transfers share one stream limit; the small requests are not
 		// queued behind it.
-		e.streams, e.smallLimit = transferStreams, SmallJobs
+		e.streams, e.smallLimit, e.flights = transferStreams, SmallJobs, flights
 		return e
 	}
 	engines := map[Endpoint]*engine{}

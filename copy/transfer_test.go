@@ -17,8 +17,6 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-func init() { retryBase = time.Millisecond }
-
 // layer returns n bytes of distinct content.
 func layer(seed string, n int) []byte {
 	return bytes.Repeat([]byte(seed), n/len(seed)+1)[:n]
@@ -206,7 +204,7 @@ func TestCopyGivesUpWithinBudget(t *testing.T) {
 		return false
 	}
 	_, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d attempts failed", blobAttempts)) || !strings.Contains(err.Error(), "HTTP 503") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d attempts failed", registry.DefaultRetryAttempts)) || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("Copy error = %v, want the budget exhausted with the last status", err)
 	}
 	if _, ok := dst.manifest("app", "v1"); ok {
@@ -224,8 +222,8 @@ func TestCopyGivesUpWithinBudget(t *testing.T) {
 			t.Errorf("session %s failed and was not cancelled", p.Path)
 		}
 	}
-	if len(puts) < blobAttempts {
-		t.Errorf("%d uploads tried, want at least %d", len(puts), blobAttempts)
+	if len(puts) < registry.DefaultRetryAttempts {
+		t.Errorf("%d uploads tried, want at least %d", len(puts), registry.DefaultRetryAttempts)
 	}
 }
 

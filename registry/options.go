@@ -55,6 +55,10 @@ type Options struct {
 	// over 60 s), and is retried like a cut connection.
 	MinRate    int64
 	RateWindow time.Duration
+
+	// Retry is how requests, cut blob bodies and blob transfers are tried
+	// again (zero fields: the defaults of RetryPolicy).
+	Retry RetryPolicy
 }
 
 // Default deadlines, for Options fields left zero.
