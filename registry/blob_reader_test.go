@@ -21,6 +21,7 @@ func TestBlobBodyReadsOn(t *testing.T) {
 	// answer says how the nth GET (from 0) of the blob is answered.
 	type answer struct {
 		cutAt       int    // cut the body when this byte of the blob is reached; 0: never
+		cutAfter    int    // cut the body after this many bytes; 0: never
 		status      int    // answer with this status and no body; 0: serve
 		ignoreRange bool   // answer 200 with the whole blob
 		badRange    string // Content-Range sent instead of the right one
@@ -45,6 +46,13 @@ func TestBlobBodyReadsOn(t *testing.T) {
 		"cut at the same byte every time": {
 			answers:    []answer{{cutAt: 300}},
 			wantRanges: []string{"", "bytes=300-", "bytes=300-", "bytes=300-"},
+			wantErr:    "4 attempts failed",
+		},
+		// A few bytes per body is no progress: the policy's attempts bound
+		// the GETs as if none came.
+		"a little further each time": {
+			answers:    []answer{{cutAfter: 100}},
+			wantRanges: []string{"", "bytes=100-", "bytes=200-", "bytes=300-"},
 			wantErr:    "4 attempts failed",
 		},
 		"wrong Content-Range": {
@@ -84,6 +92,9 @@ func TestBlobBodyReadsOn(t *testing.T) {
 					w.WriteHeader(http.StatusPartialContent)
 				} else {
 					w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+				}
+				if a.cutAfter != 0 {
+					a.cutAt = from + a.cutAfter
 				}
 				if a.cutAt == 0 {
 					_, _ = w.Write(blob[from:])
