@@ -310,12 +310,12 @@ func TestCopyAgainAfterInterrupt(t *testing.T) {
 }
 
 func TestCopyIntoChunkOnlyRegistry(t *testing.T) {
-	defer func(n int64) { registry.ChunkSize = n }(registry.ChunkSize)
-	registry.ChunkSize = 100 // below the registry's minimum: the minimum wins
 	src, dst := newStubRegistry(t), newStubRegistry(t)
 	dst.chunkMin = 1000
 	imgs, raw := twoPlatformList(src)
-	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
+	// Chunks below the registry's minimum: the minimum wins.
+	to := Endpoint{Client: registry.New(dst.host(), nil, registry.Options{Insecure: true, Retry: quickRetry, ChunkSize: 100}), Repository: "app"}
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", to, "v1", Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertComplete(t, src, dst, imgs, raw)

@@ -76,12 +76,11 @@ func (s *chunkOnlyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestUploadFallsBackToChunks(t *testing.T) {
-	defer func(n int64) { ChunkSize = n }(ChunkSize)
-	ChunkSize = 100 // below the registry's minimum: the minimum wins
 	reg := &chunkOnlyRegistry{minChunk: 1000, uploads: map[string]*bytes.Buffer{}, stored: map[digest.Digest][]byte{}}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
-	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
+	// Chunks below the registry's minimum: the minimum wins.
+	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true, ChunkSize: 100})
 	ctx := context.Background()
 	blob := bytes.Repeat([]byte("0123456789"), 250) // 2500 bytes
 	d := digest.FromBytes(blob)

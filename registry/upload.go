@@ -52,10 +52,6 @@ func (c *Client) upload(resp *http.Response, repo string) (*Upload, error) {
 	return u, nil
 }
 
-// ChunkSize is the size of the chunks of a chunked upload, raised to the
-// registry's OCI-Chunk-Min-Length where that is larger.
-var ChunkSize int64 = 8 << 20
-
 // ErrMonolithicRefused is returned by Upload.Put when the registry refused
 // a blob sent in one request. The client remembers it: the next Put on a
 // new session of the same client uploads in chunks.
@@ -102,7 +98,7 @@ func monolithicRefused(status int, err error) bool {
 // putChunks uploads in PATCH requests of at least the registry's minimum
 // chunk length, then commits with an empty PUT.
 func (u *Upload) putChunks(ctx context.Context, d digest.Digest, size int64, r io.Reader) error {
-	chunk := max(ChunkSize, u.minChunk)
+	chunk := max(orDefault64(u.c.opts.ChunkSize, DefaultChunkSize), u.minChunk)
 	for off := int64(0); off < size; {
 		n := min(chunk, size-off)
 		h := http.Header{"Content-Range": {fmt.Sprintf("%d-%d", off, off+n-1)}}
