@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -150,6 +152,29 @@ func TestCopyResumesCutBlob(t *testing.T) {
 				t.Errorf("%d blob PUTs, want 5 (one per blob)", len(puts))
 			}
 		})
+	}
+}
+
+// TestCopyResumesCutBlobIntoLayout: a local destination reads through the
+// same blob body as a registry does, so a body cut part-way is read on
+// with Range there too.
+func TestCopyResumesCutBlobIntoLayout(t *testing.T) {
+	src := newStubRegistry(t)
+	imgs, _ := twoPlatformList(src)
+	cut := imgs[0].layers[1]
+	src.hook = cutOnce(src, cut, 1234)
+	dir := filepath.Join(t.TempDir(), "layout")
+	ep := src.endpoint("app")
+	if _, err := CopySides(context.Background(), Side{Endpoint: &ep, Ref: "v1"}, localSide(t, "oci:"+dir+":v1"), Options{SystemContext: localSys(t)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := src.blob("app", cut)
+	if got, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", cut.Encoded())); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("layout blob %s: %v, bytes equal %v", cut, err, bytes.Equal(got, want))
+	}
+	gets := src.requestsMatching(http.MethodGet, "/blobs/"+cut.String())
+	if len(gets) != 2 || gets[1].Range != "bytes=1234-" {
+		t.Errorf("reads of the cut blob = %+v, want a second one with Range bytes=1234-", gets)
 	}
 }
 
