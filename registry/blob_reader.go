@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // blobBody is a blob's body that reads on where it was cut, as
@@ -163,18 +162,6 @@ func (b *blobBody) Close() error {
 		b.err = errors.New("read " + b.what + ": closed")
 	}
 	return err
-}
-
-// sleep waits d, or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // parseContentRange reads "bytes FROM-TO/TOTAL"; total is -1 for "*".

@@ -83,13 +83,21 @@ func (p RetryPolicy) run(ctx context.Context, log func(string, ...any), what str
 		} else if log != nil {
 			log("%v; retrying in %s", err, wait)
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := sleep(ctx, wait); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -159,7 +167,12 @@ type spentError struct {
 }
 
 func (e *spentError) Error() string {
-	if e.what == "" {
+	switch {
+	case e.attempts == 1 && e.what == "":
+		return e.err.Error()
+	case e.attempts == 1:
+		return e.what + ": " + e.err.Error()
+	case e.what == "":
 		return fmt.Sprintf("%v (%d attempts)", e.err, e.attempts)
 	}
 	return fmt.Sprintf("%s: %d attempts failed, the last: %v", e.what, e.attempts, e.err)
