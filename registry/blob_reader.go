@@ -17,8 +17,8 @@ import (
 // registry that ignores Range (200) sends the whole blob again, and the
 // bytes already passed on are skipped. Tries that fail short of
 // minProgress are bounded by the retry policy's attempts, with its waits
-// where no byte came; a cut after bytes came is read on at once. What the bytes are is for the
-// reader to verify: blobBody only moves them.
+// where no byte came; a cut after bytes came is read on at once. What the
+// bytes are is for the reader to verify: blobBody only moves them.
 type blobBody struct {
 	ctx    context.Context
 	policy RetryPolicy // with defaults
