@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -265,7 +266,7 @@ func (s *archiveSource) openBlob(_ context.Context, b registry.Descriptor, off i
 	}
 	l, ok := s.layers[b.Digest]
 	if !ok {
-		return nil, 0, 0, fmt.Errorf("%s has no blob %s", s, b.Digest)
+		return nil, 0, 0, fmt.Errorf("%s has no blob %s: %w", s, b.Digest, fs.ErrNotExist)
 	}
 	r, size, err := s.tar.open(l.name, -1, 0)
 	if err != nil {

@@ -12,8 +12,6 @@ import (
 	"github.com/docker/cli/cli/command"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"go.podman.io/image/v5/manifest"
-	"golang.org/x/sync/errgroup"
 )
 
 type createOptions struct {
@@ -124,12 +122,6 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	}
 
 	sess := newSession(dockerCLI, opts.registry)
-	for _, r := range refs {
-		sess.Want(r.Host, r.Repository, "pull")
-	}
-	for _, t := range templated {
-		sess.Want(t.ref.Host, t.ref.Repository, "pull")
-	}
 	sources, err := fetchAll(ctx, sess, refs)
 	if err != nil {
 		return err
@@ -188,18 +180,30 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	if amended {
 		verb = "Updated"
 	}
-	fmt.Fprintf(dockerCLI.Out(), "%s %s %s (%s): %s\n", verb, listKind(result.MediaType), name, countEntries(len(result.Manifests)), reason)
+	fmt.Fprintf(dockerCLI.Out(), "%s %s %s (%s)\n", verb, listKind(result.MediaType), name, plural(len(result.Manifests), "entry"))
+	if opts.mediaType == "" {
+		fmt.Fprintf(dockerCLI.Err(), "note: %s because %s\n", listKind(result.MediaType), reason)
+	}
 	return nil
 }
 
 // runCreateFrom makes a draft of a list as its registry holds it now, keeping
-// its bytes so that an unchanged draft pushes the same digest.
+// its bytes so that an unchanged draft pushes the same digest, or a copy of
+// another draft.
 func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOptions) error {
-	from, err := registry.ParseReference(opts.from)
+	store := draftStore()
+	in, err := copy.Resolve(opts.from, store)
 	if err != nil {
 		return fmt.Errorf("invalid --from: %w", err)
 	}
-	if opts.list == opts.from && from.Digest != "" {
+	if in.Location.Registry == nil {
+		return fmt.Errorf("--from %s is a local layout; a draft's entries are read from registries when it is pushed, so --from takes a draft name, REF or docker://REF (copy the layout to a registry first)", opts.from)
+	}
+	from := *in.Location.Registry
+	if opts.list == opts.from && (from.Digest != "" || in.Draft != nil) {
+		if in.Draft != nil {
+			return fmt.Errorf("draft %s already exists: give the copy a name (create --from %s LIST), or start from the registry's list with --from docker://%s", in.Draft.Name, opts.from, in.Draft.Name)
+		}
 		return fmt.Errorf("--from %s names a list by digest; give the draft a name: create --from REF LIST", opts.from)
 	}
 	name, err := listName(opts.list)
@@ -216,7 +220,6 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	if err != nil {
 		return err
 	}
-	store := draftStore()
 	exists := func() error {
 		return fmt.Errorf("draft %s already exists: remove it with docker mlist rm first", name)
 	}
@@ -225,29 +228,15 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	} else if !errors.Is(err, manifestlist.ErrNotFound) {
 		return err
 	}
-	sess := newSession(dockerCLI, opts.registry)
-	sess.Want(from.Host, from.Repository, "pull")
-	src, err := fetchSource(ctx, sess, from)
+	if note := in.ShadowNote(); note != "" {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
+	}
+	draft, err := draftFrom(ctx, dockerCLI, opts, in, name, mediaType)
 	if err != nil {
-		return fmt.Errorf("create --from %s: %w", from, err)
-	}
-	if src.single != nil {
-		return fmt.Errorf("create --from %s: it is a single image, not a list; make a list of it with docker mlist create %s %s", from, name, from)
-	}
-	kind := "docker"
-	if src.List.MediaType != manifest.DockerV2ListMediaType {
-		kind = "oci"
-	}
-	if mediaType != "" {
-		kind = mediaType
-	}
-	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.entries, Origin: src.Raw}
-	// A registry's list may hold what a draft refuses; drop can fix it.
-	if err := draft.CheckDuplicates(); err != nil {
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; pushed unchanged the list is written as the registry holds it, edited it needs one dropped\n", from, termText(err.Error()))
+		return err
 	}
 	if _, err := draft.List(); err != nil {
-		return fmt.Errorf("create --from %s: %w", from, err)
+		return fmt.Errorf("create --from %s: %w", in, err)
 	}
 	err = store.Edit(name, func(d *manifestlist.Draft, found bool) error {
 		if found {
@@ -259,8 +248,39 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s (%s)\n", name, from, countEntries(len(draft.Entries)))
+	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s %s (%s)\n", name, in.Source(), in, plural(len(draft.Entries), "entry"))
 	return nil
+}
+
+// draftFrom is the draft --from starts: another draft's copy, or the
+// registry's list with all its entries.
+func draftFrom(ctx context.Context, dockerCLI command.Cli, opts createOptions, in copy.Input, name, mediaType string) (*manifestlist.Draft, error) {
+	if in.Draft != nil {
+		d := *in.Draft
+		d.Name = name
+		if mediaType != "" {
+			d.MediaType = mediaType
+		}
+		return &d, nil
+	}
+	from := *in.Location.Registry
+	src, err := copy.FetchSource(ctx, newSession(dockerCLI, opts.registry), from)
+	if err != nil {
+		return nil, fmt.Errorf("create --from %s: %w", from, err)
+	}
+	if src.Single != nil {
+		return nil, fmt.Errorf("create --from %s: it is a single image, not a list; make a list of it with docker mlist create %s %s", from, name, from)
+	}
+	kind, _ := manifestlist.ParseListType(src.List.MediaType)
+	if mediaType != "" {
+		kind = mediaType
+	}
+	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.Entries, Origin: src.Raw}
+	// A registry's list may hold what a draft refuses; drop can fix it.
+	if err := draft.CheckDuplicates(); err != nil {
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; pushed unchanged the list is written as the registry holds it, edited it needs one dropped\n", from, termText(err.Error()))
+	}
+	return draft, nil
 }
 
 // listTypeReason says why a draft's list has the type it has, following
@@ -286,14 +306,6 @@ func listTypeReason(d *manifestlist.Draft) string {
 		return "the list carries annotations, which a Docker manifest list cannot"
 	}
 	return "every entry is a Docker image (--media-type oci makes an OCI index)"
-}
-
-// countEntries is "1 entry", "2 entries".
-func countEntries(n int) string {
-	if n == 1 {
-		return "1 entry"
-	}
-	return fmt.Sprintf("%d entries", n)
 }
 
 // listName normalises a list reference; a list is addressed by tag.
@@ -357,40 +369,29 @@ func templateSources(opts createOptions) ([]templatedSource, error) {
 // fetchTemplated fetches the templated images; each entry gets the platform
 // it was named for, as manifest-tool does.
 func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, templated []templatedSource, ignoreMissing bool) ([]*fetched, error) {
-	out := make([]*fetched, len(templated))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.DefaultJobs)
+	refs := make([]registry.Reference, len(templated))
 	for i, t := range templated {
-		g.Go(func() error { return fetchOneTemplated(gctx, dockerCLI, sess, t, ignoreMissing, &out[i]) })
+		refs[i] = t.ref
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	kept := out[:0]
-	for _, f := range out {
-		if f != nil {
-			kept = append(kept, f)
-		}
-	}
-	return kept, nil
-}
-
-// fetchOneTemplated fetches one templated image into *out; nil when it is
-// missing and ignoreMissing allows that.
-func fetchOneTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, t templatedSource, ignoreMissing bool, out **fetched) error {
-	f, err := fetchSource(ctx, sess, t.ref)
-	if errors.Is(err, registry.ErrNotFound) && ignoreMissing {
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
-		return nil
-	}
+	read, err := copy.FetchSourcesIfExist(ctx, sess, refs)
 	if err != nil {
-		return fmt.Errorf("--template for %s: %w", manifestlist.FormatPlatform(&t.platform), err)
+		return nil, fmt.Errorf("--template: %w", err)
 	}
-	if f.single == nil {
-		return fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
+	var out []*fetched
+	for i, f := range read {
+		t := templated[i]
+		switch {
+		case f == nil && ignoreMissing:
+			fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
+			continue
+		case f == nil:
+			return nil, fmt.Errorf("--template for %s: %s: %w", manifestlist.FormatPlatform(&t.platform), t.ref, registry.ErrNotFound)
+		case f.Single == nil:
+			return nil, fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
+		}
+		p := t.platform
+		f.Entries[0].Descriptor.Platform = &p
+		out = append(out, wrapSource(f))
 	}
-	p := t.platform
-	f.entries[0].Descriptor.Platform = &p
-	*out = f
-	return nil
+	return out, nil
 }
