@@ -165,7 +165,7 @@ func (s *archiveSource) resolveDocker(rest string) error {
 		return fmt.Errorf("%s: config %s: %w", s, item.Config, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(item.Layers) {
-		return fmt.Errorf("%s: manifest.json names %d layers, the config %d", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
+		return fmt.Errorf("%s: manifest.json and the config disagree on the number of layers (%d and %d)", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	m := manifest.Schema2{
 		SchemaVersion:     2,

@@ -70,7 +70,7 @@ func runVerify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) e
 		return cli.StatusError{StatusCode: exitDiffer, Status: termText(fmt.Sprintf("verify %s: %s", r.Reference, plural(len(r.Problems), "problem")))}
 	}
 	if opts.format == "table" {
-		fmt.Fprintf(dockerCLI.Err(), "%s: %d entries, no problem found\n", termText(r.Reference), r.Entries)
+		fmt.Fprintf(dockerCLI.Err(), "%s: %s, no problem found\n", termText(r.Reference), plural(r.Entries, "entry"))
 	}
 	return nil
 }
