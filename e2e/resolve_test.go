@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -148,4 +149,34 @@ func TestResolveDestCredsRejected(t *testing.T) {
 	if strings.Contains(r.Stderr, "docker login") || strings.Contains(r.Stderr, "wrong-password") {
 		t.Errorf("error suggests docker login or shows the password:\n%s", r.Stderr)
 	}
+}
+
+// TestResolveCreateFrom: create --from reads REF as inspect does: a draft
+// of that name is copied (with the note), docker://REF is the registry's
+// list, and a layout is refused by name, as it is as a SOURCE.
+func TestResolveCreateFrom(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	ref := reg.Ref(repo + ":v1")
+	e.mustMlist(t, "create", ref, reg.DigestRef(repo, list.Images[0].Digest))
+
+	r := e.mlist("create", "--from", ref, reg.Ref(repo+":copy"))
+	if mustSucceed(t, r, "create --from a draft"); !strings.Contains(r.Stderr, "is the local draft") {
+		t.Errorf("create --from %s: no note that it read the draft\n%s", ref, r.Stderr)
+	}
+	r = e.mlist("create", "--from", "docker://"+ref, reg.Ref(repo+":registry"))
+	if mustSucceed(t, r, "create --from docker://"); strings.Contains(r.Stderr, "draft") {
+		t.Errorf("create --from docker://: %s", r.Stderr)
+	}
+	for tag, want := range map[string]string{"copy": "", "registry": list.Digest} {
+		raw := e.mustMlist(t, "inspect", "--raw", reg.Ref(repo+":"+tag))
+		if d := sha256Of(raw); (want == "" && d == list.Digest) || (want != "" && d != want) {
+			t.Errorf("draft %s: digest %s; want the registry's %s: %v", tag, d, list.Digest, want != "")
+		}
+	}
+	layout := "oci:" + t.TempDir() + ":v1"
+	e.mlistFails(t, `^--from `+regexp.QuoteMeta(layout)+` is a local layout; .*--from takes a draft name, REF or docker://REF`, "create", "--from", layout, reg.Ref(repo+":x"))
+	e.mlistFails(t, `^create SOURCE "`+regexp.QuoteMeta(layout)+`" is a local OCI layout; create SOURCE reads a registry reference \(REF or docker://REF\)\n$`, "create", reg.Ref(repo+":y"), layout)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -33,7 +32,7 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Create a local draft of a manifest list",
 		Long: `Create a local draft of a manifest list from images and lists in registries.
 
-Each SOURCE is a tag or digest reference. A single image contributes one
+Each SOURCE is a tag or digest reference (docker://REF too). A single image contributes one
 entry, its platform read from the image config; a manifest list or OCI index
 contributes all of its entries, attestations included.
 
@@ -45,7 +44,9 @@ once.
 
 With --from, the draft is the list REF holds in its registry, with every
 entry (attestations included), platform, annotation and the list type; LIST
-defaults to REF. Pushed unchanged, it writes the same bytes and digest, for
+defaults to REF. REF is read as inspect reads it: a local draft of that name
+is copied (with a note on stderr), docker://REF is always the registry; a
+local layout is refused, since push reads a draft's entries from registries. Pushed unchanged, it writes the same bytes and digest, for
 every list the registry accepted (entries without a platform, Docker lists of
 OCI images).
 
@@ -83,7 +84,7 @@ platform contradicts it gets a WARNING line on stderr.`,
 	addPlatformFlag(flags, &opts.platforms, "With --template: the platforms to include")
 	flags.StringVar(&opts.template, "template", "", "Image reference template with OS, ARCH and VARIANT placeholders")
 	flags.BoolVar(&opts.ignoreMissing, "ignore-missing", false, "With --template: skip platforms whose image does not exist, with a warning")
-	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry")
+	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry (or from the draft REF)")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -320,78 +321,20 @@ func listName(s string) (string, error) {
 	return r.String(), nil
 }
 
+// parseReferences reads the SOURCEs through the one resolver: a draft's
+// entries are read from registries when it is pushed, so a SOURCE is a
+// registry reference (REF or docker://REF), and a layout is refused by name.
 func parseReferences(args []string) ([]registry.Reference, error) {
 	refs := make([]registry.Reference, 0, len(args))
 	for _, a := range args {
-		r, err := registry.ParseReference(a)
+		in, err := copy.Resolve(a, nil)
 		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, r)
+		if err := in.RegistryOnly("create SOURCE"); err != nil {
+			return nil, err
+		}
+		refs = append(refs, *in.Location.Registry)
 	}
 	return refs, nil
-}
-
-// templatedSource is one platform's image named by --template.
-type templatedSource struct {
-	ref      registry.Reference
-	platform imgspecv1.Platform
-}
-
-func templateSources(opts createOptions) ([]templatedSource, error) {
-	if (opts.template == "") != !opts.platforms.given() {
-		return nil, errors.New("--template and --platform go together")
-	}
-	if opts.template == "" {
-		if opts.ignoreMissing {
-			return nil, errors.New("--ignore-missing goes with --template")
-		}
-		return nil, nil
-	}
-	platforms, err := opts.platforms.platforms()
-	if err != nil {
-		return nil, err
-	}
-	if err := manifestlist.CheckTemplate(opts.template, platforms); err != nil {
-		return nil, err
-	}
-	out := make([]templatedSource, 0, len(platforms))
-	for _, p := range platforms {
-		r, err := registry.ParseReference(manifestlist.ExpandTemplate(opts.template, p))
-		if err != nil {
-			return nil, fmt.Errorf("--template %q for %s: %w", opts.template, manifestlist.FormatPlatform(&p), err)
-		}
-		out = append(out, templatedSource{ref: r, platform: p})
-	}
-	return out, nil
-}
-
-// fetchTemplated fetches the templated images; each entry gets the platform
-// it was named for, as manifest-tool does.
-func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, templated []templatedSource, ignoreMissing bool) ([]*fetched, error) {
-	refs := make([]registry.Reference, len(templated))
-	for i, t := range templated {
-		refs[i] = t.ref
-	}
-	read, err := copy.FetchSourcesIfExist(ctx, sess, refs)
-	if err != nil {
-		return nil, fmt.Errorf("--template: %w", err)
-	}
-	var out []*fetched
-	for i, f := range read {
-		t := templated[i]
-		switch {
-		case f == nil && ignoreMissing:
-			fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
-			continue
-		case f == nil:
-			return nil, fmt.Errorf("--template for %s: %s: %w", manifestlist.FormatPlatform(&t.platform), t.ref, registry.ErrNotFound)
-		case f.Single == nil:
-			return nil, fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
-		}
-		p := t.platform
-		f.Entries[0].Descriptor.Platform = &p
-		out = append(out, wrapSource(f))
-	}
-	return out, nil
 }
