@@ -73,9 +73,17 @@ func Open(ctx context.Context, in Input, r Readers, missingOK bool) (*Opened, er
 		o.at = Endpoint{Client: c, Repository: ref.Repository}
 		o.Raw, o.Digest, served = raw, desc.Digest, desc.MediaType
 	default:
+		// Errors name the input as registry errors name their reference;
+		// an archive's name themselves already.
+		named := func(err error) error {
+			if in.Location.Transport() == "oci" {
+				return fmt.Errorf("%s: %w", in, err)
+			}
+			return err
+		}
 		src, err := openSource(ctx, in.Location, r.SystemContext)
 		if err != nil {
-			return nil, err
+			return nil, named(err)
 		}
 		o.closeFn = src.close
 		d, err := src.resolve(ctx)
@@ -84,7 +92,7 @@ func Open(ctx context.Context, in Input, r Readers, missingOK bool) (*Opened, er
 		}
 		if err != nil {
 			src.close()
-			return nil, fmt.Errorf("%s: %w", in.Location, err)
+			return nil, named(err)
 		}
 		o.at, o.Digest = sourceHolder{src}, d
 	}

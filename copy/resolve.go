@@ -36,10 +36,14 @@ func (in Input) Source() string {
 // output says it shows the draft, and docker://NAME reads the registry.
 func (in Input) Shadows() bool { return in.Draft != nil }
 
-// String names the input: the draft's name, or the location.
+// String names the input: the draft's name, a registry reference
+// normalised, a layout as the user wrote it.
 func (in Input) String() string {
-	if in.Draft != nil {
+	switch {
+	case in.Draft != nil:
 		return in.Draft.Name
+	case in.Location.Registry == nil && in.Arg != "":
+		return in.Arg
 	}
 	return in.Location.String()
 }

@@ -173,7 +173,7 @@ func TestResolveCreateFrom(t *testing.T) {
 	for tag, want := range map[string]string{"copy": "", "registry": list.Digest} {
 		raw := e.mustMlist(t, "inspect", "--raw", reg.Ref(repo+":"+tag))
 		if d := sha256Of(raw); (want == "" && d == list.Digest) || (want != "" && d != want) {
-			t.Errorf("draft %s: digest %s; want the registry's %s: %v", tag, d, list.Digest, want != "")
+			t.Errorf("draft %s: digest %s, registry's %s: want the draft %s to hold what it was made from", tag, d, list.Digest, tag)
 		}
 	}
 	layout := "oci:" + t.TempDir() + ":v1"
