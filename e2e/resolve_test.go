@@ -180,3 +180,32 @@ func TestResolveCreateFrom(t *testing.T) {
 	e.mlistFails(t, `^--from `+regexp.QuoteMeta(layout)+` is a local layout; .*--from takes a draft name, REF or docker://REF`, "create", "--from", layout, reg.Ref(repo+":x"))
 	e.mlistFails(t, `^create SOURCE "`+regexp.QuoteMeta(layout)+`" is a local OCI layout; create SOURCE reads a registry reference \(REF or docker://REF\)\n$`, "create", reg.Ref(repo+":y"), layout)
 }
+
+// TestResolveDockerArchive: inspect reads a docker save archive as the
+// single image it holds, its platform from its config.
+func TestResolveDockerArchive(t *testing.T) {
+	e := newEnv(t)
+	file := filepath.Join(t.TempDir(), "saved.tar")
+	saved, err := harness.WriteDockerSave(file, "mlist-e2e/saved:1", "linux/arm64", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var view struct {
+		Source    string `json:"source"`
+		Manifests []struct {
+			Platform     string `json:"platform"`
+			ConfigDigest string `json:"configDigest"`
+			Layers       []any  `json:"layers"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal([]byte(e.mustMlist(t, "inspect", "-v", "--format", "json", "docker-archive:"+file)), &view); err != nil {
+		t.Fatal(err)
+	}
+	if view.Source != "docker-archive" || len(view.Manifests) != 1 || view.Manifests[0].Platform != "linux/arm64" ||
+		view.Manifests[0].ConfigDigest != saved.Config || len(view.Manifests[0].Layers) != 2 {
+		t.Errorf("inspect -v docker-archive: %+v, want one linux/arm64 image with config %s and 2 layers", view, saved.Config)
+	}
+	if out := e.mustMlist(t, "inspect", "--format", "table", "docker-archive:"+file); !strings.Contains(out, "\nlinux/arm64 ") {
+		t.Errorf("inspect table of a single image shows no platform:\n%s", out)
+	}
+}
