@@ -6,19 +6,26 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/docker/cli/templates"
 )
 
-// formatHelp is the --format help shared by every command that prints
-// data: what is formatted, then the accepted values.
-const formatHelp = `Format %s: "table", "json", or a Go template (e.g. '{{json .}}')`
-
 // formatNames are the named values of --format (besides a Go template),
-// for the check and the completion alike.
+// for the check, the help and the completion alike.
 var formatNames = []string{"table", "json"}
+
+// formatHelp is the --format help of every command that prints data, for
+// what is formatted: the accepted values.
+func formatHelp(what string) string {
+	quoted := make([]string, len(formatNames))
+	for i, n := range formatNames {
+		quoted[i] = strconv.Quote(n)
+	}
+	return fmt.Sprintf(`Format %s: %s, or a Go template (e.g. '{{json .}}')`, what, strings.Join(quoted, ", "))
+}
 
 // checkFormat accepts the values of --format every command takes: "" (the
 // command's default output), a name in formatNames, or a Go template that
