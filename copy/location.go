@@ -2,6 +2,8 @@ package copy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -41,6 +43,12 @@ func (l Location) Transport() string {
 		return "registry"
 	}
 	return l.Image.Transport().Name()
+}
+
+// LocalTransports are the prefixes (without the colon) of the local
+// locations ParseLocation reads, sorted.
+func LocalTransports() []string {
+	return slices.Sorted(maps.Keys(transports))
 }
 
 // transports are the local transports a location may name, by prefix.

@@ -179,6 +179,10 @@ func isDockerChild(mediaType string) bool {
 	return mediaType == manifest.DockerV2Schema2MediaType || mediaType == manifest.DockerV2ListMediaType
 }
 
+// ListTypes are the short names of the list types ParseListType accepts
+// (it also takes the full media types), for messages and completion.
+var ListTypes = []string{"docker", "oci"}
+
 // ParseListType maps the accepted spellings of a list type (--media-type,
 // a spec's format) to "", "docker" or "oci".
 func ParseListType(requested string) (string, error) {
@@ -190,7 +194,7 @@ func ParseListType(requested string) (string, error) {
 	case "oci", imgspecv1.MediaTypeImageIndex:
 		return "oci", nil
 	}
-	return "", fmt.Errorf("invalid media type %q: accepted: docker, oci", requested)
+	return "", fmt.Errorf("invalid media type %q: accepted: %s", requested, strings.Join(ListTypes, ", "))
 }
 
 // ListMediaType decides the media type of a list holding entries. requested

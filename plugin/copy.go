@@ -55,6 +55,7 @@ that one alone.`,
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeLocations,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			return formatWithDryRun(cmd, opts.dryRun)
 		},

@@ -55,9 +55,9 @@ platform contradicts it gets a WARNING line on stderr.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
-  docker mlist create registry.example.com/app:1.0 --platform linux/amd64,linux/arm64,linux/arm/v7 \
-      --template registry.example.com/app:1.0-OS-ARCH-VARIANT
-  docker mlist create --from registry.example.com/app:1.0`,
+  docker mlist create registry.example.com/app:1.1 --platform linux/amd64,linux/arm64,linux/arm/v7 \
+      --template registry.example.com/app:1.1-OS-ARCH-VARIANT
+  docker mlist create --from registry.example.com/app:latest registry.example.com/app:1.2`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.from != "" {
 				return cli.RequiresMaxArgs(1)(cmd, args)

@@ -100,13 +100,8 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
 		}
 	}
-	switch opts.match {
-	case "platform":
-		req.rules.Match = manifestlist.MatchPlatform
-	case "arch":
-		req.rules.Match = manifestlist.MatchArch
-	default:
-		return req, fmt.Errorf("invalid --match %q: accepted: platform, arch", opts.match)
+	if req.rules.Match, err = manifestlist.ParseMatchMode(opts.match); err != nil {
+		return req, err
 	}
 	if req.rules.Platforms, err = opts.platforms.platforms(); err != nil {
 		return req, err
