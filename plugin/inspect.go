@@ -118,27 +118,35 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 	if err != nil {
 		return fmt.Errorf("inspect %s: %w", in, err)
 	}
+	// People read sizes on a terminal; a script reading the table gets
+	// exact bytes, as JSON has them.
 	size := func(n int64) string { return fmt.Sprint(n) }
 	if dockerCLI.Out().IsTerminal() {
 		size = humanSize
 	}
 	return writeFormatted(dockerCLI.Out(), opts.format, view, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", termText(view.Name), termText(view.MediaType), termText(view.Digest.String()))
-		if opts.verbose {
-			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tCONFIG\tLAYERS")
-		} else {
-			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
-		}
-		for _, m := range view.Manifests {
-			p := termText(m.label)
-			d, mt := termText(m.Digest.String()), termText(m.MediaType)
-			if opts.verbose {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", p, d, mt, size(m.Size), termText(m.ConfigDigest.String()), len(m.Layers))
-			} else {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p, d, mt, size(m.Size))
-			}
-		}
+		writeInspectTable(w, view, opts.verbose, size)
 	})
+}
+
+// writeInspectTable is inspect's table: the list, then one row per entry
+// with its platform (an attestation's: whose it is) and size.
+func writeInspectTable(w io.Writer, view inspected, verbose bool, size func(int64) string) {
+	fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", termText(view.Name), termText(view.MediaType), termText(view.Digest.String()))
+	if verbose {
+		fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tCONFIG\tLAYERS")
+	} else {
+		fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
+	}
+	for _, m := range view.Manifests {
+		p := termText(m.label)
+		d, mt := termText(m.Digest.String()), termText(m.MediaType)
+		if verbose {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", p, d, mt, size(m.Size), termText(m.ConfigDigest.String()), len(m.Layers))
+		} else {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p, d, mt, size(m.Size))
+		}
+	}
 }
 
 // inspectView is the structured form; verbose adds each entry's config and
