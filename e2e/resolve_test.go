@@ -124,12 +124,19 @@ func TestResolveDraftShadow(t *testing.T) {
 	}
 }
 
-// TestResolveMergeRefusesLayout: merge reads SOURCE from a registry; a
-// layout is refused by name, before anything is read or written.
+// TestResolveMergeRefusesLayout: merge reads SOURCE from a registry,
+// docker://REF included; a layout is refused by name, before anything is
+// read or written.
 func TestResolveMergeRefusesLayout(t *testing.T) {
 	reg := plainRegistry(t)
 	e := newEnv(t)
 	repo := testRepo(t, "app")
+	pushCopySource(t, reg, repo, "src", harness.ImageOptions{}, harness.ListOptions{}, "linux/arm64")
+	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64")
+	out := e.mustMlist(t, "merge", "--dry-run", "docker://"+reg.Ref(repo+":src"), reg.Ref(repo+":v1"))
+	if !strings.Contains(out, "linux/arm64") || !strings.Contains(out, "linux/amd64") {
+		t.Errorf("merge --dry-run docker://SRC: plan without both platforms:\n%s", out)
+	}
 	mark := reg.Mark()
 	e.mlistFails(t, `^merge SOURCE "oci:[^"]+" is a local OCI layout; merge SOURCE reads a registry reference \(REF or docker://REF\)\n$`,
 		"merge", "oci:"+t.TempDir()+":v1", reg.Ref(repo+":v1"))
