@@ -124,10 +124,10 @@ func TestResolveDraftShadow(t *testing.T) {
 	}
 }
 
-// TestResolveMergeRefusesLayout: merge reads SOURCE from a registry,
+// TestResolveMergeSource: merge reads SOURCE from a registry,
 // docker://REF included; a layout is refused by name, before anything is
 // read or written.
-func TestResolveMergeRefusesLayout(t *testing.T) {
+func TestResolveMergeSource(t *testing.T) {
 	reg := plainRegistry(t)
 	e := newEnv(t)
 	repo := testRepo(t, "app")
