@@ -59,8 +59,8 @@ order of the entries.
 A and B are each a local draft when one has that name (with a note on
 stderr), otherwise a registry reference; docker://REF always means the
 registry, oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF]
-a local layout. With one argument, A is a draft and the diff goes from what its tag holds in the registry now to the
-draft: what pushing it would change.
+a local layout. With one argument, A is a draft and the diff goes from what
+its tag holds in the registry now to the draft: what pushing it would change.
 
 Exit status: 0 when the lists are equal, 1 when they differ, 2 on error.`,
 		Example: `  docker mlist diff registry.example.com/app:1.0
