@@ -81,13 +81,13 @@ func (s *layoutReferrers) index(ctx context.Context) (map[string]imgspecv1.Descr
 		if err := checkManifest(s.loc.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: raw}); err != nil {
 			return nil, err
 		}
-		var m imgspecv1.Manifest
-		if json.Unmarshal(raw, &m) != nil || m.Subject == nil {
+		m, err := manifestlist.Parse(raw, d.MediaType)
+		if err != nil || m.Subject == nil {
 			continue
 		}
 		if d.ArtifactType == "" {
 			d.ArtifactType = m.ArtifactType
-			if d.ArtifactType == "" {
+			if d.ArtifactType == "" && m.Config != nil {
 				d.ArtifactType = m.Config.MediaType
 			}
 		}

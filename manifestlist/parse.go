@@ -106,6 +106,10 @@ type Parsed struct {
 	Foreign []ForeignLayer
 	// Subject is what the manifest refers to (OCI 1.1), if anything.
 	Subject *imgspecv1.Descriptor
+	// ArtifactType and Annotations are the manifest's own, an image's or a
+	// list's; Docker manifests have neither.
+	ArtifactType string
+	Annotations  map[string]string
 }
 
 // ForeignLayer is a layer that lives outside the registry, at its
@@ -125,7 +129,7 @@ func Parse(raw []byte, mediaType string) (Parsed, error) {
 		if err != nil {
 			return Parsed{}, err
 		}
-		return Parsed{Kind: KindList, MediaType: mediaType, List: l, Subject: l.Subject}, nil
+		return Parsed{Kind: KindList, MediaType: mediaType, List: l, Subject: l.Subject, ArtifactType: l.ArtifactType, Annotations: l.Annotations}, nil
 	case isSchema1(mediaType):
 		return Parsed{}, fmt.Errorf("schema 1 manifests (%s) are not supported", mediaType)
 	case mediaType == "":
@@ -139,10 +143,12 @@ func Parse(raw []byte, mediaType string) (Parsed, error) {
 			mediaType, manifest.DockerV2Schema2MediaType, imgspecv1.MediaTypeImageManifest)
 	}
 	var m struct {
-		Config    *imgspecv1.Descriptor  `json:"config"`
-		Layers    []imgspecv1.Descriptor `json:"layers"`
-		Manifests json.RawMessage        `json:"manifests"`
-		Subject   *imgspecv1.Descriptor  `json:"subject"`
+		Config       *imgspecv1.Descriptor  `json:"config"`
+		Layers       []imgspecv1.Descriptor `json:"layers"`
+		Manifests    json.RawMessage        `json:"manifests"`
+		Subject      *imgspecv1.Descriptor  `json:"subject"`
+		ArtifactType string                 `json:"artifactType"`
+		Annotations  map[string]string      `json:"annotations"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return Parsed{}, fmt.Errorf("parse manifest: %w", err)
@@ -150,7 +156,7 @@ func Parse(raw []byte, mediaType string) (Parsed, error) {
 	if m.Manifests != nil {
 		return Parsed{}, fmt.Errorf("parse manifest: it has entries (a list) but its media type is %q", mediaType)
 	}
-	p := Parsed{Kind: KindImage, MediaType: mediaType, Config: m.Config, Subject: m.Subject}
+	p := Parsed{Kind: KindImage, MediaType: mediaType, Config: m.Config, Subject: m.Subject, ArtifactType: m.ArtifactType, Annotations: m.Annotations}
 	all := make([]imgspecv1.Descriptor, 0, len(m.Layers)+1)
 	if m.Config != nil {
 		p.Blobs = append(p.Blobs, *m.Config)

@@ -126,6 +126,28 @@ func TestParseForeign(t *testing.T) {
 	}
 }
 
+// TestParseArtifact checks what a referrer is made of: its subject, its
+// artifactType and annotations, for an image manifest and an index alike.
+func TestParseArtifact(t *testing.T) {
+	const subject = `"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6","size":2}`
+	for name, raw := range map[string]string{
+		"image": `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x.sbom","annotations":{"k":"v"},` +
+			`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[],` + subject + `}`,
+		"index": `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","artifactType":"application/x.sbom","annotations":{"k":"v"},"manifests":[],` + subject + `}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := Parse([]byte(raw), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.ArtifactType != "application/x.sbom" || p.Annotations["k"] != "v" || p.Subject == nil ||
+				p.Subject.Digest != "sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6" {
+				t.Errorf("artifactType %q, annotations %v, subject %v", p.ArtifactType, p.Annotations, p.Subject)
+			}
+		})
+	}
+}
+
 // TestParseBlobs checks the blobs Parse says an image needs in its
 // repository: config first, then layers, foreign layers apart.
 func TestParseBlobs(t *testing.T) {
