@@ -43,7 +43,7 @@ func ReadList(ctx context.Context, c *registry.Client, ref registry.Reference) (
 	if err != nil {
 		return nil, err
 	}
-	mt := ManifestMediaType(raw, desc.MediaType)
+	mt := manifestlist.MediaTypeOf(raw, desc.MediaType)
 	r := &ListRead{Ref: ref, Raw: raw, Digest: desc.Digest, MediaType: mt}
 	if strings.HasPrefix(mt, "application/vnd.docker.distribution.manifest.v1") {
 		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", ref)
@@ -191,30 +191,4 @@ func ImageEntry(ctx context.Context, c *registry.Client, ref registry.Reference,
 		}
 	}
 	return manifestlist.Entry{Source: ref.String(), Descriptor: d, Raw: raw, Config: config}, nil
-}
-
-// ManifestMediaType is what raw is: its own mediaType field, trusted over
-// the Content-Type served, which some registries get wrong for OCI content;
-// lacking one, the shape (schemaVersion 1, manifests, config) decides; served
-// is the last resort.
-func ManifestMediaType(raw []byte, served string) string {
-	var m struct {
-		MediaType     string          `json:"mediaType"`
-		SchemaVersion int             `json:"schemaVersion"`
-		Manifests     json.RawMessage `json:"manifests"`
-		Config        json.RawMessage `json:"config"`
-	}
-	if json.Unmarshal(raw, &m) == nil {
-		switch {
-		case m.MediaType != "":
-			return m.MediaType
-		case m.SchemaVersion == 1:
-			return "application/vnd.docker.distribution.manifest.v1+json"
-		case m.Manifests != nil:
-			return imgspecv1.MediaTypeImageIndex
-		case m.Config != nil:
-			return imgspecv1.MediaTypeImageManifest
-		}
-	}
-	return served
 }

@@ -168,7 +168,7 @@ func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Refere
 		return nil, err
 	}
 	subj := &subject{raw: raw, sess: sess}
-	if mt := copy.ManifestMediaType(raw, desc.MediaType); manifestlist.IsList(mt) {
+	if mt := manifestlist.MediaTypeOf(raw, desc.MediaType); manifestlist.IsList(mt) {
 		if subj.list, err = manifestlist.ParseList(raw, mt); err != nil {
 			return nil, fmt.Errorf("inspect %s: %w", ref, err)
 		}
@@ -182,7 +182,7 @@ func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Refere
 // view is the structured form; verbose adds each entry's config and layers,
 // reading a registry list's entries (concurrently) only then.
 func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool) (inspected, error) {
-	v := inspected{Name: ref.String(), Digest: digest.FromBytes(s.raw), Size: int64(len(s.raw)), MediaType: copy.ManifestMediaType(s.raw, "")}
+	v := inspected{Name: ref.String(), Digest: digest.FromBytes(s.raw), Size: int64(len(s.raw)), MediaType: manifestlist.MediaTypeOf(s.raw, "")}
 	descs := make([]imgspecv1.Descriptor, 0, len(s.entries))
 	if s.list != nil {
 		v.Annotations = s.list.Annotations
@@ -210,7 +210,7 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, label: labels[i]}
 		if i < len(entries) {
 			ie.Ref = entries[i].Source
-			if p, err := copy.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == copy.KindImage {
+			if p, err := manifestlist.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == manifestlist.KindImage {
 				layers := p.Blobs
 				if p.Config != nil {
 					ie.ConfigDigest = p.Config.Digest
