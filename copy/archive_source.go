@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -105,10 +106,7 @@ func (s *archiveSource) resolveOCI(image string) error {
 	if err != nil {
 		return err
 	}
-	s.top, s.topType, s.topD = raw, pick.MediaType, pick.Digest
-	if s.topType == "" {
-		s.topType = manifest.GuessMIMEType(raw)
-	}
+	s.top, s.topType, s.topD = raw, manifestlist.MediaTypeOf(raw, pick.MediaType), pick.Digest
 	return nil
 }
 
@@ -234,7 +232,7 @@ func (s *archiveSource) manifest(_ context.Context, d digest.Digest) ([]byte, st
 	if err != nil {
 		return nil, "", err
 	}
-	return raw, manifest.GuessMIMEType(raw), nil
+	return raw, manifestlist.MediaTypeOf(raw, ""), nil
 }
 
 // readBlob reads a manifest from the layout's blobs.

@@ -144,7 +144,7 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 			return nil, errors.New("lists nested too deep")
 		}
 		out := n
-		if n.parsed.Kind == KindImage {
+		if n.parsed.Kind == manifestlist.KindImage {
 			if n.desc != nil && manifestlist.IsAttestation(*n.desc) {
 				done[n] = n
 				return n, nil
@@ -223,7 +223,7 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 
 // rewritten is n with new bytes.
 func (e *engine) rewritten(n *node, raw []byte, mt string) *node {
-	p, _ := Parse(raw, mt)
+	p, _ := manifestlist.Parse(raw, mt)
 	from := n.Digest
 	if n.from != "" {
 		from = n.from

@@ -96,7 +96,7 @@ func Open(ctx context.Context, in Input, r Readers, missingOK bool) (*Opened, er
 		}
 		o.at, o.Digest = sourceHolder{src}, d
 	}
-	o.MediaType = ManifestMediaType(o.Raw, served)
+	o.MediaType = manifestlist.MediaTypeOf(o.Raw, served)
 	if manifestlist.IsList(o.MediaType) {
 		var err error
 		if o.List, err = manifestlist.ParseList(o.Raw, o.MediaType); err != nil {

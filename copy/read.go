@@ -54,7 +54,7 @@ func ReadList(ctx context.Context, c *registry.Client, ref registry.Reference) (
 // readList makes a ListRead of the manifest raw (of digest d, served as
 // served) that name names, read from at, where a single image's config is.
 func readList(ctx context.Context, at holder, name string, raw []byte, served string, d digest.Digest) (*ListRead, error) {
-	mt := ManifestMediaType(raw, served)
+	mt := manifestlist.MediaTypeOf(raw, served)
 	r := &ListRead{Raw: raw, Digest: d, MediaType: mt}
 	if strings.HasPrefix(mt, "application/vnd.docker.distribution.manifest.v1") {
 		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", name)
@@ -223,30 +223,4 @@ func imageEntry(ctx context.Context, at holder, name string, raw []byte, mt stri
 		}
 	}
 	return manifestlist.Entry{Source: name, Descriptor: d, Raw: raw, Config: config}, nil
-}
-
-// ManifestMediaType is what raw is: its own mediaType field, trusted over
-// the Content-Type served, which some registries get wrong for OCI content;
-// lacking one, the shape (schemaVersion 1, manifests, config) decides; served
-// is the last resort.
-func ManifestMediaType(raw []byte, served string) string {
-	var m struct {
-		MediaType     string          `json:"mediaType"`
-		SchemaVersion int             `json:"schemaVersion"`
-		Manifests     json.RawMessage `json:"manifests"`
-		Config        json.RawMessage `json:"config"`
-	}
-	if json.Unmarshal(raw, &m) == nil {
-		switch {
-		case m.MediaType != "":
-			return m.MediaType
-		case m.SchemaVersion == 1:
-			return "application/vnd.docker.distribution.manifest.v1+json"
-		case m.Manifests != nil:
-			return imgspecv1.MediaTypeImageIndex
-		case m.Config != nil:
-			return imgspecv1.MediaTypeImageManifest
-		}
-	}
-	return served
 }

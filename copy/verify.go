@@ -97,7 +97,7 @@ func Verify(ctx context.Context, ep Endpoint, ref string, opts VerifyOptions) (*
 // verifyList checks the list raw (of digest d, served as served), which
 // name names, whose entries are in at.
 func verifyList(ctx context.Context, at holder, name string, raw []byte, served string, d digest.Digest, opts VerifyOptions) (*Report, error) {
-	l, err := manifestlist.ParseList(raw, listMediaType(raw, served))
+	l, err := manifestlist.ParseList(raw, served)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -156,23 +156,6 @@ func refSeparator(ref string) string {
 		return "@"
 	}
 	return ":"
-}
-
-// listMediaType trusts a list's own mediaType field over the Content-Type.
-func listMediaType(raw []byte, served string) string {
-	var m struct {
-		MediaType string          `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if json.Unmarshal(raw, &m) == nil {
-		if m.MediaType != "" {
-			return m.MediaType
-		}
-		if m.Manifests != nil {
-			return imgspecv1.MediaTypeImageIndex
-		}
-	}
-	return served
 }
 
 // verifyItem is one entry and where it must be.
@@ -292,43 +275,42 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *
 	if int64(len(raw)) != d.Size {
 		out = append(out, problem(ProblemSize, "the descriptor says %d bytes, the manifest has %d", d.Size, len(raw)))
 	}
-	var m struct {
-		Config    *imgspecv1.Descriptor  `json:"config"`
-		Layers    []imgspecv1.Descriptor `json:"layers"`
-		Manifests json.RawMessage        `json:"manifests"`
+	p, err := manifestlist.Parse(raw, d.MediaType)
+	if err != nil {
+		if jerr := json.Unmarshal(raw, new(any)); jerr != nil {
+			return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", jerr)), nil
+		}
+		return out, nil // a kind verify does not look into
 	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", err)), nil
-	}
-	if m.Manifests != nil && opts.Deep {
+	if p.Kind == manifestlist.KindList {
+		if !opts.Deep {
+			return out, nil
+		}
 		ps, err := verifyNested(ctx, it, raw, opts, reads)
 		return append(out, ps...), err
 	}
-	if m.Config == nil {
-		return out, nil // a nested list without --deep, or an unknown kind
+	if p.Config == nil {
+		return out, nil
 	}
-	if isImageConfigType(m.Config.MediaType) && !manifestlist.IsAttestation(d) {
-		cfg, err := reads.config(ctx, it.at, m.Config.Digest)
+	layers := p.Blobs // the config first, foreign layers apart
+	if isImageConfigType(p.Config.MediaType) && !manifestlist.IsAttestation(d) {
+		layers = layers[1:]
+		cfg, err := reads.config(ctx, it.at, p.Config.Digest)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
-			out = append(out, problem(ProblemMissing, "config %s not in %s", m.Config.Digest, it.at))
+			out = append(out, problem(ProblemMissing, "config %s not in %s", p.Config.Digest, it.at))
 		case err != nil:
 			return nil, err
 		default:
-			if p := platformProblem(d.Platform, cfg); p != "" {
-				out = append(out, problem(ProblemPlatform, "%s", p))
+			if msg := platformProblem(d.Platform, cfg); msg != "" {
+				out = append(out, problem(ProblemPlatform, "%s", msg))
 			}
 		}
-	} else if opts.Deep {
-		m.Layers = append([]imgspecv1.Descriptor{*m.Config}, m.Layers...)
 	}
 	if !opts.Deep {
 		return out, nil
 	}
-	for _, b := range m.Layers {
-		if len(b.URLs) > 0 {
-			continue // foreign layers live outside the registry
-		}
+	for _, b := range layers {
 		ok, err := reads.blobExists(ctx, it.at, b.Digest)
 		if err != nil {
 			return nil, err
@@ -353,7 +335,7 @@ func verifyNested(ctx context.Context, it verifyItem, raw []byte, opts VerifyOpt
 		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
 			Message: fmt.Sprintf("nested list %s: lists nested more than %d deep", it.desc.Digest, nestedDepth)}}, nil
 	}
-	l, err := manifestlist.ParseList(raw, listMediaType(raw, ""))
+	l, err := manifestlist.ParseList(raw, "")
 	if err != nil {
 		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
 			Message: fmt.Sprintf("nested list %s: %v", it.desc.Digest, err)}}, nil

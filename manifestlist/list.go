@@ -30,13 +30,15 @@ func IsList(mediaType string) bool {
 	return mediaType == manifest.DockerV2ListMediaType || mediaType == imgspecv1.MediaTypeImageIndex
 }
 
-// ParseList parses a Docker manifest list or OCI index. An empty mediaType is
-// guessed from the bytes. Docker platform "features" are dropped, since the
-// OCI platform has no such field.
+// ParseList parses a Docker manifest list or OCI index, whose type
+// MediaTypeOf(raw, mediaType) decides. Docker platform "features" are
+// dropped, since the OCI platform has no such field.
 func ParseList(raw []byte, mediaType string) (*List, error) {
-	if mediaType == "" {
-		mediaType = manifest.GuessMIMEType(raw)
-	}
+	return parseList(raw, MediaTypeOf(raw, mediaType))
+}
+
+// parseList parses raw as mediaType, which MediaTypeOf gave.
+func parseList(raw []byte, mediaType string) (*List, error) {
 	switch mediaType {
 	case manifest.DockerV2ListMediaType:
 		s2, err := manifest.Schema2ListFromManifest(raw)

@@ -178,7 +178,7 @@ func inspectView(ctx context.Context, o *copy.Opened, verbose bool) (inspected, 
 			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, label: labels[i]}
 		if i < len(entries) {
 			ie.Ref = entries[i].Source
-			if p, err := copy.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == copy.KindImage {
+			if p, err := manifestlist.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == manifestlist.KindImage {
 				layers := p.Blobs
 				if p.Config != nil {
 					ie.ConfigDigest = p.Config.Digest
