@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
@@ -162,7 +163,7 @@ func (s *archiveSource) resolveDocker(rest string) error {
 		return fmt.Errorf("%s: config %s: %w", s, item.Config, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(item.Layers) {
-		return fmt.Errorf("%s: manifest.json names %d layers, the config %d", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
+		return fmt.Errorf("%s: manifest.json and the config disagree on the number of layers (%d and %d)", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	m := manifest.Schema2{
 		SchemaVersion:     2,
@@ -263,7 +264,7 @@ func (s *archiveSource) openBlob(_ context.Context, b registry.Descriptor, off i
 	}
 	l, ok := s.layers[b.Digest]
 	if !ok {
-		return nil, 0, 0, fmt.Errorf("%s has no blob %s", s, b.Digest)
+		return nil, 0, 0, fmt.Errorf("%s has no blob %s: %w", s, b.Digest, fs.ErrNotExist)
 	}
 	r, size, err := s.tar.open(l.name, -1, 0)
 	if err != nil {

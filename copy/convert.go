@@ -305,7 +305,7 @@ func (e *engine) refuseSigned(ctx context.Context, done map[*node]*node) error {
 			return fmt.Errorf("--media-type changes digests, and the referrers of %s could not be read: %w", n.Digest, err)
 		}
 		if len(refs) > 0 {
-			return refuse(n, fmt.Sprintf("%d referrers (signatures, attestations, SBOMs; artifact type %s)", len(refs), refs[0].ArtifactType))
+			return refuse(n, fmt.Sprintf("referrers (%d: signatures, attestations, SBOMs; artifact type %s)", len(refs), refs[0].ArtifactType))
 		}
 	}
 	return nil

@@ -63,6 +63,9 @@ type Report struct {
 	Digest    digest.Digest `json:"digest,omitempty"`
 	MediaType string        `json:"mediaType"`
 	Entries   int           `json:"entries"`
+	// Source says what was verified: "draft", "registry", "oci",
+	// "oci-archive" or "docker-archive".
+	Source string `json:"source"`
 	// Deep says whether layers were checked.
 	Deep     bool      `json:"deep"`
 	Problems []Problem `json:"problems"`
@@ -84,15 +87,25 @@ func Verify(ctx context.Context, ep Endpoint, ref string, opts VerifyOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	l, err := manifestlist.ParseList(raw, desc.MediaType)
+	r, err := verifyList(ctx, ep, ep.String()+refSeparator(ref)+ref, raw, desc.MediaType, desc.Digest, opts)
+	if err == nil {
+		r.Source = "registry"
+	}
+	return r, err
+}
+
+// verifyList checks the list raw (of digest d, served as served), which
+// name names, whose entries are in at.
+func verifyList(ctx context.Context, at holder, name string, raw []byte, served string, d digest.Digest, opts VerifyOptions) (*Report, error) {
+	l, err := manifestlist.ParseList(raw, served)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ep, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	items := make([]verifyItem, len(l.Manifests))
 	for i, m := range l.Manifests {
-		items[i] = verifyItem{desc: m, at: ep}
+		items[i] = verifyItem{desc: m, at: at}
 	}
-	r := &Report{Reference: ep.String() + refSeparator(ref) + ref, Digest: desc.Digest, MediaType: l.MediaType, Deep: opts.Deep}
+	r := &Report{Reference: name, Digest: d, MediaType: l.MediaType, Deep: opts.Deep}
 	return r, verifyItems(ctx, r, l, items, opts)
 }
 
@@ -113,11 +126,29 @@ func VerifyDraft(ctx context.Context, d *manifestlist.Draft, endpoint func(sourc
 		}
 		items[i] = verifyItem{desc: e.Descriptor, raw: e.Raw, at: ep, draft: true}
 	}
-	r := &Report{Reference: d.Name, MediaType: l.MediaType, Deep: opts.Deep}
+	r := &Report{Reference: d.Name, MediaType: l.MediaType, Deep: opts.Deep, Source: "draft"}
 	if raw, _, err := d.Build(); err == nil {
 		r.Digest = digest.FromBytes(raw)
 	}
 	return r, verifyItems(ctx, r, l, items, opts)
+}
+
+// verifyDraft is VerifyDraft reading each entry's repository through sess,
+// one token for all of them.
+func verifyDraft(ctx context.Context, d *manifestlist.Draft, sess *registry.Session, opts VerifyOptions) (*Report, error) {
+	for _, e := range d.Entries {
+		if src, err := registry.ParseReference(e.Source); err == nil {
+			sess.Want(src.Host, src.Repository, "pull")
+		}
+	}
+	return VerifyDraft(ctx, d, func(source string) (Endpoint, error) {
+		src, err := registry.ParseReference(source)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		c, err := sess.Client(ctx, src.Host)
+		return Endpoint{Client: c, Repository: src.Repository}, err
+	}, opts)
 }
 
 func refSeparator(ref string) string {
@@ -132,7 +163,7 @@ type verifyItem struct {
 	desc imgspecv1.Descriptor
 	// raw is the manifest a draft holds; nil means read it from at.
 	raw   []byte
-	at    Endpoint
+	at    holder
 	draft bool
 	// within names the nested lists above the entry, outermost first, for
 	// messages about an entry of a nested list.
@@ -200,58 +231,6 @@ func orNone(d digest.Digest) string {
 		return "no image"
 	}
 	return d.String()
-}
-
-// verifyReads are the requests of one verify, each made once per
-// repository and digest however often a list repeats an entry or a blob.
-// Every request of the verify, at any depth of nesting, takes a slot of
-// one limit, held only while it runs.
-type verifyReads struct {
-	manifests, configs flights[verifyKey, []byte]
-	blobs              flights[verifyKey, bool]
-	slots              limiter
-}
-
-type verifyKey struct {
-	at string
-	d  digest.Digest
-}
-
-func newVerifyReads() *verifyReads {
-	return &verifyReads{slots: make(limiter, SmallJobs)}
-}
-
-func (r *verifyReads) manifest(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
-	return r.manifests.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
-		var raw []byte
-		err := r.slots.do(ctx, func() (err error) {
-			raw, _, err = at.Client.GetManifest(ctx, at.Repository, d.String())
-			return err
-		})
-		return raw, err
-	})
-}
-
-func (r *verifyReads) config(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
-	return r.configs.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
-		var b []byte
-		err := r.slots.do(ctx, func() (err error) {
-			b, err = at.Client.ReadBlob(ctx, at.Repository, d, 4<<20)
-			return err
-		})
-		return b, err
-	})
-}
-
-func (r *verifyReads) blobExists(ctx context.Context, at Endpoint, d digest.Digest) (bool, error) {
-	return r.blobs.do(ctx, verifyKey{at.String(), d}, func() (bool, error) {
-		var ok bool
-		err := r.slots.do(ctx, func() (err error) {
-			ok, err = at.Client.BlobExists(ctx, at.Repository, d)
-			return err
-		})
-		return ok, err
-	})
 }
 
 // verifyEntry checks one entry: its bytes, its presence, its config and,

@@ -77,10 +77,12 @@ that one alone.`,
 }
 
 func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error {
-	src, err := copy.ParseLocation(opts.source)
+	// Drafts are not copied: push writes them.
+	in, err := copy.Resolve(opts.source, nil)
 	if err != nil {
 		return err
 	}
+	src := in.Location
 	dst, err := copy.ParseLocation(opts.destination)
 	if err != nil {
 		return err

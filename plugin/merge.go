@@ -75,9 +75,16 @@ type mergeRequest struct {
 func parseMerge(opts mergeOptions) (mergeRequest, error) {
 	var req mergeRequest
 	var err error
-	if req.src, err = registry.ParseReference(opts.source); err != nil {
+	// SOURCE goes through the one resolver; merge's transfer reads
+	// registries only, so a layout is refused by name.
+	in, err := copy.Resolve(opts.source, nil)
+	if err != nil {
 		return req, err
 	}
+	if err := in.RegistryOnly("merge SOURCE"); err != nil {
+		return req, err
+	}
+	req.src = *in.Location.Registry
 	if req.dst, err = registry.ParseReference(opts.destination); err != nil {
 		return req, err
 	}
