@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -103,10 +105,7 @@ func (s *archiveSource) resolveOCI(image string) error {
 	if err != nil {
 		return err
 	}
-	s.top, s.topType, s.topD = raw, pick.MediaType, pick.Digest
-	if s.topType == "" {
-		s.topType = manifest.GuessMIMEType(raw)
-	}
+	s.top, s.topType, s.topD = raw, manifestlist.MediaTypeOf(raw, pick.MediaType), pick.Digest
 	return nil
 }
 
@@ -163,7 +162,7 @@ func (s *archiveSource) resolveDocker(rest string) error {
 		return fmt.Errorf("%s: config %s: %w", s, item.Config, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(item.Layers) {
-		return fmt.Errorf("%s: manifest.json names %d layers, the config %d", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
+		return fmt.Errorf("%s: manifest.json and the config disagree on the number of layers (%d and %d)", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	m := manifest.Schema2{
 		SchemaVersion:     2,
@@ -232,7 +231,7 @@ func (s *archiveSource) manifest(_ context.Context, d digest.Digest) ([]byte, st
 	if err != nil {
 		return nil, "", err
 	}
-	return raw, manifest.GuessMIMEType(raw), nil
+	return raw, manifestlist.MediaTypeOf(raw, ""), nil
 }
 
 // readBlob reads a manifest from the layout's blobs.
@@ -257,7 +256,7 @@ func (s *archiveSource) openBlob(_ context.Context, b registry.Descriptor) (io.R
 	}
 	l, ok := s.layers[b.Digest]
 	if !ok {
-		return nil, 0, fmt.Errorf("%s has no blob %s", s, b.Digest)
+		return nil, 0, fmt.Errorf("%s has no blob %s: %w", s, b.Digest, fs.ErrNotExist)
 	}
 	r, size, err := s.tar.open(l.name, -1)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -169,7 +170,7 @@ func (a *tarArchive) lookup(name string) (tarEntry, bool) {
 func (a *tarArchive) open(name string, want int64) (io.ReadCloser, int64, error) {
 	e, ok := a.lookup(name)
 	if !ok {
-		return nil, 0, fmt.Errorf("%s has no file %s", a.name, name)
+		return nil, 0, noFileError{a.name, name}
 	}
 	if want >= 0 && e.size != want {
 		return nil, 0, fmt.Errorf("%s: %s holds %d bytes, the manifest says %d", a.name, name, e.size, want)
@@ -197,7 +198,7 @@ func (a *tarArchive) open(name string, want int64) (io.ReadCloser, int64, error)
 func (a *tarArchive) readAll(name string, want, limit int64) ([]byte, error) {
 	e, ok := a.lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("%s has no file %s", a.name, name)
+		return nil, noFileError{a.name, name}
 	}
 	if e.size > limit {
 		return nil, fmt.Errorf("%s: %s is %d bytes, more than the %d read for it", a.name, name, e.size, limit)
@@ -211,6 +212,13 @@ func (a *tarArchive) readAll(name string, want, limit int64) ([]byte, error) {
 }
 
 func (a *tarArchive) close() { a.f.Close() }
+
+// noFileError is an entry the archive lacks: a missing file, as a layout's
+// would be, so that readers tell missing from broken one way.
+type noFileError struct{ archive, name string }
+
+func (e noFileError) Error() string        { return e.archive + " has no file " + e.name }
+func (e noFileError) Is(target error) bool { return target == fs.ErrNotExist }
 
 // readCloser is a reader with what ends it.
 type readCloser struct {

@@ -75,7 +75,7 @@ func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *En
 	if regDst != nil {
 		p.Tag = dst.Ref
 	}
-	if root.parsed.Kind == KindList {
+	if root.parsed.Kind == manifestlist.KindList {
 		p.Entries = len(root.parsed.List.Manifests)
 	}
 	manifests, blobs := needed(e.fetchForeign, root)

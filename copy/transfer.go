@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
@@ -138,7 +139,7 @@ func (e *engine) transferAll(ctx context.Context, dst Endpoint, items []transfer
 				return err
 			}
 			if n.MediaType == "" {
-				n.MediaType = ManifestMediaType(raw, mt)
+				n.MediaType = manifestlist.MediaTypeOf(raw, mt)
 			}
 			n.Raw = raw
 		}

@@ -47,9 +47,9 @@ live in any registry. Extra tags are written after the list.
 
 --dry-run prints what would be mounted, copied, put and tagged, per entry,
 with estimates of requests and bytes, and writes nothing (it only reads).`,
-		Example: `  digest=$(docker mlist push --purge registry.example.com/app:1.0)
-  docker mlist push --spec release.yaml
-  docker mlist push --dry-run registry.example.com/app:1.0`,
+		Example: `  docker mlist push --dry-run registry.example.com/app:1.0
+  digest=$(docker mlist push --purge registry.example.com/app:1.0)
+  docker mlist push --spec release.yaml`,
 		Args:                  cli.RequiresMaxArgs(1),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeDrafts,

@@ -11,6 +11,7 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli/command"
 	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -159,8 +160,8 @@ func planStep(ctx context.Context, c *registry.Client, target registry.Reference
 	} else if !errors.Is(err, registry.ErrNotFound) {
 		return err
 	}
-	var blobs []registry.Descriptor
-	if p, err := copy.Parse(e.Raw, e.Descriptor.MediaType); err == nil && p.Kind == copy.KindImage {
+	var blobs []imgspecv1.Descriptor
+	if p, err := manifestlist.Parse(e.Raw, e.Descriptor.MediaType); err == nil && p.Kind == manifestlist.KindImage {
 		blobs = p.Blobs
 	}
 	st.Blobs = len(blobs)

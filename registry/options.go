@@ -12,6 +12,15 @@ type Credentials struct {
 	Password      string
 	IdentityToken string // an OAuth refresh token, from `docker login` to registries that issue one
 	RegistryToken string // a bearer token used as-is
+	// From says where they came from ("--dest-creds", "the credsStore
+	// desktop in config.json"), for the error when the registry rejects
+	// them; it is never sent.
+	From string
+}
+
+// presented reports whether the credentials are any to present.
+func (c Credentials) presented() bool {
+	return c.Username != "" || c.IdentityToken != "" || c.RegistryToken != ""
 }
 
 // Options say how to reach one registry.
