@@ -164,10 +164,10 @@ func (a *tarArchive) lookup(name string) (tarEntry, bool) {
 	return tarEntry{}, false
 }
 
-// open reads entry name from offset off; want, when not negative, is the
-// size the manifest gives it, and an entry of another size is refused
-// before anything is read.
-func (a *tarArchive) open(name string, want, off int64) (io.ReadCloser, int64, error) {
+// open reads entry name; want, when not negative, is the size the manifest
+// gives it, and an entry of another size is refused before anything is
+// read.
+func (a *tarArchive) open(name string, want int64) (io.ReadCloser, int64, error) {
 	e, ok := a.lookup(name)
 	if !ok {
 		return nil, 0, noFileError{a.name, name}
@@ -176,8 +176,7 @@ func (a *tarArchive) open(name string, want, off int64) (io.ReadCloser, int64, e
 		return nil, 0, fmt.Errorf("%s: %s holds %d bytes, the manifest says %d", a.name, name, e.size, want)
 	}
 	if !a.gzipped {
-		off = min(max(off, 0), e.size)
-		return io.NopCloser(io.NewSectionReader(a.f, e.offset+off, e.size-off)), e.size, nil
+		return io.NopCloser(io.NewSectionReader(a.f, e.offset, e.size)), e.size, nil
 	}
 	tr, done, err := a.reader()
 	if err != nil {
@@ -204,7 +203,7 @@ func (a *tarArchive) readAll(name string, want, limit int64) ([]byte, error) {
 	if e.size > limit {
 		return nil, fmt.Errorf("%s: %s is %d bytes, more than the %d read for it", a.name, name, e.size, limit)
 	}
-	r, _, err := a.open(name, want, 0)
+	r, _, err := a.open(name, want)
 	if err != nil {
 		return nil, err
 	}

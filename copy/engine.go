@@ -92,6 +92,8 @@ type engine struct {
 	// docker-archive, which docker load reads without fetching): they are
 	// fetched from their URLs (see foreignSource).
 	fetchForeign bool
+	// flights are the command's blob transfers under way.
+	flights *blobFlights
 }
 
 func newEngine(src source, dst destination, opts Options, stats *Stats) *engine {
@@ -99,7 +101,7 @@ func newEngine(src source, dst destination, opts Options, stats *Stats) *engine 
 	if jobs < 1 {
 		jobs = DefaultJobs
 	}
-	return &engine{src: src, dst: dst, opts: opts, stats: stats, streams: make(chan struct{}, jobs), smallLimit: jobs * smallPerJob}
+	return &engine{src: src, dst: dst, opts: opts, stats: stats, streams: make(chan struct{}, jobs), smallLimit: jobs * smallPerJob, flights: &blobFlights{}}
 }
 
 // smallBlob is the size up to which a blob is a small request, not a

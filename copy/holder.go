@@ -66,7 +66,7 @@ func (h sourceHolder) manifestByDigest(ctx context.Context, d digest.Digest) ([]
 }
 
 func (h sourceHolder) readBlob(ctx context.Context, d digest.Digest, limit int64) ([]byte, error) {
-	body, _, _, err := h.src.openBlob(ctx, registry.Descriptor{Digest: d, Size: -1}, 0)
+	body, _, err := h.src.openBlob(ctx, registry.Descriptor{Digest: d, Size: -1})
 	if err != nil {
 		return nil, h.missing("blob", d, err)
 	}
@@ -94,7 +94,7 @@ func (h sourceHolder) hasBlob(ctx context.Context, d digest.Digest) (bool, error
 		_, ok := a.tar.lookup(path.Join(imgspecv1.ImageBlobsDir, d.Algorithm().String(), d.Encoded()))
 		return ok, nil
 	}
-	body, _, _, err := h.src.openBlob(ctx, registry.Descriptor{Digest: d, Size: -1}, 0)
+	body, _, err := h.src.openBlob(ctx, registry.Descriptor{Digest: d, Size: -1})
 	if errors.Is(h.missing("blob", d, err), registry.ErrNotFound) {
 		return false, nil
 	}

@@ -64,6 +64,15 @@ type Options struct {
 	// over 60 s), and is retried like a cut connection.
 	MinRate    int64
 	RateWindow time.Duration
+
+	// ChunkSize is the size of the chunks of a chunked upload, raised to
+	// the registry's OCI-Chunk-Min-Length where that is larger
+	// (0: DefaultChunkSize).
+	ChunkSize int64
+
+	// Retry is how requests, cut blob bodies and blob transfers are tried
+	// again (zero fields: the defaults of RetryPolicy).
+	Retry RetryPolicy
 }
 
 // Default deadlines, for Options fields left zero.
@@ -74,11 +83,19 @@ const (
 	DefaultTotalTimeout  = 60 * time.Second
 	DefaultMinRate       = 64 << 10
 	DefaultRateWindow    = 60 * time.Second
+	DefaultChunkSize     = 8 << 20
 )
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
+	}
+	return def
+}
+
+func orDefault64(n, def int64) int64 {
+	if n > 0 {
+		return n
 	}
 	return def
 }
