@@ -7,10 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strconv"
 	"strings"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -52,9 +54,8 @@ func openArchiveSource(loc Location) (*archiveSource, error) {
 	return &archiveSource{loc: loc, tar: a}, nil
 }
 
-func (s *archiveSource) String() string      { return s.loc.String() }
-func (s *archiveSource) logf(string, ...any) {}
-func (s *archiveSource) close()              { s.tar.close() }
+func (s *archiveSource) String() string { return s.loc.String() }
+func (s *archiveSource) close()         { s.tar.close() }
 
 func (s *archiveSource) resolve(context.Context) (digest.Digest, error) {
 	_, rest, _ := strings.Cut(s.loc.Image.StringWithinTransport(), ":")
@@ -104,10 +105,7 @@ func (s *archiveSource) resolveOCI(image string) error {
 	if err != nil {
 		return err
 	}
-	s.top, s.topType, s.topD = raw, pick.MediaType, pick.Digest
-	if s.topType == "" {
-		s.topType = manifest.GuessMIMEType(raw)
-	}
+	s.top, s.topType, s.topD = raw, manifestlist.MediaTypeOf(raw, pick.MediaType), pick.Digest
 	return nil
 }
 
@@ -164,7 +162,7 @@ func (s *archiveSource) resolveDocker(rest string) error {
 		return fmt.Errorf("%s: config %s: %w", s, item.Config, err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(item.Layers) {
-		return fmt.Errorf("%s: manifest.json names %d layers, the config %d", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
+		return fmt.Errorf("%s: manifest.json and the config disagree on the number of layers (%d and %d)", s, len(item.Layers), len(cfg.RootFS.DiffIDs))
 	}
 	m := manifest.Schema2{
 		SchemaVersion:     2,
@@ -197,7 +195,7 @@ func (s *archiveSource) resolveDocker(rest string) error {
 // layerSize is the size of a layer file as served: a gzipped one is
 // counted through, decompressed in memory, as it will be read.
 func (s *archiveSource) layerSize(name string) (int64, bool, error) {
-	r, size, err := s.tar.open(name, -1, 0)
+	r, size, err := s.tar.open(name, -1)
 	if err != nil {
 		return 0, false, err
 	}
@@ -233,7 +231,7 @@ func (s *archiveSource) manifest(_ context.Context, d digest.Digest) ([]byte, st
 	if err != nil {
 		return nil, "", err
 	}
-	return raw, manifest.GuessMIMEType(raw), nil
+	return raw, manifestlist.MediaTypeOf(raw, ""), nil
 }
 
 // readBlob reads a manifest from the layout's blobs.
@@ -245,43 +243,36 @@ func (s *archiveSource) readBlob(d digest.Digest, size int64) ([]byte, error) {
 	return s.tar.readAll(name, size, registry.MaxManifestSize)
 }
 
-func (s *archiveSource) openBlob(_ context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
+func (s *archiveSource) openBlob(_ context.Context, b registry.Descriptor) (io.ReadCloser, int64, error) {
 	if s.layers == nil {
 		if err := b.Digest.Validate(); err != nil {
-			return nil, 0, 0, fmt.Errorf("%s: %w", s, err)
+			return nil, 0, fmt.Errorf("%s: %w", s, err)
 		}
 		name := path.Join(imgspecv1.ImageBlobsDir, b.Digest.Algorithm().String(), b.Digest.Encoded())
-		r, size, err := s.tar.open(name, b.Size, off)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if s.tar.gzipped {
-			return r, 0, size, nil
-		}
-		return r, min(max(off, 0), size), size, nil
+		return s.tar.open(name, b.Size)
 	}
 	if b.Digest == s.configD {
-		return io.NopCloser(strings.NewReader(string(s.config))), 0, int64(len(s.config)), nil
+		return io.NopCloser(strings.NewReader(string(s.config))), int64(len(s.config)), nil
 	}
 	l, ok := s.layers[b.Digest]
 	if !ok {
-		return nil, 0, 0, fmt.Errorf("%s has no blob %s", s, b.Digest)
+		return nil, 0, fmt.Errorf("%s has no blob %s: %w", s, b.Digest, fs.ErrNotExist)
 	}
-	r, size, err := s.tar.open(l.name, -1, 0)
+	r, size, err := s.tar.open(l.name, -1)
 	if err != nil {
-		return nil, 0, 0, err
+		return nil, 0, err
 	}
 	if !l.gzipped {
 		if b.Size >= 0 && size != b.Size {
 			r.Close()
-			return nil, 0, 0, fmt.Errorf("%s: %s holds %d bytes, the manifest says %d", s, l.name, size, b.Size)
+			return nil, 0, fmt.Errorf("%s: %s holds %d bytes, the manifest says %d", s, l.name, size, b.Size)
 		}
-		return r, 0, size, nil
+		return r, size, nil
 	}
 	zr, err := gzip.NewReader(bufio.NewReader(r))
 	if err != nil {
 		r.Close()
-		return nil, 0, 0, fmt.Errorf("%s: layer %s: %w", s, l.name, err)
+		return nil, 0, fmt.Errorf("%s: layer %s: %w", s, l.name, err)
 	}
-	return readCloser{io.LimitReader(zr, b.Size), func() { zr.Close(); r.Close() }}, 0, b.Size, nil
+	return readCloser{io.LimitReader(zr, b.Size), func() { zr.Close(); r.Close() }}, b.Size, nil
 }

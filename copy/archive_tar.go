@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -163,20 +164,19 @@ func (a *tarArchive) lookup(name string) (tarEntry, bool) {
 	return tarEntry{}, false
 }
 
-// open reads entry name from offset off; want, when not negative, is the
-// size the manifest gives it, and an entry of another size is refused
-// before anything is read.
-func (a *tarArchive) open(name string, want, off int64) (io.ReadCloser, int64, error) {
+// open reads entry name; want, when not negative, is the size the manifest
+// gives it, and an entry of another size is refused before anything is
+// read.
+func (a *tarArchive) open(name string, want int64) (io.ReadCloser, int64, error) {
 	e, ok := a.lookup(name)
 	if !ok {
-		return nil, 0, fmt.Errorf("%s has no file %s", a.name, name)
+		return nil, 0, noFileError{a.name, name}
 	}
 	if want >= 0 && e.size != want {
 		return nil, 0, fmt.Errorf("%s: %s holds %d bytes, the manifest says %d", a.name, name, e.size, want)
 	}
 	if !a.gzipped {
-		off = min(max(off, 0), e.size)
-		return io.NopCloser(io.NewSectionReader(a.f, e.offset+off, e.size-off)), e.size, nil
+		return io.NopCloser(io.NewSectionReader(a.f, e.offset, e.size)), e.size, nil
 	}
 	tr, done, err := a.reader()
 	if err != nil {
@@ -198,12 +198,12 @@ func (a *tarArchive) open(name string, want, off int64) (io.ReadCloser, int64, e
 func (a *tarArchive) readAll(name string, want, limit int64) ([]byte, error) {
 	e, ok := a.lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("%s has no file %s", a.name, name)
+		return nil, noFileError{a.name, name}
 	}
 	if e.size > limit {
 		return nil, fmt.Errorf("%s: %s is %d bytes, more than the %d read for it", a.name, name, e.size, limit)
 	}
-	r, _, err := a.open(name, want, 0)
+	r, _, err := a.open(name, want)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +212,13 @@ func (a *tarArchive) readAll(name string, want, limit int64) ([]byte, error) {
 }
 
 func (a *tarArchive) close() { a.f.Close() }
+
+// noFileError is an entry the archive lacks: a missing file, as a layout's
+// would be, so that readers tell missing from broken one way.
+type noFileError struct{ archive, name string }
+
+func (e noFileError) Error() string        { return e.archive + " has no file " + e.name }
+func (e noFileError) Is(target error) bool { return target == fs.ErrNotExist }
 
 // readCloser is a reader with what ends it.
 type readCloser struct {

@@ -61,11 +61,11 @@ func (s *gzipSource) manifest(ctx context.Context, d digest.Digest) ([]byte, str
 	return s.source.manifest(ctx, d)
 }
 
-func (s *gzipSource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
-	if r, ok, err := s.layers.open(b, off); ok {
-		return r, off, b.Size, err
+func (s *gzipSource) openBlob(ctx context.Context, b registry.Descriptor) (io.ReadCloser, int64, error) {
+	if r, ok, err := s.layers.open(b); ok {
+		return r, b.Size, err
 	}
-	return s.source.openBlob(ctx, b, off)
+	return s.source.openBlob(ctx, b)
 }
 
 func (s *gzipSource) close() {
@@ -162,7 +162,7 @@ func (g *gzipLayers) compress(ctx context.Context, src source, l dockerDescripto
 
 // open opens compressed layer b at offset off; ok is false for a blob that
 // is not one of g's.
-func (g *gzipLayers) open(b registry.Descriptor, off int64) (body io.ReadCloser, ok bool, err error) {
+func (g *gzipLayers) open(b registry.Descriptor) (body io.ReadCloser, ok bool, err error) {
 	if g == nil {
 		return nil, false, nil
 	}
@@ -174,10 +174,6 @@ func (g *gzipLayers) open(b registry.Descriptor, off int64) (body io.ReadCloser,
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, true, err
-	}
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		f.Close()
 		return nil, true, err
 	}
 	return f, true, nil

@@ -144,7 +144,7 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 			return nil, errors.New("lists nested too deep")
 		}
 		out := n
-		if n.parsed.Kind == KindImage {
+		if n.parsed.Kind == manifestlist.KindImage {
 			if n.desc != nil && manifestlist.IsAttestation(*n.desc) {
 				done[n] = n
 				return n, nil
@@ -223,7 +223,7 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 
 // rewritten is n with new bytes.
 func (e *engine) rewritten(n *node, raw []byte, mt string) *node {
-	p, _ := Parse(raw, mt)
+	p, _ := manifestlist.Parse(raw, mt)
 	from := n.Digest
 	if n.from != "" {
 		from = n.from
@@ -305,7 +305,7 @@ func (e *engine) refuseSigned(ctx context.Context, done map[*node]*node) error {
 			return fmt.Errorf("--media-type changes digests, and the referrers of %s could not be read: %w", n.Digest, err)
 		}
 		if len(refs) > 0 {
-			return refuse(n, fmt.Sprintf("%d referrers (signatures, attestations, SBOMs; artifact type %s)", len(refs), refs[0].ArtifactType))
+			return refuse(n, fmt.Sprintf("referrers (%d: signatures, attestations, SBOMs; artifact type %s)", len(refs), refs[0].ArtifactType))
 		}
 	}
 	return nil

@@ -2,63 +2,14 @@ package copy
 
 import (
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// TestParseBlobs checks the blobs Parse says an image needs in its
-// repository: config first, then layers, foreign layers apart.
-func TestParseBlobs(t *testing.T) {
-	tests := map[string]struct {
-		raw     string
-		want    []string
-		wantErr string
-	}{
-		"config and layers": {
-			raw:  `{"schemaVersion":2,"config":{"digest":"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6"},"layers":[{"digest":"sha256:2804bad6fe94a55f18b2b37e300919a5fd517b95aa81e95db574c0ba069a3740"},{"digest":"sha256:8a1cee436cbac1489a1883c9d886fcfc46f302c55ed4106ae31729e4f4eb9041"}]}`,
-			want: []string{"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6", "sha256:2804bad6fe94a55f18b2b37e300919a5fd517b95aa81e95db574c0ba069a3740", "sha256:8a1cee436cbac1489a1883c9d886fcfc46f302c55ed4106ae31729e4f4eb9041"},
-		},
-		"foreign layer skipped": {
-			raw:  `{"schemaVersion":2,"config":{"digest":"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6"},"layers":[{"digest":"sha256:823a3180dad3c9c3c4dea43ab2baf9f04bac9c3a7711745ff5f702551496d735","urls":["https://example.invalid/l"]},{"digest":"sha256:acac86c0e609ca906f632b0e2dacccb2b77d22b0621f20ebece1a4835b93f6f0"}]}`,
-			want: []string{"sha256:2e7d2c03a9507ae265ecf5b5356885a53393a2029d241394997265a1a25aefc6", "sha256:acac86c0e609ca906f632b0e2dacccb2b77d22b0621f20ebece1a4835b93f6f0"},
-		},
-		"a list":     {raw: `{"schemaVersion":2,"manifests":[]}`, wantErr: "is a list"},
-		"not json":   {raw: `nope`, wantErr: "parse manifest"},
-		"no content": {raw: `{"schemaVersion":2}`, want: nil},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			p, err := Parse([]byte(tc.raw), "")
-			if err == nil && p.Kind == KindList {
-				err = errors.New("is a list")
-			}
-			got := p.Blobs
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("Parse error = %v, want %q", err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var digests []string
-			for _, b := range got {
-				digests = append(digests, b.Digest.String())
-			}
-			if strings.Join(digests, " ") != strings.Join(tc.want, " ") {
-				t.Errorf("blobs = %v, want %v", digests, tc.want)
-			}
-		})
-	}
-}
 
 func descriptor(d string, p string) imgspecv1.Descriptor {
 	desc := imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest, Digest: digest.FromString(d), Size: 1}

@@ -23,11 +23,9 @@ type source interface {
 	resolve(ctx context.Context) (digest.Digest, error)
 	// manifest reads the manifest d (unverified: the engine verifies it).
 	manifest(ctx context.Context, d digest.Digest) ([]byte, string, error)
-	// openBlob opens blob b for reading from offset off (or from an earlier
-	// offset, which it returns as start); total is the blob's size, -1 if
-	// unknown.
-	openBlob(ctx context.Context, b registry.Descriptor, off int64) (body io.ReadCloser, start, total int64, err error)
-	logf(format string, args ...any)
+	// openBlob opens blob b for reading; total is its size, -1 if unknown.
+	// A source that can read on after a cut body does so itself.
+	openBlob(ctx context.Context, b registry.Descriptor) (body io.ReadCloser, total int64, err error)
 	close()
 }
 
@@ -97,12 +95,11 @@ func (s *registrySource) manifest(ctx context.Context, d digest.Digest) ([]byte,
 	return raw, desc.MediaType, err
 }
 
-func (s *registrySource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
-	return s.ep.Client.GetBlobAt(ctx, s.ep.Repository, b.Digest, off)
+func (s *registrySource) openBlob(ctx context.Context, b registry.Descriptor) (io.ReadCloser, int64, error) {
+	return s.ep.Client.GetBlob(ctx, s.ep.Repository, b.Digest)
 }
 
-func (s *registrySource) logf(format string, args ...any) { s.ep.Client.Logf(format, args...) }
-func (s *registrySource) close()                          {}
+func (s *registrySource) close() {}
 
 // localSource reads a local transport through its ImageSource.
 type localSource struct {
@@ -139,16 +136,11 @@ func (s *localSource) manifest(ctx context.Context, d digest.Digest) ([]byte, st
 	return s.src.GetManifest(ctx, &d)
 }
 
-func (s *localSource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
-	r, size, err := s.src.GetBlob(ctx, types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}, none.NoCache)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	return r, 0, size, nil
+func (s *localSource) openBlob(ctx context.Context, b registry.Descriptor) (io.ReadCloser, int64, error) {
+	return s.src.GetBlob(ctx, types.BlobInfo{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType}, none.NoCache)
 }
 
-func (s *localSource) logf(string, ...any) {}
-func (s *localSource) close()              { s.src.Close() }
+func (s *localSource) close() { s.src.Close() }
 
 // registryDestination writes a registry repository.
 type registryDestination struct{ ep Endpoint }

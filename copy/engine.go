@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,7 +59,7 @@ type node struct {
 	MediaType string
 	Size      int64 // what the descriptor naming it says; 0 when none did
 	Raw       []byte
-	parsed    Parsed
+	parsed    manifestlist.Parsed
 	children  []*node
 	// desc is the descriptor that named it in its list (for platforms).
 	desc *imgspecv1.Descriptor
@@ -98,6 +99,8 @@ type engine struct {
 	fetchForeign bool
 	// before, when set, runs right before write puts the first tag.
 	before func(ctx context.Context) error
+	// flights are the command's blob transfers under way.
+	flights *blobFlights
 }
 
 func newEngine(src source, dst destination, opts Options, stats *Stats) *engine {
@@ -105,7 +108,7 @@ func newEngine(src source, dst destination, opts Options, stats *Stats) *engine 
 	if jobs < 1 {
 		jobs = DefaultJobs
 	}
-	return &engine{src: src, dst: dst, opts: opts, stats: stats, streams: make(chan struct{}, jobs), smallLimit: jobs * smallPerJob}
+	return &engine{src: src, dst: dst, opts: opts, stats: stats, streams: make(chan struct{}, jobs), smallLimit: jobs * smallPerJob, flights: &blobFlights{}}
 }
 
 // smallBlob is the size up to which a blob is a small request, not a
@@ -339,7 +342,7 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		// A local destination is opened by Execute: a dry run writes nothing.
 		e.dst = &registryDestination{ep: *regDst}
 	}
-	if !e.dstHoldsLists(dst) && root.parsed.Kind == KindList {
+	if !e.dstHoldsLists(dst) && root.parsed.Kind == manifestlist.KindList {
 		return nil, errors.New("internal: a list reached a single-image destination")
 	}
 	// Phase 3: what the destination holds.
@@ -355,7 +358,7 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	if root.from != "" {
 		p.SourceDigest = root.from
 	}
-	if root.parsed.Kind == KindList {
+	if root.parsed.Kind == manifestlist.KindList {
 		p.Entries = len(root.parsed.List.Manifests)
 	}
 	x := &execution{e: e, root: root, src: src, dst: dst, top: top}

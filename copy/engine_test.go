@@ -113,11 +113,11 @@ func holdsGraph(t *testing.T, from *registrystub.Stub, fromRepo string, s *regis
 	if !ok || !bytes.Equal(got, raw) {
 		t.Fatalf("destination lacks %s or holds other bytes", root)
 	}
-	p, err := Parse(raw, "")
+	p, err := manifestlist.Parse(raw, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Kind == KindList {
+	if p.Kind == manifestlist.KindList {
 		for _, d := range p.List.Manifests {
 			holdsGraph(t, from, fromRepo, s, repo, d.Digest)
 		}
@@ -320,7 +320,7 @@ func TestDryRunWritesNothing(t *testing.T) {
 	dst := registrystub.Start(t, registrystub.Options{})
 	// The destination already holds one blob: the plan says so.
 	cfgRaw, _ := src.Manifest("app", a.Digest.String())
-	p, _ := Parse(cfgRaw, "")
+	p, _ := manifestlist.Parse(cfgRaw, "")
 	ep := endpoint(src, "app")
 	layerBytes, _ := ep.Client.ReadBlob(context.Background(), "app", p.Blobs[1].Digest, 1<<20)
 	dst.PutBlob("app", layerBytes)
@@ -399,7 +399,7 @@ func TestLocalSourceCorruptLayer(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := src.Manifest("app", a.Digest.String())
-	p, _ := Parse(raw, "")
+	p, _ := manifestlist.Parse(raw, "")
 	bad := p.Blobs[1].Digest
 	file := filepath.Join(layout, "blobs", "sha256", bad.Encoded())
 	b, err := os.ReadFile(file)

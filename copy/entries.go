@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -54,7 +55,7 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 	we := newEngine(nil, &registryDestination{ep: lw.dst}, lw.opts, lw.stats)
 	root := &node{Digest: digest.FromBytes(lw.raw), MediaType: lw.mediaType, Raw: lw.raw, eng: we}
 	var err error
-	if root.parsed, err = Parse(lw.raw, lw.mediaType); err != nil {
+	if root.parsed, err = manifestlist.Parse(lw.raw, lw.mediaType); err != nil {
 		return nil, err
 	}
 	if lw.foreign() > 1 {
@@ -184,8 +185,9 @@ func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node) er
 			src := *en.from
 			if engines[src] == nil {
 				e := newEngine(&registrySource{ep: src}, we.dst, lw.opts, lw.stats)
-				// The entries share one stream limit.
-				e.streams, e.smallLimit = streams, SmallJobs
+				// The entries share one stream limit and the command's
+				// blob transfers.
+				e.streams, e.smallLimit, e.flights = streams, SmallJobs, we.flights
 				engines[src] = e
 			}
 			nodes[d.Digest] = w.add(engines[src], &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Raw: en.raw, desc: &d})
@@ -247,7 +249,7 @@ func (e *engine) transfer(ctx context.Context, dst Endpoint, ms ...Manifest) err
 				return err
 			}
 			if n.MediaType == "" {
-				n.MediaType = ManifestMediaType(raw, mt)
+				n.MediaType = manifestlist.MediaTypeOf(raw, mt)
 			}
 			n.Raw = raw
 		}

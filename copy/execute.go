@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -60,7 +61,7 @@ func (x *execution) copy(ctx context.Context, p *Plan) error {
 		}
 		defer ld.close()
 		e.dst = ld
-		if !ld.holdsLists() && root.parsed.Kind == KindList {
+		if !ld.holdsLists() && root.parsed.Kind == manifestlist.KindList {
 			return errors.New("internal: a list reached a single-image destination")
 		}
 	}

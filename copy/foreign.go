@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -40,48 +38,30 @@ func (s *foreignSource) manifest(context.Context, digest.Digest) ([]byte, string
 	return nil, "", errors.New("internal: a foreign layer is not a manifest")
 }
 
-// openBlob tries each URL in turn, from offset off where the server
-// honours Range.
-func (s *foreignSource) openBlob(ctx context.Context, b registry.Descriptor, off int64) (io.ReadCloser, int64, int64, error) {
+// openBlob tries each URL in turn; the body of the first that serves the
+// layer is read on where it is cut, as a registry's blob is.
+func (s *foreignSource) openBlob(ctx context.Context, b registry.Descriptor) (io.ReadCloser, int64, error) {
 	var errs []string
 	for _, u := range s.urls {
-		body, start, err := fetchForeign(ctx, u, off)
+		body, err := fetchForeign(ctx, u)
 		if err == nil {
-			return body, start, b.Size, nil
+			return body, b.Size, nil
 		}
 		if len(s.urls) > 1 {
 			err = fmt.Errorf("%s: %w", u, err)
 		}
 		errs = append(errs, err.Error())
 	}
-	return nil, 0, 0, errors.New(strings.Join(errs, "; "))
+	return nil, 0, errors.New(strings.Join(errs, "; "))
 }
 
-func fetchForeign(ctx context.Context, rawURL string, off int64) (io.ReadCloser, int64, error) {
+func fetchForeign(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, 0, fmt.Errorf("URL %q: only http and https URLs are fetched", rawURL)
+		return nil, fmt.Errorf("URL %q: only http and https URLs are fetched", rawURL)
 	}
-	req, err := http.NewRequestWithContext(registry.BlobContext(ctx), http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	if off > 0 {
-		req.Header.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
-	}
-	resp, err := foreignClient.Do(req)
-	if err != nil {
-		return nil, 0, err
-	}
-	switch {
-	case resp.StatusCode == http.StatusOK:
-		return resp.Body, 0, nil
-	case resp.StatusCode == http.StatusPartialContent && off > 0:
-		return resp.Body, off, nil
-	}
-	resp.Body.Close()
-	return nil, 0, errors.New(resp.Status)
+	body, _, err := registry.ReadURL(ctx, foreignClient, u.String(), registry.RetryPolicy{})
+	return body, err
 }
 
-func (s *foreignSource) logf(string, ...any) {}
-func (s *foreignSource) close()              {}
+func (s *foreignSource) close() {}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 )
@@ -148,7 +149,7 @@ func (w *graphWalk) wait() error {
 	// A digest named twice with two sizes: the node was checked against
 	// the first; the others are checked now, against its bytes.
 	for _, n := range w.nodes {
-		if n.parsed.Kind != KindList {
+		if n.parsed.Kind != manifestlist.KindList {
 			continue
 		}
 		for i, d := range n.parsed.List.Manifests {
@@ -210,7 +211,7 @@ func (w *graphWalk) visit(n *node, depth int) error {
 		}
 	}
 	if n.parsed.MediaType == "" {
-		p, err := Parse(n.Raw, n.MediaType)
+		p, err := manifestlist.Parse(n.Raw, n.MediaType)
 		if err != nil {
 			return fmt.Errorf("%s@%s: %w", e.src, n.Digest, err)
 		}
@@ -224,7 +225,7 @@ func (w *graphWalk) visit(n *node, depth int) error {
 			return err
 		}
 	}
-	if n.parsed.Kind != KindList {
+	if n.parsed.Kind != manifestlist.KindList {
 		return nil
 	}
 	if depth >= maxNesting && len(n.parsed.List.Manifests) > 0 {

@@ -23,12 +23,12 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 	if err := checkManifest(e.src.String(), Manifest{Digest: top, Raw: raw}); err != nil {
 		return nil, err
 	}
-	if root.parsed, err = Parse(raw, mt); err != nil {
+	if root.parsed, err = manifestlist.Parse(raw, mt); err != nil {
 		return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
 	}
 	root.MediaType = root.parsed.MediaType
 	single := dst.Local != nil && dst.Local.Transport() == "docker-archive"
-	if len(e.opts.Platforms) > 0 && root.parsed.Kind != KindList {
+	if len(e.opts.Platforms) > 0 && root.parsed.Kind != manifestlist.KindList {
 		return nil, fmt.Errorf("%s@%s: --platform needs a list; this is a single image", e.src, top)
 	}
 	if len(e.opts.Platforms) > 0 && !single {
@@ -38,12 +38,12 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 		}
 		if m.Digest != root.Digest {
 			root = &node{Digest: m.Digest, MediaType: m.MediaType, Raw: m.Raw, from: top}
-			if root.parsed, err = Parse(m.Raw, m.MediaType); err != nil {
+			if root.parsed, err = manifestlist.Parse(m.Raw, m.MediaType); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if single && root.parsed.Kind == KindList {
+	if single && root.parsed.Kind == manifestlist.KindList {
 		if len(e.opts.Platforms) != 1 {
 			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, entriesText(root.parsed.List))
 		}
@@ -59,7 +59,7 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 			return nil, err
 		}
 		root = &node{Digest: d.Digest, MediaType: ctype, Raw: child, Size: d.Size, desc: &d}
-		if root.parsed, err = Parse(child, ctype); err != nil {
+		if root.parsed, err = manifestlist.Parse(child, ctype); err != nil {
 			return nil, err
 		}
 		root.MediaType = root.parsed.MediaType
@@ -68,7 +68,7 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 	w := newGraphWalk(ctx, e.smallLimit)
 	if !e.dstHoldsLists(dst) {
 		w.check = func(n *node) error {
-			if n.parsed.Kind == KindList {
+			if n.parsed.Kind == manifestlist.KindList {
 				return fmt.Errorf("%s holds a single image; %s is a list", dst, n.Digest)
 			}
 			return nil
@@ -109,11 +109,11 @@ func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspe
 		if err := checkManifest(e.src.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: raw}); err != nil {
 			return imgspecv1.Descriptor{}, err
 		}
-		inner, err := Parse(raw, mt)
+		inner, err := manifestlist.Parse(raw, mt)
 		if err != nil {
 			return imgspecv1.Descriptor{}, fmt.Errorf("nested list %s: %w", d.Digest, err)
 		}
-		if inner.Kind != KindList {
+		if inner.Kind != manifestlist.KindList {
 			continue
 		}
 		if c, err := e.chooseImage(ctx, inner.List, p, depth+1, tried); err == nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -37,7 +38,7 @@ func pushRepeatedGraph(t *testing.T, s *registrystub.Stub, repo, tag string, lev
 	}}
 	for _, img := range g.images {
 		raw, _ := s.Manifest(repo, img.Digest.String())
-		p, err := Parse(raw, "")
+		p, err := manifestlist.Parse(raw, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,6 @@ import (
 	"github.com/opencontainers/go-digest"
 	imgspec "github.com/opencontainers/image-spec/specs-go"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/types"
 )
 
@@ -73,10 +72,7 @@ func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType
 // nameLater names raw, a manifest written by digest, name in index.json
 // when the copy commits, under the same lock as the copy's own name.
 func (d *layoutDestination) nameLater(name string, raw []byte, mediaType string) {
-	if mediaType == "" {
-		mediaType = manifest.GuessMIMEType(raw)
-	}
-	desc := imgspecv1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	desc := imgspecv1.Descriptor{MediaType: manifestlist.MediaTypeOf(raw, mediaType), Digest: digest.FromBytes(raw), Size: int64(len(raw))}
 	if name != "" {
 		desc.Annotations = map[string]string{imgspecv1.AnnotationRefName: name}
 	}

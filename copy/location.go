@@ -2,6 +2,8 @@ package copy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -43,6 +45,12 @@ func (l Location) Transport() string {
 	return l.Image.Transport().Name()
 }
 
+// LocalTransports are the prefixes (without the colon) of the local
+// locations ParseLocation reads, sorted.
+func LocalTransports() []string {
+	return slices.Sorted(maps.Keys(transports))
+}
+
 // transports are the local transports a location may name, by prefix.
 var transports = map[string]func(string) (types.ImageReference, error){
 	"oci":            ocilayout.ParseReference,
@@ -50,9 +58,20 @@ var transports = map[string]func(string) (types.ImageReference, error){
 	"docker-archive": dockerarchive.ParseReference,
 }
 
+// LocationForms names every form ParseLocation accepts, for errors.
+const LocationForms = "REF, docker://REF, oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]"
+
 // ParseLocation reads "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]",
 // "docker-archive:FILE[:REF]", "docker://REF" or a plain registry reference.
 func ParseLocation(s string) (Location, error) {
+	loc, err := parseLocation(s)
+	if err != nil {
+		return Location{}, fmt.Errorf("%w; accepted: %s", err, LocationForms)
+	}
+	return loc, nil
+}
+
+func parseLocation(s string) (Location, error) {
 	if prefix, rest, ok := strings.Cut(s, ":"); ok {
 		if parse, known := transports[prefix]; known {
 			if path, _, _ := strings.Cut(rest, ":"); strings.TrimSpace(path) == "" {
@@ -68,7 +87,7 @@ func ParseLocation(s string) (Location, error) {
 	plain := strings.TrimPrefix(s, "docker://")
 	r, err := registry.ParseReference(plain)
 	if err != nil {
-		return Location{}, fmt.Errorf("%w (or use oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE)", err)
+		return Location{}, err
 	}
 	// ParseReference fills in "latest"; whether the user wrote it matters
 	// for what the output says.

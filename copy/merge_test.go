@@ -89,7 +89,7 @@ func mlHeld(t *testing.T, s *registrystub.Stub, repo, tag string) map[string]dig
 	if !ok {
 		t.Fatalf("%s:%s does not exist", repo, tag)
 	}
-	l, err := manifestlist.ParseList(raw, ManifestMediaType(raw, ""))
+	l, err := manifestlist.ParseList(raw, manifestlist.MediaTypeOf(raw, ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestMergeBringsEntries(t *testing.T) {
 	c := registry.New(s.Host, nil, registry.Options{Insecure: true})
 	for _, d := range f.src {
 		raw, _ := s.Manifest("app", d.Digest.String())
-		parsed, err := Parse(raw, "")
+		parsed, err := manifestlist.Parse(raw, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -540,24 +540,5 @@ func TestReadList(t *testing.T) {
 	}
 	if len(srcs[1].Entries) != 1 || srcs[1].Single == nil {
 		t.Errorf("single source entries %+v", srcs[1].Entries)
-	}
-}
-
-func TestManifestMediaType(t *testing.T) {
-	tests := map[string]struct {
-		raw, served, want string
-	}{
-		"own field wins":    {raw: `{"mediaType":"application/vnd.oci.image.index.v1+json"}`, served: "application/json", want: imgspecv1.MediaTypeImageIndex},
-		"index by shape":    {raw: `{"schemaVersion":2,"manifests":[]}`, served: "application/octet-stream", want: imgspecv1.MediaTypeImageIndex},
-		"manifest by shape": {raw: `{"schemaVersion":2,"config":{}}`, want: imgspecv1.MediaTypeImageManifest},
-		"schema 1":          {raw: `{"schemaVersion":1}`, want: "application/vnd.docker.distribution.manifest.v1+json"},
-		"not JSON":          {raw: `<html>`, served: "text/html", want: "text/html"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if got := ManifestMediaType([]byte(tc.raw), tc.served); got != tc.want {
-				t.Errorf("ManifestMediaType = %q, want %q", got, tc.want)
-			}
-		})
 	}
 }

@@ -43,18 +43,30 @@ func ReadList(ctx context.Context, c *registry.Client, ref registry.Reference) (
 	if err != nil {
 		return nil, err
 	}
-	mt := ManifestMediaType(raw, desc.MediaType)
-	r := &ListRead{Ref: ref, Raw: raw, Digest: desc.Digest, MediaType: mt}
+	r, err := readList(ctx, Endpoint{Client: c, Repository: ref.Repository}, ref.String(), raw, desc.MediaType, desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	r.Ref = ref
+	return r, nil
+}
+
+// readList makes a ListRead of the manifest raw (of digest d, served as
+// served) that name names, read from at, where a single image's config is.
+func readList(ctx context.Context, at holder, name string, raw []byte, served string, d digest.Digest) (*ListRead, error) {
+	mt := manifestlist.MediaTypeOf(raw, served)
+	r := &ListRead{Raw: raw, Digest: d, MediaType: mt}
 	if strings.HasPrefix(mt, "application/vnd.docker.distribution.manifest.v1") {
-		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", ref)
+		return nil, fmt.Errorf("%s is a schema 1 manifest, which registries no longer accept; rebuild or re-push it", name)
 	}
 	if manifestlist.IsList(mt) {
+		var err error
 		if r.List, err = manifestlist.ParseList(raw, mt); err != nil {
-			return nil, fmt.Errorf("%s: %w", ref, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		return r, nil
 	}
-	e, err := ImageEntry(ctx, c, ref, raw, mt)
+	e, err := imageEntry(ctx, at, name, raw, mt)
 	if err != nil {
 		return nil, err
 	}
@@ -84,13 +96,16 @@ type Fetched struct {
 	Entries []manifestlist.Entry
 }
 
-// FetchSource reads ref and, for a list, every entry's manifest.
+// FetchSource reads ref and, for a list, every entry's manifest, asking
+// sess for the pull scope it needs.
 func FetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*Fetched, error) {
-	return fetchSource(ctx, sess, ref, make(limiter, readJobs))
+	sess.Want(ref.Host, ref.Repository, "pull")
+	return fetchSource(ctx, sess, ref, make(limiter, readJobs), false)
 }
 
-// fetchSource is FetchSource with its requests under slots.
-func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference, slots limiter) (*Fetched, error) {
+// fetchSource is FetchSource with its requests under slots; with missingOK
+// a ref that names nothing gives nil.
+func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference, slots limiter, missingOK bool) (*Fetched, error) {
 	c, err := sess.Client(ctx, ref.Host)
 	if err != nil {
 		return nil, err
@@ -99,7 +114,9 @@ func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 	if err := slots.do(ctx, func() (err error) {
 		r, err = ReadList(ctx, c, ref)
 		return err
-	}); err != nil {
+	}); missingOK && errors.Is(err, registry.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
 		return nil, err
 	}
 	s := &Fetched{ListRead: r}
@@ -107,36 +124,51 @@ func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Refer
 		s.Entries = []manifestlist.Entry{*r.Single}
 		return s, nil
 	}
-	if s.Entries, err = fetchChildren(ctx, c, ref, r.List, slots); err != nil {
+	if s.Entries, err = fetchChildren(ctx, Endpoint{Client: c, Repository: ref.Repository}, ref.String(), registrySources(ref), r.List, slots); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// FetchSources resolves refs concurrently through one session, every
-// request of all of them under one limit; the result keeps their order.
+// FetchSources resolves refs concurrently through one session (one token
+// per registry, with the pull scope of every ref), every request of all of
+// them under one limit; the result keeps their order.
 func FetchSources(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*Fetched, error) {
+	return fetchSources(ctx, sess, refs, false)
+}
+
+// FetchSourcesIfExist is FetchSources where a reference that names nothing
+// gives nil instead of an error.
+func FetchSourcesIfExist(ctx context.Context, sess *registry.Session, refs []registry.Reference) ([]*Fetched, error) {
+	return fetchSources(ctx, sess, refs, true)
+}
+
+func fetchSources(ctx context.Context, sess *registry.Session, refs []registry.Reference, missingOK bool) ([]*Fetched, error) {
+	for _, ref := range refs {
+		sess.Want(ref.Host, ref.Repository, "pull")
+	}
 	out := make([]*Fetched, len(refs))
 	slots := make(limiter, readJobs)
 	g, ctx := errgroup.WithContext(ctx)
 	for i, ref := range refs {
 		g.Go(func() (err error) {
-			out[i], err = fetchSource(ctx, sess, ref, slots)
+			out[i], err = fetchSource(ctx, sess, ref, slots, missingOK)
 			return err
 		})
 	}
 	return out, g.Wait()
 }
 
-// FetchChildren reads the manifest of every entry of list, which lives in
-// ref's repository, concurrently, each digest once however often the list
-// repeats it; the entries keep the list's order and their Source names
-// each by digest.
-func FetchChildren(ctx context.Context, c *registry.Client, ref registry.Reference, list *manifestlist.List) ([]manifestlist.Entry, error) {
-	return fetchChildren(ctx, c, ref, list, make(limiter, readJobs))
+// registrySources names the entries of a list in ref's repository by
+// digest.
+func registrySources(ref registry.Reference) func(digest.Digest) string {
+	return func(d digest.Digest) string { return ref.WithDigest(d).String() }
 }
 
-func fetchChildren(ctx context.Context, c *registry.Client, ref registry.Reference, list *manifestlist.List, slots limiter) ([]manifestlist.Entry, error) {
+// fetchChildren reads the manifest of every entry of list (which name
+// names) from at, concurrently, each digest once however often the list
+// repeats it; the entries keep the list's order and sourceOf names each.
+func fetchChildren(ctx context.Context, at holder, name string, sourceOf func(digest.Digest) string, list *manifestlist.List, slots limiter) ([]manifestlist.Entry, error) {
 	out := make([]manifestlist.Entry, len(list.Manifests))
 	var reads flights[digest.Digest, []byte]
 	g, ctx := errgroup.WithContext(ctx)
@@ -144,25 +176,25 @@ func fetchChildren(ctx context.Context, c *registry.Client, ref registry.Referen
 		g.Go(func() error {
 			raw, err := reads.do(ctx, d.Digest, func() (raw []byte, err error) {
 				err = slots.do(ctx, func() (err error) {
-					raw, _, err = c.GetManifest(ctx, ref.Repository, d.Digest.String())
+					raw, err = at.manifestByDigest(ctx, d.Digest)
 					return err
 				})
 				return raw, err
 			})
 			if err != nil {
-				return fmt.Errorf("entry %s of %s: %w", d.Digest, ref, err)
+				return fmt.Errorf("entry %s of %s: %w", d.Digest, name, err)
 			}
-			out[i] = manifestlist.Entry{Source: ref.WithDigest(d.Digest).String(), Descriptor: d, Raw: raw}
+			out[i] = manifestlist.Entry{Source: sourceOf(d.Digest), Descriptor: d, Raw: raw}
 			return nil
 		})
 	}
 	return out, g.Wait()
 }
 
-// ImageEntry makes a list entry of a single image (raw, of media type mt,
-// read from ref), its platform read from the image config as docker
-// manifest create does.
-func ImageEntry(ctx context.Context, c *registry.Client, ref registry.Reference, raw []byte, mt string) (manifestlist.Entry, error) {
+// imageEntry makes a list entry of a single image (raw, of media type mt,
+// which name names), its platform read from the image config in at, as
+// docker manifest create does.
+func imageEntry(ctx context.Context, at holder, name string, raw []byte, mt string) (manifestlist.Entry, error) {
 	var m struct {
 		ArtifactType string `json:"artifactType"`
 		Config       struct {
@@ -171,18 +203,18 @@ func ImageEntry(ctx context.Context, c *registry.Client, ref registry.Reference,
 		} `json:"config"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return manifestlist.Entry{}, fmt.Errorf("%s: parse manifest: %w", ref, err)
+		return manifestlist.Entry{}, fmt.Errorf("%s: parse manifest: %w", name, err)
 	}
 	d := imgspecv1.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw)), ArtifactType: m.ArtifactType}
 	var config *imgspecv1.Platform
 	if m.Config.MediaType == "application/vnd.docker.container.image.v1+json" || m.Config.MediaType == imgspecv1.MediaTypeImageConfig {
-		cfg, err := c.ReadBlob(ctx, ref.Repository, m.Config.Digest, 4<<20)
+		cfg, err := at.readBlob(ctx, m.Config.Digest, 4<<20)
 		if err != nil {
-			return manifestlist.Entry{}, fmt.Errorf("config of %s: %w", ref, err)
+			return manifestlist.Entry{}, fmt.Errorf("config of %s: %w", name, err)
 		}
 		var p imgspecv1.Platform
 		if err := json.Unmarshal(cfg, &p); err != nil {
-			return manifestlist.Entry{}, fmt.Errorf("config of %s: %w", ref, err)
+			return manifestlist.Entry{}, fmt.Errorf("config of %s: %w", name, err)
 		}
 		if p.OS != "" || p.Architecture != "" {
 			d.Platform = &p
@@ -190,31 +222,5 @@ func ImageEntry(ctx context.Context, c *registry.Client, ref registry.Reference,
 			config = &c
 		}
 	}
-	return manifestlist.Entry{Source: ref.String(), Descriptor: d, Raw: raw, Config: config}, nil
-}
-
-// ManifestMediaType is what raw is: its own mediaType field, trusted over
-// the Content-Type served, which some registries get wrong for OCI content;
-// lacking one, the shape (schemaVersion 1, manifests, config) decides; served
-// is the last resort.
-func ManifestMediaType(raw []byte, served string) string {
-	var m struct {
-		MediaType     string          `json:"mediaType"`
-		SchemaVersion int             `json:"schemaVersion"`
-		Manifests     json.RawMessage `json:"manifests"`
-		Config        json.RawMessage `json:"config"`
-	}
-	if json.Unmarshal(raw, &m) == nil {
-		switch {
-		case m.MediaType != "":
-			return m.MediaType
-		case m.SchemaVersion == 1:
-			return "application/vnd.docker.distribution.manifest.v1+json"
-		case m.Manifests != nil:
-			return imgspecv1.MediaTypeImageIndex
-		case m.Config != nil:
-			return imgspecv1.MediaTypeImageManifest
-		}
-	}
-	return served
+	return manifestlist.Entry{Source: name, Descriptor: d, Raw: raw, Config: config}, nil
 }

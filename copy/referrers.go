@@ -68,7 +68,7 @@ func copyReferrers(ctx context.Context, e *engine, src, dst referrerStore, diges
 	}
 	if orphaned != "" {
 		if a := r.find(ctx, orphaned); len(a.refs)+len(a.tags) > 0 {
-			r.warn("%d referrers and %d cosign tags of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), orphaned)
+			r.warn("referrers (%d) and cosign tags (%d) of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), orphaned)
 		}
 	}
 	subjects := digests

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspec "github.com/opencontainers/image-spec/specs-go"
@@ -80,13 +81,13 @@ func (s *layoutReferrers) index(ctx context.Context) (map[string]imgspecv1.Descr
 		if err := checkManifest(s.loc.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: raw}); err != nil {
 			return nil, err
 		}
-		var m imgspecv1.Manifest
-		if json.Unmarshal(raw, &m) != nil || m.Subject == nil {
+		m, err := manifestlist.Parse(raw, d.MediaType)
+		if err != nil || m.Subject == nil {
 			continue
 		}
 		if d.ArtifactType == "" {
 			d.ArtifactType = m.ArtifactType
-			if d.ArtifactType == "" {
+			if d.ArtifactType == "" && m.Config != nil {
 				d.ArtifactType = m.Config.MediaType
 			}
 		}
@@ -191,14 +192,14 @@ func (s *layoutReferrers) putLocked(ctx context.Context, e *engine, m Manifest, 
 	if err := checkManifest(e.src.String(), m); err != nil {
 		return err
 	}
-	p, err := Parse(m.Raw, m.MediaType)
+	p, err := manifestlist.Parse(m.Raw, m.MediaType)
 	if err != nil {
 		return fmt.Errorf("%s@%s: %w", e.src, m.Digest, err)
 	}
 	if m.MediaType == "" {
 		m.MediaType = p.MediaType
 	}
-	if p.Kind == KindList {
+	if p.Kind == manifestlist.KindList {
 		for _, d := range p.List.Manifests {
 			if err := s.putLocked(ctx, e, Manifest{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size}, depth+1); err != nil {
 				return err
@@ -206,7 +207,7 @@ func (s *layoutReferrers) putLocked(ctx context.Context, e *engine, m Manifest, 
 		}
 	}
 	for i, b := range p.Blobs {
-		if err := s.dst.putBlob(ctx, e, neededBlob{Descriptor: b, config: i == 0 && p.Config != nil}); err != nil {
+		if err := s.dst.putBlob(ctx, e, neededBlob{Descriptor: wireDescriptor(b), config: i == 0 && p.Config != nil}); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
@@ -60,9 +61,12 @@ func newStubRegistry(t *testing.T) *stubRegistry {
 
 func (s *stubRegistry) host() string { return strings.TrimPrefix(s.srv.URL, "http://") }
 
+// quickRetry is the default retry policy with waits of a millisecond.
+var quickRetry = registry.RetryPolicy{Base: time.Millisecond}
+
 // client returns a client of the stub; log receives its debug lines.
 func (s *stubRegistry) client(log func(string, ...any)) *registry.Client {
-	return registry.New(s.host(), nil, registry.Options{Insecure: true, Log: log})
+	return registry.New(s.host(), nil, registry.Options{Insecure: true, Log: log, Retry: quickRetry})
 }
 
 func (s *stubRegistry) endpoint(repo string) Endpoint {

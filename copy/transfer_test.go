@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,8 +18,6 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 )
-
-func init() { retryBase = time.Millisecond }
 
 // layer returns n bytes of distinct content.
 func layer(seed string, n int) []byte {
@@ -155,6 +155,29 @@ func TestCopyResumesCutBlob(t *testing.T) {
 	}
 }
 
+// TestCopyResumesCutBlobIntoLayout: a local destination reads through the
+// same blob body as a registry does, so a body cut part-way is read on
+// with Range there too.
+func TestCopyResumesCutBlobIntoLayout(t *testing.T) {
+	src := newStubRegistry(t)
+	imgs, _ := twoPlatformList(src)
+	cut := imgs[0].layers[1]
+	src.hook = cutOnce(src, cut, 1234)
+	dir := filepath.Join(t.TempDir(), "layout")
+	ep := src.endpoint("app")
+	if _, err := CopySides(context.Background(), Side{Endpoint: &ep, Ref: "v1"}, localSide(t, "oci:"+dir+":v1"), Options{SystemContext: localSys(t)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := src.blob("app", cut)
+	if got, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", cut.Encoded())); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("layout blob %s: %v, bytes equal %v", cut, err, bytes.Equal(got, want))
+	}
+	gets := src.requestsMatching(http.MethodGet, "/blobs/"+cut.String())
+	if len(gets) != 2 || gets[1].Range != "bytes=1234-" {
+		t.Errorf("reads of the cut blob = %+v, want a second one with Range bytes=1234-", gets)
+	}
+}
+
 func TestCopyRestartsFailedUpload(t *testing.T) {
 	src, dst := newStubRegistry(t), newStubRegistry(t)
 	imgs, raw := twoPlatformList(src)
@@ -206,7 +229,7 @@ func TestCopyGivesUpWithinBudget(t *testing.T) {
 		return false
 	}
 	_, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil)
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d attempts failed", blobAttempts)) || !strings.Contains(err.Error(), "HTTP 503") {
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d attempts failed", registry.DefaultRetryAttempts)) || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("Copy error = %v, want the budget exhausted with the last status", err)
 	}
 	if _, ok := dst.manifest("app", "v1"); ok {
@@ -224,8 +247,8 @@ func TestCopyGivesUpWithinBudget(t *testing.T) {
 			t.Errorf("session %s failed and was not cancelled", p.Path)
 		}
 	}
-	if len(puts) < blobAttempts {
-		t.Errorf("%d uploads tried, want at least %d", len(puts), blobAttempts)
+	if len(puts) < registry.DefaultRetryAttempts {
+		t.Errorf("%d uploads tried, want at least %d", len(puts), registry.DefaultRetryAttempts)
 	}
 }
 
@@ -312,12 +335,12 @@ func TestCopyAgainAfterInterrupt(t *testing.T) {
 }
 
 func TestCopyIntoChunkOnlyRegistry(t *testing.T) {
-	defer func(n int64) { registry.ChunkSize = n }(registry.ChunkSize)
-	registry.ChunkSize = 100 // below the registry's minimum: the minimum wins
 	src, dst := newStubRegistry(t), newStubRegistry(t)
 	dst.chunkMin = 1000
 	imgs, raw := twoPlatformList(src)
-	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
+	// Chunks below the registry's minimum: the minimum wins.
+	to := Endpoint{Client: registry.New(dst.host(), nil, registry.Options{Insecure: true, Retry: quickRetry, ChunkSize: 100}), Repository: "app"}
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", to, "v1", Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	assertComplete(t, src, dst, imgs, raw)

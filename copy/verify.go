@@ -63,6 +63,9 @@ type Report struct {
 	Digest    digest.Digest `json:"digest,omitempty"`
 	MediaType string        `json:"mediaType"`
 	Entries   int           `json:"entries"`
+	// Source says what was verified: "draft", "registry", "oci",
+	// "oci-archive" or "docker-archive".
+	Source string `json:"source"`
 	// Deep says whether layers were checked.
 	Deep     bool      `json:"deep"`
 	Problems []Problem `json:"problems"`
@@ -84,15 +87,25 @@ func Verify(ctx context.Context, ep Endpoint, ref string, opts VerifyOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	l, err := manifestlist.ParseList(raw, listMediaType(raw, desc.MediaType))
+	r, err := verifyList(ctx, ep, ep.String()+refSeparator(ref)+ref, raw, desc.MediaType, desc.Digest, opts)
+	if err == nil {
+		r.Source = "registry"
+	}
+	return r, err
+}
+
+// verifyList checks the list raw (of digest d, served as served), which
+// name names, whose entries are in at.
+func verifyList(ctx context.Context, at holder, name string, raw []byte, served string, d digest.Digest, opts VerifyOptions) (*Report, error) {
+	l, err := manifestlist.ParseList(raw, served)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ep, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	items := make([]verifyItem, len(l.Manifests))
 	for i, m := range l.Manifests {
-		items[i] = verifyItem{desc: m, at: ep}
+		items[i] = verifyItem{desc: m, at: at}
 	}
-	r := &Report{Reference: ep.String() + refSeparator(ref) + ref, Digest: desc.Digest, MediaType: l.MediaType, Deep: opts.Deep}
+	r := &Report{Reference: name, Digest: d, MediaType: l.MediaType, Deep: opts.Deep}
 	return r, verifyItems(ctx, r, l, items, opts)
 }
 
@@ -113,11 +126,29 @@ func VerifyDraft(ctx context.Context, d *manifestlist.Draft, endpoint func(sourc
 		}
 		items[i] = verifyItem{desc: e.Descriptor, raw: e.Raw, at: ep, draft: true}
 	}
-	r := &Report{Reference: d.Name, MediaType: l.MediaType, Deep: opts.Deep}
+	r := &Report{Reference: d.Name, MediaType: l.MediaType, Deep: opts.Deep, Source: "draft"}
 	if raw, _, err := d.Build(); err == nil {
 		r.Digest = digest.FromBytes(raw)
 	}
 	return r, verifyItems(ctx, r, l, items, opts)
+}
+
+// verifyDraft is VerifyDraft reading each entry's repository through sess,
+// one token for all of them.
+func verifyDraft(ctx context.Context, d *manifestlist.Draft, sess *registry.Session, opts VerifyOptions) (*Report, error) {
+	for _, e := range d.Entries {
+		if src, err := registry.ParseReference(e.Source); err == nil {
+			sess.Want(src.Host, src.Repository, "pull")
+		}
+	}
+	return VerifyDraft(ctx, d, func(source string) (Endpoint, error) {
+		src, err := registry.ParseReference(source)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		c, err := sess.Client(ctx, src.Host)
+		return Endpoint{Client: c, Repository: src.Repository}, err
+	}, opts)
 }
 
 func refSeparator(ref string) string {
@@ -127,29 +158,12 @@ func refSeparator(ref string) string {
 	return ":"
 }
 
-// listMediaType trusts a list's own mediaType field over the Content-Type.
-func listMediaType(raw []byte, served string) string {
-	var m struct {
-		MediaType string          `json:"mediaType"`
-		Manifests json.RawMessage `json:"manifests"`
-	}
-	if json.Unmarshal(raw, &m) == nil {
-		if m.MediaType != "" {
-			return m.MediaType
-		}
-		if m.Manifests != nil {
-			return imgspecv1.MediaTypeImageIndex
-		}
-	}
-	return served
-}
-
 // verifyItem is one entry and where it must be.
 type verifyItem struct {
 	desc imgspecv1.Descriptor
 	// raw is the manifest a draft holds; nil means read it from at.
 	raw   []byte
-	at    Endpoint
+	at    holder
 	draft bool
 	// within names the nested lists above the entry, outermost first, for
 	// messages about an entry of a nested list.
@@ -219,58 +233,6 @@ func orNone(d digest.Digest) string {
 	return d.String()
 }
 
-// verifyReads are the requests of one verify, each made once per
-// repository and digest however often a list repeats an entry or a blob.
-// Every request of the verify, at any depth of nesting, takes a slot of
-// one limit, held only while it runs.
-type verifyReads struct {
-	manifests, configs flights[verifyKey, []byte]
-	blobs              flights[verifyKey, bool]
-	slots              limiter
-}
-
-type verifyKey struct {
-	at string
-	d  digest.Digest
-}
-
-func newVerifyReads() *verifyReads {
-	return &verifyReads{slots: make(limiter, SmallJobs)}
-}
-
-func (r *verifyReads) manifest(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
-	return r.manifests.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
-		var raw []byte
-		err := r.slots.do(ctx, func() (err error) {
-			raw, _, err = at.Client.GetManifest(ctx, at.Repository, d.String())
-			return err
-		})
-		return raw, err
-	})
-}
-
-func (r *verifyReads) config(ctx context.Context, at Endpoint, d digest.Digest) ([]byte, error) {
-	return r.configs.do(ctx, verifyKey{at.String(), d}, func() ([]byte, error) {
-		var b []byte
-		err := r.slots.do(ctx, func() (err error) {
-			b, err = at.Client.ReadBlob(ctx, at.Repository, d, 4<<20)
-			return err
-		})
-		return b, err
-	})
-}
-
-func (r *verifyReads) blobExists(ctx context.Context, at Endpoint, d digest.Digest) (bool, error) {
-	return r.blobs.do(ctx, verifyKey{at.String(), d}, func() (bool, error) {
-		var ok bool
-		err := r.slots.do(ctx, func() (err error) {
-			ok, err = at.Client.BlobExists(ctx, at.Repository, d)
-			return err
-		})
-		return ok, err
-	})
-}
-
 // verifyEntry checks one entry: its bytes, its presence, its config and,
 // with opts.Deep, its layers.
 func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *verifyReads) ([]Problem, error) {
@@ -313,43 +275,42 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *
 	if int64(len(raw)) != d.Size {
 		out = append(out, problem(ProblemSize, "the descriptor says %d bytes, the manifest has %d", d.Size, len(raw)))
 	}
-	var m struct {
-		Config    *imgspecv1.Descriptor  `json:"config"`
-		Layers    []imgspecv1.Descriptor `json:"layers"`
-		Manifests json.RawMessage        `json:"manifests"`
+	p, err := manifestlist.Parse(raw, d.MediaType)
+	if err != nil {
+		if jerr := json.Unmarshal(raw, new(any)); jerr != nil {
+			return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", jerr)), nil
+		}
+		return out, nil // a kind verify does not look into
 	}
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return append(out, problem(ProblemDigest, "the manifest is not JSON: %v", err)), nil
-	}
-	if m.Manifests != nil && opts.Deep {
+	if p.Kind == manifestlist.KindList {
+		if !opts.Deep {
+			return out, nil
+		}
 		ps, err := verifyNested(ctx, it, raw, opts, reads)
 		return append(out, ps...), err
 	}
-	if m.Config == nil {
-		return out, nil // a nested list without --deep, or an unknown kind
+	if p.Config == nil {
+		return out, nil
 	}
-	if isImageConfigType(m.Config.MediaType) && !manifestlist.IsAttestation(d) {
-		cfg, err := reads.config(ctx, it.at, m.Config.Digest)
+	layers := p.Blobs // the config first, foreign layers apart
+	if isImageConfigType(p.Config.MediaType) && !manifestlist.IsAttestation(d) {
+		layers = layers[1:]
+		cfg, err := reads.config(ctx, it.at, p.Config.Digest)
 		switch {
 		case errors.Is(err, registry.ErrNotFound):
-			out = append(out, problem(ProblemMissing, "config %s not in %s", m.Config.Digest, it.at))
+			out = append(out, problem(ProblemMissing, "config %s not in %s", p.Config.Digest, it.at))
 		case err != nil:
 			return nil, err
 		default:
-			if p := platformProblem(d.Platform, cfg); p != "" {
-				out = append(out, problem(ProblemPlatform, "%s", p))
+			if msg := platformProblem(d.Platform, cfg); msg != "" {
+				out = append(out, problem(ProblemPlatform, "%s", msg))
 			}
 		}
-	} else if opts.Deep {
-		m.Layers = append([]imgspecv1.Descriptor{*m.Config}, m.Layers...)
 	}
 	if !opts.Deep {
 		return out, nil
 	}
-	for _, b := range m.Layers {
-		if len(b.URLs) > 0 {
-			continue // foreign layers live outside the registry
-		}
+	for _, b := range layers {
 		ok, err := reads.blobExists(ctx, it.at, b.Digest)
 		if err != nil {
 			return nil, err
@@ -374,7 +335,7 @@ func verifyNested(ctx context.Context, it verifyItem, raw []byte, opts VerifyOpt
 		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
 			Message: fmt.Sprintf("nested list %s: lists nested more than %d deep", it.desc.Digest, nestedDepth)}}, nil
 	}
-	l, err := manifestlist.ParseList(raw, listMediaType(raw, ""))
+	l, err := manifestlist.ParseList(raw, "")
 	if err != nil {
 		return []Problem{{Kind: ProblemDigest, Digest: it.desc.Digest,
 			Message: fmt.Sprintf("nested list %s: %v", it.desc.Digest, err)}}, nil

@@ -50,13 +50,13 @@ func needed(foreign bool, tops ...*node) (manifests []*node, blobs []neededBlob)
 		for i, b := range n.parsed.Blobs {
 			if !blobSeen[b.Digest] {
 				blobSeen[b.Digest] = true
-				blobs = append(blobs, neededBlob{Descriptor: b, config: i == 0 && n.parsed.Config != nil, eng: n.eng})
+				blobs = append(blobs, neededBlob{Descriptor: wireDescriptor(b), config: i == 0 && n.parsed.Config != nil, eng: n.eng})
 			}
 		}
 		for _, f := range n.parsed.Foreign {
 			if foreign && !blobSeen[f.Digest] {
 				blobSeen[f.Digest] = true
-				blobs = append(blobs, neededBlob{Descriptor: f.Descriptor, urls: f.URLs, eng: n.eng})
+				blobs = append(blobs, neededBlob{Descriptor: wireDescriptor(f.Descriptor), urls: f.URLs, eng: n.eng})
 			}
 		}
 	}

@@ -139,6 +139,15 @@ func TestCompletion(t *testing.T) {
 		check(t, []string{"platform", "arch"}, noFileComp, "merge", "--match", "")
 		check(t, []string{"v5", "v6", "v7", "v8"}, noFileComp, "annotate", "--variant", "")
 	})
+	t.Run("copy locations and spec files", func(t *testing.T) {
+		check(t, []string{"docker-archive:", "docker://", "oci-archive:", "oci:", list, other}, ":6", "copy", "")
+		check(t, nil, noFileComp, "merge", "")
+		got, dir := complete(t, e, "push", "--spec", "")
+		if !slices.Equal(got, []string{"yaml", "yml"}) || dir != ":8" { // FilterFileExt
+			t.Errorf("push --spec: got %q %s, want yaml, yml files", got, dir)
+		}
+		check(t, nil, noFileComp, "copy", "--jobs", "")
+	})
 	t.Run("subcommands", func(t *testing.T) {
 		got, _ := complete(t, e, "")
 		var names []string

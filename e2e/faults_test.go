@@ -507,6 +507,66 @@ func TestFaultsEveryRequestFails(t *testing.T) {
 	}
 }
 
+// blobDigestRE finds a sha256 digest, also URL-encoded (an upload's
+// ?digest=), and captures its hex.
+var blobDigestRE = regexp.MustCompile(`sha256(?::|%3A)([a-f0-9]{64})`)
+
+// TestFaultsUploadsAlwaysFail: when a destination opens upload sessions
+// but answers every blob sent into one with 503, a copy gives up within the
+// retry policy: the blob it names got exactly 4 upload sessions (one per
+// attempt, each tried once), no blob more, and the command fails with one
+// line naming the attempts and the status, leaving no tag.
+func TestFaultsUploadsAlwaysFail(t *testing.T) {
+	const attempts = 4 // registry.DefaultRetryAttempts
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	e := newEnv(t)
+	srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
+	pushCopySource(t, src, srcRepo, "v1", harness.ImageOptions{}, harness.ListOptions{}, copyPlatforms...)
+	pd := startFaultProxy(t, dst, proxy.Faults{FailUploads: failAllStatus})
+	r := failsOneLine(t, e, []string{fmt.Sprintf("%d attempts failed", attempts), strconv.Itoa(failAllStatus)},
+		"copy", src.Host+"/"+srcRepo+":v1", pd.Host+"/"+dstRepo+":v1")
+	if err := pd.WaitIdle(30 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	hexOf := func(s string) string {
+		if m := blobDigestRE.FindStringSubmatch(s); m != nil {
+			return m[1]
+		}
+		return ""
+	}
+	named := hexOf(r.Stderr)
+	puts := map[string]int{}
+	posts := 0
+	for _, q := range pd.Requests() {
+		if !strings.Contains(q.Path, "/blobs/uploads/") {
+			continue
+		}
+		switch q.Method {
+		case http.MethodPost:
+			posts++
+		case http.MethodPut:
+			puts[hexOf(q.Query)]++
+		}
+	}
+	if puts[named] != attempts {
+		t.Errorf("blob %s named in the error got %d upload PUTs, want %d:\n%s", named, puts[named], attempts, pd.Requests())
+	}
+	for d, n := range puts {
+		if n > attempts {
+			t.Errorf("blob %s got %d upload PUTs, more than the policy's %d attempts", d, n, attempts)
+		}
+	}
+	if posts > attempts*len(puts) {
+		t.Errorf("%d upload sessions opened for %d blobs, more than %d each", posts, len(puts), attempts)
+	}
+	if err := sessionsLeftOpen(pd.Requests()); err != nil {
+		t.Error(err)
+	}
+	if tags := dst.Tags(t, dstRepo); tags != nil {
+		t.Errorf("destination has tags %v after a failed copy", tags)
+	}
+}
+
 // TestFaultsCorruptSource: a source registry serves one layer with a byte
 // flipped. A copy to a registry and to each local transport fails naming the
 // blob, and leaves nothing tagged, indexed or archived.

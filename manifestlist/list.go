@@ -30,13 +30,15 @@ func IsList(mediaType string) bool {
 	return mediaType == manifest.DockerV2ListMediaType || mediaType == imgspecv1.MediaTypeImageIndex
 }
 
-// ParseList parses a Docker manifest list or OCI index. An empty mediaType is
-// guessed from the bytes. Docker platform "features" are dropped, since the
-// OCI platform has no such field.
+// ParseList parses a Docker manifest list or OCI index, whose type
+// MediaTypeOf(raw, mediaType) decides. Docker platform "features" are
+// dropped, since the OCI platform has no such field.
 func ParseList(raw []byte, mediaType string) (*List, error) {
-	if mediaType == "" {
-		mediaType = manifest.GuessMIMEType(raw)
-	}
+	return parseList(raw, MediaTypeOf(raw, mediaType))
+}
+
+// parseList parses raw as mediaType, which MediaTypeOf gave.
+func parseList(raw []byte, mediaType string) (*List, error) {
 	switch mediaType {
 	case manifest.DockerV2ListMediaType:
 		s2, err := manifest.Schema2ListFromManifest(raw)
@@ -179,6 +181,10 @@ func isDockerChild(mediaType string) bool {
 	return mediaType == manifest.DockerV2Schema2MediaType || mediaType == manifest.DockerV2ListMediaType
 }
 
+// ListTypes are the short names of the list types ParseListType accepts
+// (it also takes the full media types), for messages and completion.
+var ListTypes = []string{"docker", "oci"}
+
 // ParseListType maps the accepted spellings of a list type (--media-type,
 // a spec's format) to "", "docker" or "oci".
 func ParseListType(requested string) (string, error) {
@@ -190,7 +196,7 @@ func ParseListType(requested string) (string, error) {
 	case "oci", imgspecv1.MediaTypeImageIndex:
 		return "oci", nil
 	}
-	return "", fmt.Errorf("invalid media type %q: accepted: docker, oci", requested)
+	return "", fmt.Errorf("invalid media type %q: accepted: %s", requested, strings.Join(ListTypes, ", "))
 }
 
 // ListMediaType decides the media type of a list holding entries. requested

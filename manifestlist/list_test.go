@@ -62,7 +62,8 @@ func TestParseList(t *testing.T) {
 		"bad variant in docker list": {raw: `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[` +
 			`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","size":1,"digest":"` + amd.Digest.String() + `","platform":{"os":"linux","architecture":"arm","variant":"v9"}}]}`,
 			wantErr: "parse Docker manifest list: entry 0 (" + amd.Digest.String() + `): invalid platform "linux/arm/v9"`},
-		"other media type": {raw: "{}", mt: "text/plain", wantErr: `unsupported media type "text/plain"`},
+		"other media type":     {raw: `{"mediaType":"application/x.other"}`, mt: imgspecv1.MediaTypeImageIndex, wantErr: `unsupported media type "application/x.other"`},
+		"generic type ignored": {raw: "{}", mt: "text/plain", wantErr: "unrecognised manifest"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,14 +1,12 @@
 package manifestlist
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
-	"go.podman.io/image/v5/manifest"
 )
 
 // MergeOptions tunes Merge.
@@ -299,56 +297,6 @@ func attestationKept(m imgspecv1.Descriptor, inResult map[digest.Digest]bool, su
 	return inResult[subject]
 }
 
-func chooseMergeType(src, dst *List, requested string, result *List, plan *Plan) error {
-	kind, err := ParseListType(requested)
-	if err != nil {
-		return err
-	}
-	base := src.MediaType
-	if dst != nil {
-		base = dst.MediaType
-	}
-	switch kind {
-	case "docker":
-		base = manifest.DockerV2ListMediaType
-	case "oci":
-		base = imgspecv1.MediaTypeImageIndex
-	}
-	if base != manifest.DockerV2ListMediaType {
-		result.MediaType = imgspecv1.MediaTypeImageIndex
-		return nil
-	}
-	needed, err := ListMediaType("", result.Manifests, len(result.Annotations) > 0 || result.ArtifactType != "" || result.Subject != nil)
-	if err != nil {
-		return err
-	}
-	if needed == manifest.DockerV2ListMediaType {
-		result.MediaType = needed
-		return nil
-	}
-	if kind == "docker" {
-		_, err := ListMediaType("docker", result.Manifests, len(result.Annotations) > 0)
-		if err == nil {
-			err = fmt.Errorf("a Docker manifest list cannot carry artifactType or subject; use --media-type oci")
-		}
-		return fmt.Errorf("merge: %w", err)
-	}
-	result.MediaType = imgspecv1.MediaTypeImageIndex
-	who := "source"
-	if dst != nil {
-		who = "destination"
-	}
-	why := "the result carries annotations"
-	for _, m := range result.Manifests {
-		if !isDockerChild(m.MediaType) {
-			why = "the result holds OCI manifests"
-			break
-		}
-	}
-	plan.TypeChanged = fmt.Sprintf("%s is a Docker manifest list but %s: writing an OCI index", who, why)
-	return nil
-}
-
 func checkDuplicateKeys(which string, l *List) error {
 	seen := map[string]imgspecv1.Descriptor{}
 	for _, m := range l.Manifests {
@@ -375,50 +323,4 @@ func platformsOf(l *List) string {
 		return "none"
 	}
 	return strings.Join(out, ", ")
-}
-
-func cloneDescriptors(ds []imgspecv1.Descriptor) []imgspecv1.Descriptor {
-	return manifest.OCI1IndexFromComponents(ds, nil).Manifests
-}
-
-// sameSet reports whether a and b hold equal descriptors, ignoring order.
-func sameSet(a, b []imgspecv1.Descriptor) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	want := map[string]int{}
-	for _, d := range b {
-		want[descriptorKey(d)]++
-	}
-	for _, d := range a {
-		k := descriptorKey(d)
-		if want[k] == 0 {
-			return false
-		}
-		want[k]--
-	}
-	return true
-}
-
-// descriptorKey compares descriptors by their JSON encoding, which treats
-// nil and empty maps and slices alike.
-func descriptorKey(d imgspecv1.Descriptor) string {
-	b, _ := json.Marshal(d)
-	return string(b)
-}
-
-func sameList(a, b *List) bool {
-	if a.MediaType != b.MediaType || a.ArtifactType != b.ArtifactType ||
-		!maps.Equal(a.Annotations, b.Annotations) || len(a.Manifests) != len(b.Manifests) {
-		return false
-	}
-	if (a.Subject == nil) != (b.Subject == nil) || (a.Subject != nil && descriptorKey(*a.Subject) != descriptorKey(*b.Subject)) {
-		return false
-	}
-	for i := range a.Manifests {
-		if descriptorKey(a.Manifests[i]) != descriptorKey(b.Manifests[i]) {
-			return false
-		}
-	}
-	return true
 }

@@ -198,6 +198,21 @@ const (
 	MatchArch
 )
 
+// MatchModeNames are the names ParseMatchMode accepts (merge --match), the
+// default first.
+var MatchModeNames = []string{"platform", "arch"}
+
+// ParseMatchMode reads a MatchMode by its name in MatchModeNames.
+func ParseMatchMode(name string) (MatchMode, error) {
+	switch name {
+	case "platform":
+		return MatchPlatform, nil
+	case "arch":
+		return MatchArch, nil
+	}
+	return 0, fmt.Errorf("invalid --match %q: accepted: %s", name, strings.Join(MatchModeNames, ", "))
+}
+
 // PlatformKey returns a string that is equal for platforms the mode treats
 // as the same. With MatchPlatform two platforms share a key exactly when
 // each selects the other (the PlatformMatcher rule) once os.features are

@@ -136,7 +136,7 @@ func parseSpec(r io.Reader) (*Spec, error) {
 	}
 	kind, err := ParseListType(f.Format)
 	if err != nil {
-		return nil, fmt.Errorf("invalid spec: format %q: accepted: docker, oci", f.Format)
+		return nil, fmt.Errorf("invalid spec: format %q: accepted: %s", f.Format, strings.Join(ListTypes, ", "))
 	}
 	if len(f.Manifests) == 0 {
 		return nil, fmt.Errorf("invalid spec: %s has no manifests", f.Image)

@@ -166,7 +166,7 @@ func readEntryFile(path string) (Entry, error) {
 	}
 	desc := f.Descriptor
 	if f.Digest != "" {
-		desc = imgspecv1.Descriptor{MediaType: manifest.GuessMIMEType(raw), Digest: f.Digest, Size: int64(len(raw))}
+		desc = imgspecv1.Descriptor{MediaType: MediaTypeOf(raw, ""), Digest: f.Digest, Size: int64(len(raw))}
 		if p := f.Platform; p != nil {
 			desc.Platform = &imgspecv1.Platform{
 				Architecture: p.Architecture, OS: p.OS, OSVersion: p.OSVersion, OSFeatures: p.OSFeatures, Variant: p.Variant,

@@ -1,12 +1,16 @@
 package plugin
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // Shell completion runs through `docker __complete mlist ...`, which execs
@@ -23,36 +27,129 @@ var completionPlatforms = []string{
 }
 
 // fixedFlagValues are the values of flags that take one of a fixed set,
-// keyed by flag name; every command with such a flag completes them.
+// keyed by flag name; every command with such a flag completes them. Where
+// the command checks the value against a list, the completion is that list.
 var fixedFlagValues = map[string][]string{
-	"format":     {"json", "table"},
-	"media-type": {"docker", "oci"},
-	"match":      {"platform", "arch"},
+	"format":     formatNames,
+	"media-type": manifestlist.ListTypes,
+	"match":      manifestlist.MatchModeNames,
 	"os":         {"linux", "windows", "freebsd", "darwin"},
 	"arch":       {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"},
 	"variant":    {"v5", "v6", "v7", "v8"},
 }
 
-// registerCompletions gives every flag with a fixed set of values, and every
-// platform flag, its completion, across the whole command tree.
+// platformFlags complete a platform list.
+var platformFlags = []string{"platform", "platforms"}
+
+// fileFlags name a file, completed with these extensions.
+var fileFlags = map[string][]string{"spec": {"yaml", "yml"}}
+
+// registerCompletions gives every flag of the command tree its completion:
+// a fixed set, platforms, files for a flag that names one, and nothing for
+// the other flags that take a value (a count, a reference, credentials),
+// where the shell would otherwise offer files. A command that completes no
+// arguments offers no files either.
 func registerCompletions(root *cobra.Command) {
 	var walk func(*cobra.Command)
 	walk = func(cmd *cobra.Command) {
-		for name, values := range fixedFlagValues {
-			if cmd.Flags().Lookup(name) != nil {
-				_ = cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			if f.Value.Type() == "bool" {
+				return
 			}
-		}
-		for _, name := range []string{"platform", "platforms"} {
-			if cmd.Flags().Lookup(name) != nil {
-				_ = cmd.RegisterFlagCompletionFunc(name, completePlatformList)
-			}
+			_ = cmd.RegisterFlagCompletionFunc(f.Name, flagCompletion(f.Name))
+		})
+		if cmd.ValidArgsFunction == nil && len(cmd.ValidArgs) == 0 {
+			cmd.ValidArgsFunction = cobra.NoFileCompletions
 		}
 		for _, c := range cmd.Commands() {
 			walk(c)
 		}
 	}
 	walk(root)
+}
+
+// flagCompletion is the completion of the flag named name, whatever the
+// command.
+func flagCompletion(name string) cobra.CompletionFunc {
+	if values, ok := fixedFlagValues[name]; ok {
+		return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
+	}
+	if slices.Contains(platformFlags, name) {
+		return completePlatformList
+	}
+	if exts, ok := fileFlags[name]; ok {
+		return cobra.FixedCompletions(exts, cobra.ShellCompDirectiveFilterFileExt)
+	}
+	return cobra.NoFileCompletions
+}
+
+// transportPrefixes are what a copy location may start with besides a
+// registry reference: the local transports, and docker:// (the registry).
+func transportPrefixes() []string {
+	var out []string
+	for _, t := range copy.LocalTransports() {
+		out = append(out, t+":")
+	}
+	return append(out, "docker://")
+}
+
+// completeLocations completes copy's SOURCE and DESTINATION: a transport
+// prefix or a draft name (a draft is named by its registry reference), and
+// after a local transport's prefix, the directories and (for archives)
+// files its path may name.
+func completeLocations(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if len(args) >= 2 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	for _, t := range copy.LocalTransports() {
+		if rest, ok := strings.CutPrefix(toComplete, t+":"); ok {
+			return localPaths(t+":", rest, t != "oci"), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+		}
+	}
+	if strings.HasPrefix(toComplete, "docker://") {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	for _, p := range transportPrefixes() {
+		if strings.HasPrefix(p, toComplete) {
+			out = append(out, p)
+		}
+	}
+	directive := cobra.ShellCompDirectiveNoFileComp
+	if len(out) > 0 {
+		directive |= cobra.ShellCompDirectiveNoSpace // the path follows the prefix
+	}
+	return append(out, draftNames(nil, toComplete)...), directive
+}
+
+// localPaths lists prefix+PATH for the entries of the directory path names
+// that begin with its last element: directories (ending in /, to go on),
+// and files when files is set. Hidden entries only when asked for with a
+// leading dot.
+func localPaths(prefix, path string, files bool) []string {
+	dir, base := filepath.Split(path)
+	read := dir
+	if read == "" {
+		read = "."
+	}
+	entries, err := os.ReadDir(read)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasPrefix(name, base) || (strings.HasPrefix(name, ".") && !strings.HasPrefix(base, ".")) {
+			continue
+		}
+		switch {
+		case e.IsDir():
+			out = append(out, prefix+dir+name+"/")
+		case files:
+			out = append(out, prefix+dir+name)
+		}
+	}
+	return out
 }
 
 // completePlatformList completes a comma-separated platform list: the part

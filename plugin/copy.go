@@ -56,6 +56,7 @@ that one alone.`,
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeLocations,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			return formatWithDryRun(cmd, opts.dryRun)
 		},
@@ -77,10 +78,12 @@ that one alone.`,
 }
 
 func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error {
-	src, err := copy.ParseLocation(opts.source)
+	// Drafts are not copied: push writes them.
+	in, err := copy.Resolve(opts.source, nil)
 	if err != nil {
 		return err
 	}
+	src := in.Location
 	dst, err := copy.ParseLocation(opts.destination)
 	if err != nil {
 		return err

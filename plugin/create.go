@@ -10,10 +10,7 @@ import (
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
-	"go.podman.io/image/v5/manifest"
-	"golang.org/x/sync/errgroup"
 )
 
 type createOptions struct {
@@ -35,7 +32,7 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Create a local draft of a manifest list",
 		Long: `Create a local draft of a manifest list from images and lists in registries.
 
-Each SOURCE is a tag or digest reference. A single image contributes one
+Each SOURCE is a tag or digest reference (docker://REF too). A single image contributes one
 entry, its platform read from the image config; a manifest list or OCI index
 contributes all of its entries, attestations included.
 
@@ -47,7 +44,9 @@ once.
 
 With --from, the draft is the list REF holds in its registry, with every
 entry (attestations included), platform, annotation and the list type; LIST
-defaults to REF. Pushed unchanged, it writes the same bytes and digest, for
+defaults to REF. REF is read as inspect reads it: a local draft of that name
+is copied (with a note on stderr), docker://REF is always the registry; a
+local layout is refused, since push reads a draft's entries from registries. Pushed unchanged, it writes the same bytes and digest, for
 every list the registry accepted (entries without a platform, Docker lists of
 OCI images).
 
@@ -56,9 +55,9 @@ platform contradicts it gets a WARNING line on stderr.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
-  docker mlist create registry.example.com/app:1.0 --platform linux/amd64,linux/arm64,linux/arm/v7 \
-      --template registry.example.com/app:1.0-OS-ARCH-VARIANT
-  docker mlist create --from registry.example.com/app:1.0`,
+  docker mlist create registry.example.com/app:1.1 --platform linux/amd64,linux/arm64,linux/arm/v7 \
+      --template registry.example.com/app:1.1-OS-ARCH-VARIANT
+  docker mlist create --from registry.example.com/app:latest registry.example.com/app:1.2`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.from != "" {
 				return cli.RequiresMaxArgs(1)(cmd, args)
@@ -85,7 +84,7 @@ platform contradicts it gets a WARNING line on stderr.`,
 	addPlatformFlag(flags, &opts.platforms, "With --template: the platforms to include")
 	flags.StringVar(&opts.template, "template", "", "Image reference template with OS, ARCH and VARIANT placeholders")
 	flags.BoolVar(&opts.ignoreMissing, "ignore-missing", false, "With --template: skip platforms whose image does not exist, with a warning")
-	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry")
+	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry (or from the draft REF)")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -124,12 +123,6 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	}
 
 	sess := newSession(dockerCLI, opts.registry)
-	for _, r := range refs {
-		sess.Want(r.Host, r.Repository, "pull")
-	}
-	for _, t := range templated {
-		sess.Want(t.ref.Host, t.ref.Repository, "pull")
-	}
 	sources, err := fetchAll(ctx, sess, refs)
 	if err != nil {
 		return err
@@ -188,18 +181,30 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 	if amended {
 		verb = "Updated"
 	}
-	fmt.Fprintf(dockerCLI.Out(), "%s %s %s (%s): %s\n", verb, listKind(result.MediaType), name, countEntries(len(result.Manifests)), reason)
+	fmt.Fprintf(dockerCLI.Out(), "%s %s %s (%s)\n", verb, listKind(result.MediaType), name, plural(len(result.Manifests), "entry"))
+	if opts.mediaType == "" {
+		fmt.Fprintf(dockerCLI.Err(), "note: %s because %s\n", listKind(result.MediaType), reason)
+	}
 	return nil
 }
 
 // runCreateFrom makes a draft of a list as its registry holds it now, keeping
-// its bytes so that an unchanged draft pushes the same digest.
+// its bytes so that an unchanged draft pushes the same digest, or a copy of
+// another draft.
 func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOptions) error {
-	from, err := registry.ParseReference(opts.from)
+	store := draftStore()
+	in, err := copy.Resolve(opts.from, store)
 	if err != nil {
 		return fmt.Errorf("invalid --from: %w", err)
 	}
-	if opts.list == opts.from && from.Digest != "" {
+	if in.Location.Registry == nil {
+		return fmt.Errorf("--from %s is a local layout; a draft's entries are read from registries when it is pushed, so --from takes a draft name, REF or docker://REF (copy the layout to a registry first)", opts.from)
+	}
+	from := *in.Location.Registry
+	if opts.list == opts.from && (from.Digest != "" || in.Draft != nil) {
+		if in.Draft != nil {
+			return fmt.Errorf("draft %s already exists: give the copy a name (create --from %s LIST), or start from the registry's list with --from docker://%s", in.Draft.Name, opts.from, in.Draft.Name)
+		}
 		return fmt.Errorf("--from %s names a list by digest; give the draft a name: create --from REF LIST", opts.from)
 	}
 	name, err := listName(opts.list)
@@ -216,7 +221,6 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	if err != nil {
 		return err
 	}
-	store := draftStore()
 	exists := func() error {
 		return fmt.Errorf("draft %s already exists: remove it with docker mlist rm first", name)
 	}
@@ -225,29 +229,15 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	} else if !errors.Is(err, manifestlist.ErrNotFound) {
 		return err
 	}
-	sess := newSession(dockerCLI, opts.registry)
-	sess.Want(from.Host, from.Repository, "pull")
-	src, err := fetchSource(ctx, sess, from)
+	if note := in.ShadowNote(); note != "" {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
+	}
+	draft, err := draftFrom(ctx, dockerCLI, opts, in, name, mediaType)
 	if err != nil {
-		return fmt.Errorf("create --from %s: %w", from, err)
-	}
-	if src.single != nil {
-		return fmt.Errorf("create --from %s: it is a single image, not a list; make a list of it with docker mlist create %s %s", from, name, from)
-	}
-	kind := "docker"
-	if src.List.MediaType != manifest.DockerV2ListMediaType {
-		kind = "oci"
-	}
-	if mediaType != "" {
-		kind = mediaType
-	}
-	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.entries, Origin: src.Raw}
-	// A registry's list may hold what a draft refuses; drop can fix it.
-	if err := draft.CheckDuplicates(); err != nil {
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; pushed unchanged the list is written as the registry holds it, edited it needs one dropped\n", from, termText(err.Error()))
+		return err
 	}
 	if _, err := draft.List(); err != nil {
-		return fmt.Errorf("create --from %s: %w", from, err)
+		return fmt.Errorf("create --from %s: %w", in, err)
 	}
 	err = store.Edit(name, func(d *manifestlist.Draft, found bool) error {
 		if found {
@@ -259,8 +249,39 @@ func runCreateFrom(ctx context.Context, dockerCLI command.Cli, opts createOption
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s (%s)\n", name, from, countEntries(len(draft.Entries)))
+	fmt.Fprintf(dockerCLI.Out(), "Created manifest list %s from %s %s (%s)\n", name, in.Source(), in, plural(len(draft.Entries), "entry"))
 	return nil
+}
+
+// draftFrom is the draft --from starts: another draft's copy, or the
+// registry's list with all its entries.
+func draftFrom(ctx context.Context, dockerCLI command.Cli, opts createOptions, in copy.Input, name, mediaType string) (*manifestlist.Draft, error) {
+	if in.Draft != nil {
+		d := *in.Draft
+		d.Name = name
+		if mediaType != "" {
+			d.MediaType = mediaType
+		}
+		return &d, nil
+	}
+	from := *in.Location.Registry
+	src, err := copy.FetchSource(ctx, newSession(dockerCLI, opts.registry), from)
+	if err != nil {
+		return nil, fmt.Errorf("create --from %s: %w", from, err)
+	}
+	if src.Single != nil {
+		return nil, fmt.Errorf("create --from %s: it is a single image, not a list; make a list of it with docker mlist create %s %s", from, name, from)
+	}
+	kind, _ := manifestlist.ParseListType(src.List.MediaType)
+	if mediaType != "" {
+		kind = mediaType
+	}
+	draft := &manifestlist.Draft{Name: name, MediaType: kind, Annotations: src.List.Annotations, Entries: src.Entries, Origin: src.Raw}
+	// A registry's list may hold what a draft refuses; drop can fix it.
+	if err := draft.CheckDuplicates(); err != nil {
+		fmt.Fprintf(dockerCLI.Err(), "WARNING: %s: %s; pushed unchanged the list is written as the registry holds it, edited it needs one dropped\n", from, termText(err.Error()))
+	}
+	return draft, nil
 }
 
 // listTypeReason says why a draft's list has the type it has, following
@@ -288,14 +309,6 @@ func listTypeReason(d *manifestlist.Draft) string {
 	return "every entry is a Docker image (--media-type oci makes an OCI index)"
 }
 
-// countEntries is "1 entry", "2 entries".
-func countEntries(n int) string {
-	if n == 1 {
-		return "1 entry"
-	}
-	return fmt.Sprintf("%d entries", n)
-}
-
 // listName normalises a list reference; a list is addressed by tag.
 func listName(s string) (string, error) {
 	r, err := registry.ParseReference(s)
@@ -308,89 +321,20 @@ func listName(s string) (string, error) {
 	return r.String(), nil
 }
 
+// parseReferences reads the SOURCEs through the one resolver: a draft's
+// entries are read from registries when it is pushed, so a SOURCE is a
+// registry reference (REF or docker://REF), and a layout is refused by name.
 func parseReferences(args []string) ([]registry.Reference, error) {
 	refs := make([]registry.Reference, 0, len(args))
 	for _, a := range args {
-		r, err := registry.ParseReference(a)
+		in, err := copy.Resolve(a, nil)
 		if err != nil {
 			return nil, err
 		}
-		refs = append(refs, r)
+		if err := in.RegistryOnly("create SOURCE"); err != nil {
+			return nil, err
+		}
+		refs = append(refs, *in.Location.Registry)
 	}
 	return refs, nil
-}
-
-// templatedSource is one platform's image named by --template.
-type templatedSource struct {
-	ref      registry.Reference
-	platform imgspecv1.Platform
-}
-
-func templateSources(opts createOptions) ([]templatedSource, error) {
-	if (opts.template == "") != !opts.platforms.given() {
-		return nil, errors.New("--template and --platform go together")
-	}
-	if opts.template == "" {
-		if opts.ignoreMissing {
-			return nil, errors.New("--ignore-missing goes with --template")
-		}
-		return nil, nil
-	}
-	platforms, err := opts.platforms.platforms()
-	if err != nil {
-		return nil, err
-	}
-	if err := manifestlist.CheckTemplate(opts.template, platforms); err != nil {
-		return nil, err
-	}
-	out := make([]templatedSource, 0, len(platforms))
-	for _, p := range platforms {
-		r, err := registry.ParseReference(manifestlist.ExpandTemplate(opts.template, p))
-		if err != nil {
-			return nil, fmt.Errorf("--template %q for %s: %w", opts.template, manifestlist.FormatPlatform(&p), err)
-		}
-		out = append(out, templatedSource{ref: r, platform: p})
-	}
-	return out, nil
-}
-
-// fetchTemplated fetches the templated images; each entry gets the platform
-// it was named for, as manifest-tool does.
-func fetchTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, templated []templatedSource, ignoreMissing bool) ([]*fetched, error) {
-	out := make([]*fetched, len(templated))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(copy.DefaultJobs)
-	for i, t := range templated {
-		g.Go(func() error { return fetchOneTemplated(gctx, dockerCLI, sess, t, ignoreMissing, &out[i]) })
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	kept := out[:0]
-	for _, f := range out {
-		if f != nil {
-			kept = append(kept, f)
-		}
-	}
-	return kept, nil
-}
-
-// fetchOneTemplated fetches one templated image into *out; nil when it is
-// missing and ignoreMissing allows that.
-func fetchOneTemplated(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, t templatedSource, ignoreMissing bool, out **fetched) error {
-	f, err := fetchSource(ctx, sess, t.ref)
-	if errors.Is(err, registry.ErrNotFound) && ignoreMissing {
-		fmt.Fprintf(dockerCLI.Err(), "WARNING: skipping %s: %s does not exist\n", manifestlist.FormatPlatform(&t.platform), t.ref)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("--template for %s: %w", manifestlist.FormatPlatform(&t.platform), err)
-	}
-	if f.single == nil {
-		return fmt.Errorf("%s for %s is a list; --template names single-platform images", t.ref, manifestlist.FormatPlatform(&t.platform))
-	}
-	p := t.platform
-	f.entries[0].Descriptor.Platform = &p
-	*out = f
-	return nil
 }

@@ -64,9 +64,17 @@ func lookupCredentials(cfg *configfile.ConfigFile, warn io.Writer, host string) 
 		}
 		found := ac.Username != "" || ac.IdentityToken != "" || ac.RegistryToken != ""
 		if helper == "" || found {
-			return registry.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}, nil
+			from := fmt.Sprintf("the auths entry for %s in %s", key, configName(cfg))
+			if os.Getenv(configfile.DockerEnvConfigKey) != "" {
+				from = fmt.Sprintf("the auths entry for %s in %s or %s", key, configfile.DockerEnvConfigKey, configName(cfg))
+			}
+			return registry.Credentials{Username: ac.Username, Password: ac.Password, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken, From: from}, nil
 		}
 		creds, err := runHelper(helper, key)
+		creds.From = fmt.Sprintf("the credsStore %s in %s (docker-credential-%s)", helper, configName(cfg), helper)
+		if cfg.CredentialHelpers[key] != "" {
+			creds.From = fmt.Sprintf("the credHelpers entry for %s in %s (docker-credential-%s)", key, configName(cfg), helper)
+		}
 		var failed *helperFailure
 		if errors.As(err, &failed) {
 			// As docker does: a broken or missing credential helper is not
@@ -76,6 +84,14 @@ func lookupCredentials(cfg *configfile.ConfigFile, warn io.Writer, host string) 
 		}
 		return creds, err
 	}
+}
+
+// configName names the Docker config file credentials came from.
+func configName(cfg *configfile.ConfigFile) string {
+	if cfg.Filename != "" {
+		return cfg.Filename
+	}
+	return "config.json"
 }
 
 // authConfigKey is the key the Docker CLI files host's credentials under.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/opencontainers/go-digest"
@@ -31,7 +30,8 @@ type diffOptions struct {
 // diffSide is one of the two lists compared.
 type diffSide struct {
 	Name string `json:"name"`
-	// Kind is "draft" or "registry".
+	// Kind is where it was read: "draft", "registry", "oci", "oci-archive"
+	// or "docker-archive".
 	Kind   string        `json:"kind"`
 	Digest digest.Digest `json:"digest,omitempty"`
 	// Exists is false for a registry tag that holds nothing yet.
@@ -56,10 +56,11 @@ func newDiffCommand(dockerCLI command.Cli) *cobra.Command {
 (old → new digest) or same, then the list type, the index annotations and the
 order of the entries.
 
-A and B are each a local draft when one has that name, otherwise a registry
-reference; docker://REF always means the registry. With one argument, A is a
-draft and the diff goes from what its tag holds in the registry now to the
-draft: what pushing it would change.
+A and B are each a local draft when one has that name (with a note on
+stderr), otherwise a registry reference; docker://REF always means the
+registry, oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF]
+a local layout. With one argument, A is a draft and the diff goes from what
+its tag holds in the registry now to the draft: what pushing it would change.
 
 Exit status: 0 when the lists are equal, 1 when they differ, 2 on error.`,
 		Example: `  docker mlist diff registry.example.com/app:1.0
@@ -130,31 +131,43 @@ func runDiff(ctx context.Context, dockerCLI command.Cli, opts diffOptions) error
 }
 
 func diffLists(ctx context.Context, dockerCLI command.Cli, opts diffOptions) (*diffResult, error) {
-	sess := newSession(dockerCLI, opts.registry)
+	r := readers(dockerCLI, opts.registry)
+	store := draftStore()
 	var oldSide, newSide *diffSide
-	var err error
 	if opts.b == "" {
-		ref, err := registry.ParseReference(opts.a)
+		in, err := copy.Resolve(opts.a, store)
 		if err != nil {
 			return nil, err
 		}
-		draft, err := draftStore().Get(ref.String())
-		if errors.Is(err, manifestlist.ErrNotFound) || ref.Digest != "" {
+		if in.Draft == nil {
 			return nil, fmt.Errorf("diff %s: no such draft; with one argument, diff compares a draft with its registry tag", opts.a)
-		} else if err != nil {
+		}
+		if newSide, err = readSide(ctx, r, in, false); err != nil {
 			return nil, err
 		}
-		if newSide, err = draftSide(draft); err != nil {
+		tag, err := copy.Resolve("docker://"+in.Draft.Name, nil)
+		if err != nil {
 			return nil, err
 		}
-		if oldSide, err = registrySide(ctx, sess, ref, true); err != nil {
+		if oldSide, err = readSide(ctx, r, tag, true); err != nil {
 			return nil, err
 		}
 	} else {
-		if oldSide, err = loadSide(ctx, sess, opts.a); err != nil {
+		var ins [2]copy.Input
+		for i, arg := range []string{opts.a, opts.b} {
+			var err error
+			if ins[i], err = copy.Resolve(arg, store); err != nil {
+				return nil, err
+			}
+			if note := ins[i].ShadowNote(); note != "" {
+				fmt.Fprintln(dockerCLI.Err(), termText(note))
+			}
+		}
+		var err error
+		if oldSide, err = readSide(ctx, r, ins[0], false); err != nil {
 			return nil, err
 		}
-		if newSide, err = loadSide(ctx, sess, opts.b); err != nil {
+		if newSide, err = readSide(ctx, r, ins[1], false); err != nil {
 			return nil, err
 		}
 	}
@@ -162,53 +175,23 @@ func diffLists(ctx context.Context, dockerCLI command.Cli, opts diffOptions) (*d
 	return &diffResult{Old: *oldSide, New: *newSide, Diff: d, Equal: d.Equal() && oldSide.Exists == newSide.Exists}, nil
 }
 
-// loadSide reads a draft when one has that name, otherwise the registry.
-func loadSide(ctx context.Context, sess *registry.Session, arg string) (*diffSide, error) {
-	s, explicit := strings.CutPrefix(arg, "docker://")
-	ref, err := registry.ParseReference(s)
-	if err != nil {
-		return nil, err
-	}
-	if !explicit && ref.Digest == "" {
-		draft, err := draftStore().Get(ref.String())
-		switch {
-		case err == nil:
-			return draftSide(draft)
-		case !errors.Is(err, manifestlist.ErrNotFound):
-			return nil, err
-		}
-	}
-	return registrySide(ctx, sess, ref, false)
-}
-
-func draftSide(d *manifestlist.Draft) (*diffSide, error) {
-	l, err := d.List()
-	if err != nil {
-		return nil, err
-	}
-	side := &diffSide{Name: d.Name, Kind: "draft", Exists: true, list: l}
-	if raw, _, err := d.Build(); err == nil {
-		side.Digest = digest.FromBytes(raw)
-	}
-	return side, nil
-}
-
-// registrySide reads ref; with missingOK a tag that holds nothing is an
-// empty side (a draft not pushed yet adds everything).
-func registrySide(ctx context.Context, sess *registry.Session, ref registry.Reference, missingOK bool) (*diffSide, error) {
-	sess.Want(ref.Host, ref.Repository, "pull")
-	c, err := sess.Client(ctx, ref.Host)
-	if err != nil {
-		return nil, err
-	}
-	r, err := copy.ReadList(ctx, c, ref)
-	if missingOK && errors.Is(err, registry.ErrNotFound) {
-		return &diffSide{Name: ref.String(), Kind: "registry"}, nil
-	}
+// readSide reads one side as a list; with missingOK a registry tag that
+// holds nothing is an empty side (a draft not pushed yet adds everything).
+func readSide(ctx context.Context, r copy.Readers, in copy.Input, missingOK bool) (*diffSide, error) {
+	o, err := copy.Open(ctx, in, r, missingOK)
 	if err != nil {
 		return nil, fmt.Errorf("diff: %w", err)
 	}
-	return &diffSide{Name: ref.String(), Kind: "registry", Digest: r.Digest, Exists: true, list: r.List}, nil
+	defer o.Close()
+	side := &diffSide{Name: in.String(), Kind: in.Source()}
+	if o.Missing {
+		return side, nil
+	}
+	if side.list, err = o.AsList(ctx); err != nil {
+		return nil, fmt.Errorf("diff: %w", err)
+	}
+	side.Digest, side.Exists = o.Digest, true
+	return side, nil
 }
 
 func printDiff(dockerCLI command.Cli, format string, res *diffResult) error {

@@ -71,7 +71,7 @@ func (f formatValue) Type() string   { return "string" }
 // note, if any, says what a value means for this command.
 func addFormatFlag(flags *pflag.FlagSet, p *string, def, what, note string) {
 	*p = def
-	usage := fmt.Sprintf(formatHelp, what)
+	usage := formatHelp(what)
 	if note != "" {
 		usage += "; " + note
 	}

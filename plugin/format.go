@@ -5,21 +5,34 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/docker/cli/templates"
 )
 
-// formatHelp is the --format help shared by every command that prints
-// data: what is formatted, then the accepted values.
-const formatHelp = `Format %s: "table", "json", or a Go template (e.g. '{{json .}}')`
+// formatNames are the named values of --format (besides a Go template),
+// for the check, the help and the completion alike.
+var formatNames = []string{"table", "json"}
+
+// formatHelp is the --format help of every command that prints data, for
+// what is formatted: the accepted values.
+func formatHelp(what string) string {
+	quoted := make([]string, len(formatNames))
+	for i, n := range formatNames {
+		quoted[i] = strconv.Quote(n)
+	}
+	return fmt.Sprintf(`Format %s: %s, or a Go template (e.g. '{{json .}}')`, what, strings.Join(quoted, ", "))
+}
 
 // checkFormat accepts the values of --format every command takes: "" (the
-// command's default output), "table", "json", or a Go template that parses.
+// command's default output), a name in formatNames, or a Go template that
+// parses.
 func checkFormat(s string) error {
 	switch {
-	case s == "", s == "table", s == "json":
+	case s == "", slices.Contains(formatNames, s):
 		return nil
 	case strings.Contains(s, "{{"):
 		if _, err := templates.Parse(s); err != nil {
@@ -27,7 +40,7 @@ func checkFormat(s string) error {
 		}
 		return nil
 	}
-	return &flagValueError{fmt.Sprintf(`invalid --format %q: accepted: table, json, or a Go template such as '{{json .}}'`, s)}
+	return &flagValueError{fmt.Sprintf(`invalid --format %q: accepted: %s, or a Go template such as '{{json .}}'`, s, strings.Join(formatNames, ", "))}
 }
 
 // writeFormatted prints v as indented JSON ("" or "json"), as a table

@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/opencontainers/go-digest"
@@ -30,7 +28,10 @@ type inspectOptions struct {
 // inspected is the structured view of a list (or single image) that
 // --verbose, --format table and templates print.
 type inspected struct {
-	Name        string            `json:"name"`
+	Name string `json:"name"`
+	// Source is where it was read: "draft", "registry", "oci",
+	// "oci-archive" or "docker-archive".
+	Source      string            `json:"source"`
 	MediaType   string            `json:"mediaType"`
 	Digest      digest.Digest     `json:"digest"`
 	Size        int64             `json:"size"`
@@ -62,9 +63,11 @@ func newInspectCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts inspectOptions
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] REF",
-		Short: "Show a draft, or a manifest list or image in a registry",
-		Long: `Show a local draft when one has that name, otherwise the registry's manifest
-list or image. --raw prints the exact bytes, whose sha256 is the digest.`,
+		Short: "Show a draft, or a manifest list or image in a registry or layout",
+		Long: `Show a local draft when one has that name (with a note on stderr), otherwise
+the registry's manifest list or image; docker://REF always means the registry,
+oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker-archive:FILE[:REF] a local
+layout. --raw prints the exact bytes, whose sha256 is the digest.`,
 		Example: `  docker mlist inspect registry.example.com/app:1.0
   docker mlist inspect --raw registry.example.com/app:1.0 | sha256sum
   docker mlist inspect -v --format table registry.example.com/app:1.0`,
@@ -85,122 +88,87 @@ list or image. --raw prints the exact bytes, whose sha256 is the digest.`,
 }
 
 func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions) error {
-	ref, err := registry.ParseReference(opts.ref)
+	in, err := copy.Resolve(opts.ref, draftStore())
 	if err != nil {
 		return err
 	}
-	subj, err := loadSubject(ctx, dockerCLI, ref, opts.registry)
+	o, err := copy.Open(ctx, in, readers(dockerCLI, opts.registry), false)
 	if err != nil {
 		return err
+	}
+	defer o.Close()
+	if note := in.ShadowNote(); note != "" {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
 	}
 	if opts.raw {
-		_, err := dockerCLI.Out().Write(subj.raw)
+		_, err := dockerCLI.Out().Write(o.Raw)
 		return err
 	}
 	if !opts.verbose && (opts.format == "" || opts.format == "json") {
 		// Trailing whitespace would survive Indent, a carriage return with it.
 		var buf bytes.Buffer
-		if err := json.Indent(&buf, bytes.TrimRight(subj.raw, " \t\r\n"), "", "   "); err != nil {
-			return fmt.Errorf("inspect %s: %w", ref, err)
+		if err := json.Indent(&buf, bytes.TrimRight(o.Raw, " \t\r\n"), "", "   "); err != nil {
+			return fmt.Errorf("inspect %s: %w", in, err)
 		}
 		buf.WriteByte('\n')
 		_, err := io.WriteString(dockerCLI.Out(), jsonText(buf.String()))
 		return err
 	}
-	view, err := subj.view(ctx, ref, opts.verbose)
+	view, err := inspectView(ctx, o, opts.verbose)
 	if err != nil {
-		return err
+		return fmt.Errorf("inspect %s: %w", in, err)
+	}
+	// People read sizes on a terminal; a script reading the table gets
+	// exact bytes, as JSON has them.
+	size := func(n int64) string { return fmt.Sprint(n) }
+	if dockerCLI.Out().IsTerminal() {
+		size = humanSize
 	}
 	return writeFormatted(dockerCLI.Out(), opts.format, view, func(w *tabwriter.Writer) {
-		fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", termText(view.Name), termText(view.MediaType), termText(view.Digest.String()))
-		if opts.verbose {
-			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tCONFIG\tLAYERS")
-		} else {
-			fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
-		}
-		for _, m := range view.Manifests {
-			p := termText(m.label)
-			d, mt := termText(m.Digest.String()), termText(m.MediaType)
-			if opts.verbose {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%d\n", p, d, mt, m.Size, termText(m.ConfigDigest.String()), len(m.Layers))
-			} else {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", p, d, mt, m.Size)
-			}
-		}
+		writeInspectTable(w, view, opts.verbose, size)
 	})
 }
 
-// subject is what inspect shows: a draft, or what a registry holds.
-type subject struct {
-	raw  []byte
-	list *manifestlist.List // nil for a single image
-	// entries are the manifests known without more requests: a draft's, or
-	// the single image itself; a registry list's are fetched for --verbose.
-	entries []manifestlist.Entry
-	sess    *registry.Session
-}
-
-// loadSubject prefers a local draft of that name, as docker manifest does.
-func loadSubject(ctx context.Context, dockerCLI command.Cli, ref registry.Reference, flags registryFlags) (*subject, error) {
-	if ref.Digest == "" {
-		draft, err := draftStore().Get(ref.String())
-		switch {
-		case err == nil:
-			// The bytes push writes: an unchanged --from draft's origin, a
-			// docker manifest draft's as docker writes them.
-			raw, list, err := draft.Serialize()
-			if err != nil {
-				return nil, fmt.Errorf("inspect %s: %w", draft.Name, err)
-			}
-			return &subject{raw: raw, list: list, entries: draft.Entries}, nil
-		case !errors.Is(err, manifestlist.ErrNotFound):
-			return nil, err
+// writeInspectTable is inspect's table: the list, then one row per entry
+// with its platform (an attestation's: whose it is) and size.
+func writeInspectTable(w io.Writer, view inspected, verbose bool, size func(int64) string) {
+	fmt.Fprintf(w, "Name:\t%s\nMediaType:\t%s\nDigest:\t%s\n\n", termText(view.Name), termText(view.MediaType), termText(view.Digest.String()))
+	if verbose {
+		fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE\tCONFIG\tLAYERS")
+	} else {
+		fmt.Fprintln(w, "PLATFORM\tDIGEST\tMEDIA TYPE\tSIZE")
+	}
+	for _, m := range view.Manifests {
+		p := termText(m.label)
+		d, mt := termText(m.Digest.String()), termText(m.MediaType)
+		if verbose {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", p, d, mt, size(m.Size), termText(m.ConfigDigest.String()), len(m.Layers))
+		} else {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", p, d, mt, size(m.Size))
 		}
 	}
-	sess := newSession(dockerCLI, flags)
-	sess.Want(ref.Host, ref.Repository, "pull")
-	c, err := sess.Client(ctx, ref.Host)
-	if err != nil {
-		return nil, err
-	}
-	raw, desc, err := c.GetManifest(ctx, ref.Repository, ref.Ref())
-	if err != nil {
-		return nil, err
-	}
-	subj := &subject{raw: raw, sess: sess}
-	if mt := copy.ManifestMediaType(raw, desc.MediaType); manifestlist.IsList(mt) {
-		if subj.list, err = manifestlist.ParseList(raw, mt); err != nil {
-			return nil, fmt.Errorf("inspect %s: %w", ref, err)
-		}
-	} else {
-		subj.entries = []manifestlist.Entry{{Source: ref.String(), Raw: raw,
-			Descriptor: imgspecv1.Descriptor{MediaType: mt, Digest: desc.Digest, Size: desc.Size}}}
-	}
-	return subj, nil
 }
 
-// view is the structured form; verbose adds each entry's config and layers,
-// reading a registry list's entries (concurrently) only then.
-func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool) (inspected, error) {
-	v := inspected{Name: ref.String(), Digest: digest.FromBytes(s.raw), Size: int64(len(s.raw)), MediaType: copy.ManifestMediaType(s.raw, "")}
-	descs := make([]imgspecv1.Descriptor, 0, len(s.entries))
-	if s.list != nil {
-		v.Annotations = s.list.Annotations
-		descs = s.list.Manifests
+// inspectView is the structured form; verbose adds each entry's config and
+// layers, reading a registry or layout list's entries (concurrently) only
+// then.
+func inspectView(ctx context.Context, o *copy.Opened, verbose bool) (inspected, error) {
+	v := inspected{Name: o.String(), Source: o.Source(), Digest: o.Digest, Size: int64(len(o.Raw)), MediaType: o.MediaType}
+	var descs []imgspecv1.Descriptor
+	if o.List != nil {
+		v.Annotations = o.List.Annotations
+		descs = o.List.Manifests
 	} else {
-		single, err := s.single(ctx, ref)
+		single, err := o.Single(ctx)
 		if err != nil {
 			return v, err
 		}
-		descs = append(descs, single.Descriptor)
+		descs = []imgspecv1.Descriptor{single.Descriptor}
 	}
-	entries := s.entries
-	if verbose && entries == nil {
-		c, err := s.sess.Client(ctx, ref.Host)
-		if err != nil {
-			return v, err
-		}
-		if entries, err = copy.FetchChildren(ctx, c, ref, s.list); err != nil {
+	var entries []manifestlist.Entry
+	if verbose || o.Draft != nil || o.List == nil {
+		var err error
+		if entries, err = o.Entries(ctx); err != nil {
 			return v, err
 		}
 	}
@@ -210,7 +178,7 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 			Size: d.Size, Digest: d.Digest, Annotations: d.Annotations, label: labels[i]}
 		if i < len(entries) {
 			ie.Ref = entries[i].Source
-			if p, err := copy.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == copy.KindImage {
+			if p, err := manifestlist.Parse(entries[i].Raw, d.MediaType); verbose && err == nil && p.Kind == manifestlist.KindImage {
 				layers := p.Blobs
 				if p.Config != nil {
 					ie.ConfigDigest = p.Config.Digest
@@ -224,23 +192,4 @@ func (s *subject) view(ctx context.Context, ref registry.Reference, verbose bool
 		v.Manifests = append(v.Manifests, ie)
 	}
 	return v, nil
-}
-
-// single is a registry's single image as a list entry, its platform read
-// from its config (one more request, made only for the views that show it).
-func (s *subject) single(ctx context.Context, ref registry.Reference) (manifestlist.Entry, error) {
-	e := s.entries[0]
-	if s.sess == nil || e.Descriptor.Platform != nil {
-		return e, nil
-	}
-	c, err := s.sess.Client(ctx, ref.Host)
-	if err != nil {
-		return e, err
-	}
-	read, err := copy.ImageEntry(ctx, c, ref, e.Raw, e.Descriptor.MediaType)
-	if err != nil {
-		return e, fmt.Errorf("inspect %s: %w", ref, err)
-	}
-	e.Descriptor.Platform = read.Descriptor.Platform
-	return e, nil
 }

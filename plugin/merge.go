@@ -75,9 +75,16 @@ type mergeRequest struct {
 func parseMerge(opts mergeOptions) (mergeRequest, error) {
 	var req mergeRequest
 	var err error
-	if req.src, err = registry.ParseReference(opts.source); err != nil {
+	// SOURCE goes through the one resolver; merge's transfer reads
+	// registries only, so a layout is refused by name.
+	in, err := copy.Resolve(opts.source, nil)
+	if err != nil {
 		return req, err
 	}
+	if err := in.RegistryOnly("merge SOURCE"); err != nil {
+		return req, err
+	}
+	req.src = *in.Location.Registry
 	if req.dst, err = registry.ParseReference(opts.destination); err != nil {
 		return req, err
 	}
@@ -93,13 +100,8 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
 		}
 	}
-	switch opts.match {
-	case "platform":
-		req.rules.Match = manifestlist.MatchPlatform
-	case "arch":
-		req.rules.Match = manifestlist.MatchArch
-	default:
-		return req, fmt.Errorf("invalid --match %q: accepted: platform, arch", opts.match)
+	if req.rules.Match, err = manifestlist.ParseMatchMode(opts.match); err != nil {
+		return req, err
 	}
 	if req.rules.Platforms, err = opts.platforms.platforms(); err != nil {
 		return req, err

@@ -157,9 +157,4 @@ func TestPlural(t *testing.T) {
 	if got := plural(2, "key"); got != "2 keys" {
 		t.Errorf("plural(2, key) = %q, want 2 keys", got)
 	}
-	for n, want := range map[int]string{0: "0 entries", 1: "1 entry", 7: "7 entries"} {
-		if got := countEntries(n); got != want {
-			t.Errorf("countEntries(%d) = %q, want %q", n, got, want)
-		}
-	}
 }

@@ -53,9 +53,9 @@ terminal it shows the same progress as copy.
 with it, every tag with the digest it holds and the one it gets, the exact
 number of registry requests the push makes and the bytes it sends) and
 writes nothing (it only reads).`,
-		Example: `  digest=$(docker mlist push --purge registry.example.com/app:1.0)
-  docker mlist push --spec release.yaml
-  docker mlist push --dry-run registry.example.com/app:1.0`,
+		Example: `  docker mlist push --dry-run registry.example.com/app:1.0
+  digest=$(docker mlist push --purge registry.example.com/app:1.0)
+  docker mlist push --spec release.yaml`,
 		Args:                  cli.RequiresMaxArgs(1),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeDrafts,

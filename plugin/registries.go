@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
@@ -204,4 +205,10 @@ func systemContext() *types.SystemContext {
 		DockerRegistryUserAgent:           "docker-mlist/" + Version,
 		DockerAuthConfig:                  &types.DockerAuthConfig{},
 	}
+}
+
+// readers are how a command that only reads reaches what it reads: the
+// registries through one session, local layouts through systemContext.
+func readers(dockerCLI command.Cli, flags registryFlags) copy.Readers {
+	return copy.Readers{Session: newSession(dockerCLI, flags), SystemContext: systemContext()}
 }

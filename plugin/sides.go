@@ -63,7 +63,7 @@ func parseCreds(dockerCLI command.Cli, s, flag, env string) (*registry.Credentia
 			return nil, err
 		}
 	}
-	return &registry.Credentials{Username: user, Password: password}, nil
+	return &registry.Credentials{Username: user, Password: password, From: flag}, nil
 }
 
 // promptPassword asks a terminal user for user's password, without echo; a

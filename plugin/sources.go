@@ -38,14 +38,6 @@ func fetchAll(ctx context.Context, sess *registry.Session, refs []registry.Refer
 	return out, nil
 }
 
-func fetchSource(ctx context.Context, sess *registry.Session, ref registry.Reference) (*fetched, error) {
-	s, err := copy.FetchSource(ctx, sess, ref)
-	if err != nil {
-		return nil, err
-	}
-	return wrapSource(s), nil
-}
-
 // warnContradictions prints a WARNING line on w for each entry whose
 // platform contradicts the platform its image config declares, where the
 // command read that config (manifestlist.Entry.Config).

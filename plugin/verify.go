@@ -2,13 +2,9 @@ package plugin
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/docker-mlist/docker-mlist/copy"
-	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -26,15 +22,16 @@ func newVerifyCommand(dockerCLI command.Cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify [OPTIONS] REF",
 		Short: "Check a draft or a list for problems",
-		Long: `Check a local draft (when one has that name) or a list in a registry
-(docker://REF always means the registry), and print every problem, one per line:
+		Long: `Check a local draft (when one has that name, with a note on stderr), a list
+in a registry (docker://REF always means the registry) or in a local layout
+(oci:DIR[:TAG], oci-archive:FILE[:TAG]), and print every problem, one per line:
 
   - an entry whose platform disagrees with its image config (os, architecture,
     os.version, and variant where the config has one);
   - two images with the same platform;
   - an entry, image config or (with --deep) layer missing from the list's
-    repository (for a draft: from the repository of the entry's source, where
-    push reads it);
+    repository or layout (for a draft: from the repository of the entry's
+    source, where push reads it);
   - an attestation describing an image the list does not hold;
   - a manifest whose digest or size does not match its descriptor.
 
@@ -73,56 +70,24 @@ func runVerify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) e
 		return cli.StatusError{StatusCode: exitDiffer, Status: termText(fmt.Sprintf("verify %s: %s", r.Reference, plural(len(r.Problems), "problem")))}
 	}
 	if opts.format == "table" {
-		fmt.Fprintf(dockerCLI.Err(), "%s: %d entries, no problem found\n", termText(r.Reference), r.Entries)
+		fmt.Fprintf(dockerCLI.Err(), "%s: %s, no problem found\n", termText(r.Reference), plural(r.Entries, "entry"))
 	}
 	return nil
 }
 
 func verify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) (*copy.Report, error) {
-	s, explicit := strings.CutPrefix(opts.ref, "docker://")
-	ref, err := registry.ParseReference(s)
+	in, err := copy.Resolve(opts.ref, draftStore())
 	if err != nil {
 		return nil, err
 	}
-	sess := newSession(dockerCLI, opts.registry)
-	vopts := copy.VerifyOptions{Deep: opts.deep}
-	if !explicit && ref.Digest == "" {
-		draft, err := draftStore().Get(ref.String())
-		switch {
-		case err == nil:
-			return verifyDraft(ctx, sess, draft, vopts)
-		case !errors.Is(err, manifestlist.ErrNotFound):
-			return nil, err
-		}
+	if note := in.ShadowNote(); note != "" {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
 	}
-	sess.Want(ref.Host, ref.Repository, "pull")
-	c, err := sess.Client(ctx, ref.Host)
+	r := readers(dockerCLI, opts.registry)
+	o, err := copy.Open(ctx, in, r, false)
 	if err != nil {
 		return nil, err
 	}
-	r, err := copy.Verify(ctx, copy.Endpoint{Client: c, Repository: ref.Repository}, ref.Ref(), vopts)
-	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", ref, err)
-	}
-	return r, nil
-}
-
-func verifyDraft(ctx context.Context, sess *registry.Session, d *manifestlist.Draft, opts copy.VerifyOptions) (*copy.Report, error) {
-	for _, e := range d.Entries {
-		if src, err := registry.ParseReference(e.Source); err == nil {
-			sess.Want(src.Host, src.Repository, "pull")
-		}
-	}
-	r, err := copy.VerifyDraft(ctx, d, func(source string) (copy.Endpoint, error) {
-		src, err := registry.ParseReference(source)
-		if err != nil {
-			return copy.Endpoint{}, err
-		}
-		c, err := sess.Client(ctx, src.Host)
-		return copy.Endpoint{Client: c, Repository: src.Repository}, err
-	}, opts)
-	if err != nil {
-		return nil, fmt.Errorf("verify %s: %w", d.Name, err)
-	}
-	return r, nil
+	defer o.Close()
+	return o.Verify(ctx, r, copy.VerifyOptions{Deep: opts.deep})
 }

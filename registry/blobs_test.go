@@ -76,12 +76,11 @@ func (s *chunkOnlyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestUploadFallsBackToChunks(t *testing.T) {
-	defer func(n int64) { ChunkSize = n }(ChunkSize)
-	ChunkSize = 100 // below the registry's minimum: the minimum wins
 	reg := &chunkOnlyRegistry{minChunk: 1000, uploads: map[string]*bytes.Buffer{}, stored: map[digest.Digest][]byte{}}
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
-	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
+	// Chunks below the registry's minimum: the minimum wins.
+	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true, ChunkSize: 100})
 	ctx := context.Background()
 	blob := bytes.Repeat([]byte("0123456789"), 250) // 2500 bytes
 	d := digest.FromBytes(blob)
@@ -113,7 +112,7 @@ func TestUploadChunksRefuseExtraBytes(t *testing.T) {
 	srv := httptest.NewServer(reg)
 	defer srv.Close()
 	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
-	chunkedClients.Store(c, true)
+	c.chunked.Store(true)
 	blob := []byte("exactly twenty bytes")
 	d := digest.FromBytes(blob[:15])
 	// The reader holds more than the size given: never committed.
@@ -146,30 +145,6 @@ func TestParseContentRange(t *testing.T) {
 	}
 }
 
-func TestTransient(t *testing.T) {
-	tests := map[string]struct {
-		err  error
-		want bool
-	}{
-		"503":            {&Error{Status: http.StatusServiceUnavailable}, true},
-		"429":            {&Error{Status: http.StatusTooManyRequests}, true},
-		"404":            {&Error{Status: http.StatusNotFound}, false},
-		"cut body":       {fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
-		"cancelled":      {context.Canceled, false},
-		"other":          {errors.New("boom"), false},
-		"nil":            {nil, false},
-		"wrapped 502":    {fmt.Errorf("upload: %w", &Error{Status: http.StatusBadGateway}), true},
-		"monolithic 413": {ErrMonolithicRefused, false},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			if _, got := Transient(tc.err); got != tc.want {
-				t.Errorf("Transient(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
-	}
-}
-
 // TestMountRefusedNamesSource: a mount refused for want of pull on its
 // source names the source, not the repository mounted into.
 func TestMountRefusedNamesSource(t *testing.T) {
@@ -197,7 +172,7 @@ func TestMountRefusedNamesSource(t *testing.T) {
 	}
 }
 
-func TestUploadSessionLostIsTransient(t *testing.T) {
+func TestUploadSessionLostIsRetryable(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			w.Header().Set("Location", "/v2/app/blobs/uploads/gone")
@@ -212,7 +187,7 @@ func TestUploadSessionLostIsTransient(t *testing.T) {
 	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
 	blob := []byte("blob")
 	err := c.UploadBlob(context.Background(), "app", digest.FromBytes(blob), int64(len(blob)), bytes.NewReader(blob))
-	if _, transient := Transient(err); err == nil || !transient {
+	if _, transient := Retryable(err); err == nil || !transient {
 		t.Errorf("upload into an expired session: %v, transient %v; want a transient error", err, transient)
 	}
 }

@@ -26,7 +26,6 @@ func hangGuard(t *testing.T) context.Context {
 // TestServerNeverAnswers: a server that accepts and never answers ends in
 // a timeout error from the client's own deadlines, after its retries.
 func TestServerNeverAnswers(t *testing.T) {
-	quickRetries(t)
 	tests := map[string]func(t *testing.T) string{
 		// Accepts TCP connections, then says nothing, not even TLS.
 		"silent socket": func(t *testing.T) string {
@@ -65,7 +64,7 @@ func TestServerNeverAnswers(t *testing.T) {
 	for name, server := range tests {
 		t.Run(name, func(t *testing.T) {
 			addr := server(t)
-			opts := Options{Insecure: true, DialTimeout: 50 * time.Millisecond, HeaderTimeout: 50 * time.Millisecond}
+			opts := Options{Insecure: true, DialTimeout: 50 * time.Millisecond, HeaderTimeout: 50 * time.Millisecond, Retry: quickRetry}
 			c := New(addr, nil, opts)
 			ctx := hangGuard(t)
 			_, _, err := c.GetManifest(ctx, "app", "v1")
@@ -83,14 +82,13 @@ func TestServerNeverAnswers(t *testing.T) {
 // TestBodyStalls: a body that stops arriving after its headers ends in a
 // stall error, and is fetched again like a cut connection.
 func TestBodyStalls(t *testing.T) {
-	quickRetries(t)
 	tests := map[string]struct {
 		stalls   int32 // how many answers stall
 		wantHits int32
 		wantErr  bool
 	}{
 		"stalls once, then served": {stalls: 1, wantHits: 2},
-		"stalls every time":        {stalls: 100, wantHits: 1 + maxRetries, wantErr: true},
+		"stalls every time":        {stalls: 100, wantHits: DefaultRetryAttempts, wantErr: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -107,7 +105,7 @@ func TestBodyStalls(t *testing.T) {
 				w.(http.Flusher).Flush()
 				<-r.Context().Done()
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true, IdleTimeout: 50 * time.Millisecond})
+			c := New(reg.Addr, nil, Options{Insecure: true, IdleTimeout: 50 * time.Millisecond, Retry: quickRetry})
 			ctx := hangGuard(t)
 			raw, _, err := c.GetManifest(ctx, "app", "v1")
 			if tc.wantErr {

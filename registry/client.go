@@ -16,11 +16,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,7 +50,10 @@ type Client struct {
 	settled atomic.Bool
 	// plain is set when an insecure registry turned out to speak HTTP.
 	plain atomic.Bool
-	// requests counts the requests sent to the registry's API.
+	// chunked is set when the registry refused a blob in one request: later
+	// uploads go in chunks.
+	chunked atomic.Bool
+	// requests counts the requests the registry's API answered.
 	requests *atomic.Int64
 }
 
@@ -282,27 +282,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-type logTransport struct {
-	next http.RoundTripper
-	log  func(string, ...any)
-}
-
-func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	// Only the path and a mount's source are logged: upload URLs carry
-	// registry state and token realms may carry credentials in the query.
-	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
-	if q := req.URL.Query(); q.Get("mount") != "" {
-		u.RawQuery = url.Values{"mount": {q.Get("mount")}, "from": {q.Get("from")}}.Encode()
-	}
-	resp, err := t.next.RoundTrip(req)
-	if err != nil {
-		t.log("%s %s: %v", req.Method, u.String(), err)
-		return nil, err
-	}
-	t.log("%s %s -> %d", req.Method, u.String(), resp.StatusCode)
-	return resp, nil
-}
-
 // Descriptor is what a registry says about a manifest or blob.
 type Descriptor struct {
 	MediaType string
@@ -321,223 +300,4 @@ func (c *Client) base() string {
 
 func (c *Client) url(repo, kind, ref string) string {
 	return fmt.Sprintf("%s/v2/%s/%s/%s", c.base(), repo, kind, ref)
-}
-
-func (c *Client) do(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
-	for attempt := 0; ; attempt++ {
-		resp, err := c.send(ctx, method, u, body, header)
-		seeker, rewindable := body.(io.Seeker)
-		wait, again := retryAfter(resp, err, attempt)
-		if !again || (body != nil && !rewindable) || ctx.Err() != nil {
-			return resp, err
-		}
-		if resp != nil {
-			drain(resp)
-		}
-		if c.opts.Log != nil {
-			c.opts.Log("%s %s: retrying in %s", method, c.Host, wait)
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		if rewindable {
-			if _, err := seeker.Seek(0, io.SeekStart); err != nil {
-				return nil, err
-			}
-		}
-	}
-}
-
-// send makes one attempt of a request; the client's first request also
-// settles the scheme and authentication while later ones wait.
-func (c *Client) send(ctx context.Context, method, u string, body io.Reader, header http.Header) (*http.Response, error) {
-	if c.tlsErr != nil {
-		return nil, c.tlsErr
-	}
-	newRequest := func(u string) (*http.Request, error) {
-		req, err := http.NewRequestWithContext(ctx, method, u, body)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range header {
-			req.Header[k] = v
-		}
-		return req, nil
-	}
-	if !c.settled.Load() {
-		// With credentials to present, the first answer is likely a
-		// challenge: let one request meet it while the others wait, rather
-		// than have each collect its own 401. Anonymous clients go at once.
-		presents := c.auth.mayPresent()
-		if presents {
-			c.first.Lock()
-		}
-		if !c.settled.Load() {
-			if presents {
-				defer c.first.Unlock()
-			}
-			req, err := newRequest(u)
-			if err != nil {
-				return nil, err
-			}
-			resp, err := c.firstRequest(req)
-			if err != nil {
-				return nil, err
-			}
-			c.settled.Store(true)
-			return resp, nil
-		}
-		if presents {
-			c.first.Unlock()
-		}
-	}
-	if c.plain.Load() {
-		u = strings.Replace(u, "https://", "http://", 1)
-	}
-	req, err := newRequest(u)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if own := ownError(err); own != nil {
-			return nil, own
-		}
-		return nil, fmt.Errorf("%s %s: %w", method, c.Host, scrub(err))
-	}
-	return resp, nil
-}
-
-// retryBase is the first wait before a retry; later ones double.
-var retryBase = time.Second
-
-// maxRetries bounds the retries of one request.
-const maxRetries = 3
-
-// retryAfter says whether a request should be sent again, and after how
-// long: on throttling (429, honouring Retry-After up to a minute), on a
-// registry or gateway that is briefly unavailable (5xx, 408), and on a
-// connection that was reset or timed out once established.
-func retryAfter(resp *http.Response, err error, attempt int) (time.Duration, bool) {
-	if attempt >= maxRetries {
-		return 0, false
-	}
-	wait := retryBase << attempt
-	if err != nil {
-		// A registry that cannot be dialled is down or misnamed, not blinking:
-		// retrying would only delay the error.
-		var op *net.OpError
-		if errors.As(err, &op) && op.Op == "dial" {
-			return 0, false
-		}
-		var ne net.Error
-		transient := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-			(errors.As(err, &ne) && ne.Timeout())
-		// net/http's own header timeout reports itself as DeadlineExceeded
-		// too: callers check their context before retrying.
-		return wait, transient && !errors.Is(err, context.Canceled)
-	}
-	switch resp.StatusCode {
-	case http.StatusTooManyRequests, http.StatusRequestTimeout, http.StatusInternalServerError,
-		http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs >= 0 {
-			wait = min(time.Duration(secs)*time.Second, time.Minute)
-		}
-		return wait, true
-	}
-	return 0, false
-}
-
-// scrub removes a URL's query and user info from transport errors; the token
-// realm URL may carry both.
-func scrub(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if u, perr := url.Parse(ue.URL); perr == nil {
-			u.User = nil
-			u.RawQuery = ""
-			return fmt.Errorf("%s: %w", u.String(), ue.Err)
-		}
-	}
-	return err
-}
-
-func (c *Client) resolve(loc string) (string, error) {
-	if loc == "" {
-		return "", errors.New("registry sent no Location")
-	}
-	u, err := url.Parse(loc)
-	if err != nil {
-		return "", err
-	}
-	base, _ := url.Parse(c.base())
-	return base.ResolveReference(u).String(), nil
-}
-
-// tooLargeError is an answer over the size a client reads whole.
-type tooLargeError struct {
-	limit int64
-	size  int64 // from Content-Length; 0 when unknown
-}
-
-func (e *tooLargeError) Error() string {
-	if e.size > 0 {
-		return fmt.Sprintf("%d bytes, over the limit of %s", e.size, byteSize(e.limit))
-	}
-	return "over the limit of " + byteSize(e.limit)
-}
-
-func byteSize(n int64) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// readError is an answer whose body could not be read.
-type readError struct{ err error }
-
-func (e *readError) Error() string { return "reading the answer: " + e.err.Error() }
-func (e *readError) Unwrap() error { return e.err }
-
-// getBody sends a GET and reads a 200 answer whole, up to limit bytes; a
-// body cut or stalled midway is fetched again as a failed request would
-// be. Any other status comes back with its body unread, for statusError.
-func (c *Client) getBody(ctx context.Context, u string, header http.Header, limit int64) (*http.Response, []byte, error) {
-	for attempt := 0; ; attempt++ {
-		resp, err := c.do(ctx, http.MethodGet, u, nil, header)
-		if err != nil {
-			return nil, nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return resp, nil, nil
-		}
-		if resp.ContentLength > limit {
-			// Closed unread: draining a huge body would be the work refused.
-			resp.Body.Close()
-			return nil, nil, &tooLargeError{limit: limit, size: resp.ContentLength}
-		}
-		b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-		resp.Body.Close()
-		if err == nil {
-			if int64(len(b)) > limit {
-				return nil, nil, &tooLargeError{limit: limit}
-			}
-			return resp, b, nil
-		}
-		wait, again := retryAfter(nil, err, attempt)
-		if !again || ctx.Err() != nil {
-			return nil, nil, &readError{err: err}
-		}
-		if c.opts.Log != nil {
-			c.opts.Log("GET %s: %v; retrying in %s", c.Host, err, wait)
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return nil, nil, ctx.Err()
-		}
-	}
 }

@@ -43,6 +43,10 @@ type Error struct {
 	Via string
 	// MediaType is the media type of the manifest a refused PUT sent.
 	MediaType string
+	// CredentialsFrom, on a 401 to a request that presented credentials,
+	// says where they came from (Credentials.From): the error names that
+	// rather than suggesting docker login.
+	CredentialsFrom string
 }
 
 // mediaTypeRefused reports whether the registry refused a manifest for its
@@ -87,6 +91,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("%s: %s refused the media type %s: %s (HTTP %d)%s", what, e.Host, escapeText(e.MediaType, 100), msg, e.Status, hint)
 	case e.Scope != "":
 		return fmt.Sprintf("%s: denied: the credentials in use are not granted %s by %s", what, escapeText(scopeText(e.Scope, e.Repository), maxMessage), e.Host)
+	case e.Status == http.StatusUnauthorized && e.CredentialsFrom != "":
+		return fmt.Sprintf("%s: %s rejected the credentials from %s", what, e.Host, e.CredentialsFrom)
 	case e.Status == http.StatusUnauthorized:
 		return fmt.Sprintf("%s: authentication required or credentials rejected by %s (docker login %s)", what, e.Host, e.Host)
 	case e.Status == http.StatusForbidden || e.Code == "DENIED":
@@ -190,6 +196,9 @@ func (c *Client) statusError(resp *http.Response, repo, ref string) error {
 	}
 	if resp.Request != nil && !c.auth.ours(resp.Request.URL) {
 		e.Via = resp.Request.URL.Host
+	}
+	if creds := c.auth.known(); e.Status == http.StatusUnauthorized && e.Scope == "" && creds.presented() {
+		e.CredentialsFrom = creds.From
 	}
 	// An error body is a few hundred bytes; more is not worth reading.
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 8<<10))

@@ -12,6 +12,15 @@ type Credentials struct {
 	Password      string
 	IdentityToken string // an OAuth refresh token, from `docker login` to registries that issue one
 	RegistryToken string // a bearer token used as-is
+	// From says where they came from ("--dest-creds", "the credsStore
+	// desktop in config.json"), for the error when the registry rejects
+	// them; it is never sent.
+	From string
+}
+
+// presented reports whether the credentials are any to present.
+func (c Credentials) presented() bool {
+	return c.Username != "" || c.IdentityToken != "" || c.RegistryToken != ""
 }
 
 // Options say how to reach one registry.
@@ -55,6 +64,15 @@ type Options struct {
 	// over 60 s), and is retried like a cut connection.
 	MinRate    int64
 	RateWindow time.Duration
+
+	// ChunkSize is the size of the chunks of a chunked upload, raised to
+	// the registry's OCI-Chunk-Min-Length where that is larger
+	// (0: DefaultChunkSize).
+	ChunkSize int64
+
+	// Retry is how requests, cut blob bodies and blob transfers are tried
+	// again (zero fields: the defaults of RetryPolicy).
+	Retry RetryPolicy
 }
 
 // Default deadlines, for Options fields left zero.
@@ -65,11 +83,19 @@ const (
 	DefaultTotalTimeout  = 60 * time.Second
 	DefaultMinRate       = 64 << 10
 	DefaultRateWindow    = 60 * time.Second
+	DefaultChunkSize     = 8 << 20
 )
 
 func orDefault(d, def time.Duration) time.Duration {
 	if d > 0 {
 		return d
+	}
+	return def
+}
+
+func orDefault64(n, def int64) int64 {
+	if n > 0 {
+		return n
 	}
 	return def
 }

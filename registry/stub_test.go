@@ -191,9 +191,5 @@ func basicGuard(w http.ResponseWriter, r *http.Request, user, pass string) bool 
 	return false
 }
 
-// quickRetries makes retries wait a millisecond for the test's length.
-func quickRetries(t *testing.T) {
-	old := retryBase
-	retryBase = time.Millisecond
-	t.Cleanup(func() { retryBase = old })
-}
+// quickRetry is the default policy with waits of a millisecond.
+var quickRetry = RetryPolicy{Base: time.Millisecond}

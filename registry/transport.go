@@ -149,6 +149,10 @@ type idleBody struct {
 	window  time.Duration
 	spent   time.Duration // reading, since the window began
 	got     int64         // bytes received since the window began
+
+	// failed is the stall that ended the body, returned by every later
+	// Read: the cancelled body beneath would say only "context canceled".
+	failed error
 }
 
 func (b *idleBody) startDeadline(total time.Duration) {
@@ -164,15 +168,20 @@ func (b *idleBody) expiredError() error {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	if b.failed != nil {
+		return 0, b.failed
+	}
 	b.timer.Reset(b.idle)
 	start := time.Now()
 	n, err := b.body.Read(p)
 	b.timer.Stop()
 	switch {
 	case b.stalled.Load():
-		return n, &stallError{why: fmt.Sprintf("nothing received for %s", b.idle)}
+		b.failed = &stallError{why: fmt.Sprintf("nothing received for %s", b.idle)}
+		return n, b.failed
 	case b.expired.Load():
-		return n, b.expiredError()
+		b.failed = b.expiredError()
+		return n, b.failed
 	}
 	if b.minRate > 0 && err == nil {
 		b.spent += time.Since(start)
@@ -180,7 +189,8 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		if b.spent >= b.window {
 			if float64(b.got) < float64(b.minRate)*b.spent.Seconds() {
 				b.cancel()
-				return n, &stallError{why: fmt.Sprintf("under %s/s for %s", rateText(b.minRate), b.window)}
+				b.failed = &stallError{why: fmt.Sprintf("under %s/s for %s", rateText(b.minRate), b.window)}
+				return n, b.failed
 			}
 			b.spent, b.got = 0, 0
 		}
@@ -217,4 +227,26 @@ func rateText(n int64) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// logTransport writes one line per request to the debug log (--debug).
+type logTransport struct {
+	next http.RoundTripper
+	log  func(string, ...any)
+}
+
+func (t *logTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	// Only the path and a mount's source are logged: upload URLs carry
+	// registry state and token realms may carry credentials in the query.
+	u := url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: req.URL.Path}
+	if q := req.URL.Query(); q.Get("mount") != "" {
+		u.RawQuery = url.Values{"mount": {q.Get("mount")}, "from": {q.Get("from")}}.Encode()
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		t.log("%s %s: %v", req.Method, u.String(), err)
+		return nil, err
+	}
+	t.log("%s %s -> %d", req.Method, u.String(), resp.StatusCode)
+	return resp, nil
 }

@@ -1,6 +1,7 @@
 // Package registrystub is an in-memory distribution registry for unit
-// tests: manifests, blobs (monolithic uploads), tag listings and, when
-// switched on, the OCI referrers API with Link paging. It keeps a log of
+// tests: manifests (deletes included), blobs (monolithic uploads), tag
+// listings (paged with n and last) and, when switched on, the OCI
+// referrers API with Link paging. It keeps a log of
 // the requests it served, so tests can assert what a client asked for.
 // It is a stand-in for the real registries of the e2e suite where a unit
 // test needs a registry behaviour none of them has (the referrers API on
@@ -29,6 +30,9 @@ type Options struct {
 	// PageSize, when above 0, splits referrers listings into pages of that
 	// many descriptors linked with Link headers.
 	PageSize int
+	// NoDeletes answers a manifest DELETE with 405 UNSUPPORTED, as
+	// docker-registry does unless storage.delete is enabled.
+	NoDeletes bool
 }
 
 // Stub is a running in-memory registry.
@@ -217,6 +221,8 @@ func (s *Stub) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("Docker-Content-Digest", d)
 		w.WriteHeader(http.StatusCreated)
+	case kind == "manifests" && r.Method == http.MethodDelete:
+		s.deleteManifest(w, repo, ref)
 	case kind == "blobs" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		b, ok := s.blobs[repo][ref]
 		if !ok {
@@ -248,18 +254,61 @@ func (s *Stub) serve(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusNotFound, "NAME_UNKNOWN")
 			return
 		}
-		tags := []string{}
-		for t := range s.tags[repo] {
-			tags = append(tags, t)
-		}
-		slices.Sort(tags)
-		_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
+		s.tagPage(w, r, repo)
 	case kind == "referrers" && r.Method == http.MethodGet && s.opts.ReferrersAPI:
 		s.referrers(w, r, repo, ref)
 	default:
 		// What docker-registry 2.8 answers on a path it does not route.
 		http.NotFound(w, r)
 	}
+}
+
+// deleteManifest deletes a manifest by digest, and every tag pointing at
+// it, as docker-registry does; a tag is refused, as the spec says.
+func (s *Stub) deleteManifest(w http.ResponseWriter, repo, ref string) {
+	switch {
+	case s.opts.NoDeletes:
+		writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED")
+		return
+	case !strings.HasPrefix(ref, "sha256:"):
+		writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
+		return
+	}
+	if _, ok := s.manifests[repo][ref]; !ok {
+		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		return
+	}
+	delete(s.manifests[repo], ref)
+	for t, d := range s.tags[repo] {
+		if d == ref {
+			delete(s.tags[repo], t)
+		}
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// tagPage serves a tag listing, sorted; with n, a page of n tags after
+// last, and a Link to the next page when there is one.
+func (s *Stub) tagPage(w http.ResponseWriter, r *http.Request, repo string) {
+	tags := []string{}
+	for t := range s.tags[repo] {
+		tags = append(tags, t)
+	}
+	slices.Sort(tags)
+	q := r.URL.Query()
+	if last := q.Get("last"); last != "" {
+		i, _ := slices.BinarySearch(tags, last)
+		for i < len(tags) && tags[i] <= last {
+			i++
+		}
+		tags = tags[i:]
+	}
+	if n, _ := strconv.Atoi(q.Get("n")); n > 0 && len(tags) > n {
+		tags = tags[:n]
+		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, repo, n, tags[n-1]))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
 }
 
 // referrers serves the referrers API: an index of every manifest in repo

@@ -49,6 +49,10 @@ type Faults struct {
 	// CutFirst cuts the body of the first response to each blob GET that
 	// would send it (200 or 206), and no later one.
 	CutFirst bool
+	// FailUploads, when non-zero, answers every request that sends a
+	// blob's bytes into an upload session (PATCH, and PUT) with this
+	// status; sessions open as usual.
+	FailUploads int
 }
 
 // DefaultStatuses are the statuses StatusRate picks from by default.
@@ -181,6 +185,9 @@ func (p *Proxy) inject(w http.ResponseWriter, r *http.Request, f Faults, draw fu
 	}
 	if status == 0 && first {
 		status = f.FailFirst
+	}
+	if status == 0 && (r.Method == http.MethodPut || r.Method == http.MethodPatch) && uploadRE.MatchString(r.URL.Path) {
+		status = f.FailUploads
 	}
 	if status == 0 {
 		return false
