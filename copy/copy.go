@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/types"
@@ -116,4 +117,31 @@ func entriesText(l *manifestlist.List) string {
 		}
 	}
 	return strings.Join(have, ", ")
+}
+
+// Endpoint is a repository reached through a registry client.
+type Endpoint struct {
+	Client     *registry.Client
+	Repository string
+	// New marks a destination repository without tags (the registry says it
+	// does not exist): manifests are not checked for before they are
+	// written, and blobs are asked for with a mount from the repository
+	// itself, which opens the upload session when the blob is missing, so an
+	// interrupted copy's blobs are not sent again.
+	New bool
+}
+
+// String is host/repository.
+func (e Endpoint) String() string { return e.Client.Host + "/" + e.Repository }
+
+// Manifest is one manifest to transfer. Raw may be nil: it is then read from
+// the source, and only if the destination lacks it.
+type Manifest struct {
+	Digest    digest.Digest
+	MediaType string
+	// Size is what the descriptor naming the manifest says, 0 if none did.
+	Size int64
+	Raw  []byte
+	// Tag, when set, is where the manifest is put instead of its digest.
+	Tag string
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -25,7 +26,8 @@ const DefaultJobs = 6
 const smallPerJob = 4
 
 // SmallJobs is how many small requests a copy at DefaultJobs streams runs
-// at once: callers that run Transfer per entry bound them with it.
+// at once: a push's or merge's entries, read from several repositories,
+// share it.
 const SmallJobs = DefaultJobs * smallPerJob
 
 // Side is one end of a copy: a registry repository reached through a
@@ -73,6 +75,9 @@ type node struct {
 	// eng is the engine whose source it was read from (its blobs are
 	// there).
 	eng *engine
+	// inPlace: an entry of a push or merge that lives in the target
+	// repository (present, and never looked for).
+	inPlace bool
 }
 
 // engine is one copy in progress: its two sides, limits and counters.
@@ -92,6 +97,8 @@ type engine struct {
 	// docker-archive, which docker load reads without fetching): they are
 	// fetched from their URLs (see foreignSource).
 	fetchForeign bool
+	// before, when set, runs right before write puts the first tag.
+	before func(ctx context.Context) error
 	// flights are the command's blob transfers under way.
 	flights *blobFlights
 }
@@ -135,11 +142,28 @@ func each[T any](ctx context.Context, limit int, items []T, f func(ctx context.C
 	return g.Wait()
 }
 
-// CopySides copies what src names, with everything it refers to, to dst.
-// It plans first (reads every manifest, applies --platform and a
-// conversion, checks what the destination holds) and writes nothing until
-// the plan is complete; with opts.DryRun it returns the plan only.
+// CopySides copies what src names, with everything it refers to, to dst:
+// PlanCopy, then, unless opts.DryRun, Execute of that plan.
 func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (Result, error) {
+	p, err := PlanCopy(ctx, src, dst, opts, stats)
+	if err != nil {
+		return Result{}, err
+	}
+	defer p.Close()
+	res := Result{Plan: p, Digest: p.Digest, SourceDigest: p.SourceDigest, Unchanged: p.Unchanged}
+	if opts.DryRun {
+		return res, nil
+	}
+	err = Execute(ctx, p)
+	res.Warnings = p.Warnings
+	return res, err
+}
+
+// PlanCopy plans copying what src names, with everything it refers to, to
+// dst: it reads every manifest, applies --platform and a conversion, and
+// checks what the destination holds, and writes nothing. Execute carries
+// the plan out; Close releases a local source either way.
+func PlanCopy(ctx context.Context, src, dst Side, opts Options, stats *Stats) (*Plan, error) {
 	if stats == nil {
 		stats = &Stats{}
 	}
@@ -150,24 +174,54 @@ func CopySides(ctx context.Context, src, dst Side, opts Options, stats *Stats) (
 	} else {
 		ls, err := openSource(ctx, *src.Local, sys)
 		if err != nil {
-			return Result{}, err
+			return nil, err
 		}
 		s = ls
 		if src.Local.Transport() == "docker-archive" {
 			s = withGzipLayers(s)
 		}
 	}
-	defer s.close()
 	for _, side := range []Side{src, dst} {
 		if opts.Referrers && side.Local != nil && side.Local.Transport() == "docker-archive" {
-			return Result{}, fmt.Errorf("--referrers: %s holds no referrers; registries, oci: and oci-archive: layouts do", side)
+			s.close()
+			return nil, fmt.Errorf("--referrers: %s holds no referrers; registries, oci: and oci-archive: layouts do", side)
 		}
 	}
 	e := newEngine(s, nil, opts, stats)
-	return e.run(ctx, src, dst)
+	p, err := e.planCopy(ctx, src, dst)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	p.run.closeSource = s.close
+	return p, nil
 }
 
-func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
+// clients are the registry clients of the sides, each once: a plan counts
+// the requests they made.
+func clients(sides ...Side) []*registry.Client {
+	var out []*registry.Client
+	for _, s := range sides {
+		if s.Endpoint != nil && !slices.Contains(out, s.Endpoint.Client) {
+			out = append(out, s.Endpoint.Client)
+		}
+	}
+	return out
+}
+
+// requestsOf is how many requests clients have sent.
+func requestsOf(clients []*registry.Client) int {
+	n := int64(0)
+	for _, c := range clients {
+		n += c.Requests()
+	}
+	return int(n)
+}
+
+func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
+	cs := clients(src, dst)
+	before := requestsOf(cs)
+	reads := func() int { return requestsOf(cs) - before }
 	var regDst *Endpoint
 	if dst.Endpoint != nil {
 		ep := *dst.Endpoint
@@ -176,6 +230,11 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	checkDst := regDst != nil && len(e.opts.Platforms) == 0 && !e.opts.Referrers && e.opts.MediaType == ""
 	var top digest.Digest
 	var dstTag *registry.Descriptor
+	// tagHeld is what the destination tag held, "" when it is new: read
+	// with the HEAD of the common path, or (--platform, --referrers,
+	// --media-type) with one of its own, to say whether the tag moves.
+	var tagHeld digest.Digest
+	tagRead := false
 	if rs, ok := e.src.(*registrySource); ok && checkDst && dst.Ref != "" && !rs.byDigest() {
 		// The destination tag first, and alone: when it holds the source's
 		// digest, a HEAD of the source is all the copy reads (a GET of a
@@ -188,7 +247,9 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		switch {
 		case err == nil:
 			dstTag = &desc
+			tagHeld, tagRead = desc.Digest, true
 		case errors.Is(err, registry.ErrNotFound):
+			tagRead = true
 			checkDst = false
 			g, gctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
@@ -200,19 +261,23 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 				return err
 			})
 			if err := g.Wait(); err != nil {
-				return Result{}, err
+				return nil, err
 			}
 		default:
-			return Result{}, err
+			return nil, err
 		}
 	}
 	if top == "" {
 		var err error
 		if top, err = e.src.resolve(ctx); err != nil {
-			return Result{}, err
+			return nil, err
 		}
 	}
-	res := Result{SourceDigest: top}
+	tag := ""
+	if regDst != nil {
+		tag = dst.Ref
+	}
+	p := &Plan{Command: "copy", Source: e.src.String(), Destination: dst.String(), SourceDigest: top, Digest: top, Converted: e.opts.MediaType}
 	if checkDst {
 		ep := *regDst
 		at := dst.Ref
@@ -228,9 +293,14 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 		}
 		switch {
 		case err == nil && desc.Digest == top:
-			res.Digest, res.Unchanged = top, true
-			res.Plan = &Plan{Source: e.src.String(), Destination: ep.String(), SourceDigest: top, Digest: top, Tag: dst.Ref, Unchanged: true}
-			return res, nil
+			p.Unchanged = true
+			p.Manifests, p.Blobs, p.Tags = []PlanManifest{}, []PlanBlob{}, []TagWrite{}
+			if tag != "" {
+				p.Tags = append(p.Tags, TagWrite{Tag: ep.String() + ":" + tag, Old: top, New: top, Unchanged: true})
+			}
+			p.Requests = reads()
+			p.run = &execution{}
+			return p, nil
 		case errors.Is(err, registry.ErrNotFound):
 			// A first copy into a repository without tags skips every
 			// manifest existence check at the cost of this one request;
@@ -238,14 +308,23 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 			// requests (see registryBlob).
 			regDst.New = ep.Client.RepositoryIsNew(ctx, ep.Repository)
 		case err != nil:
-			return Result{}, err
+			return nil, err
+		}
+	}
+	if tag != "" && !tagRead {
+		desc, err := regDst.Client.HeadManifest(registry.AbsentIsAnswer(ctx), regDst.Repository, tag)
+		switch {
+		case err == nil:
+			tagHeld = desc.Digest
+		case !errors.Is(err, registry.ErrNotFound):
+			return nil, err
 		}
 	}
 
 	// Phase 1: the graph, read and verified.
 	root, err := e.readGraph(ctx, top, dst)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	// Phase 2: conversion, for the whole graph, and its refusals. A
 	// docker-archive holds Docker manifests only and keeps no digest, so an
@@ -256,221 +335,48 @@ func (e *engine) run(ctx context.Context, src, dst Side) (Result, error) {
 	e.fetchForeign = dst.Local != nil && dst.Local.Transport() == "docker-archive"
 	if e.opts.MediaType != "" {
 		if root, err = e.convert(ctx, root); err != nil {
-			return Result{}, err
+			return nil, err
 		}
 	}
-	var d destination
 	if regDst != nil {
-		d = &registryDestination{ep: *regDst}
-	} else if !e.opts.DryRun {
-		ld, err := openDestination(ctx, *dst.Local, e.opts.SystemContext)
-		if err != nil {
-			return Result{}, err
-		}
-		d = ld
-		defer ld.close()
+		// A local destination is opened by Execute: a dry run writes nothing.
+		e.dst = &registryDestination{ep: *regDst}
 	}
-	e.dst = d
-	if d != nil && !d.holdsLists() && root.parsed.Kind == manifestlist.KindList {
-		return Result{}, errors.New("internal: a list reached a single-image destination")
+	if !e.dstHoldsLists(dst) && root.parsed.Kind == manifestlist.KindList {
+		return nil, errors.New("internal: a list reached a single-image destination")
 	}
 	// Phase 3: what the destination holds.
 	if regDst != nil && !regDst.New {
 		if err := e.checkPresent(ctx, *regDst, root); err != nil {
-			return Result{}, err
+			return nil, err
 		}
 	}
-	plan, err := e.plan(ctx, root, src, dst, regDst)
-	if err != nil {
-		return Result{}, err
-	}
-	res.Plan, res.Digest = plan, root.Digest
 	if dst.Digest != "" && dst.Digest != root.Digest {
-		return Result{}, fmt.Errorf("the destination names digest %s, but the copy would write %s", dst.Digest, root.Digest)
+		return nil, fmt.Errorf("the destination names digest %s, but the copy would write %s", dst.Digest, root.Digest)
 	}
-	if e.opts.DryRun {
-		return res, nil
+	p.Digest, p.Kind, p.MediaType, p.Converted = root.Digest, root.parsed.Kind.String(), root.MediaType, e.opts.MediaType
+	if root.from != "" {
+		p.SourceDigest = root.from
 	}
-	// Phase 4: write.
-	ref := dst.Ref
-	if e.opts.Referrers {
-		ref = "" // the tag is written once the referrers are there too
+	if root.parsed.Kind == manifestlist.KindList {
+		p.Entries = len(root.parsed.List.Manifests)
 	}
-	if err := e.write(ctx, []topNode{{n: root, tag: ref}}); err != nil {
-		return Result{}, err
-	}
-	if e.opts.Referrers {
-		copied := []digest.Digest{}
-		for _, n := range nodesOf(root) {
-			copied = append(copied, n.Digest)
-		}
-		var orphaned digest.Digest
-		if root.Digest != top {
-			orphaned = top
-		}
-		res.Warnings = copyReferrers(ctx, e, e.referrerSource(src), e.referrerDestination(dst, d), copied, orphaned)
-		if dst.Ref != "" {
-			if err := d.putManifest(ctx, root.Raw, root.MediaType, root.Digest, dst.Ref, true); err != nil {
-				return Result{}, err
-			}
+	x := &execution{e: e, root: root, src: src, dst: dst, top: top}
+	if tag != "" {
+		tw := TagWrite{Tag: regDst.String() + ":" + tag, Old: tagHeld, New: root.Digest, Unchanged: tagHeld == root.Digest}
+		p.Tags = append(p.Tags, tw)
+		if !tw.Unchanged {
+			x.tag = tag
 		}
 	}
-	if err := d.commit(ctx); err != nil {
-		return Result{}, err
-	}
-	return res, nil
-}
-
-// readGraph reads the manifest top and everything below it, level by
-// level, verifying each against the descriptor that named it; applies
-// --platform; and for a single-image destination picks the one image.
-func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*node, error) {
-	raw, mt, err := e.src.manifest(ctx, top)
-	if err != nil {
+	p.Unchanged = root.present && (tag == "" || tagHeld == root.Digest) && !e.opts.Referrers
+	// The plan's reads end here: a dry run's look at the blobs is not the
+	// run's.
+	n := reads()
+	writeTops := []topNode{{n: root, tag: x.tag}}
+	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
 		return nil, err
 	}
-	root := &node{Digest: top, MediaType: mt, Raw: raw}
-	if err := checkManifest(e.src.String(), Manifest{Digest: top, Raw: raw}); err != nil {
-		return nil, err
-	}
-	if root.parsed, err = manifestlist.Parse(raw, mt); err != nil {
-		return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
-	}
-	root.MediaType = root.parsed.MediaType
-	single := dst.Local != nil && dst.Local.Transport() == "docker-archive"
-	if len(e.opts.Platforms) > 0 && root.parsed.Kind != manifestlist.KindList {
-		return nil, fmt.Errorf("%s@%s: --platform needs a list; this is a single image", e.src, top)
-	}
-	if len(e.opts.Platforms) > 0 && !single {
-		m, err := subset(Manifest{Digest: root.Digest, MediaType: root.MediaType, Raw: root.Raw}, e.opts.Platforms)
-		if err != nil {
-			return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
-		}
-		if m.Digest != root.Digest {
-			root = &node{Digest: m.Digest, MediaType: m.MediaType, Raw: m.Raw, from: top}
-			if root.parsed, err = manifestlist.Parse(m.Raw, m.MediaType); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if single && root.parsed.Kind == manifestlist.KindList {
-		if len(e.opts.Platforms) != 1 {
-			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, entriesText(root.parsed.List))
-		}
-		d, err := e.chooseImage(ctx, root.parsed.List, e.opts.Platforms[0], 1, map[digest.Digest]bool{})
-		if err != nil {
-			return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
-		}
-		child, ctype, err := e.src.manifest(ctx, d.Digest)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkManifest(e.src.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: child}); err != nil {
-			return nil, err
-		}
-		root = &node{Digest: d.Digest, MediaType: ctype, Raw: child, Size: d.Size, desc: &d}
-		if root.parsed, err = manifestlist.Parse(child, ctype); err != nil {
-			return nil, err
-		}
-		root.MediaType = root.parsed.MediaType
-	}
-
-	w := newGraphWalk(ctx, e.smallLimit)
-	if !e.dstHoldsLists(dst) {
-		w.check = func(n *node) error {
-			if n.parsed.Kind == manifestlist.KindList {
-				return fmt.Errorf("%s holds a single image; %s is a list", dst, n.Digest)
-			}
-			return nil
-		}
-	}
-	root = w.add(e, root)
-	if err := w.wait(); err != nil {
-		return nil, err
-	}
-	return root, nil
-}
-
-func (e *engine) dstHoldsLists(dst Side) bool {
-	return dst.Local == nil || dst.Local.Transport() != "docker-archive"
-}
-
-// chooseImage picks the image of a list that a runtime would run on p,
-// looking into nested lists (an index whose entries are indexes) when the
-// list itself has no image for p. A nested list is looked into once
-// however often it repeats: tried holds those without one.
-func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspecv1.Platform, depth int, tried map[digest.Digest]bool) (imgspecv1.Descriptor, error) {
-	match := manifestlist.OnlyPlatform(p)
-	if i := match.Best(l.Manifests); i >= 0 && !manifestlist.IsList(l.Manifests[i].MediaType) {
-		return l.Manifests[i], nil
-	}
-	for _, d := range l.Manifests {
-		if !manifestlist.IsList(d.MediaType) || (d.Platform != nil && !match.Match(d.Platform)) || tried[d.Digest] {
-			continue
-		}
-		if depth >= maxNesting {
-			return imgspecv1.Descriptor{}, ErrTooDeep
-		}
-		tried[d.Digest] = true
-		raw, mt, err := e.src.manifest(ctx, d.Digest)
-		if err != nil {
-			return imgspecv1.Descriptor{}, err
-		}
-		if err := checkManifest(e.src.String(), Manifest{Digest: d.Digest, Size: d.Size, Raw: raw}); err != nil {
-			return imgspecv1.Descriptor{}, err
-		}
-		inner, err := manifestlist.Parse(raw, mt)
-		if err != nil {
-			return imgspecv1.Descriptor{}, fmt.Errorf("nested list %s: %w", d.Digest, err)
-		}
-		if inner.Kind != manifestlist.KindList {
-			continue
-		}
-		if c, err := e.chooseImage(ctx, inner.List, p, depth+1, tried); err == nil {
-			return c, nil
-		} else if !errors.Is(err, errNoImage) {
-			return imgspecv1.Descriptor{}, err
-		}
-	}
-	return imgspecv1.Descriptor{}, fmt.Errorf("%w for platform %s; the list has %s", errNoImage, manifestlist.FormatPlatform(&p), entriesText(l))
-}
-
-// checkPresent asks a registry destination, top-down, which manifests it
-// holds: a list it holds needs nothing below it.
-func (e *engine) checkPresent(ctx context.Context, dst Endpoint, root *node) error {
-	level := []*node{root}
-	seen := map[*node]bool{root: true}
-	for len(level) > 0 {
-		err := each(ctx, e.smallLimit, level, func(ctx context.Context, n *node) error {
-			desc, err := dst.Client.HeadManifest(ctx, dst.Repository, n.Digest.String())
-			switch {
-			case err == nil:
-				if n.Size > 0 && desc.Size > 0 && desc.Size != n.Size {
-					// The same digest, so the same bytes: the descriptor is wrong.
-					return &CorruptError{Kind: "manifest", Digest: n.Digest, Source: dst.String(), Size: n.Size, GotSize: desc.Size}
-				}
-				n.present = true
-			case !errors.Is(err, registry.ErrNotFound):
-				return err
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		var next []*node
-		for _, n := range level {
-			if n.present {
-				continue
-			}
-			for _, c := range n.children {
-				if !seen[c] {
-					seen[c] = true
-					next = append(next, c)
-				}
-			}
-		}
-		level = next
-	}
-	return nil
+	p.run = x
+	return p, nil
 }

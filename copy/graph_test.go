@@ -192,10 +192,7 @@ func TestRepeatedGraphTransfer(t *testing.T) {
 	src, dst := Endpoint{Client: mlClient(s), Repository: "src"}, Endpoint{Client: mlClient(s), Repository: "dst"}
 	stats := &Stats{}
 	// The top and, as a second entry, a list inside it.
-	err := TransferAll(context.Background(), dst, []TransferEntry{
-		{Source: src, Manifest: Manifest{Digest: g.top}},
-		{Source: src, Manifest: Manifest{Digest: g.lists[0]}},
-	}, stats)
+	err := transfer(context.Background(), src, dst, stats, Manifest{Digest: g.top}, Manifest{Digest: g.lists[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +206,7 @@ func TestRepeatedGraphTransfer(t *testing.T) {
 	}
 	// Again: the top is there, so nothing below it is looked at.
 	before := len(s.Requests())
-	if err := Transfer(context.Background(), src, dst, Manifest{Digest: g.top}, nil); err != nil {
+	if err := transfer(context.Background(), src, dst, nil, Manifest{Digest: g.top}); err != nil {
 		t.Fatal(err)
 	}
 	if reqs := s.Requests()[before:]; len(reqs) != 1 || reqs[0] != "HEAD /v2/dst/manifests/"+g.top.String() {
@@ -237,8 +234,9 @@ func TestRepeatedGraphMerge(t *testing.T) {
 	checkCounts(t, s, "HEAD", "/v2/app/manifests/", below, 1)
 	checkCounts(t, s, "PUT", "/v2/app/manifests/", below, 1)
 	checkCounts(t, s, "POST", "mount=", g.blobs, 1)
-	if len(res.Plan.Transfers) != 2 {
-		t.Errorf("plan transfers %+v, want the nested index and image A once each", res.Plan.Transfers)
+	// The merged list and what is below SOURCE's, each once.
+	if n := countActions(res.Plan.Manifests, actionPut); n != len(below)+1 {
+		t.Errorf("plan puts %d manifests, want %d: %+v", n, len(below)+1, res.Plan.Manifests)
 	}
 }
 
@@ -292,12 +290,12 @@ func TestTooDeepGraphRefused(t *testing.T) {
 	check("copy", g.top, err)
 	_, err = Copy(context.Background(), src, "v1", dst, "v1", Options{DryRun: true}, nil)
 	check("dry run", g.top, err)
-	check("transfer", g.top, Transfer(context.Background(), src, dst, Manifest{Digest: g.top}, nil))
+	check("transfer", g.top, transfer(context.Background(), src, dst, nil, Manifest{Digest: g.top}))
 	if n := s.Count("PUT", "/v2/dst/") + s.Count("POST", "/v2/dst/"); n != 0 {
 		t.Errorf("%d writes to dst, want none", n)
 	}
 	// The top minus one level is accepted.
-	if err := Transfer(context.Background(), src, dst, Manifest{Digest: g.lists[len(g.lists)-2]}, nil); err != nil {
+	if err := transfer(context.Background(), src, dst, nil, Manifest{Digest: g.lists[len(g.lists)-2]}); err != nil {
 		t.Errorf("a graph %d deep: %v", maxNesting, err)
 	}
 
@@ -353,7 +351,7 @@ func TestGraphRequestsShareOneLimit(t *testing.T) {
 	}
 	raw, _ := json.Marshal(top)
 	src.putManifest("app", "v1", imgspecv1.MediaTypeImageIndex, raw)
-	if err := Transfer(context.Background(), src.endpoint("app"), dst.endpoint("app"), Manifest{Digest: digest.FromBytes(raw)}, nil); err != nil {
+	if err := transfer(context.Background(), src.endpoint("app"), dst.endpoint("app"), nil, Manifest{Digest: digest.FromBytes(raw)}); err != nil {
 		t.Fatal(err)
 	}
 	if m := most.Load(); m > SmallJobs {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -42,30 +43,19 @@ type MergeRequest struct {
 	Stats *Stats
 }
 
-// MergePlan is what a merge will do (or, dry, would do): printable as JSON.
-type MergePlan struct {
-	Source            string        `json:"source"`
-	Destination       string        `json:"destination"`
+// MergeDetail is what a merge's plan says beyond what every plan does.
+type MergeDetail struct {
+	// Target is where the result is written (DESTINATION unless --target).
 	Target            string        `json:"target"`
-	SourceDigest      digest.Digest `json:"sourceDigest"`
+	Destination       string        `json:"destination,omitempty"`
 	DestinationDigest digest.Digest `json:"destinationDigest,omitempty"`
-	ResultDigest      digest.Digest `json:"resultDigest"`
-	MediaType         string        `json:"mediaType"`
 	// MediaTypeReason says why the result has its type: "as asked", the
 	// type DESTINATION (or, without one, SOURCE) has, or what forced an OCI
 	// index.
-	MediaTypeReason string `json:"mediaTypeReason"`
-	// Unchanged: the result equals what Target holds; nothing is written.
-	Unchanged bool            `json:"unchanged"`
-	Changes   []MergeChange   `json:"changes"`
-	Transfers []MergeTransfer `json:"transfers"`
-	Notes     []string        `json:"notes,omitempty"`
-	raw       []byte          // the bytes to write
-	fromDst   map[string]bool // transfer sources read with DestinationSession
+	MediaTypeReason string        `json:"mediaTypeReason"`
+	Changes         []MergeChange `json:"changes"`
+	Notes           []string      `json:"notes,omitempty"`
 }
-
-// Raw is the exact bytes the merge writes.
-func (p *MergePlan) Raw() []byte { return p.raw }
 
 // MergeChange is what the merge does with one entry (see
 // manifestlist.Change).
@@ -81,19 +71,11 @@ type MergeChange struct {
 	Subject     digest.Digest `json:"subject,omitempty"`
 }
 
-// MergeTransfer is a manifest that must be brought into Target's
-// repository before the list is written.
-type MergeTransfer struct {
-	Manifest digest.Digest `json:"manifest"`
-	From     string        `json:"from"`
-	How      string        `json:"how"` // "mount" within a registry, "copy" across registries
-}
-
 // MergeResult is what Merge did.
 type MergeResult struct {
-	// Plan is the last plan made (the one written, unless DryRun or
+	// Plan is the last plan made (the one executed, unless DryRun or
 	// Plan.Unchanged).
-	Plan *MergePlan
+	Plan *Plan
 	// Written is true when the list was put to Target.
 	Written bool
 	// Digest is the list Target now holds (or, dry, would hold).
@@ -114,55 +96,53 @@ func Merge(ctx context.Context, req MergeRequest) (*MergeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc, err := req.DestinationSession.Client(ctx, req.Target.Host)
-	if err != nil {
-		return nil, err
-	}
 	attempts := req.Attempts
 	if attempts <= 0 {
 		attempts = DefaultMergeAttempts
 	}
 	res := &MergeResult{}
 	for attempt := 1; ; attempt++ {
-		plan, err := PlanMerge(src, dst, req.Target, req.Rules)
+		plan, err := PlanMerge(ctx, req, src, dst)
 		if err != nil {
 			return nil, fmt.Errorf("merge %s into %s: %w", req.Source, req.Destination, err)
 		}
-		res.Plan, res.Digest = plan, plan.ResultDigest
+		res.Plan, res.Digest = plan, plan.Digest
 		if req.DryRun || plan.Unchanged {
 			return res, nil
 		}
-		if err := BringEntries(ctx, req, plan); err != nil {
-			return nil, fmt.Errorf("merge into %s: %w", req.Target, err)
-		}
-		if mergeWritesDestination(req) {
-			// Someone may have pushed DESTINATION since it was read: never
-			// overwrite that blindly, plan again from what is there now.
-			now, err := tagDigest(ctx, tc, req.Destination)
+		err = Execute(ctx, plan)
+		var changed *destinationChanged
+		if errors.As(err, &changed) {
+			if attempt == attempts {
+				return nil, fmt.Errorf("merge into %s: %w (%d attempts); nothing written", req.Destination, ErrKeptChanging, attempt)
+			}
+			if req.Log != nil {
+				fmt.Fprintf(req.Log, "%s changed while merging (now %s); planning again\n", req.Destination, digestOrDeleted(changed.now))
+			}
+			res.Replans++
+			tc, err := req.DestinationSession.Client(ctx, req.Target.Host)
 			if err != nil {
-				return nil, fmt.Errorf("merge into %s: %w", req.Destination, err)
+				return nil, err
 			}
-			if was := digestRead(dst); now != was {
-				if attempt == attempts {
-					return nil, fmt.Errorf("merge into %s: %w (%d attempts); nothing written", req.Destination, ErrKeptChanging, attempt)
-				}
-				if req.Log != nil {
-					fmt.Fprintf(req.Log, "%s changed while merging (now %s); planning again\n", req.Destination, digestOrDeleted(now))
-				}
-				res.Replans++
-				if dst, err = ReadListIfExists(ctx, tc, req.Destination); err != nil {
-					return nil, fmt.Errorf("merge: %w", err)
-				}
-				continue
+			if dst, err = ReadListIfExists(ctx, tc, req.Destination); err != nil {
+				return nil, fmt.Errorf("merge: %w", err)
 			}
+			continue
 		}
-		d, err := tc.PutManifest(ctx, req.Target.Repository, req.Target.Tag, plan.raw, plan.MediaType)
 		if err != nil {
 			return nil, fmt.Errorf("merge into %s: %w", req.Target, err)
 		}
-		res.Written, res.Digest = true, d
+		res.Written = true
 		return res, nil
 	}
+}
+
+// destinationChanged is what a merge's check before the list's write finds:
+// DESTINATION's tag holds now (""; deleted) what it did not when read.
+type destinationChanged struct{ now digest.Digest }
+
+func (e *destinationChanged) Error() string {
+	return "DESTINATION changed to " + digestOrDeleted(e.now)
 }
 
 // ReadMergeSides reads SOURCE and DESTINATION at once; a missing
@@ -190,14 +170,18 @@ func ReadMergeSides(ctx context.Context, req MergeRequest) (src, dst *ListRead, 
 }
 
 // PlanMerge merges what was read (dst nil: DESTINATION does not exist) into
-// the list to write to target, and says which entries must be brought into
-// target's repository. It makes no request.
-func PlanMerge(src, dst *ListRead, target registry.Reference, rules manifestlist.MergeOptions) (*MergePlan, error) {
+// the list to write to req.Target and plans its write: the target tag
+// (read unless it is DESTINATION's), and the entries Target's repository
+// lacks, brought from SOURCE's or DESTINATION's repository with what they
+// refer to. When the list goes back to DESTINATION's tag, Execute checks
+// that tag right before the list is written (one HEAD) and fails with a
+// *destinationChanged when someone pushed it meanwhile.
+func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan, error) {
 	var dstList *manifestlist.List
 	if dst != nil {
 		dstList = dst.List
 	}
-	result, p, err := manifestlist.Merge(src.List, dstList, rules)
+	result, p, err := manifestlist.Merge(src.List, dstList, req.Rules)
 	if err != nil {
 		return nil, err
 	}
@@ -213,30 +197,36 @@ func PlanMerge(src, dst *ListRead, target registry.Reference, rules manifestlist
 			return nil, err
 		}
 	}
-	plan := &MergePlan{
-		Source: src.Ref.String(), Target: target.String(), SourceDigest: src.Digest,
-		ResultDigest: digest.FromBytes(raw), MediaType: result.MediaType, Notes: p.Warnings,
-		raw: raw, fromDst: map[string]bool{},
-	}
+	detail := &MergeDetail{Target: req.Target.String(), Notes: p.Warnings}
 	switch {
 	case p.TypeChanged != "":
-		plan.Notes = append(plan.Notes, p.TypeChanged)
-		plan.MediaTypeReason = p.TypeChanged
-	case rules.MediaType != "":
-		plan.MediaTypeReason = "as asked"
+		detail.Notes = append(detail.Notes, p.TypeChanged)
+		detail.MediaTypeReason = p.TypeChanged
+	case req.Rules.MediaType != "":
+		detail.MediaTypeReason = "as asked"
 	case dst != nil:
-		plan.MediaTypeReason = "DESTINATION's type"
+		detail.MediaTypeReason = "DESTINATION's type"
 	default:
-		plan.MediaTypeReason = "SOURCE's type, as DESTINATION does not exist"
+		detail.MediaTypeReason = "SOURCE's type, as DESTINATION does not exist"
 	}
 	if dst != nil {
-		plan.Destination, plan.DestinationDigest = dst.Ref.String(), dst.Digest
-		plan.Unchanged = p.Unchanged && target.Name() == dst.Ref.Name() && target.Tag == dst.Ref.Tag
-		plan.fromDst[dst.Ref.Name()] = true
+		detail.Destination, detail.DestinationDigest = dst.Ref.String(), dst.Digest
 	}
+	detail.Changes = []MergeChange{}
 	for _, c := range p.Changes {
-		plan.Changes = append(plan.Changes, MergeChange{Platform: c.Platform, Action: string(c.Action), OldPlatform: c.OldPlatform,
+		detail.Changes = append(detail.Changes, MergeChange{Platform: c.Platform, Action: string(c.Action), OldPlatform: c.OldPlatform,
 			Old: c.Old, New: c.New, Attestation: c.Attestation, Subject: c.Subject})
+	}
+	tc, err := req.DestinationSession.Client(ctx, req.Target.Host)
+	if err != nil {
+		return nil, err
+	}
+	lw := listWrite{command: "merge", source: src.Ref.String(), dst: Endpoint{Client: tc, Repository: req.Target.Repository},
+		raw: raw, mediaType: result.MediaType, tags: []string{req.Target.Tag}, stats: req.Stats,
+		opts: Options{DryRun: req.DryRun}, requests: sessionRequests(req.SourceSession, req.DestinationSession)}
+	writesDst := mergeWritesDestination(req)
+	if writesDst {
+		lw.known = map[string]digest.Digest{req.Target.Tag: digestRead(dst)}
 	}
 	// Entries are brought from wherever they live unless already in the
 	// target repository.
@@ -247,47 +237,58 @@ func PlanMerge(src, dst *ListRead, target registry.Reference, rules manifestlist
 		}
 	}
 	for _, m := range result.Manifests {
-		from := src.Ref
+		from, sess := src.Ref, req.SourceSession
 		if inDst[m.Digest] {
-			from = dst.Ref
+			from, sess = dst.Ref, req.DestinationSession
 		}
-		if from.Name() == target.Name() {
-			continue
+		en := listEntry{desc: m}
+		if from.Name() != req.Target.Name() {
+			c, err := sess.Client(ctx, from.Host)
+			if err != nil {
+				return nil, err
+			}
+			en.from = &Endpoint{Client: c, Repository: from.Repository}
+			if src.Single != nil && m.Digest == src.Single.Descriptor.Digest {
+				en.raw = src.Single.Raw
+			}
 		}
-		how := "mount"
-		if from.Host != target.Host {
-			how = "copy"
+		lw.entries = append(lw.entries, en)
+	}
+	plan, err := planList(ctx, lw)
+	if err != nil {
+		return nil, err
+	}
+	plan.SourceDigest, plan.Merge = src.Digest, detail
+	if writesDst && !plan.Unchanged {
+		// Someone may push DESTINATION while the entries are brought: never
+		// overwrite that blindly (Merge plans again from what is there).
+		was := digestRead(dst)
+		plan.run.before = func(ctx context.Context) error {
+			now, err := tagDigest(ctx, tc, req.Destination)
+			if err != nil {
+				return err
+			}
+			if now != was {
+				return &destinationChanged{now: now}
+			}
+			return nil
 		}
-		plan.Transfers = append(plan.Transfers, MergeTransfer{Manifest: m.Digest, From: from.Name(), How: how})
+		plan.Requests++
 	}
 	return plan, nil
 }
 
-// BringEntries makes every manifest plan.Transfers names present in
-// req.Target's repository, with its blobs, as one graph (TransferAll): what
-// the entries share is brought once.
-func BringEntries(ctx context.Context, req MergeRequest, plan *MergePlan) error {
-	tc, err := req.DestinationSession.Client(ctx, req.Target.Host)
-	if err != nil {
-		return err
+// sessionRequests counts the requests of the sessions, each once.
+func sessionRequests(sessions ...*registry.Session) func() int {
+	return func() int {
+		n := int64(0)
+		for i, s := range sessions {
+			if s != nil && !slices.Contains(sessions[:i], s) {
+				n += s.Requests()
+			}
+		}
+		return int(n)
 	}
-	entries := make([]TransferEntry, 0, len(plan.Transfers))
-	for _, t := range plan.Transfers {
-		from, err := registry.ParseReference(t.From + "@" + t.Manifest.String())
-		if err != nil {
-			return err
-		}
-		sess := req.SourceSession
-		if plan.fromDst[t.From] {
-			sess = req.DestinationSession
-		}
-		fc, err := sess.Client(ctx, from.Host)
-		if err != nil {
-			return err
-		}
-		entries = append(entries, TransferEntry{Source: Endpoint{Client: fc, Repository: from.Repository}, Manifest: Manifest{Digest: t.Manifest}})
-	}
-	return TransferAll(ctx, Endpoint{Client: tc, Repository: req.Target.Repository}, entries, req.Stats)
 }
 
 // mergeWritesDestination reports whether the result goes back to DESTINATION's

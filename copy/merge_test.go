@@ -159,8 +159,8 @@ func TestMergeSameRepository(t *testing.T) {
 	}
 	mlCheckHeld(t, mlHeld(t, s, "app", "v1"), f.merged())
 	raw, _ := s.Manifest("app", "v1")
-	if res.Digest != digest.FromBytes(raw) || res.Plan.ResultDigest != res.Digest {
-		t.Errorf("result %s, plan %s, the tag holds %s", res.Digest, res.Plan.ResultDigest, digest.FromBytes(raw))
+	if res.Digest != digest.FromBytes(raw) || res.Plan.Digest != res.Digest {
+		t.Errorf("result %s, plan %s, the tag holds %s", res.Digest, res.Plan.Digest, digest.FromBytes(raw))
 	}
 	want := []string{"GET /v2/app/manifests/build", "GET /v2/app/manifests/v1", "HEAD /v2/app/manifests/v1", "PUT /v2/app/manifests/v1"}
 	got := s.Requests()
@@ -169,11 +169,11 @@ func TestMergeSameRepository(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if len(res.Plan.Transfers) != 0 {
-		t.Errorf("transfers within one repository: %+v", res.Plan.Transfers)
+	if n := countActions(res.Plan.Manifests, actionInPlace); n != len(res.Plan.Manifests)-1 {
+		t.Errorf("entries not in place within one repository: %+v", res.Plan.Manifests)
 	}
-	if res.Plan.MediaType != mlDockerList || res.Plan.MediaTypeReason != "DESTINATION's type" {
-		t.Errorf("type %s (%s)", res.Plan.MediaType, res.Plan.MediaTypeReason)
+	if res.Plan.MediaType != mlDockerList || res.Plan.Merge.MediaTypeReason != "DESTINATION's type" {
+		t.Errorf("type %s (%s)", res.Plan.MediaType, res.Plan.Merge.MediaTypeReason)
 	}
 }
 
@@ -212,12 +212,21 @@ func TestMergeBringsEntries(t *testing.T) {
 			}
 		}
 	}
-	if len(res.Plan.Transfers) != 2 {
-		t.Errorf("transfers %+v, want the 2 SOURCE images", res.Plan.Transfers)
+	brought := 0
+	for _, m := range res.Plan.Manifests {
+		if m.Source != "" {
+			brought++
+			if m.Action != actionPut || m.Source != s.Host+"/ci" {
+				t.Errorf("manifest %+v, want a put from %s/ci", m, s.Host)
+			}
+		}
 	}
-	for _, tr := range res.Plan.Transfers {
-		if tr.How != "mount" || tr.From != s.Host+"/ci" {
-			t.Errorf("transfer %+v, want a mount from %s/ci", tr, s.Host)
+	if brought != 2 {
+		t.Errorf("plan %+v, want the 2 SOURCE images brought", res.Plan.Manifests)
+	}
+	for _, b := range res.Plan.Blobs {
+		if b.Action != actionMount {
+			t.Errorf("blob %+v, want a mount", b)
 		}
 	}
 	// The stub declines mounts (it opens an upload instead), so each blob
@@ -225,8 +234,8 @@ func TestMergeBringsEntries(t *testing.T) {
 	if n := s.Count("POST", "mount="); n != 4 {
 		t.Errorf("%d mounts asked for, want 4 (a config and a layer per image)", n)
 	}
-	if counts, _ := req.Stats.Snapshot(); counts.Manifests != 2 || counts.Mounted+counts.Uploaded != 4 {
-		t.Errorf("stats %+v, want 2 manifests and 4 blobs", counts)
+	if counts, _ := req.Stats.Snapshot(); counts.Manifests != 3 || counts.Mounted+counts.Uploaded != 4 {
+		t.Errorf("stats %+v, want 3 manifests (2 images, the list) and 4 blobs", counts)
 	}
 }
 
@@ -252,7 +261,7 @@ func TestMergeDryRun(t *testing.T) {
 		t.Errorf("DESTINATION changed: %v", d)
 	}
 	actions := map[string]string{}
-	for _, c := range res.Plan.Changes {
+	for _, c := range res.Plan.Merge.Changes {
 		actions[c.Platform] = c.Action
 	}
 	want := map[string]string{"linux/amd64": "replaced", "linux/arm64": "replaced", "linux/arm/v7": "kept", "linux/s390x": "kept"}
@@ -265,8 +274,8 @@ func TestMergeDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if real.Digest != res.Plan.ResultDigest {
-		t.Errorf("wrote %s, planned %s", real.Digest, res.Plan.ResultDigest)
+	if real.Digest != res.Plan.Digest {
+		t.Errorf("wrote %s, planned %s", real.Digest, res.Plan.Digest)
 	}
 }
 
@@ -352,8 +361,8 @@ func TestMergeNoDestination(t *testing.T) {
 	if !ok || digest.FromBytes(raw) != f.srcList || res.Digest != f.srcList {
 		t.Errorf("app:new holds %s (result %s), want SOURCE's %s", digest.FromBytes(raw), res.Digest, f.srcList)
 	}
-	if res.Plan.Destination != "" || !strings.Contains(res.Plan.MediaTypeReason, "SOURCE's type") {
-		t.Errorf("plan destination %q, type reason %q", res.Plan.Destination, res.Plan.MediaTypeReason)
+	if res.Plan.Merge.Destination != "" || !strings.Contains(res.Plan.Merge.MediaTypeReason, "SOURCE's type") {
+		t.Errorf("plan destination %q, type reason %q", res.Plan.Merge.Destination, res.Plan.Merge.MediaTypeReason)
 	}
 }
 
@@ -461,7 +470,7 @@ func TestMergeMatchArch(t *testing.T) {
 				t.Fatal(err)
 			}
 			replaced := map[string]digest.Digest{}
-			for _, c := range res.Plan.Changes {
+			for _, c := range res.Plan.Merge.Changes {
 				if c.Action == "replaced" {
 					p := c.Platform
 					if c.OldPlatform != "" {

@@ -58,7 +58,7 @@ func (e *engine) pilot(ctx context.Context, tops []topNode, manifests []*node, b
 		return nil, nil, nil, fmt.Errorf("put manifest %s: %w", first.Digest, err)
 	}
 	e.stats.add(func(s *Stats) { s.Manifests++ })
-	e.stats.progress("copied %s to %s", first.Digest, e.dst)
+	e.stats.progress("manifest %s written to %s", first.Digest, e.dst)
 	return first, slices.Delete(slices.Clone(manifests), i, i+1), later, nil
 }
 

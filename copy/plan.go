@@ -2,32 +2,30 @@ package copy
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/opencontainers/go-digest"
 )
 
-// Plan is what a copy does, worked out before the first write (docker/cli's
-// pushRequest idea): every manifest to put and every blob to mount or copy,
-// with request and byte estimates. A dry run prints it and stops.
+// Plan is what a write does, worked out before its first write (docker/cli's
+// pushRequest idea): every manifest and blob of the graph with what the run
+// does with it, and every tag it writes. push, merge and copy each build one
+// (PlanPush, PlanMerge, PlanCopy); a dry run prints it, a run executes
+// exactly it (Execute).
 type Plan struct {
-	Source       string        `json:"source"`
-	Destination  string        `json:"destination"`
-	SourceDigest digest.Digest `json:"sourceDigest"`
+	// Command is "copy", "push" or "merge".
+	Command     string `json:"command"`
+	Source      string `json:"source,omitempty"`
+	Destination string `json:"destination"`
+	// SourceDigest is what the source named (copy, merge's SOURCE).
+	SourceDigest digest.Digest `json:"sourceDigest,omitempty"`
 	// Digest is what the destination gets: SourceDigest unless --platform
-	// or --media-type rewrote the top manifest.
+	// or --media-type rewrote the top manifest; a push's or a merge's list.
 	Digest digest.Digest `json:"digest"`
-	// Tag is the tag written, "" when the manifest is written by digest
-	// only (or the destination is local: its location names the tag).
-	Tag string `json:"tag,omitempty"`
-	// DefaultTag says Tag is "latest" because the destination named none.
+	// DefaultTag says the tag is "latest" because the destination named none.
 	DefaultTag bool `json:"defaultTag,omitempty"`
-	// Unchanged: the destination already holds Digest under Tag.
-	Unchanged bool `json:"unchanged,omitempty"`
+	// Unchanged: every tag already holds Digest and nothing is written.
+	Unchanged bool `json:"unchanged"`
 	// Kind of the top manifest: "list" or "image"; Entries counts a list's.
 	Kind      string `json:"kind,omitempty"`
 	MediaType string `json:"mediaType,omitempty"`
@@ -36,10 +34,53 @@ type Plan struct {
 	Converted string         `json:"converted,omitempty"`
 	Manifests []PlanManifest `json:"manifests"`
 	Blobs     []PlanBlob     `json:"blobs"`
-	// Requests estimates the registry requests the copy makes after the
-	// plan; Bytes the blob bytes it moves.
-	Requests int   `json:"requests"`
-	Bytes    int64 `json:"bytes"`
+	Tags      []TagWrite     `json:"tags"`
+	// Merge is what a merge does with the entries.
+	Merge *MergeDetail `json:"merge,omitempty"`
+	// Requests is the number of registry requests the run makes, its reads
+	// included, against registries that do not change in between: the
+	// requests the plan's own reads made (counted as they were made, see
+	// registry.Client.Requests) and those the write phase will make,
+	// predicted from what the plan knows (see blobPlan, writeRequests). A
+	// dry run may read more to learn what it predicts (whether a blob is
+	// there already); those reads are not counted. Only requests the
+	// registries' APIs answer count: token realms and the hosts blobs
+	// redirect to do not; a registry's challenge (401) counts where it
+	// happens, which is in the plan's first read of each registry (a
+	// command declares its scopes before it, so the write phase meets
+	// none). --referrers' requests, found while copying, are not
+	// predicted; nor are those of a local destination (what it holds is
+	// not looked at: its blobs are predicted missing).
+	Requests int `json:"requests"`
+	// Bytes are the blob bytes the run sends.
+	Bytes int64 `json:"bytes"`
+	// Warnings name what was left behind (--referrers); Execute adds them.
+	Warnings []string `json:"warnings,omitempty"`
+
+	run *execution
+}
+
+// TagWrite is a tag the plan writes.
+type TagWrite struct {
+	// Tag is the destination's tag, as host/repository:tag.
+	Tag string `json:"tag"`
+	// Old is what the tag holds before, "" when it is new.
+	Old digest.Digest `json:"old,omitempty"`
+	New digest.Digest `json:"new"`
+	// Unchanged: the tag already holds New; nothing is written.
+	Unchanged bool `json:"unchanged,omitempty"`
+}
+
+// Action is what happens to the tag: "unchanged", "written" (new) or
+// "moved" (from Old to New).
+func (t TagWrite) Action() string {
+	switch {
+	case t.Unchanged:
+		return "unchanged"
+	case t.Old == "":
+		return "written"
+	}
+	return "moved"
 }
 
 // PlanManifest is one manifest of the plan.
@@ -50,7 +91,11 @@ type PlanManifest struct {
 	Size      int64         `json:"size"`
 	Role      string        `json:"role"` // "list", "image", "attestation"
 	Platform  string        `json:"platform,omitempty"`
-	Action    string        `json:"action"` // "put", "present"
+	// Source is the repository a manifest of a push or merge comes from.
+	Source string `json:"source,omitempty"`
+	// Action is "put", "present" (the destination holds it) or "in place"
+	// (an entry of a push or merge that lives in the target repository).
+	Action string `json:"action"`
 }
 
 // PlanBlob is one blob of the plan.
@@ -58,105 +103,195 @@ type PlanBlob struct {
 	Digest    digest.Digest `json:"digest"`
 	MediaType string        `json:"mediaType"`
 	Size      int64         `json:"size"`
-	// Action is "mount" (same registry), "copy", "present" (the
-	// destination holds it), "check" (a real copy finds out: a mount
-	// from the repository itself, or a HEAD), or "fetch" (a foreign layer,
-	// from its URLs, for a docker-archive).
+	// Action is "mount" (within a registry), "copy", "present" (the
+	// destination holds it; a run finds out unless a dry run asked), or
+	// "fetch" (a foreign layer, from its URLs, for a docker-archive).
 	Action string `json:"action"`
 }
 
-// plan builds the Plan from the graph; a dry run also asks a registry
-// destination which blobs it holds (reads only).
-func (e *engine) plan(ctx context.Context, root *node, src, dst Side, regDst *Endpoint) (*Plan, error) {
-	p := &Plan{Source: e.src.String(), Destination: dst.String(), SourceDigest: root.Digest, Digest: root.Digest, Kind: root.parsed.Kind.String(), MediaType: root.MediaType, Converted: e.opts.MediaType}
-	if root.from != "" {
-		p.SourceDigest = root.from
+// Plan actions.
+const (
+	actionPut     = "put"
+	actionPresent = "present"
+	actionInPlace = "in place"
+	actionMount   = "mount"
+	actionCopy    = "copy"
+	actionFetch   = "fetch"
+)
+
+// buildPlan lists the graph below the tops in p, the manifests the
+// destination holds marked, and what each blob of the manifests it lacks
+// costs; a dry run also asks a registry destination which of those blobs
+// it holds (reads that are not counted). reads is what the plan's reads
+// cost so far.
+func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads int) error {
+	var roots []*node
+	for _, t := range tops {
+		roots = append(roots, t.n)
 	}
-	if regDst != nil {
-		p.Tag = dst.Ref
-	}
-	if root.parsed.Kind == manifestlist.KindList {
-		p.Entries = len(root.parsed.List.Manifests)
-	}
-	manifests, blobs := needed(e.fetchForeign, root)
-	for _, n := range nodesOf(root) {
-		pm := PlanManifest{Digest: n.Digest, MediaType: n.MediaType, Size: int64(len(n.Raw)), Role: n.parsed.Kind.String(), Action: "put"}
+	held := presentNodes(roots...)
+	for _, n := range nodesOf(roots...) {
+		pm := PlanManifest{Digest: n.Digest, MediaType: n.MediaType, Size: int64(len(n.Raw)), Role: n.parsed.Kind.String(), Action: actionPut}
 		if n.converted {
 			pm.From = n.from
 		}
+		if n.parsed.MediaType == "" && n.desc != nil && manifestlist.IsList(n.desc.MediaType) {
+			pm.Role = "list" // an entry in place, not read
+		}
 		if n.desc != nil {
+			pm.Size = max(pm.Size, n.desc.Size)
 			if manifestlist.IsAttestation(*n.desc) {
 				pm.Role = "attestation"
 			} else if n.desc.Platform != nil {
 				pm.Platform = manifestlist.FormatPlatform(n.desc.Platform)
 			}
 		}
-		if n.present {
-			pm.Action = "present"
+		if n.eng != nil && n.eng != e {
+			pm.Source = n.eng.src.String()
+		}
+		switch {
+		case n.inPlace:
+			pm.Action = actionInPlace
+		case held[n]:
+			pm.Action = actionPresent
 		}
 		p.Manifests = append(p.Manifests, pm)
 	}
-	_ = manifests
-	sameHost := false
-	if rs, ok := e.src.(*registrySource); ok && regDst != nil {
-		sameHost = rs.ep.Client.Host == regDst.Client.Host
-	}
-	for _, b := range blobs {
-		pb := PlanBlob{Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Action: "copy"}
-		switch {
-		case b.urls != nil:
-			pb.Action = "fetch"
-		case sameHost:
-			pb.Action = "mount"
-		case regDst != nil && regDst.New:
-			pb.Action = "check"
+	_, blobs := needed(e.fetchForeign, roots...)
+	var present []bool
+	if e.opts.DryRun {
+		var err error
+		if present, err = e.blobsPresent(ctx, blobs); err != nil {
+			return err
 		}
-		p.Blobs = append(p.Blobs, pb)
 	}
-	if e.opts.DryRun && regDst != nil && !sameHost {
-		err := each(ctx, e.smallLimit, indexes(len(p.Blobs)), func(ctx context.Context, i int) error {
-			ok, err := regDst.Client.BlobExists(ctx, regDst.Repository, p.Blobs[i].Digest)
-			if err != nil {
-				return err
-			}
-			if ok {
-				p.Blobs[i].Action = "present"
-			} else {
-				p.Blobs[i].Action = "copy"
-			}
+	writes := 0
+	for i, b := range blobs {
+		var known *bool
+		if present != nil {
+			known = &present[i]
+		}
+		action, requests := e.blobPlan(b, known)
+		writes += requests
+		if action == actionCopy || action == actionFetch {
+			p.Bytes += b.Size
+		}
+		p.Blobs = append(p.Blobs, PlanBlob{Digest: b.Digest, MediaType: b.MediaType, Size: b.Size, Action: action})
+	}
+	p.Requests = reads + writes + e.manifestWrites(tops)
+	if p.Manifests == nil {
+		p.Manifests = []PlanManifest{}
+	}
+	if p.Blobs == nil {
+		p.Blobs = []PlanBlob{}
+	}
+	if p.Tags == nil {
+		p.Tags = []TagWrite{}
+	}
+	return nil
+}
+
+// blobsPresent asks a registry destination whether it holds each blob a
+// mount would not bring (a dry run's extra reads: a run finds out as it
+// goes).
+func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob) ([]bool, error) {
+	rd, ok := e.dst.(*registryDestination)
+	if !ok {
+		return nil, nil
+	}
+	present := make([]bool, len(blobs))
+	err := each(ctx, e.smallLimit, indexes(len(blobs)), func(ctx context.Context, i int) error {
+		b := blobs[i]
+		if b.urls != nil || e.sameHost(b.engine(e)) {
 			return nil
-		})
-		if err != nil {
-			return nil, err
+		}
+		ok, err := rd.ep.Client.BlobExists(ctx, rd.ep.Repository, b.Digest)
+		present[i] = ok
+		return err
+	})
+	return present, err
+}
+
+// sameHost says whether src reads the registry e writes: its blobs are
+// mounted.
+func (e *engine) sameHost(src *engine) bool {
+	rs, ok := src.src.(*registrySource)
+	rd, ok2 := e.dst.(*registryDestination)
+	return ok && ok2 && rs.ep.Client.Host == rd.ep.Client.Host
+}
+
+// blobPlan is what the run does with blob b and the registry requests it
+// makes for it; present is whether the destination holds b, nil when the
+// plan does not know (a run's own plan: it finds out as it writes). The
+// requests follow registryBlob:
+//   - within a registry, one mount (which answers 201 whether or not the
+//     repository held the blob);
+//   - into a repository without tags, a mount from the repository itself
+//     (which opens the upload session when the blob is missing) while the
+//     source is opened (one GET of a registry source, unless the blob is
+//     empty), then, when it is missing, the upload's PUT: 3 requests, 2
+//     when the mount finds it (the GET is made all the same);
+//   - into a repository with tags, a HEAD, then, when it is missing, the
+//     upload's POST, the source's GET and the PUT: 4 requests, 1 when
+//     the HEAD finds it;
+//   - into a local destination, the source's GET;
+//   - a foreign layer is read from its URLs, no registry's.
+//
+// A blob the plan does not know about is predicted missing (a dry run
+// knows).
+func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests int) {
+	get := 0
+	if _, ok := b.engine(e).src.(*registrySource); ok && b.Size != 0 {
+		get = 1
+	}
+	isPresent := present != nil && *present
+	rd, toRegistry := e.dst.(*registryDestination)
+	switch {
+	case b.urls != nil:
+		return actionFetch, 0
+	case !toRegistry:
+		return actionCopy, get
+	case e.sameHost(b.engine(e)):
+		return actionMount, 1
+	case rd.ep.New && isPresent:
+		return actionPresent, 1 + get
+	case rd.ep.New:
+		return actionCopy, 2 + get
+	case isPresent:
+		return actionPresent, 1
+	}
+	return actionCopy, 3 + get
+}
+
+// manifestWrites is how many manifest PUTs write(tops) makes to a
+// registry destination: one per manifest the destination lacks, except a
+// top that is written under its tags, which costs one per tag that
+// changes.
+func (e *engine) manifestWrites(tops []topNode) int {
+	if _, ok := e.dst.(*registryDestination); !ok {
+		return 0
+	}
+	tagged := map[*node]int{}
+	isTop := map[*node]bool{}
+	var roots []*node
+	for _, t := range tops {
+		roots = append(roots, t.n)
+		isTop[t.n] = true
+		if t.tag != "" {
+			tagged[t.n]++
 		}
 	}
-	toRegistry := regDst != nil
-	_, fromRegistry := e.src.(*registrySource)
-	for _, m := range p.Manifests {
-		if m.Action == "put" && toRegistry {
-			p.Requests++
+	n := 0
+	manifests, _ := needed(e.fetchForeign, roots...)
+	for _, m := range manifests {
+		if !isTop[m] || tagged[m] == 0 {
+			n++
 		}
 	}
-	for _, b := range p.Blobs {
-		switch b.Action {
-		case "mount", "present":
-			if toRegistry {
-				p.Requests++
-			}
-		case "fetch":
-			p.Bytes += b.Size
-			p.Requests++ // a GET of its URL, not of a registry
-		case "copy", "check":
-			p.Bytes += b.Size
-			if fromRegistry {
-				p.Requests++
-			}
-			if toRegistry {
-				p.Requests += 2 // open the upload (or the mount that opens it), put it
-			}
-		}
+	for _, c := range tagged {
+		n += c
 	}
-	return p, nil
+	return n
 }
 
 func indexes(n int) []int {
@@ -165,72 +300,4 @@ func indexes(n int) []int {
 		out[i] = i
 	}
 	return out
-}
-
-// WriteTable prints the plan for a terminal: one line per manifest and
-// blob, and a summary.
-func (p *Plan) WriteTable(w io.Writer) error {
-	if p.Unchanged {
-		_, err := fmt.Fprintf(w, "%s already holds %s%s: nothing to copy\n", p.Destination, p.Digest, tagText(p.Tag))
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ACTION\tKIND\tDIGEST\tPLATFORM\tSIZE")
-	for _, m := range p.Manifests {
-		platform := m.Platform
-		if platform == "" {
-			platform = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", m.Action, m.Role, m.Digest, platform, m.Size)
-	}
-	for _, b := range p.Blobs {
-		fmt.Fprintf(tw, "%s\tblob\t%s\t-\t%d\n", b.Action, b.Digest, b.Size)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintln(w, p.Summary())
-	return err
-}
-
-// Summary is the plan in one line.
-func (p *Plan) Summary() string {
-	count := map[string]int{}
-	for _, m := range p.Manifests {
-		count["m"+m.Action]++
-	}
-	for _, b := range p.Blobs {
-		count["b"+b.Action]++
-	}
-	var parts []string
-	parts = append(parts, plural(count["mput"], "manifest")+" to put")
-	if n := count["mpresent"]; n > 0 {
-		parts = append(parts, fmt.Sprintf("%d already there", n))
-	}
-	blobs := []string{}
-	for _, a := range []string{"mount", "copy", "check", "fetch", "present"} {
-		if n := count["b"+a]; n > 0 {
-			label := map[string]string{"mount": "to mount", "copy": "to copy", "check": "to copy unless already there", "fetch": "foreign, to fetch from their URLs", "present": "already there"}[a]
-			blobs = append(blobs, fmt.Sprintf("%d %s", n, label))
-		}
-	}
-	if len(blobs) > 0 {
-		parts = append(parts, plural(len(p.Blobs), "blob")+" ("+strings.Join(blobs, ", ")+")")
-	}
-	return fmt.Sprintf("Plan: %s to %s%s: %s; about %d requests and %d bytes", p.Digest, p.Destination, tagText(p.Tag), strings.Join(parts, ", "), p.Requests, p.Bytes)
-}
-
-func tagText(tag string) string {
-	if tag == "" {
-		return ""
-	}
-	return " as :" + tag
-}
-
-// plural is "1 manifest", "2 manifests".
-func plural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -142,7 +142,7 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		}
 		if !n.present {
 			e.stats.add(func(s *Stats) { s.Manifests++ })
-			e.stats.progress("copied %s to %s", n.Digest, e.dst)
+			e.stats.progress("manifest %s written to %s", n.Digest, e.dst)
 		}
 		return nil
 	}
@@ -161,12 +161,19 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 			}
 			manifests = manifests[1:]
 		}
+		tagging := false
 		for len(tops) > 0 && tops[0].n.height == h {
 			if t := tops[0]; !written[t] && (!t.n.present || t.tag != "") {
 				written[t] = true
 				level = append(level, t)
+				tagging = tagging || t.tag != ""
 			}
 			tops = tops[1:]
+		}
+		if tagging && e.before != nil {
+			if err := e.before(ctx); err != nil {
+				return err
+			}
 		}
 		if err := each(ctx, limit, level, func(ctx context.Context, t topNode) error {
 			return put(ctx, t.n, t.tag, isTop[t.n])
@@ -178,12 +185,26 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 }
 
 // countPresent counts the manifests found at the destination.
-func countPresent(tops ...*node) int {
-	n := 0
-	for _, m := range nodesOf(tops...) {
-		if m.present {
-			n++
+func countPresent(tops ...*node) int { return len(presentNodes(tops...)) }
+
+// presentNodes are the manifests below tops the destination holds: those
+// found there, and everything below them.
+func presentNodes(tops ...*node) map[*node]bool {
+	held := map[*node]bool{}
+	var hold func(n *node)
+	hold = func(n *node) {
+		if held[n] {
+			return
+		}
+		held[n] = true
+		for _, c := range n.children {
+			hold(c)
 		}
 	}
-	return n
+	for _, n := range nodesOf(tops...) {
+		if n.present {
+			hold(n)
+		}
+	}
+	return held
 }

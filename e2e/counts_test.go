@@ -15,10 +15,12 @@ import (
 // request) and report the counts beside the times.
 const (
 	// sameRepoPushRequests: create+push of a 4-platform list whose images
-	// are in the list's repository.
-	sameRepoPushRequests = 9
+	// are in the list's repository (the push reads its tag: the plan names
+	// the digest the tag moves from, and a tag that holds the list already
+	// is not written).
+	sameRepoPushRequests = 10
 	// widePushRequests: the same with 16 platforms.
-	widePushRequests = 33
+	widePushRequests = 34
 	// otherRepoPushRequests: the 4-platform list pushed into another
 	// repository of the same registry.
 	otherRepoPushRequests = 30

@@ -37,7 +37,7 @@ func TestMergeMatchArchEveryOS(t *testing.T) {
 			t.Fatalf("--format json: %v\n%s", err, out)
 		}
 		actions := map[string]string{} // old digest -> action
-		for _, c := range p.Changes {
+		for _, c := range p.Merge.Changes {
 			if c.Old != "" {
 				actions[c.Old] = c.Action
 			}

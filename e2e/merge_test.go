@@ -304,25 +304,37 @@ func TestMergeAttestations(t *testing.T) {
 	checkMergeEntriesPresent(t, reg, dstRepo, ix)
 }
 
-// mergePlanJSON is what `--dry-run --format json` prints.
+// mergePlanJSON is what `--dry-run --format json` prints: the plan every
+// write prints, with a merge's detail.
 type mergePlanJSON struct {
-	SourceDigest      string `json:"sourceDigest"`
-	DestinationDigest string `json:"destinationDigest"`
-	ResultDigest      string `json:"resultDigest"`
-	MediaType         string `json:"mediaType"`
-	Unchanged         bool   `json:"unchanged"`
-	Changes           []struct {
-		Platform    string `json:"platform"`
-		Action      string `json:"action"`
-		Old         string `json:"old"`
-		New         string `json:"new"`
-		Attestation bool   `json:"attestation"`
-	} `json:"changes"`
-	Transfers []struct {
-		Manifest string `json:"manifest"`
-		From     string `json:"from"`
-		How      string `json:"how"`
-	} `json:"transfers"`
+	SourceDigest string `json:"sourceDigest"`
+	Digest       string `json:"digest"`
+	MediaType    string `json:"mediaType"`
+	Unchanged    bool   `json:"unchanged"`
+	Merge        struct {
+		DestinationDigest string `json:"destinationDigest"`
+		Changes           []struct {
+			Platform    string `json:"platform"`
+			Action      string `json:"action"`
+			Old         string `json:"old"`
+			New         string `json:"new"`
+			Attestation bool   `json:"attestation"`
+		} `json:"changes"`
+	} `json:"merge"`
+	Manifests []struct {
+		Digest string `json:"digest"`
+		Action string `json:"action"`
+		Source string `json:"source"`
+	} `json:"manifests"`
+	Blobs []struct {
+		Action string `json:"action"`
+	} `json:"blobs"`
+	Tags []struct {
+		Tag string `json:"tag"`
+		Old string `json:"old"`
+		New string `json:"new"`
+	} `json:"tags"`
+	Requests int `json:"requests"`
 }
 
 // TestMergeDryRun: case 5, --dry-run writes nothing, and its plan is what a
@@ -335,7 +347,7 @@ func TestMergeDryRun(t *testing.T) {
 
 	mark := reg.Mark()
 	table := e.mustMlist(t, "merge", "--dry-run", f.srcRef(), f.dstRef())
-	for _, want := range []string{"dry run", "linux/amd64", "replaced", "linux/s390x", "kept", "would mount", f.srcImgs["linux/arm64"].Digest} {
+	for _, want := range []string{"dry run", "linux/amd64", "replaced", "linux/s390x", "kept", "mount", f.srcImgs["linux/arm64"].Digest} {
 		if !strings.Contains(table, want) {
 			t.Errorf("dry-run table lacks %q", want)
 		}
@@ -358,11 +370,11 @@ func TestMergeDryRun(t *testing.T) {
 		t.Errorf("DESTINATION changed by --dry-run: %s, was %s", d, f.dst.Digest)
 	}
 
-	if plan.SourceDigest != f.src.Digest || plan.DestinationDigest != f.dst.Digest || plan.Unchanged {
-		t.Errorf("plan: source %s destination %s unchanged %t", plan.SourceDigest, plan.DestinationDigest, plan.Unchanged)
+	if plan.SourceDigest != f.src.Digest || plan.Merge.DestinationDigest != f.dst.Digest || plan.Unchanged {
+		t.Errorf("plan: source %s destination %s unchanged %t", plan.SourceDigest, plan.Merge.DestinationDigest, plan.Unchanged)
 	}
 	actions := map[string]string{}
-	for _, c := range plan.Changes {
+	for _, c := range plan.Merge.Changes {
 		actions[c.Platform] = c.Action
 		switch c.Platform {
 		case "linux/amd64", "linux/arm64":
@@ -381,19 +393,28 @@ func TestMergeDryRun(t *testing.T) {
 			t.Errorf("plan says %s %q, want %q (all: %v)", p, actions[p], a, actions)
 		}
 	}
-	if len(plan.Transfers) != 2 {
-		t.Errorf("%d transfers, want 2: %+v", len(plan.Transfers), plan.Transfers)
+	brought := 0
+	for _, m := range plan.Manifests {
+		if m.Source != "" {
+			brought++
+			if m.Action != "put" || m.Source != reg.Ref(srcRepo) {
+				t.Errorf("manifest %+v, want a put from %s", m, reg.Ref(srcRepo))
+			}
+		}
 	}
-	for _, tr := range plan.Transfers {
-		if tr.How != "mount" || tr.From != reg.Ref(srcRepo) {
-			t.Errorf("transfer %+v, want a mount from %s", tr, reg.Ref(srcRepo))
+	if brought != 2 {
+		t.Errorf("%d manifests brought, want 2: %+v", brought, plan.Manifests)
+	}
+	for _, b := range plan.Blobs {
+		if b.Action != "mount" {
+			t.Errorf("blob %+v, want a mount", b)
 		}
 	}
 
 	// The real merge writes exactly the planned list.
 	printed := mergeStdoutDigest(t, e.mustMlist(t, "merge", f.srcRef(), f.dstRef()))
-	if printed != plan.ResultDigest {
-		t.Errorf("merge wrote %s, the dry run planned %s", printed, plan.ResultDigest)
+	if printed != plan.Digest {
+		t.Errorf("merge wrote %s, the dry run planned %s", printed, plan.Digest)
 	}
 }
 
@@ -628,7 +649,7 @@ func TestMergeMatchArch(t *testing.T) {
 		t.Fatalf("--format json: %v\n%s", err, out)
 	}
 	replaced := map[string]bool{}
-	for _, c := range plan.Changes {
+	for _, c := range plan.Merge.Changes {
 		if c.Action == "replaced" && c.New == src.Digest {
 			replaced[c.Old] = true
 		}
@@ -642,8 +663,8 @@ func TestMergeMatchArch(t *testing.T) {
 	}
 	printed = mergeStdoutDigest(t, e.mustMlist(t, "merge", "--match", "arch", reg.Ref(repo+":linux"), reg.Ref(repo+":v3")))
 	m, ix = reg.MustGetIndex(t, repo, "v3")
-	if printed != m.Digest || printed != plan.ResultDigest {
-		t.Errorf("printed %s, tag %s, planned %s", printed, m.Digest, plan.ResultDigest)
+	if printed != m.Digest || printed != plan.Digest {
+		t.Errorf("printed %s, tag %s, planned %s", printed, m.Digest, plan.Digest)
 	}
 	checkMergeImages(t, ix, map[string]string{"linux/amd64": src.Digest, "linux/arm64": arm.Digest})
 }

@@ -125,7 +125,7 @@ func TestFormatVocabulary(t *testing.T) {
 	}{
 		{[]string{"verify", "-f", "{{.Digest}} {{.Entries}} {{len .Problems}}", ref}, list.Digest + " 2 0\n"},
 		{[]string{"copy", "--dry-run", "-f", "{{.Digest}} {{.Kind}}", ref, reg.Ref(repo + ":v2")}, list.Digest + " list\n"},
-		{[]string{"merge", "--dry-run", "-f", "{{.ResultDigest}} {{len .Changes}}", ref, ref}, list.Digest + " 2\n"},
+		{[]string{"merge", "--dry-run", "-f", "{{.Digest}} {{len .Merge.Changes}}", ref, ref}, list.Digest + " 2\n"},
 		{[]string{"diff", "-f", "{{.Equal}}", ref, ref}, "true\n"},
 	} {
 		if got := e.mustMlist(t, tc.args...); got != tc.want {

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -43,7 +41,10 @@ SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
 oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
 with --platform). A registry DESTINATION without a tag is tagged "latest",
 and the summary says so. The copy is planned before anything is written;
---dry-run prints the plan. The destination digest is printed on stdout.
+--dry-run prints the plan: every manifest and blob with what the copy does
+with it, the tag with the digest it holds and the one it gets, and the exact
+number of registry requests the copy makes. The destination digest is printed
+on stdout.
 
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,
@@ -108,122 +109,72 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return err
 	}
-	srcSide, dstSide, err := resolveSides(ctx, srcSess, dstSess, src, dst)
+	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst)
 	if err != nil {
 		return err
-	}
-	var progress io.Writer = dockerCLI.Err()
-	if opts.quiet || opts.dryRun {
-		progress = nil
 	}
 	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun}
 	if src.Registry == nil || dst.Registry == nil {
 		// Local transports only: no registry is reached through it.
 		copyOpts.SystemContext = systemContext()
 	}
-	stats := &copy.Stats{Progress: progress}
-	stopProgress := func() {}
-	if progress != nil && dockerCLI.Err().IsTerminal() {
-		// On a terminal one live line replaces the per-manifest lines.
-		stats.Progress = nil
-		stopProgress = showProgress(progress, stats)
+	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Copying")
+	plan, err := copy.PlanCopy(ctx, srcSide, dstSide, copyOpts, stats)
+	if err == nil {
+		defer plan.Close()
+		if dst.Registry != nil && !dst.Tagged {
+			plan.DefaultTag = true
+		}
+		if !opts.dryRun {
+			err = copy.Execute(ctx, plan)
+		}
 	}
-	res, err := copy.CopySides(ctx, srcSide, dstSide, copyOpts, stats)
 	stopProgress()
-	for _, w := range res.Warnings {
-		fmt.Fprintln(dockerCLI.Err(), "WARNING:", termText(w))
+	if plan != nil {
+		for _, w := range plan.Warnings {
+			fmt.Fprintln(dockerCLI.Err(), "WARNING:", termText(w))
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
 	}
-	if res.Plan != nil && dst.Registry != nil && !dst.Tagged {
-		res.Plan.DefaultTag = true
-	}
 	if opts.dryRun {
-		return writeFormatted(dockerCLI.Out(), opts.format, res.Plan, func(w *tabwriter.Writer) {
-			_ = res.Plan.WriteTable(w)
-		})
+		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
-	if progress != nil {
-		fmt.Fprintln(progress, copySummary(src, dst, res, stats))
+	if !opts.quiet {
+		copySummary(dockerCLI.Err(), src, dst, plan, stats)
 	}
-	fmt.Fprintln(dockerCLI.Out(), res.Digest)
+	fmt.Fprintln(dockerCLI.Out(), plan.Digest)
 	return nil
-}
-
-// resolveSides opens the registry sides in their sessions (one each, or one
-// shared one) and names what each side reads or writes.
-func resolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst copy.Location) (copy.Side, copy.Side, error) {
-	var srcSide, dstSide copy.Side
-	if src.Registry == nil {
-		srcSide.Local = &src
-	}
-	if dst.Registry == nil {
-		dstSide.Local = &dst
-	}
-	if src.Registry == nil && dst.Registry == nil {
-		return srcSide, dstSide, nil
-	}
-	if s := src.Registry; s != nil {
-		srcSess.Want(s.Host, s.Repository, "pull")
-	}
-	if d := dst.Registry; d != nil {
-		dstSess.Want(d.Host, d.Repository, "pull", "push")
-		if s := src.Registry; s != nil && srcSess == dstSess && s.Host == d.Host {
-			dstSess.Want(s.Host, s.Repository, "pull") // one token that also allows the mount
-		}
-	}
-	if s := src.Registry; s != nil {
-		c, err := srcSess.Client(ctx, s.Host)
-		if err != nil {
-			return srcSide, dstSide, err
-		}
-		srcSide = copy.Side{Endpoint: &copy.Endpoint{Client: c, Repository: s.Repository}, Ref: s.Ref()}
-	}
-	if d := dst.Registry; d != nil {
-		c, err := dstSess.Client(ctx, d.Host)
-		if err != nil {
-			return srcSide, dstSide, err
-		}
-		dstSide = copy.Side{Endpoint: &copy.Endpoint{Client: c, Repository: d.Repository}, Ref: d.Tag}
-		if d.Digest != "" && d.Tag == "" {
-			dstSide.Digest = d.Digest
-		}
-	}
-	return srcSide, dstSide, nil
 }
 
 // copySummary says what the copy wrote, in the right numbers, and every
 // choice it made for the user: the tag, a one-entry list.
-func copySummary(src, dst copy.Location, res copy.Result, stats *copy.Stats) string {
-	p := res.Plan
-	if res.Unchanged {
-		return fmt.Sprintf("%s already holds %s", dst, res.Digest)
+func copySummary(w io.Writer, src, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
+	if p.Unchanged {
+		fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(dst.String()), termText(p.Digest.String()))
+		for _, t := range p.Tags {
+			fmt.Fprintln(w, tagLine(t))
+		}
+		return
 	}
 	counts, _ := stats.Snapshot()
-	var what string
-	switch {
-	case p.Kind == "list":
-		what = fmt.Sprintf("a list of %s", plural(p.Entries, "entry"))
-	default:
-		what = "a single image"
+	what := "a single image"
+	if p.Kind == "list" {
+		what = "a list of " + plural(p.Entries, "entry")
 	}
 	if p.Converted != "" {
 		what += " converted to " + p.Converted
 	}
 	var where string
 	switch {
-	case dst.Registry != nil && p.Tag != "" && p.DefaultTag:
-		where = fmt.Sprintf(", tagged %q (the destination named no tag)", p.Tag)
-	case dst.Registry != nil && p.Tag != "":
-		where = fmt.Sprintf(", tagged %q", p.Tag)
+	case dst.Registry != nil && len(p.Tags) > 0 && p.DefaultTag:
+		where = fmt.Sprintf(", tagged %q (the destination named no tag)", dst.Registry.Tag)
+	case dst.Registry != nil && len(p.Tags) > 0:
+		where = fmt.Sprintf(", tagged %q", dst.Registry.Tag)
 	case dst.Registry != nil:
 		where = ", by digest only (no tag)"
 	}
-	return fmt.Sprintf("Copied %s to %s: %s written (%d already there), %s mounted, %s copied (%d bytes), %d already there; the destination holds %s %s%s",
-		src, dst, plural(counts.Manifests, "manifest"), counts.Present,
-		plural(counts.Mounted, "blob"), plural(counts.Uploaded, "blob"), counts.BytesUploaded, counts.BlobsPresent,
-		what, res.Digest, where)
+	runSummary(w, fmt.Sprintf("Copied %s to %s", termText(src.String()), termText(dst.String())), p, counts)
+	fmt.Fprintf(w, "The destination holds %s %s%s\n", what, termText(p.Digest.String()), where)
 }
-
-// plural is "1 entry", "2 entries".

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/opencontainers/go-digest"
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -40,7 +37,10 @@ SOURCE lacks; platforms are os, architecture, variant and os.version together
 (--match arch compares architecture only, as pubtools-quay does). Attestation
 entries follow the image they describe. Entries that live elsewhere are made
 present in the target repository first and the list is written last. If
-DESTINATION changes while the merge runs, the merge is planned again.`,
+DESTINATION changes while the merge runs, the merge is planned again.
+--dry-run prints the plan (each entry's change, what is brought, the tag with
+the digest it holds and the one it gets, the exact number of registry
+requests) in the words push and copy use.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
@@ -131,27 +131,29 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	if opts.quiet {
 		log = io.Discard
 	}
-	var stats copy.Stats
+	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Merging")
 	res, err := copy.Merge(ctx, copy.MergeRequest{
 		Source: req.src, Destination: req.dst, Target: req.target, Rules: req.rules,
 		SourceSession: srcSess, DestinationSession: dstSess, DryRun: opts.dryRun,
-		Log: escapingWriter{log}, Stats: &stats,
+		Log: escapingWriter{log}, Stats: stats,
 	})
+	stopProgress()
 	if err != nil {
 		return err
 	}
 	plan := res.Plan
-	for _, n := range plan.Notes {
+	for _, n := range plan.Merge.Notes {
 		fmt.Fprintln(log, "note:", termText(n))
 	}
 	if opts.dryRun {
-		return printMergePlan(dockerCLI.Out(), opts.format, plan)
+		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
 	if !res.Written {
-		fmt.Fprintf(log, "%s unchanged: it already holds the merged %s %s; nothing written\n", req.target, listKind(plan.MediaType), termText(plan.ResultDigest.String()))
+		fmt.Fprintf(log, "%s unchanged: it already holds the merged %s %s; nothing written\n", req.target, listKind(plan.MediaType), termText(plan.Digest.String()))
 	} else {
 		counts, _ := stats.Snapshot()
-		summarise(log, plan, res.Digest, counts)
+		mergeSummary(log, plan)
+		runSummary(log, "Wrote "+termText(req.target.String()), plan, counts)
 	}
 	fmt.Fprintln(dockerCLI.Out(), res.Digest)
 	return nil
@@ -166,103 +168,4 @@ func (e escapingWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// summarise says what the merge wrote: how the entries changed, the list
-// (its type, why that type, where), and what was brought into the target
-// repository first.
-func summarise(w io.Writer, plan *copy.MergePlan, written digest.Digest, counts copy.Counts) {
-	images := map[string]int{}
-	attestations := map[string]int{}
-	entries, atts := 0, 0
-	for _, c := range plan.Changes {
-		if c.Attestation {
-			attestations[c.Action]++
-		} else {
-			images[c.Action]++
-		}
-	}
-	seen := map[digest.Digest]bool{}
-	for _, c := range plan.Changes {
-		if c.Action == "dropped" || seen[c.New] {
-			continue
-		}
-		seen[c.New] = true
-		if c.Attestation {
-			atts++
-		} else {
-			entries++
-		}
-	}
-	fmt.Fprintf(w, "Merged %s into %s: %d added, %d replaced, %d kept, %d dropped\n", plan.Source, plan.Target,
-		images["added"], images["replaced"], images["kept"], images["dropped"])
-	if n := len(attestations); n > 0 {
-		fmt.Fprintf(w, "Attestations follow their images: %d added, %d kept, %d dropped\n",
-			attestations["added"], attestations["kept"], attestations["dropped"])
-	}
-	what := plural(entries, "image")
-	if atts > 0 {
-		what += " and " + plural(atts, "attestation")
-	}
-	fmt.Fprintf(w, "Wrote %s %s (%s; %s) to %s\n", listKind(plan.MediaType), termText(written.String()), what, termText(plan.MediaTypeReason), plan.Target)
-	if counts.Manifests > 0 {
-		fmt.Fprintf(w, "Brought %s into %s first: %s mounted, %s uploaded (%s), %s there already\n",
-			plural(counts.Manifests, "manifest"), repositoryOf(plan.Target),
-			plural(counts.Mounted, "blob"), plural(counts.Uploaded, "blob"), plural64(counts.BytesUploaded, "byte"), plural(counts.BlobsPresent, "blob"))
-	}
-}
-
-// listKind names a list media type the way users know it.
-func listKind(mediaType string) string {
-	switch mediaType {
-	case "application/vnd.docker.distribution.manifest.list.v2+json":
-		return "Docker manifest list"
-	case imgspecv1.MediaTypeImageIndex:
-		return "OCI index"
-	}
-	return termText(mediaType)
-}
-
-// repositoryOf is "host/repository" of a reference's text.
-func repositoryOf(ref string) string {
-	if r, err := registry.ParseReference(ref); err == nil {
-		return r.Name()
-	}
-	return ref
-}
-
-func printMergePlan(w io.Writer, format string, plan *copy.MergePlan) error {
-	return writeFormatted(w, format, plan, func(tw *tabwriter.Writer) {
-		// Platforms, digests and media types come from the registries' lists.
-		fmt.Fprintf(tw, "Merge %s into %s (dry run: nothing written)\n", termText(plan.Source), termText(plan.Target))
-		if plan.Unchanged {
-			fmt.Fprintf(tw, "Result equals %s: nothing to write\n", termText(plan.Destination))
-		}
-		fmt.Fprintln(tw, "PLATFORM\tACTION\tDIGEST")
-		for _, c := range plan.Changes {
-			p := termText(c.Platform)
-			if c.OldPlatform != "" {
-				p = termText(c.OldPlatform) + " → " + p
-			}
-			if c.Attestation {
-				p = "attestation of " + termText(manifestlist.ShortDigest(c.Subject))
-			}
-			if p == "" {
-				p = "(no platform)"
-			}
-			d := c.New
-			switch c.Action {
-			case "replaced":
-				fmt.Fprintf(tw, "%s\t%s\t%s → %s\n", p, c.Action, termText(c.Old.String()), termText(c.New.String()))
-				continue
-			case "kept", "dropped":
-				d = c.Old
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", p, c.Action, termText(d.String()))
-		}
-		for _, t := range plan.Transfers {
-			fmt.Fprintf(tw, "would %s\t%s\tfrom %s\n", t.How, termText(t.Manifest.String()), termText(t.From))
-		}
-		fmt.Fprintf(tw, "Result: %s (%s: %s)\n", plan.ResultDigest, listKind(plan.MediaType), termText(plan.MediaTypeReason))
-	})
 }

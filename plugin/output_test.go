@@ -14,20 +14,25 @@ import (
 func TestSummarise(t *testing.T) {
 	img := func(c string) digest.Digest { return digest.FromString(c) }
 	written := img("list")
-	base := func(changes ...copy.MergeChange) *copy.MergePlan {
-		return &copy.MergePlan{Source: "r.test/app:build", Target: "r.test/app:1.0", MediaType: imgspecv1.MediaTypeImageIndex,
-			MediaTypeReason: "DESTINATION's type", Changes: changes}
+	base := func(changes ...copy.MergeChange) *copy.Plan {
+		return &copy.Plan{Command: "merge", Source: "r.test/app:build", Digest: written, MediaType: imgspecv1.MediaTypeImageIndex,
+			Tags:  []copy.TagWrite{{Tag: "r.test/app:1.0", Old: img("old"), New: written}},
+			Merge: &copy.MergeDetail{Target: "r.test/app:1.0", MediaTypeReason: "DESTINATION's type", Changes: changes}}
 	}
+	moved := "r.test/app:1.0: " + manifestlist.ShortDigest(img("old")) + "… → " + manifestlist.ShortDigest(written) + "… (moved)"
 	tests := map[string]struct {
-		plan   *copy.MergePlan
+		plan   *copy.Plan
 		counts copy.Counts
 		want   []string
 	}{
 		"one image, nothing brought": {
-			plan: base(copy.MergeChange{Platform: "linux/amd64", Action: "replaced", Old: img("a"), New: img("b")}),
+			plan:   base(copy.MergeChange{Platform: "linux/amd64", Action: "replaced", Old: img("a"), New: img("b")}),
+			counts: copy.Counts{Manifests: 1},
 			want: []string{
 				"Merged r.test/app:build into r.test/app:1.0: 0 added, 1 replaced, 0 kept, 0 dropped",
-				"Wrote OCI index " + written.String() + " (1 image; DESTINATION's type) to r.test/app:1.0",
+				"The result is OCI index " + written.String() + " (1 image; DESTINATION's type)",
+				"Wrote r.test/app:1.0: 1 manifest written",
+				moved,
 			},
 		},
 		"attestations counted apart, manifests brought": {
@@ -37,12 +42,13 @@ func TestSummarise(t *testing.T) {
 				copy.MergeChange{Platform: "unknown/unknown", Action: "added", New: img("att-b"), Attestation: true},
 				copy.MergeChange{Platform: "unknown/unknown", Action: "dropped", Old: img("att-a"), Attestation: true},
 			),
-			counts: copy.Counts{Manifests: 2, Mounted: 1, Uploaded: 3, BytesUploaded: 1, BlobsPresent: 0},
+			counts: copy.Counts{Manifests: 3, Present: 1, Mounted: 1, Uploaded: 3, BytesUploaded: 1_050_000, BlobsPresent: 0},
 			want: []string{
 				"Merged r.test/app:build into r.test/app:1.0: 1 added, 0 replaced, 1 kept, 0 dropped",
 				"Attestations follow their images: 1 added, 0 kept, 1 dropped",
-				"Wrote OCI index " + written.String() + " (2 images and 1 attestation; DESTINATION's type) to r.test/app:1.0",
-				"Brought 2 manifests into r.test/app first: 1 blob mounted, 3 blobs uploaded (1 byte), 0 blobs there already",
+				"The result is OCI index " + written.String() + " (2 images and 1 attestation; DESTINATION's type)",
+				"Wrote r.test/app:1.0: 3 manifests written, 1 already there; 4 blobs: 1 mounted, 3 copied (1.05MB)",
+				moved,
 			},
 		},
 		"--match arch: one image replaces two": {
@@ -50,21 +56,58 @@ func TestSummarise(t *testing.T) {
 				copy.MergeChange{Platform: "linux/amd64", Action: "replaced", Old: img("a"), New: img("b")},
 				copy.MergeChange{Platform: "linux/amd64", OldPlatform: "windows/amd64", Action: "replaced", Old: img("w"), New: img("b")},
 			),
+			counts: copy.Counts{Manifests: 1},
 			want: []string{
 				"Merged r.test/app:build into r.test/app:1.0: 0 added, 2 replaced, 0 kept, 0 dropped",
-				"Wrote OCI index " + written.String() + " (1 image; DESTINATION's type) to r.test/app:1.0",
+				"The result is OCI index " + written.String() + " (1 image; DESTINATION's type)",
+				"Wrote r.test/app:1.0: 1 manifest written",
+				moved,
 			},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			summarise(&buf, tc.plan, written, tc.counts)
+			mergeSummary(&buf, tc.plan)
+			runSummary(&buf, "Wrote r.test/app:1.0", tc.plan, tc.counts)
 			got := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
 				t.Errorf("summary:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestTagLine: a tag write names what the tag held and what it gets.
+func TestTagLine(t *testing.T) {
+	old, new := digest.FromString("old"), digest.FromString("new")
+	s := func(d digest.Digest) string { return manifestlist.ShortDigest(d) + "…" }
+	for _, tc := range []struct {
+		tw   copy.TagWrite
+		want string
+	}{
+		{copy.TagWrite{Tag: "r.test/app:1", Old: old, New: new}, "r.test/app:1: " + s(old) + " → " + s(new) + " (moved)"},
+		{copy.TagWrite{Tag: "r.test/app:1", New: new}, "r.test/app:1: → " + s(new) + " (written: a new tag)"},
+		{copy.TagWrite{Tag: "r.test/app:1", Old: new, New: new, Unchanged: true}, "r.test/app:1: " + s(new) + " (unchanged: nothing written)"},
+		{copy.TagWrite{Tag: "r.test/app:\x1b[31m", New: new}, "r.test/app:\\x1b[31m: → " + s(new) + " (written: a new tag)"},
+	} {
+		if got := tagLine(tc.tw); got != tc.want {
+			t.Errorf("tagLine(%+v) = %q, want %q", tc.tw, got, tc.want)
+		}
+	}
+}
+
+// TestPlanTableEscapes: a copy's dry-run table escapes what registries
+// supplied (here a media type and a source with terminal escapes).
+func TestPlanTableEscapes(t *testing.T) {
+	p := &copy.Plan{Command: "copy", Source: "r.test/\x1b]0;pwned\x07app:1", Destination: "m.test/app", Digest: digest.FromString("x"),
+		Manifests: []copy.PlanManifest{{Digest: digest.FromString("x"), Role: "image\x1b[2J", Action: "put"}}}
+	var buf bytes.Buffer
+	if err := writePlan(&buf, "table", p); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(buf.String(), "\x1b\x07") {
+		t.Errorf("the table passes escape sequences through:\n%q", buf.String())
 	}
 }
 

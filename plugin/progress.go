@@ -7,11 +7,27 @@ import (
 	"time"
 
 	"github.com/docker-mlist/docker-mlist/copy"
+	"github.com/docker/cli/cli/command"
 )
+
+// startProgress returns the stats a push, merge or copy fills and what
+// ends their display: on a terminal, one live display (showProgress);
+// piped, a plain line per manifest written; quiet, nothing.
+func startProgress(dockerCLI command.Cli, quiet bool, label string) (*copy.Stats, func()) {
+	stats := &copy.Stats{}
+	if quiet {
+		return stats, func() {}
+	}
+	if dockerCLI.Err().IsTerminal() {
+		return stats, showProgress(dockerCLI.Err(), label, stats)
+	}
+	stats.Progress = escapingWriter{dockerCLI.Err()}
+	return stats, func() {}
+}
 
 // showProgress redraws, on a terminal, a bar per blob in transfer and an
 // overall line, until stopped; then it clears them.
-func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
+func showProgress(w io.Writer, label string, stats *copy.Stats) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	drawn := 0
@@ -22,13 +38,13 @@ func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
 			fmt.Fprintf(&out, "\033[%dA", drawn) // back to the first line of the last drawing
 		}
 		for _, b := range active {
-			fmt.Fprintf(&out, "\r\033[K%s %s %s\n", b.Digest.Encoded()[:12], bar(b.Done, b.Size, 30), megabytes(b.Done, b.Size))
+			fmt.Fprintf(&out, "\r\033[K%s %s %s/%s\n", b.Digest.Encoded()[:12], bar(b.Done, b.Size, 30), humanSize(b.Done), humanSize(b.Size))
 		}
 		for i := len(active); i < drawn-1; i++ {
 			out.WriteString("\r\033[K\n") // blank the lines of blobs that finished
 		}
-		fmt.Fprintf(&out, "\r\033[KCopying: %d manifests written, %d blobs mounted, %d copied (%.1f MB), %d already there\n",
-			s.Manifests, s.Mounted, s.Uploaded, float64(s.BytesUploaded)/1e6, s.Present+s.BlobsPresent)
+		fmt.Fprintf(&out, "\r\033[K%s: %s written, %d blobs mounted, %d copied (%s), %d already there\n",
+			label, plural(s.Manifests, "manifest"), s.Mounted, s.Uploaded, humanSize(s.BytesUploaded), s.Present+s.BlobsPresent)
 		drawn = max(len(active)+1, drawn)
 		fmt.Fprint(w, out.String())
 	}
@@ -36,6 +52,7 @@ func showProgress(w io.Writer, stats *copy.Stats) (stop func()) {
 		defer close(finished)
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
+		draw()
 		for {
 			select {
 			case <-t.C:
@@ -58,8 +75,4 @@ func bar(done, size int64, width int) string {
 	}
 	n := int(min(done*int64(width)/size, int64(width)))
 	return "[" + strings.Repeat("=", n) + strings.Repeat(" ", width-n) + "]"
-}
-
-func megabytes(done, size int64) string {
-	return fmt.Sprintf("%.1f/%.1f MB", float64(done)/1e6, float64(size)/1e6)
 }

@@ -45,8 +45,14 @@ image config create read gets a WARNING line on stderr.
 tags, manifests[].image, manifests[].platform, annotations); its sources may
 live in any registry. Extra tags are written after the list.
 
---dry-run prints what would be mounted, copied, put and tagged, per entry,
-with estimates of requests and bytes, and writes nothing (it only reads).`,
+The push reads its tag first: when the tag already holds the list nothing is
+written, and otherwise the summary names the digest the tag moves from. On a
+terminal it shows the same progress as copy.
+
+--dry-run prints the plan (every manifest and blob with what the push does
+with it, every tag with the digest it holds and the one it gets, the exact
+number of registry requests the push makes and the bytes it sends) and
+writes nothing (it only reads).`,
 		Example: `  docker mlist push --dry-run registry.example.com/app:1.0
   digest=$(docker mlist push --purge registry.example.com/app:1.0)
   docker mlist push --spec release.yaml`,
@@ -104,19 +110,11 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	if err != nil {
 		return err
 	}
-	var log io.Writer = dockerCLI.Err()
-	if opts.quiet {
-		log = io.Discard
-	}
 	sess := newSession(dockerCLI, opts.registry)
-	if opts.dryRun {
-		return dryRunPush(ctx, dockerCLI, sess, target, draft.Entries, raw, mediaType, nil, opts.format)
+	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries})
+	if err != nil || d == "" {
+		return err
 	}
-	d, err := pushList(ctx, sess, target, draft.Entries, raw, mediaType, log)
-	if err != nil {
-		return fmt.Errorf("push %s: %w", name, err)
-	}
-	fmt.Fprintln(dockerCLI.Out(), d)
 	if opts.purge {
 		// An edit made while the list was pushed is not thrown away.
 		if err := store.RemoveUnchanged(draft); err != nil {
@@ -126,59 +124,38 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	return nil
 }
 
-// pushList writes a list to target after making every entry present in the
-// target repository (mounted within a registry, copied across registries);
-// it returns the list digest.
-func pushList(ctx context.Context, sess *registry.Session, target registry.Reference, entries []manifestlist.Entry, raw []byte, mediaType string, log io.Writer) (string, error) {
-	sess.Want(target.Host, target.Repository, "pull", "push")
-	var foreign []manifestlist.Entry
-	repeated := map[string]bool{}
-	for _, e := range entries {
-		src, err := registry.ParseReference(e.Source)
-		if err != nil {
-			return "", fmt.Errorf("entry %s: %w", e.Descriptor.Digest, err)
-		}
-		if key := e.Source + " " + e.Descriptor.Digest.String(); src.Name() != target.Name() && !repeated[key] {
-			repeated[key] = true
-			sess.Want(src.Host, src.Repository, "pull")
-			foreign = append(foreign, e)
-		}
+// push plans req and prints the plan (--dry-run, which returns ""), or
+// carries it out with progress on a terminal, says what it did, and prints
+// the list digest, which it returns.
+func push(ctx context.Context, dockerCLI command.Cli, opts pushOptions, req copy.PushRequest) (string, error) {
+	req.DryRun = opts.dryRun
+	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Pushing")
+	req.Stats = stats
+	plan, err := copy.PlanPush(ctx, req)
+	if err == nil && !opts.dryRun {
+		err = copy.Execute(ctx, plan)
 	}
-	c, err := sess.Client(ctx, target.Host)
+	stopProgress()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("push %s: %w", req.Target, err)
 	}
-	dst := copy.Endpoint{Client: c, Repository: target.Repository}
-	if len(foreign) > 1 {
-		// A repository without tags cannot hold what is pushed into it
-		// under a tag: one probe saves a manifest HEAD per entry.
-		dst.New = c.RepositoryIsNew(ctx, target.Repository)
+	if opts.dryRun {
+		return "", writePlan(dockerCLI.Out(), opts.format, plan)
 	}
-	var stats copy.Stats
-	// One graph: what entries share is looked for, read and written once.
-	transfers := make([]copy.TransferEntry, 0, len(foreign))
-	for _, e := range foreign {
-		src, _ := registry.ParseReference(e.Source)
-		sc, err := sess.Client(ctx, src.Host)
-		if err != nil {
-			return "", err
+	if !opts.quiet {
+		w := dockerCLI.Err()
+		if plan.Unchanged {
+			fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(req.Target.String()), termText(plan.Digest.String()))
+			for _, t := range plan.Tags {
+				fmt.Fprintln(w, tagLine(t))
+			}
+		} else {
+			counts, _ := stats.Snapshot()
+			runSummary(w, "Pushed "+termText(req.Target.String()), plan, counts)
 		}
-		transfers = append(transfers, copy.TransferEntry{Source: copy.Endpoint{Client: sc, Repository: src.Repository},
-			Manifest: copy.Manifest{Digest: e.Descriptor.Digest, MediaType: e.Descriptor.MediaType, Raw: e.Raw}})
 	}
-	if err := copy.TransferAll(ctx, dst, transfers, &stats); err != nil {
-		return "", err
-	}
-	if len(foreign) > 0 {
-		fmt.Fprintf(log, "%d manifests made present in %s (%d already there; %d blobs mounted, %d copied)\n",
-			stats.Manifests, target.Name(), stats.Present, stats.Mounted, stats.Uploaded)
-	}
-	d, err := c.PutManifest(ctx, target.Repository, target.Ref(), raw, mediaType)
-	if err != nil {
-		return "", err
-	}
-	fmt.Fprintf(log, "Pushed %s\n", target)
-	return d.String(), nil
+	fmt.Fprintln(dockerCLI.Out(), plan.Digest)
+	return plan.Digest.String(), nil
 }
 
 // runPushSpec builds the list a spec file describes, in memory, and pushes
@@ -238,29 +215,8 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
 	warnContradictions(dockerCLI.Err(), name, draft.Entries)
-	if opts.dryRun {
-		return dryRunPush(ctx, dockerCLI, sess, target, draft.Entries, raw, mediaType, extra, opts.format)
-	}
-	var log io.Writer = dockerCLI.Err()
-	if opts.quiet {
-		log = io.Discard
-	}
-	d, err := pushList(ctx, sess, target, draft.Entries, raw, mediaType, log)
-	if err != nil {
-		return fmt.Errorf("push %s: %w", name, err)
-	}
-	c, err := sess.Client(ctx, target.Host)
-	if err != nil {
-		return err
-	}
-	for _, t := range extra {
-		if _, err := c.PutManifest(ctx, target.Repository, t, raw, mediaType); err != nil {
-			return fmt.Errorf("push %s: list pushed as %s, but tag %s failed: %w", name, d, t, err)
-		}
-		fmt.Fprintf(log, "Tagged %s:%s\n", target.Name(), t)
-	}
-	fmt.Fprintln(dockerCLI.Out(), d)
-	return nil
+	_, err = push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries, Tags: extra})
+	return err
 }
 
 // maxSpecSize bounds a spec file; real ones are a few kilobytes.

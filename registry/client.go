@@ -53,6 +53,8 @@ type Client struct {
 	// chunked is set when the registry refused a blob in one request: later
 	// uploads go in chunks.
 	chunked atomic.Bool
+	// requests counts the requests the registry's API answered.
+	requests *atomic.Int64
 }
 
 // Manifest media types a client accepts, in the order registries should prefer.
@@ -102,6 +104,8 @@ func New(host string, scopes []Scope, opts Options) *Client {
 		build:    func(cfg *tls.Config) *http.Transport { return newHTTPTransport(opts, cfg, guard) },
 	}
 	rt = bounded(rt, opts)
+	requests := new(atomic.Int64)
+	rt = &countingTransport{next: rt, host: apiHost, n: requests}
 	if opts.Log != nil {
 		rt = &logTransport{next: rt, log: opts.Log}
 	}
@@ -119,12 +123,13 @@ func New(host string, scopes []Scope, opts Options) *Client {
 		auth.looked = true
 	}
 	return &Client{
-		Host:   host,
-		opts:   opts,
-		tls:    tlsConfig,
-		tlsErr: tlsErr,
-		http:   &http.Client{Transport: auth},
-		auth:   auth,
+		Host:     host,
+		opts:     opts,
+		tls:      tlsConfig,
+		tlsErr:   tlsErr,
+		http:     &http.Client{Transport: auth},
+		auth:     auth,
+		requests: requests,
 	}
 }
 

@@ -65,3 +65,17 @@ func (s *Session) Client(_ context.Context, host string) (*Client, error) {
 	})
 	return d.client, d.err
 }
+
+// Requests is how many requests the session's clients have sent to their
+// registries' APIs (see Client.Requests).
+func (s *Session) Requests() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, d := range s.clients {
+		if d.client != nil {
+			n += d.client.Requests()
+		}
+	}
+	return n
+}

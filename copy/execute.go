@@ -1,0 +1,92 @@
+package copy
+
+import (
+	"context"
+	"errors"
+
+	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/opencontainers/go-digest"
+)
+
+// execution is what Execute needs of a plan: the engine that writes, the
+// tops it writes and, for a copy, its sides.
+type execution struct {
+	e *engine
+	// tops are written by write: a push's or merge's list under its tags.
+	tops []topNode
+	// before, when set, runs right before the first tag is written: a
+	// merge checks that DESTINATION has not changed.
+	before func(ctx context.Context) error
+	// A copy's: root is written under tag ("" when by digest only or the
+	// tag already holds it); top is the source's digest.
+	root     *node
+	tag      string
+	src, dst Side
+	top      digest.Digest
+	// closeSource releases a local source.
+	closeSource func()
+}
+
+// Execute carries out a plan PlanCopy, PlanPush or PlanMerge made: it
+// writes exactly what the plan says, blobs first, then the manifests
+// entries first, the tags last. A plan that writes nothing (Unchanged)
+// makes no request.
+func Execute(ctx context.Context, p *Plan) error {
+	x := p.run
+	if x == nil || x.e == nil {
+		return nil
+	}
+	if x.root != nil {
+		return x.copy(ctx, p)
+	}
+	x.e.before = x.before
+	return x.e.write(ctx, x.tops)
+}
+
+// Close releases what a plan holds open (a local source).
+func (p *Plan) Close() {
+	if p.run != nil && p.run.closeSource != nil {
+		p.run.closeSource()
+		p.run.closeSource = nil
+	}
+}
+
+// copy executes a copy's plan.
+func (x *execution) copy(ctx context.Context, p *Plan) error {
+	e, root, dst := x.e, x.root, x.dst
+	if dst.Local != nil {
+		ld, err := openDestination(ctx, *dst.Local, e.opts.SystemContext)
+		if err != nil {
+			return err
+		}
+		defer ld.close()
+		e.dst = ld
+		if !ld.holdsLists() && root.parsed.Kind == manifestlist.KindList {
+			return errors.New("internal: a list reached a single-image destination")
+		}
+	}
+	ref := x.tag
+	if e.opts.Referrers {
+		ref = "" // the tag is written once the referrers are there too
+	}
+	if err := e.write(ctx, []topNode{{n: root, tag: ref}}); err != nil {
+		return err
+	}
+	if e.opts.Referrers {
+		copied := []digest.Digest{}
+		for _, n := range nodesOf(root) {
+			copied = append(copied, n.Digest)
+		}
+		var orphaned digest.Digest
+		if root.Digest != x.top {
+			orphaned = x.top
+		}
+		p.Warnings = copyReferrers(ctx, e, e.referrerSource(x.src), e.referrerDestination(dst, e.dst), copied, orphaned)
+		if x.tag != "" {
+			if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, x.tag, true); err != nil {
+				return err
+			}
+		}
+	}
+	return e.dst.commit(ctx)
+}

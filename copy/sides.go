@@ -1,0 +1,50 @@
+package copy
+
+import (
+	"context"
+
+	"github.com/docker-mlist/docker-mlist/registry"
+)
+
+// ResolveSides opens the registry sides of a copy in their sessions (one
+// each, or one shared one), declaring what each side reads or writes, and
+// names what each side reads or writes.
+func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst Location) (Side, Side, error) {
+	var srcSide, dstSide Side
+	if src.Registry == nil {
+		srcSide.Local = &src
+	}
+	if dst.Registry == nil {
+		dstSide.Local = &dst
+	}
+	if src.Registry == nil && dst.Registry == nil {
+		return srcSide, dstSide, nil
+	}
+	if s := src.Registry; s != nil {
+		srcSess.Want(s.Host, s.Repository, "pull")
+	}
+	if d := dst.Registry; d != nil {
+		dstSess.Want(d.Host, d.Repository, "pull", "push")
+		if s := src.Registry; s != nil && srcSess == dstSess && s.Host == d.Host {
+			dstSess.Want(s.Host, s.Repository, "pull") // one token that also allows the mount
+		}
+	}
+	if s := src.Registry; s != nil {
+		c, err := srcSess.Client(ctx, s.Host)
+		if err != nil {
+			return srcSide, dstSide, err
+		}
+		srcSide = Side{Endpoint: &Endpoint{Client: c, Repository: s.Repository}, Ref: s.Ref()}
+	}
+	if d := dst.Registry; d != nil {
+		c, err := dstSess.Client(ctx, d.Host)
+		if err != nil {
+			return srcSide, dstSide, err
+		}
+		dstSide = Side{Endpoint: &Endpoint{Client: c, Repository: d.Repository}, Ref: d.Tag}
+		if d.Digest != "" && d.Tag == "" {
+			dstSide.Digest = d.Digest
+		}
+	}
+	return srcSide, dstSide, nil
+}
