@@ -164,7 +164,7 @@ func TestMountRefusedNamesSource(t *testing.T) {
 		w.Header().Set("Location", "/v2/team/app/blobs/uploads/u1")
 		w.WriteHeader(http.StatusAccepted)
 	})
-	c := New(reg.Addr, []Scope{{Repository: "team/app", Actions: []string{"pull", "push"}}},
+	c := New(reg.Host, []Scope{{Repository: "team/app", Actions: []string{"pull", "push"}}},
 		Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	_, _, err := c.MountBlob(context.Background(), "team/app", "private/app", testBlobDigest)
 	if err == nil || !strings.Contains(err.Error(), "not granted pull access to private/app") || strings.Contains(err.Error(), "access to team/app") {

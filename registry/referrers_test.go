@@ -184,6 +184,11 @@ func TestAddReferrersByTag(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			s := registrystub.Start(t, registrystub.Options{})
+			// The referrers the index lists are there, as a registry
+			// checks an index's entries.
+			for _, content := range []string{"a", "b", "kept"} {
+				s.PutManifest("app", "", imgspecv1.MediaTypeImageManifest, []byte(content))
+			}
 			tag := registry.ReferrersTag(subject)
 			if tc.existing != nil {
 				ix := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex, Manifests: tc.existing, Annotations: map[string]string{"kept": "yes"}}
