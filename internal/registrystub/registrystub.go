@@ -170,6 +170,16 @@ func (s *Stub) putBlob(repo string, b []byte) string {
 	return d
 }
 
+// PutBlobAs stores b under digest d, which need not be b's: a corrupt blob.
+func (s *Stub) PutBlobAs(repo, d string, b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.blobs[repo] == nil {
+		s.blobs[repo] = map[string][]byte{}
+	}
+	s.blobs[repo][d] = b
+}
+
 // Blob returns the blob repo holds under digest d, and whether it does.
 func (s *Stub) Blob(repo, d string) ([]byte, bool) {
 	s.mu.Lock()

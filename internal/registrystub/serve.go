@@ -36,7 +36,9 @@ func route(path string) (repo, kind, ref string, ok bool) {
 	return "", "", "", false
 }
 
-func writeError(w http.ResponseWriter, status int, code string) {
+// WriteError answers with a distribution error body of code, as a
+// registry does (hooks answer with it too).
+func WriteError(w http.ResponseWriter, status int, code string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, strings.ToLower(code))
@@ -76,7 +78,7 @@ func (s *Stub) serve(w http.ResponseWriter, r *http.Request) {
 	case kind == "manifests" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		m, ok := s.lookup(repo, ref)
 		if !ok {
-			writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
+			WriteError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
 			return
 		}
 		w.Header().Set("Content-Type", m.mediaType)
@@ -97,7 +99,7 @@ func (s *Stub) serve(w http.ResponseWriter, r *http.Request) {
 		s.serveUpload(w, r, repo, ref, body)
 	case kind == "tags" && ref == "list" && r.Method == http.MethodGet:
 		if s.manifests[repo] == nil {
-			writeError(w, http.StatusNotFound, "NAME_UNKNOWN")
+			WriteError(w, http.StatusNotFound, "NAME_UNKNOWN")
 			return
 		}
 		s.tagPage(w, r, repo)
@@ -113,7 +115,7 @@ func (s *Stub) serve(w http.ResponseWriter, r *http.Request) {
 // every blob and entry it names is present.
 func (s *Stub) putManifestRequest(w http.ResponseWriter, r *http.Request, repo, ref string, raw []byte) {
 	if strings.HasPrefix(ref, "sha256:") && Digest(raw) != ref {
-		writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
+		WriteError(w, http.StatusBadRequest, "DIGEST_INVALID")
 		return
 	}
 	var m struct {
@@ -131,7 +133,7 @@ func (s *Stub) putManifestRequest(w http.ResponseWriter, r *http.Request, repo, 
 		} `json:"subject"`
 	}
 	if err := json.Unmarshal(raw, &m); err != nil {
-		writeError(w, http.StatusBadRequest, "MANIFEST_INVALID")
+		WriteError(w, http.StatusBadRequest, "MANIFEST_INVALID")
 		return
 	}
 	needs := m.Layers
@@ -140,13 +142,13 @@ func (s *Stub) putManifestRequest(w http.ResponseWriter, r *http.Request, repo, 
 	}
 	for _, d := range needs {
 		if _, ok := s.blobs[repo][d.Digest]; !ok {
-			writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+			WriteError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
 			return
 		}
 	}
 	for _, d := range m.Manifests {
 		if _, ok := s.manifests[repo][d.Digest]; !ok {
-			writeError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
+			WriteError(w, http.StatusBadRequest, "MANIFEST_BLOB_UNKNOWN")
 			return
 		}
 	}
@@ -162,7 +164,7 @@ func (s *Stub) putManifestRequest(w http.ResponseWriter, r *http.Request, repo, 
 func (s *Stub) serveBlob(w http.ResponseWriter, r *http.Request, repo, d string) {
 	b, ok := s.blobs[repo][d]
 	if !ok {
-		writeError(w, http.StatusNotFound, "BLOB_UNKNOWN")
+		WriteError(w, http.StatusNotFound, "BLOB_UNKNOWN")
 		return
 	}
 	if rng := r.Header.Get("Range"); rng != "" && !s.opts.NoRange && r.Method == http.MethodGet {
@@ -207,7 +209,7 @@ func (s *Stub) serveUpload(w http.ResponseWriter, r *http.Request, repo, id stri
 		}
 		w.WriteHeader(http.StatusAccepted)
 	case s.uploads[id] == nil:
-		writeError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN")
+		WriteError(w, http.StatusNotFound, "BLOB_UPLOAD_UNKNOWN")
 	case r.Method == http.MethodDelete:
 		delete(s.uploads, id)
 		w.WriteHeader(http.StatusNoContent)
@@ -221,13 +223,13 @@ func (s *Stub) serveUpload(w http.ResponseWriter, r *http.Request, repo, id stri
 		w.Header().Set("Range", fmt.Sprintf("0-%d", s.uploads[id].Len()-1))
 		w.WriteHeader(http.StatusAccepted)
 	case r.Method == http.MethodPut && s.opts.ChunkMin > 0 && len(b) > 0:
-		writeError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID")
+		WriteError(w, http.StatusRequestEntityTooLarge, "SIZE_INVALID")
 	case r.Method == http.MethodPut:
 		s.uploads[id].Write(b)
 		all := s.uploads[id].Bytes()
 		want := r.URL.Query().Get("digest")
 		if Digest(all) != want {
-			writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
+			WriteError(w, http.StatusBadRequest, "DIGEST_INVALID")
 			return
 		}
 		delete(s.uploads, id)
@@ -244,14 +246,14 @@ func (s *Stub) serveUpload(w http.ResponseWriter, r *http.Request, repo, id stri
 func (s *Stub) deleteManifest(w http.ResponseWriter, repo, ref string) {
 	switch {
 	case s.opts.NoDeletes:
-		writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED")
+		WriteError(w, http.StatusMethodNotAllowed, "UNSUPPORTED")
 		return
 	case !strings.HasPrefix(ref, "sha256:"):
-		writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
+		WriteError(w, http.StatusBadRequest, "DIGEST_INVALID")
 		return
 	}
 	if _, ok := s.manifests[repo][ref]; !ok {
-		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
+		WriteError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
 		return
 	}
 	delete(s.manifests[repo], ref)
