@@ -18,9 +18,7 @@ func count(stubs ...*stubRegistry) int {
 		if i > 0 && s == stubs[0] {
 			continue
 		}
-		s.mu.Lock()
-		n += len(s.requests)
-		s.mu.Unlock()
+		n += len(s.Log())
 	}
 	return n
 }
@@ -32,20 +30,16 @@ func requestLog(stubs ...*stubRegistry) string {
 		if i > 0 && s == stubs[0] {
 			continue
 		}
-		s.mu.Lock()
-		for _, r := range s.requests {
+		for _, r := range s.Log() {
 			out = append(out, r.Method+" "+r.Path+"?"+r.Query)
 		}
-		s.mu.Unlock()
 	}
 	return strings.Join(out, "\n")
 }
 
 func resetRequests(stubs ...*stubRegistry) {
 	for _, s := range stubs {
-		s.mu.Lock()
-		s.requests = nil
-		s.mu.Unlock()
+		s.ResetLog()
 	}
 }
 
