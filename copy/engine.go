@@ -181,6 +181,10 @@ func PlanCopy(ctx context.Context, src, dst Side, opts Options, stats *Stats) (*
 			s = withGzipLayers(s)
 		}
 	}
+	if len(opts.Tags) > 0 && dst.Endpoint == nil {
+		s.close()
+		return nil, fmt.Errorf("-t: %s is not a registry; extra tags are written to registries", dst)
+	}
 	for _, side := range []Side{src, dst} {
 		if opts.Referrers && side.Local != nil && side.Local.Transport() == "docker-archive" {
 			s.close()
@@ -235,6 +239,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	// --media-type) with one of its own, to say whether the tag moves.
 	var tagHeld digest.Digest
 	tagRead := false
+	// extraHeld is what the extra tags hold, by repository and tag, once
+	// read.
+	var extraHeld map[string]map[string]digest.Digest
 	if rs, ok := e.src.(*registrySource); ok && checkDst && dst.Ref != "" && !rs.byDigest() {
 		// The destination tag first, and alone: when it holds the source's
 		// digest, a HEAD of the source is all the copy reads (a GET of a
@@ -293,10 +300,24 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		}
 		switch {
 		case err == nil && desc.Digest == top:
+			// The extra tags are read now: when they hold top too, the
+			// copy is done.
+			if extraHeld, err = readExtraTags(ctx, ep, e.opts.Tags); err != nil {
+				return nil, err
+			}
+			if !holdAll(extraHeld, top) {
+				if dst.Ref != "" {
+					tagHeld, tagRead = top, true
+				}
+				break
+			}
 			p.Unchanged = true
 			p.Manifests, p.Blobs, p.Tags = []PlanManifest{}, []PlanBlob{}, []TagWrite{}
 			if tag != "" {
 				p.Tags = append(p.Tags, TagWrite{Tag: ep.String() + ":" + tag, Old: top, New: top, Unchanged: true})
+			}
+			for _, t := range e.opts.Tags {
+				p.Tags = append(p.Tags, TagWrite{Tag: t.String(), Old: top, New: top, Unchanged: true})
 			}
 			p.Requests = reads()
 			p.run = &execution{}
@@ -362,19 +383,41 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		p.Entries = len(root.parsed.List.Manifests)
 	}
 	x := &execution{e: e, root: root, src: src, dst: dst, top: top}
-	if tag != "" {
-		tw := TagWrite{Tag: regDst.String() + ":" + tag, Old: tagHeld, New: root.Digest, Unchanged: tagHeld == root.Digest}
-		p.Tags = append(p.Tags, tw)
-		if !tw.Unchanged {
-			x.tag = tag
+	if regDst != nil {
+		same, others := splitTags(regDst.Repository, e.opts.Tags)
+		var tags []string
+		known := map[string]digest.Digest{}
+		for t, d := range extraHeld[regDst.Repository] {
+			known[t] = d
+		}
+		if tag != "" {
+			tags = append(tags, tag)
+			known[tag] = tagHeld // read above
+		}
+		tws, changed, err := tagWrites(ctx, *regDst, root.Digest, append(tags, same...), known)
+		if err != nil {
+			return nil, err
+		}
+		p.Tags = append(p.Tags, tws...)
+		for _, t := range changed {
+			x.tops = append(x.tops, topNode{n: root, tag: t})
+		}
+		if x.repos, err = e.planTagRepos(ctx, p, *regDst, root, others, extraHeld); err != nil {
+			return nil, err
 		}
 	}
-	p.Unchanged = root.present && (tag == "" || tagHeld == root.Digest) && !e.opts.Referrers
+	p.Unchanged = root.present && len(x.tops) == 0 && len(x.repos) == 0 && !e.opts.Referrers
 	// The plan's reads end here: a dry run's look at the blobs is not the
 	// run's.
 	n := reads()
-	writeTops := []topNode{{n: root, tag: x.tag}}
+	writeTops := x.tops
+	if len(writeTops) == 0 {
+		writeTops = []topNode{{n: root}}
+	}
 	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
+		return nil, err
+	}
+	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
 	}
 	p.run = x

@@ -8,8 +8,9 @@ import (
 
 // ResolveSides opens the registry sides of a copy in their sessions (one
 // each, or one shared one), declaring what each side reads or writes, and
-// names what each side reads or writes.
-func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst Location) (Side, Side, error) {
+// names what each side reads or writes; tags are the destination's extra
+// tags (ParseTags), which may reach other repositories.
+func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst Location, tags ...registry.Reference) (Side, Side, error) {
 	var srcSide, dstSide Side
 	if src.Registry == nil {
 		srcSide.Local = &src
@@ -28,6 +29,7 @@ func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, 
 		if s := src.Registry; s != nil && srcSess == dstSess && s.Host == d.Host {
 			dstSess.Want(s.Host, s.Repository, "pull") // one token that also allows the mount
 		}
+		WantTags(dstSess, *d, tags, false)
 	}
 	if s := src.Registry; s != nil {
 		c, err := srcSess.Client(ctx, s.Host)

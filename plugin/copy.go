@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ type copyOptions struct {
 	quiet               bool
 	dryRun              bool
 	format              string
+	tags                []string
 	sides
 }
 
@@ -73,6 +75,7 @@ that one alone.`,
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
+	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd
 }
@@ -99,6 +102,15 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if opts.jobs < 1 {
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
 	}
+	var tags []registry.Reference
+	if len(opts.tags) > 0 {
+		if dst.Registry == nil {
+			return fmt.Errorf("-t %s: %s is not a registry; extra tags are written to registries", opts.tags[0], dst)
+		}
+		if tags, err = copy.ParseTags(*dst.Registry, opts.tags); err != nil {
+			return err
+		}
+	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
 		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
 	}
@@ -109,11 +121,11 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return err
 	}
-	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst)
+	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst, tags...)
 	if err != nil {
 		return err
 	}
-	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun}
+	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun, Tags: tags}
 	if src.Registry == nil || dst.Registry == nil {
 		// Local transports only: no registry is reached through it.
 		copyOpts.SystemContext = systemContext()

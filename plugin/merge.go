@@ -22,6 +22,7 @@ type mergeOptions struct {
 	dryRun              bool
 	format              string
 	quiet               bool
+	tags                []string
 	sides
 }
 
@@ -62,6 +63,7 @@ requests) in the words push and copy use.`,
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
+	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd
 }
@@ -70,6 +72,7 @@ requests) in the words push and copy use.`,
 type mergeRequest struct {
 	src, dst, target registry.Reference
 	rules            manifestlist.MergeOptions
+	tags             []registry.Reference
 }
 
 func parseMerge(opts mergeOptions) (mergeRequest, error) {
@@ -100,6 +103,9 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
 		}
 	}
+	if req.tags, err = copy.ParseTags(req.target, opts.tags); err != nil {
+		return req, err
+	}
 	if req.rules.Match, err = manifestlist.ParseMatchMode(opts.match); err != nil {
 		return req, err
 	}
@@ -127,6 +133,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 			dstSess.Want(req.src.Host, req.src.Repository, "pull") // one token that also allows the mounts
 		}
 	}
+	copy.WantTags(dstSess, req.target, req.tags, opts.dryRun)
 	var log io.Writer = dockerCLI.Err()
 	if opts.quiet {
 		log = io.Discard
@@ -135,7 +142,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	res, err := copy.Merge(ctx, copy.MergeRequest{
 		Source: req.src, Destination: req.dst, Target: req.target, Rules: req.rules,
 		SourceSession: srcSess, DestinationSession: dstSess, DryRun: opts.dryRun,
-		Log: escapingWriter{log}, Stats: stats,
+		Log: escapingWriter{log}, Stats: stats, Tags: req.tags,
 	})
 	stopProgress()
 	if err != nil {

@@ -23,6 +23,7 @@ type pushOptions struct {
 	purge    bool
 	dryRun   bool
 	format   string
+	tags     []string
 	registry registryFlags
 }
 
@@ -85,6 +86,7 @@ writes nothing (it only reads).`,
 	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print what would be written, and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
+	addTagFlag(flags, &opts.tags)
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -110,8 +112,12 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	if err != nil {
 		return err
 	}
+	tags, err := copy.ParseTags(target, opts.tags)
+	if err != nil {
+		return err
+	}
 	sess := newSession(dockerCLI, opts.registry)
-	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries})
+	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries, Tags: tags})
 	if err != nil || d == "" {
 		return err
 	}
@@ -174,13 +180,9 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
 	target, _ := registry.ParseReference(name)
-	extra := make([]string, 0, len(spec.Tags))
-	for _, t := range spec.Tags {
-		r, err := registry.ParseReference(target.Name() + ":" + t)
-		if err != nil || r.Tag != t {
-			return fmt.Errorf("push --spec %s: invalid tag %q", opts.spec, t)
-		}
-		extra = append(extra, t)
+	extra, err := copy.ParseTags(target, append(append([]string{}, spec.Tags...), opts.tags...))
+	if err != nil {
+		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
 	refs := make([]registry.Reference, 0, len(spec.Manifests))
 	for _, m := range spec.Manifests {
