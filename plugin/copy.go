@@ -46,7 +46,9 @@ and the summary says so. The copy is planned before anything is written;
 --dry-run prints the plan: every manifest and blob with what the copy does
 with it, the tag with the digest it holds and the one it gets, and the exact
 number of registry requests the copy makes. The destination digest is printed
-on stdout.
+on stdout. -t TAG (repeatable) also tags a registry destination TAG, or
+REGISTRY/REPOSITORY:TAG in another repository of its registry (mounted
+there), in the same plan.
 
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,
@@ -55,7 +57,8 @@ that one alone.`,
 		Example: `  docker mlist copy registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
-  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
+  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
+  docker mlist copy -t 1 -t latest registry.example.com/app:1.0 mirror.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,

@@ -41,10 +41,13 @@ present in the target repository first and the list is written last. If
 DESTINATION changes while the merge runs, the merge is planned again.
 --dry-run prints the plan (each entry's change, what is brought, the tag with
 the digest it holds and the one it gets, the exact number of registry
-requests) in the words push and copy use.`,
+requests) in the words push and copy use. -t TAG (repeatable) also writes
+the result under TAG, or REGISTRY/REPOSITORY:TAG in another repository of
+the target's registry, in the same plan.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
-  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
+  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge -t latest registry.example.com/app:build-42 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		PreRunE: func(cmd *cobra.Command, args []string) error {

@@ -44,7 +44,13 @@ image config create read gets a WARNING line on stderr.
 
 --spec creates and pushes in one step from a manifest-tool YAML spec (image,
 tags, manifests[].image, manifests[].platform, annotations); its sources may
-live in any registry. Extra tags are written after the list.
+live in any registry.
+
+-t TAG (repeatable) writes the list under more tags, after its own, in the
+same plan: a bare TAG is a tag of the list's repository, a full
+REGISTRY/REPOSITORY:TAG may name another repository of the same registry,
+which gets the list and its entries by mounts. A tag that holds the list
+already is left alone. push --spec's tags: are written the same way.
 
 The push reads its tag first: when the tag already holds the list nothing is
 written, and otherwise the summary names the digest the tag moves from. On a
@@ -55,6 +61,7 @@ with it, every tag with the digest it holds and the one it gets, the exact
 number of registry requests the push makes and the bytes it sends) and
 writes nothing (it only reads).`,
 		Example: `  docker mlist push --dry-run registry.example.com/app:1.0
+  docker mlist push -t latest -t registry.example.com/release:1.0 registry.example.com/app:1.0
   digest=$(docker mlist push --purge registry.example.com/app:1.0)
   docker mlist push --spec release.yaml`,
 		Args:                  cli.RequiresMaxArgs(1),
