@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -201,27 +200,6 @@ func PlanCopy(ctx context.Context, src, dst Side, opts Options, stats *Stats) (*
 	return p, nil
 }
 
-// clients are the registry clients of the sides, each once: a plan counts
-// the requests they made.
-func clients(sides ...Side) []*registry.Client {
-	var out []*registry.Client
-	for _, s := range sides {
-		if s.Endpoint != nil && !slices.Contains(out, s.Endpoint.Client) {
-			out = append(out, s.Endpoint.Client)
-		}
-	}
-	return out
-}
-
-// requestsOf is how many requests clients have sent.
-func requestsOf(clients []*registry.Client) int {
-	n := int64(0)
-	for _, c := range clients {
-		n += c.Requests()
-	}
-	return int(n)
-}
-
 func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	cs := clients(src, dst)
 	before := requestsOf(cs)
@@ -384,25 +362,7 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	}
 	x := &execution{e: e, root: root, src: src, dst: dst, top: top}
 	if regDst != nil {
-		same, others := splitTags(regDst.Repository, e.opts.Tags)
-		var tags []string
-		known := map[string]digest.Digest{}
-		for t, d := range extraHeld[regDst.Repository] {
-			known[t] = d
-		}
-		if tag != "" {
-			tags = append(tags, tag)
-			known[tag] = tagHeld // read above
-		}
-		tws, changed, err := tagWrites(ctx, *regDst, root.Digest, append(tags, same...), known)
-		if err != nil {
-			return nil, err
-		}
-		p.Tags = append(p.Tags, tws...)
-		for _, t := range changed {
-			x.tops = append(x.tops, topNode{n: root, tag: t})
-		}
-		if x.repos, err = e.planTagRepos(ctx, p, *regDst, root, others, extraHeld); err != nil {
+		if err := e.planCopyTags(ctx, p, x, *regDst, tag, tagHeld, extraHeld); err != nil {
 			return nil, err
 		}
 	}

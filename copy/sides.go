@@ -2,6 +2,7 @@ package copy
 
 import (
 	"context"
+	"slices"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 )
@@ -49,4 +50,25 @@ func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, 
 		}
 	}
 	return srcSide, dstSide, nil
+}
+
+// clients are the registry clients of the sides, each once: a plan counts
+// the requests they made.
+func clients(sides ...Side) []*registry.Client {
+	var out []*registry.Client
+	for _, s := range sides {
+		if s.Endpoint != nil && !slices.Contains(out, s.Endpoint.Client) {
+			out = append(out, s.Endpoint.Client)
+		}
+	}
+	return out
+}
+
+// requestsOf is how many requests clients have sent.
+func requestsOf(clients []*registry.Client) int {
+	n := int64(0)
+	for _, c := range clients {
+		n += c.Requests()
+	}
+	return int(n)
 }

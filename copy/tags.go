@@ -131,6 +131,32 @@ func holdAll(held map[string]map[string]digest.Digest, d digest.Digest) bool {
 	return true
 }
 
+// planCopyTags plans a copy's tag writes: its own tag (tagHeld read
+// already), the extra tags of its repository (those in extraHeld read
+// already) and those of other repositories.
+func (e *engine) planCopyTags(ctx context.Context, p *Plan, x *execution, dst Endpoint, tag string, tagHeld digest.Digest, extraHeld map[string]map[string]digest.Digest) error {
+	same, others := splitTags(dst.Repository, e.opts.Tags)
+	var tags []string
+	known := map[string]digest.Digest{}
+	for t, d := range extraHeld[dst.Repository] {
+		known[t] = d
+	}
+	if tag != "" {
+		tags = append(tags, tag)
+		known[tag] = tagHeld
+	}
+	tws, changed, err := tagWrites(ctx, dst, x.root.Digest, append(tags, same...), known)
+	if err != nil {
+		return err
+	}
+	p.Tags = append(p.Tags, tws...)
+	for _, t := range changed {
+		x.tops = append(x.tops, topNode{n: x.root, tag: t})
+	}
+	x.repos, err = e.planTagRepos(ctx, p, dst, x.root, others, extraHeld)
+	return err
+}
+
 // tagRepo is another repository of the destination's registry that gets
 // the plan's root under its tags: e writes there, reading (mounting)
 // from the destination repository.
