@@ -138,6 +138,24 @@ func TestCopyExtraTags(t *testing.T) {
 			if !again.Plan.Unchanged || len(dst.requestsMatching("PUT", ""))+len(dst.requestsMatching("POST", "")) != 0 || count(src, dst) != again.Plan.Requests {
 				t.Errorf("copy again: unchanged %v, planned %d, made:\n%s", again.Plan.Unchanged, again.Plan.Requests, requestLog(src, dst))
 			}
+			// Again with one more tag: the copy's own tag holds it, the new
+			// tag is the one write.
+			later := append(tags, registry.Reference{Host: h, Repository: "other", Tag: "later"})
+			resetRequests(src, dst)
+			dry, err = Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", Options{DryRun: true, Tags: later}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resetRequests(src, dst)
+			if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", Options{Tags: later}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := count(src, dst); dry.Plan.Unchanged || got != dry.Plan.Requests || len(dst.requestsMatching("PUT", "/manifests/later")) != 1 {
+				t.Errorf("a tag more: unchanged %v, planned %d, made %d:\n%s", dry.Plan.Unchanged, dry.Plan.Requests, got, requestLog(src, dst))
+			}
+			if m, ok := dst.manifest("other", "later"); !ok || digest.FromBytes(m.raw) != list {
+				t.Errorf("other:later does not hold %s", list)
+			}
 		})
 	}
 }
