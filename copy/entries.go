@@ -22,6 +22,8 @@ type listWrite struct {
 	// digest was read already ("" for missing): they are not read again.
 	tags  []string
 	known map[string]digest.Digest
+	// others are tags of other repositories of dst's registry.
+	others []registry.Reference
 	// entries, in the list's order.
 	entries []listEntry
 	opts    Options
@@ -72,34 +74,36 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 			known[t] = ""
 		}
 	}
-	held, err := readTags(ctx, lw.dst, lw.tags, known)
+	tws, changed, err := tagWrites(ctx, lw.dst, root.Digest, lw.tags, known)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{Command: lw.command, Source: lw.source, Destination: lw.dst.String(), Digest: root.Digest,
-		Kind: "list", MediaType: lw.mediaType, Entries: len(root.parsed.List.Manifests)}
+		Kind: "list", MediaType: lw.mediaType, Entries: len(root.parsed.List.Manifests), Tags: tws}
 	x := &execution{e: we}
-	for _, t := range lw.tags {
-		tw := TagWrite{Tag: lw.dst.String() + ":" + t, Old: held[t], New: root.Digest, Unchanged: held[t] == root.Digest}
-		p.Tags = append(p.Tags, tw)
-		if !tw.Unchanged {
-			x.tops = append(x.tops, topNode{n: root, tag: t})
-		}
+	for _, t := range changed {
+		x.tops = append(x.tops, topNode{n: root, tag: t})
 	}
 	// A tag that holds the list says the repository holds all of it.
-	root.present = len(lw.tags) > 0 && held[lw.tags[0]] == root.Digest
+	root.present = len(tws) > 0 && tws[0].Unchanged
 	if !root.present {
 		if err := we.walkEntries(ctx, &lw, root); err != nil {
 			return nil, err
 		}
 	}
 	setHeight(root)
-	p.Unchanged = len(x.tops) == 0
+	if x.repos, err = we.planTagRepos(ctx, p, lw.dst, root, lw.others, nil); err != nil {
+		return nil, err
+	}
+	p.Unchanged = len(x.tops) == 0 && len(x.repos) == 0
 	tops := x.tops
 	if len(tops) == 0 {
 		tops = []topNode{{n: root}}
 	}
 	if err := we.buildPlan(ctx, p, tops, lw.requests()); err != nil {
+		return nil, err
+	}
+	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
 	}
 	if p.Unchanged {

@@ -41,6 +41,9 @@ type MergeRequest struct {
 	Log io.Writer
 	// Stats, when set, counts what bringing the entries did.
 	Stats *Stats
+	// Tags are more tags to write the result under, after Target's
+	// (ParseTags against Target); the caller declares them (WantTags).
+	Tags []registry.Reference
 }
 
 // MergeDetail is what a merge's plan says beyond what every plan does.
@@ -221,8 +224,9 @@ func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan
 	if err != nil {
 		return nil, err
 	}
+	same, others := splitTags(req.Target.Repository, req.Tags)
 	lw := listWrite{command: "merge", source: src.Ref.String(), dst: Endpoint{Client: tc, Repository: req.Target.Repository},
-		raw: raw, mediaType: result.MediaType, tags: []string{req.Target.Tag}, stats: req.Stats,
+		raw: raw, mediaType: result.MediaType, tags: append([]string{req.Target.Tag}, same...), others: others, stats: req.Stats,
 		opts: Options{DryRun: req.DryRun}, requests: sessionRequests(req.SourceSession, req.DestinationSession)}
 	writesDst := mergeWritesDestination(req)
 	if writesDst {
@@ -259,7 +263,7 @@ func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan
 		return nil, err
 	}
 	plan.SourceDigest, plan.Merge = src.Digest, detail
-	if writesDst && !plan.Unchanged {
+	if writesDst && len(plan.run.tops) > 0 {
 		// Someone may push DESTINATION while the entries are brought: never
 		// overwrite that blindly (Merge plans again from what is there).
 		was := digestRead(dst)

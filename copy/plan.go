@@ -96,6 +96,9 @@ type PlanManifest struct {
 	// Action is "put", "present" (the destination holds it) or "in place"
 	// (an entry of a push or merge that lives in the target repository).
 	Action string `json:"action"`
+	// Repository, when set, is another repository of the destination's
+	// registry an extra tag names, where the manifest is put.
+	Repository string `json:"repository,omitempty"`
 }
 
 // PlanBlob is one blob of the plan.
@@ -107,6 +110,9 @@ type PlanBlob struct {
 	// destination holds it; a run finds out unless a dry run asked), or
 	// "fetch" (a foreign layer, from its URLs, for a docker-archive).
 	Action string `json:"action"`
+	// Repository, when set, is another repository of the destination's
+	// registry an extra tag names, where the blob is mounted.
+	Repository string `json:"repository,omitempty"`
 }
 
 // Plan actions.

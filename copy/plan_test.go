@@ -172,7 +172,7 @@ func TestPushPlanRequests(t *testing.T) {
 			old, _ := dst.manifest("app", "v1")
 			target, _ := registry.ParseReference(dst.host() + "/app:v1")
 			req := func(dry bool) PushRequest {
-				return PushRequest{Session: mlSession(), Target: target, Raw: raw, MediaType: l.MediaType, Entries: entries, Tags: []string{"v1.0"}, DryRun: dry}
+				return PushRequest{Session: mlSession(), Target: target, Raw: raw, MediaType: l.MediaType, Entries: entries, Tags: []registry.Reference{{Host: target.Host, Repository: "app", Tag: "v1.0"}}, DryRun: dry}
 			}
 			resetRequests(src, dst)
 			plan, err := PlanPush(context.Background(), req(true))

@@ -20,8 +20,10 @@ type PushRequest struct {
 	Raw       []byte
 	MediaType string
 	Entries   []manifestlist.Entry
-	// Tags are more tags of Target's repository to write the list under.
-	Tags []string
+	// Tags are more tags to write the list under, after Target's
+	// (ParseTags): of Target's repository, or of another repository of
+	// its registry, which gets the list by mounts.
+	Tags []registry.Reference
 	// DryRun plans for printing: it may read more than a run (whether
 	// blobs are there) and is not executed.
 	DryRun bool
@@ -43,6 +45,7 @@ func PlanPush(ctx context.Context, req PushRequest) (*Plan, error) {
 	} else {
 		req.Session.Want(target.Host, target.Repository, "pull", "push")
 	}
+	WantTags(req.Session, target, req.Tags, req.DryRun)
 	var entries []listEntry
 	froms := map[string]registry.Reference{}
 	for _, e := range req.Entries {
@@ -72,8 +75,8 @@ func PlanPush(ctx context.Context, req PushRequest) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	tag := target.Ref()
+	same, others := splitTags(target.Repository, req.Tags)
 	return planList(ctx, listWrite{command: "push", dst: Endpoint{Client: c, Repository: target.Repository},
-		raw: req.Raw, mediaType: req.MediaType, tags: append([]string{tag}, req.Tags...), entries: entries,
+		raw: req.Raw, mediaType: req.MediaType, tags: append([]string{target.Ref()}, same...), others: others, entries: entries,
 		opts: Options{DryRun: req.DryRun}, stats: req.Stats, requests: sessionRequests(req.Session)})
 }

@@ -309,6 +309,14 @@ var exampleSetups = map[string]exampleSetup{
 					t.Error(err)
 				}
 			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				src, _ := x.registryIndex(t, x.reg, "1.0")
+				for _, tag := range []string{"1.0", "1", "latest"} {
+					if dst, _ := x.registryIndex(t, x.mirror, tag); dst.Digest != src.Digest {
+						t.Errorf("the mirror's %s is %s, the source %s", tag, dst.Digest, src.Digest)
+					}
+				}
+			}},
 		},
 	},
 	"create": {
@@ -333,6 +341,16 @@ var exampleSetups = map[string]exampleSetup{
 				latest, _ := x.registryIndex(t, x.reg, "latest")
 				if raw := x.mustMlist(t, "inspect", "--raw", x.ref("app:1.2")); harness.Digest([]byte(raw)) != latest.Digest {
 					t.Errorf("the draft is not the list latest holds, byte for byte:\n%s", raw)
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				m, ix := x.registryIndex(t, x.reg, "1.0")
+				wantPlatforms(t, "app:1.0", ix, "linux/amd64", "linux/arm64")
+				if latest, _ := x.registryIndex(t, x.reg, "latest"); latest.Digest != m.Digest {
+					t.Errorf("latest is %s, app:1.0 %s", latest.Digest, m.Digest)
+				}
+				if ls := strings.Fields(x.mustMlist(t, "ls", "-q")); len(ls) != 3 {
+					t.Errorf("create --push changed the drafts: %q", ls)
 				}
 			}},
 		},
@@ -443,6 +461,12 @@ var exampleSetups = map[string]exampleSetup{
 					t.Errorf("app:1.1 is %s, want the merge of the same lists, %s", target.Digest, m.Digest)
 				}
 			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				m, _ := x.registryIndex(t, x.reg, "1.0")
+				if latest, _ := x.registryIndex(t, x.reg, "latest"); latest.Digest != m.Digest {
+					t.Errorf("latest is %s, app:1.0 %s", latest.Digest, m.Digest)
+				}
+			}},
 		},
 	},
 	"push": {
@@ -464,6 +488,14 @@ var exampleSetups = map[string]exampleSetup{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
 				if m := x.reg.GetManifest(t, x.repo("app"), "1.0"); m.Status != 404 {
 					t.Errorf("--dry-run wrote app:1.0 (status %d)", m.Status)
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				m, _ := x.registryIndex(t, x.reg, "1.0")
+				for _, ref := range [][2]string{{x.repo("app"), "latest"}, {x.repo("release"), "1.0"}} {
+					if got := x.reg.MustGetManifest(t, ref[0], ref[1]).Digest; got != m.Digest {
+						t.Errorf("%s:%s is %s, app:1.0 %s", ref[0], ref[1], got, m.Digest)
+					}
 				}
 			}},
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ type copyOptions struct {
 	quiet               bool
 	dryRun              bool
 	format              string
+	tags                []string
 	sides
 }
 
@@ -44,7 +46,9 @@ and the summary says so. The copy is planned before anything is written;
 --dry-run prints the plan: every manifest and blob with what the copy does
 with it, the tag with the digest it holds and the one it gets, and the exact
 number of registry requests the copy makes. The destination digest is printed
-on stdout.
+on stdout. -t TAG (repeatable) also tags a registry destination TAG, or
+REGISTRY/REPOSITORY:TAG in another repository of its registry (mounted
+there), in the same plan.
 
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,
@@ -53,7 +57,8 @@ that one alone.`,
 		Example: `  docker mlist copy registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
-  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
+  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
+  docker mlist copy -t 1 -t latest registry.example.com/app:1.0 mirror.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,
@@ -73,6 +78,7 @@ that one alone.`,
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
+	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd
 }
@@ -99,6 +105,15 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if opts.jobs < 1 {
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
 	}
+	var tags []registry.Reference
+	if len(opts.tags) > 0 {
+		if dst.Registry == nil {
+			return fmt.Errorf("-t %s: %s is not a registry; extra tags are written to registries", opts.tags[0], dst)
+		}
+		if tags, err = copy.ParseTags(*dst.Registry, opts.tags); err != nil {
+			return err
+		}
+	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
 		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
 	}
@@ -109,11 +124,11 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return err
 	}
-	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst)
+	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst, tags...)
 	if err != nil {
 		return err
 	}
-	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun}
+	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun, Tags: tags}
 	if src.Registry == nil || dst.Registry == nil {
 		// Local transports only: no registry is reached through it.
 		copyOpts.SystemContext = systemContext()

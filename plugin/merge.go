@@ -22,6 +22,7 @@ type mergeOptions struct {
 	dryRun              bool
 	format              string
 	quiet               bool
+	tags                []string
 	sides
 }
 
@@ -40,10 +41,13 @@ present in the target repository first and the list is written last. If
 DESTINATION changes while the merge runs, the merge is planned again.
 --dry-run prints the plan (each entry's change, what is brought, the tag with
 the digest it holds and the one it gets, the exact number of registry
-requests) in the words push and copy use.`,
+requests) in the words push and copy use. -t TAG (repeatable) also writes
+the result under TAG, or REGISTRY/REPOSITORY:TAG in another repository of
+the target's registry, in the same plan.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
-  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
+  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge -t latest registry.example.com/app:build-42 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +66,7 @@ requests) in the words push and copy use.`,
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
+	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd
 }
@@ -70,6 +75,7 @@ requests) in the words push and copy use.`,
 type mergeRequest struct {
 	src, dst, target registry.Reference
 	rules            manifestlist.MergeOptions
+	tags             []registry.Reference
 }
 
 func parseMerge(opts mergeOptions) (mergeRequest, error) {
@@ -100,6 +106,9 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
 		}
 	}
+	if req.tags, err = copy.ParseTags(req.target, opts.tags); err != nil {
+		return req, err
+	}
 	if req.rules.Match, err = manifestlist.ParseMatchMode(opts.match); err != nil {
 		return req, err
 	}
@@ -127,6 +136,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 			dstSess.Want(req.src.Host, req.src.Repository, "pull") // one token that also allows the mounts
 		}
 	}
+	copy.WantTags(dstSess, req.target, req.tags, opts.dryRun)
 	var log io.Writer = dockerCLI.Err()
 	if opts.quiet {
 		log = io.Discard
@@ -135,7 +145,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	res, err := copy.Merge(ctx, copy.MergeRequest{
 		Source: req.src, Destination: req.dst, Target: req.target, Rules: req.rules,
 		SourceSession: srcSess, DestinationSession: dstSess, DryRun: opts.dryRun,
-		Log: escapingWriter{log}, Stats: stats,
+		Log: escapingWriter{log}, Stats: stats, Tags: req.tags,
 	})
 	stopProgress()
 	if err != nil {
