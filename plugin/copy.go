@@ -7,6 +7,7 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -78,8 +79,7 @@ that one alone.`,
 }
 
 func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error {
-	// Drafts are not copied: push writes them.
-	in, err := copy.Resolve(opts.source, nil)
+	in, err := copy.Resolve(opts.source, draftStore())
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,10 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
 	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
-		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
+		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", in, dst, len(platforms))
+	}
+	if in.Draft != nil && (mediaType != "" || opts.referrers) {
+		return fmt.Errorf("copy %s: a local draft is copied as it is, without --media-type or --referrers; push it first, or give docker://%s for the registry's", in, in)
 	}
 	// Each side's credentials are parsed once, here, whatever the sides are:
 	// a parse may prompt for a password, and a bad --src-creds or
@@ -119,7 +122,15 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		copyOpts.SystemContext = systemContext()
 	}
 	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Copying")
-	plan, err := copy.PlanCopy(ctx, srcSide, dstSide, copyOpts, stats)
+	var plan *copy.Plan
+	if in.Draft != nil {
+		if note := in.ShadowNote(); note != "" && !opts.quiet {
+			fmt.Fprintln(dockerCLI.Err(), termText(note))
+		}
+		plan, err = planDraftCopy(ctx, in, dst, srcSess, dstSess, copyOpts, stats)
+	} else {
+		plan, err = copy.PlanCopy(ctx, srcSide, dstSide, copyOpts, stats)
+	}
 	if err == nil {
 		defer plan.Close()
 		if dst.Registry != nil && !dst.Tagged {
@@ -136,21 +147,43 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return fmt.Errorf("copy %s to %s: %w", in, dst, err)
 	}
 	if opts.dryRun {
 		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
 	if !opts.quiet {
-		copySummary(dockerCLI.Err(), src, dst, plan, stats)
+		copySummary(dockerCLI.Err(), in, dst, plan, stats)
 	}
 	fmt.Fprintln(dockerCLI.Out(), plan.Digest)
 	return nil
 }
 
+// planDraftCopy plans copy DRAFT DEST: the draft's list, with every entry
+// brought from the repository it names (the session of SOURCE reads them),
+// written to DEST as push writes a list.
+func planDraftCopy(ctx context.Context, in copy.Input, dst copy.Location, srcSess, dstSess *registry.Session, opts copy.Options, stats *copy.Stats) (*copy.Plan, error) {
+	raw, list, err := in.Draft.Serialize()
+	if err != nil {
+		return nil, err
+	}
+	req := copy.PushRequest{Session: dstSess, EntrySession: srcSess, Raw: raw, MediaType: list.MediaType, Entries: in.Draft.Entries,
+		DryRun: opts.DryRun, Stats: stats, Command: "copy", Source: in.String(), Platforms: opts.Platforms}
+	if dst.Registry != nil {
+		req.Target = *dst.Registry
+	} else {
+		req.Local, req.SystemContext = &dst, opts.SystemContext
+	}
+	plan, err := copy.PlanPush(ctx, req)
+	if plan != nil {
+		plan.Draft = true
+	}
+	return plan, err
+}
+
 // copySummary says what the copy wrote, in the right numbers, and every
 // choice it made for the user: the tag, a one-entry list.
-func copySummary(w io.Writer, src, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
+func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
 	if p.Unchanged {
 		fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(dst.String()), termText(p.Digest.String()))
 		for _, t := range p.Tags {

@@ -1,0 +1,122 @@
+package e2e
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+)
+
+// Issue 19, item 2, for what copy and merge read: a draft is copied as its
+// list with every entry, into a registry or a layout; merge takes SOURCE
+// from a layout.
+
+// draftOf creates the draft name (a registry tag of reg's repo) of the
+// images of the given platforms, pushed to another repository, and returns
+// the digest the draft's list has (inspect --raw).
+func draftOf(t *testing.T, e *env, reg *harness.Registry, name string, platforms ...string) (string, []harness.Image) {
+	t.Helper()
+	from := testRepo(t, "parts")
+	imgs := reg.PushImages(t, from, "img", harness.ImageOptions{}, platforms...)
+	args := []string{"create", name}
+	for _, img := range imgs {
+		args = append(args, reg.DigestRef(from, img.Digest))
+	}
+	e.mustMlist(t, args...)
+	return sha256Of(e.mustMlist(t, "inspect", "--raw", name)), imgs
+}
+
+// TestReadersCopyDraftToRegistry: copy DRAFT REF writes the draft's list,
+// byte for byte, with every entry brought from the repository it names,
+// into another registry; the engine pulls it.
+func TestReadersCopyDraftToRegistry(t *testing.T) {
+	src, dst := plainRegistry(t), plainRegistry(t)
+	e := newEnv(t)
+	name := src.Ref(testRepo(t, "draft") + ":v1")
+	want, imgs := draftOf(t, e, src, name, "linux/amd64", "linux/arm64")
+	repo := testRepo(t, "app")
+	if got := mustCopy(t, e, name, dst.Ref(repo+":v1")); got != want {
+		t.Fatalf("copy DRAFT printed %s, want the draft's %s", got, want)
+	}
+	m, err := dst.Client().GetManifest(repo, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Digest != want {
+		t.Errorf("destination holds %s, want the draft's %s", m.Digest, want)
+	}
+	for _, img := range imgs {
+		if _, err := dst.Client().HeadManifest(repo, img.Digest); err != nil {
+			t.Errorf("entry %s (%s) not in the destination: %v", img.Digest, img.Platform, err)
+		}
+	}
+	harness.Validate(t, dst.Ref(repo+":v1"))
+	checkEnginePulls(t, e, dst, repo, "v1")
+}
+
+// TestReadersCopyDraftToLayout: copy DRAFT oci:DIR writes the draft's list
+// and every entry into the layout, which inspect then reads as the same
+// digest; --platform keeps one entry, as for a registry source.
+func TestReadersCopyDraftToLayout(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	name := reg.Ref(testRepo(t, "draft") + ":v1")
+	want, _ := draftOf(t, e, reg, name, "linux/amd64", "linux/arm64")
+	dir := t.TempDir()
+	layout := "oci:" + filepath.Join(dir, "layout") + ":v1"
+	if got := mustCopy(t, e, name, layout); got != want {
+		t.Fatalf("copy DRAFT %s printed %s, want the draft's %s", layout, got, want)
+	}
+	if raw := e.mustMlist(t, "inspect", "--raw", layout); sha256Of(raw) != want {
+		t.Errorf("inspect %s: digest %s, want the draft's %s", layout, sha256Of(raw), want)
+	}
+	harness.Validate(t, layout)
+	slim := "oci:" + filepath.Join(dir, "slim") + ":v1"
+	mustCopy(t, e, "--platform", "linux/arm64", name, slim)
+	var view struct {
+		Manifests []struct {
+			Platform string `json:"platform"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal([]byte(e.mustMlist(t, "inspect", "-v", "--format", "json", slim)), &view); err != nil {
+		t.Fatal(err)
+	}
+	if len(view.Manifests) != 1 || view.Manifests[0].Platform != "linux/arm64" {
+		t.Errorf("copy --platform linux/arm64 DRAFT: layout holds %+v, want linux/arm64 alone", view.Manifests)
+	}
+	harness.Validate(t, slim)
+}
+
+// TestReadersCopyDraftShadow: a draft named like a registry tag is what
+// copy reads (said on stderr and in the JSON plan); docker://NAME copies
+// the registry's list.
+func TestReadersCopyDraftShadow(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	list := pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	name := reg.Ref(repo + ":v1")
+	e.mustMlist(t, "create", name, reg.DigestRef(repo, list.Images[0].Digest))
+	draft := sha256Of(e.mustMlist(t, "inspect", "--raw", name))
+
+	r := e.mlist("copy", name, reg.Ref(repo+":from-draft"))
+	if got := strings.TrimSpace(mustSucceed(t, r, "copy DRAFT")); got != draft {
+		t.Errorf("copy %s printed %s, want the draft's %s", name, got, draft)
+	}
+	if note := "note: " + name + " is the local draft; docker://" + name + " reads the registry\n"; !strings.HasPrefix(r.Stderr, note) {
+		t.Errorf("copy %s: stderr %q, want it to start with %q", name, r.Stderr, note)
+	}
+	var plan struct {
+		Draft  bool   `json:"draft"`
+		Digest string `json:"digest"`
+	}
+	if err := json.Unmarshal([]byte(e.mustMlist(t, "copy", "--dry-run", "--format", "json", name, reg.Ref(repo+":x"))), &plan); err != nil || !plan.Draft || plan.Digest != draft {
+		t.Errorf("copy --dry-run --format json: %+v (%v), want draft true and digest %s", plan, err, draft)
+	}
+	r = e.mlist("copy", "docker://"+name, reg.Ref(repo+":from-registry"))
+	if got := strings.TrimSpace(mustSucceed(t, r, "copy docker://")); got != list.Digest || strings.Contains(r.Stderr, "local draft") {
+		t.Errorf("copy docker://%s printed %s, want the registry's %s and no note\n%s", name, got, list.Digest, r.Stderr)
+	}
+}
