@@ -120,3 +120,61 @@ func TestReadersCopyDraftShadow(t *testing.T) {
 		t.Errorf("copy docker://%s printed %s, want the registry's %s and no note\n%s", name, got, list.Digest, r.Stderr)
 	}
 }
+
+// TestReadersMergeLayout: merge takes SOURCE from an OCI layout: the
+// result holds the layout's platform beside DESTINATION's, and the
+// layout's image, blobs included, is brought into the registry.
+func TestReadersMergeLayout(t *testing.T) {
+	reg, other := plainRegistry(t), plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	rc := pushCopySource(t, other, repo, "rc", harness.ImageOptions{}, harness.ListOptions{}, "linux/riscv64")
+	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":rc"
+	mustCopy(t, e, other.Ref(repo+":rc"), layout)
+
+	var plan struct {
+		Source   string `json:"source"`
+		Requests int    `json:"requests"`
+	}
+	if err := json.Unmarshal([]byte(e.mustMlist(t, "merge", "--dry-run", "--format", "json", layout, reg.Ref(repo+":v1"))), &plan); err != nil {
+		t.Fatal(err)
+	}
+	mark := reg.Mark()
+	digest := strings.TrimSpace(e.mustMlist(t, "merge", layout, reg.Ref(repo+":v1")))
+	if n := len(reg.RequestsSince(mark)); n != plan.Requests {
+		t.Errorf("merge made %d requests, its dry run said %d", n, plan.Requests)
+	}
+	m, ix := reg.MustGetIndex(t, repo, "v1")
+	if m.Digest != digest {
+		t.Errorf("merge printed %s, the registry holds %s", digest, m.Digest)
+	}
+	wantPlatforms(t, "the merged list", ix, "linux/amd64", "linux/arm64", "linux/riscv64")
+	d, _ := ix.ForPlatform("linux/riscv64")
+	if d.Digest != rc.Images[0].Digest {
+		t.Errorf("linux/riscv64 is %s, want the layout's %s", d.Digest, rc.Images[0].Digest)
+	}
+	harness.Validate(t, reg.Ref(repo+":v1"))
+}
+
+// TestReadersMergeDraft: merge takes SOURCE from a draft (said on
+// stderr): its entries are brought from the repositories they name.
+func TestReadersMergeDraft(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64")
+	name := reg.Ref(testRepo(t, "draft") + ":v1")
+	_, imgs := draftOf(t, e, reg, name, "linux/s390x")
+	r := e.mlist("merge", name, reg.Ref(repo+":v1"))
+	mustSucceed(t, r, "merge DRAFT")
+	if !strings.Contains(r.Stderr, "note: "+name+" is the local draft") {
+		t.Errorf("merge DRAFT: no note that it read the draft\n%s", r.Stderr)
+	}
+	_, ix := reg.MustGetIndex(t, repo, "v1")
+	wantPlatforms(t, "the merged list", ix, "linux/amd64", "linux/s390x")
+	if d, _ := ix.ForPlatform("linux/s390x"); d.Digest != imgs[0].Digest {
+		t.Errorf("linux/s390x is %s, want the draft's %s", d.Digest, imgs[0].Digest)
+	}
+	harness.Validate(t, reg.Ref(repo+":v1"))
+}
