@@ -290,6 +290,8 @@ var exampleSetups = map[string]exampleSetup{
 	"copy": {
 		prepare: func(t *testing.T, x *exampleRun) {
 			x.pushList(t, "1.0", "linux/amd64", "linux/arm64", "linux/arm/v7")
+			// app:2.0-rc is a local draft, not pushed.
+			x.mustMlist(t, "create", x.ref("app:2.0-rc"), x.ref("app:1.0"))
 		},
 		steps: []exampleStep{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
@@ -308,6 +310,13 @@ var exampleSetups = map[string]exampleSetup{
 				if _, err := os.Stat(filepath.Join(x.e.Dir, "app-1.0.tar")); err != nil {
 					t.Error(err)
 				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				draft := sha256Of(x.mustMlist(t, "inspect", "--raw", x.ref("app:2.0-rc")))
+				if got := sha256Of(x.mustMlist(t, "inspect", "--raw", "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")); got != draft {
+					t.Errorf("the layout holds %s, the draft is %s", got, draft)
+				}
+				harness.Validate(t, "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")
 			}},
 		},
 	},
@@ -422,6 +431,8 @@ var exampleSetups = map[string]exampleSetup{
 		prepare: func(t *testing.T, x *exampleRun) {
 			x.pushList(t, "1.0", "linux/amd64", "linux/arm64", "linux/s390x")
 			x.pushList(t, "build-42", "linux/amd64", "linux/arm64")
+			x.pushList(t, "build-43", "linux/riscv64")
+			x.mustMlist(t, "copy", x.ref("app:build-43"), "oci:"+filepath.Join(x.e.Dir, "app-layout")+":build-43")
 		},
 		steps: []exampleStep{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
@@ -442,6 +453,11 @@ var exampleSetups = map[string]exampleSetup{
 				if target.Digest != m.Digest {
 					t.Errorf("app:1.1 is %s, want the merge of the same lists, %s", target.Digest, m.Digest)
 				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				_, merged := x.registryIndex(t, x.reg, "1.0")
+				wantPlatforms(t, "app:1.0", merged, "linux/amd64", "linux/arm64", "linux/s390x", "linux/riscv64")
+				x.reg.Validate(t, x.repo("app")+":1.0")
 			}},
 		},
 	},

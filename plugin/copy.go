@@ -40,7 +40,10 @@ within a registry, blobs are mounted.
 
 SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
 oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
-with --platform). A registry DESTINATION without a tag is tagged "latest",
+with --platform). SOURCE may also be a local draft: its list is copied with
+every entry, each read from the repository it names (a note on stderr says
+so when the draft has a registry reference's name; docker://REF always reads
+the registry). A registry DESTINATION without a tag is tagged "latest",
 and the summary says so. The copy is planned before anything is written;
 --dry-run prints the plan: every manifest and blob with what the copy does
 with it, the tag with the digest it holds and the one it gets, and the exact
@@ -54,7 +57,8 @@ that one alone.`,
 		Example: `  docker mlist copy registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
-  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
+  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
+  docker mlist copy registry.example.com/app:2.0-rc oci:app-layout:2.0-rc`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,

@@ -48,7 +48,8 @@ the digest it holds and the one it gets, the exact number of registry
 requests) in the words push and copy use.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
-  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
+  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge oci:app-layout:build-43 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
