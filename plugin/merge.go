@@ -52,6 +52,7 @@ requests) in the words push and copy use.`,
   docker mlist merge oci:app-layout:build-43 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeLocations,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			return formatWithDryRun(cmd, opts.dryRun)
 		},
