@@ -7,7 +7,6 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -106,17 +105,10 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
 		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", in, dst, len(platforms))
 	}
-	if in.Draft != nil && (mediaType != "" || opts.referrers) {
-		return fmt.Errorf("copy %s: a local draft is copied as it is, without --media-type or --referrers; push it first, or give docker://%s for the registry's", in, in)
-	}
 	// Each side's credentials are parsed once, here, whatever the sides are:
 	// a parse may prompt for a password, and a bad --src-creds or
 	// --dest-creds is refused even when only local layouts are involved.
 	srcSess, dstSess, err := opts.sessions(dockerCLI)
-	if err != nil {
-		return err
-	}
-	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst)
 	if err != nil {
 		return err
 	}
@@ -125,16 +117,11 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		// Local transports only: no registry is reached through it.
 		copyOpts.SystemContext = systemContext()
 	}
-	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Copying")
-	var plan *copy.Plan
-	if in.Draft != nil {
-		if note := in.ShadowNote(); note != "" && !opts.quiet {
-			fmt.Fprintln(dockerCLI.Err(), termText(note))
-		}
-		plan, err = planDraftCopy(ctx, in, dst, srcSess, dstSess, copyOpts, stats)
-	} else {
-		plan, err = copy.PlanCopy(ctx, srcSide, dstSide, copyOpts, stats)
+	if note := in.ShadowNote(); note != "" && !opts.quiet {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
 	}
+	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Copying")
+	plan, err := copy.PlanCopyFrom(ctx, in, dst, srcSess, dstSess, copyOpts, stats)
 	if err == nil {
 		defer plan.Close()
 		if dst.Registry != nil && !dst.Tagged {
@@ -161,28 +148,6 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	}
 	fmt.Fprintln(dockerCLI.Out(), plan.Digest)
 	return nil
-}
-
-// planDraftCopy plans copy DRAFT DEST: the draft's list, with every entry
-// brought from the repository it names (the session of SOURCE reads them),
-// written to DEST as push writes a list.
-func planDraftCopy(ctx context.Context, in copy.Input, dst copy.Location, srcSess, dstSess *registry.Session, opts copy.Options, stats *copy.Stats) (*copy.Plan, error) {
-	raw, list, err := in.Draft.Serialize()
-	if err != nil {
-		return nil, err
-	}
-	req := copy.PushRequest{Session: dstSess, EntrySession: srcSess, Raw: raw, MediaType: list.MediaType, Entries: in.Draft.Entries,
-		DryRun: opts.DryRun, Stats: stats, Command: "copy", Source: in.String(), Platforms: opts.Platforms}
-	if dst.Registry != nil {
-		req.Target = *dst.Registry
-	} else {
-		req.Local, req.SystemContext = &dst, opts.SystemContext
-	}
-	plan, err := copy.PlanPush(ctx, req)
-	if plan != nil {
-		plan.Draft = true
-	}
-	return plan, err
 }
 
 // copySummary says what the copy wrote, in the right numbers, and every
