@@ -2,6 +2,7 @@ package copy
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -207,5 +208,36 @@ func TestMergeFromEachSource(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCopyDraftToDockerArchive: a docker-archive holds one image: a
+// draft's is chosen with one --platform and copied from the repository its
+// entry names; without one the copy is refused, naming the list's
+// platforms.
+func TestCopyDraftToDockerArchive(t *testing.T) {
+	ctx := context.Background()
+	f := newReaderFixture(t)
+	sess := mlSession()
+	archive, _ := ParseLocation("docker-archive:" + filepath.Join(t.TempDir(), "app.tar"))
+	_, err := PlanCopyFrom(ctx, f.inputs["draft"], archive, sess, sess, Options{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "choose it with --platform") || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
+		t.Errorf("no --platform: %v, want a refusal naming the platforms", err)
+	}
+	p, err := PlanCopyFrom(ctx, f.inputs["draft"], archive, sess, sess, Options{Platforms: []imgspecv1.Platform{{OS: "linux", Architecture: "arm64"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Execute(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	// The stub's images have configs without diff IDs, which a
+	// docker-archive reader refuses: the plan says what was copied.
+	if p.SourceDigest != f.images[1].Digest || p.Kind != "image" || !p.Draft {
+		t.Errorf("copied %s (%s, draft %v), want the linux/arm64 image %s", p.SourceDigest, p.Kind, p.Draft, f.images[1].Digest)
+	}
+	if fi, err := os.Stat(strings.TrimPrefix(archive.String(), "docker-archive:")); err != nil || fi.Size() == 0 {
+		t.Errorf("the archive: %v", err)
 	}
 }
