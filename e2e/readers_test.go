@@ -32,13 +32,25 @@ func draftOf(t *testing.T, e *env, reg *harness.Registry, name string, platforms
 // byte for byte, with every entry brought from the repository it names,
 // into another registry; the engine pulls it.
 func TestReadersCopyDraftToRegistry(t *testing.T) {
-	src, dst := plainRegistry(t), plainRegistry(t)
+	src, dst := plainRegistry(t), copyDestRegistry(t)
 	e := newEnv(t)
 	name := src.Ref(testRepo(t, "draft") + ":v1")
 	want, imgs := draftOf(t, e, src, name, "linux/amd64", "linux/arm64")
 	repo := testRepo(t, "app")
+	var plan struct {
+		Requests int `json:"requests"`
+	}
+	if err := json.Unmarshal([]byte(e.mustMlist(t, "copy", "--dry-run", "--format", "json", name, dst.Ref(repo+":v1"))), &plan); err != nil {
+		t.Fatal(err)
+	}
+	srcMark, dstMark := src.Mark(), dst.Mark()
 	if got := mustCopy(t, e, name, dst.Ref(repo+":v1")); got != want {
 		t.Fatalf("copy DRAFT printed %s, want the draft's %s", got, want)
+	}
+	if n := len(src.RequestsSince(srcMark)) + len(dst.RequestsSince(dstMark)); n != plan.Requests {
+		t.Errorf("copy DRAFT made %d requests, its dry run said %d", n, plan.Requests)
+	} else {
+		t.Logf("copy of a 2-entry draft across registries: %d requests", n)
 	}
 	m, err := dst.Client().GetManifest(repo, "v1")
 	if err != nil {
@@ -125,13 +137,14 @@ func TestReadersCopyDraftShadow(t *testing.T) {
 // result holds the layout's platform beside DESTINATION's, and the
 // layout's image, blobs included, is brought into the registry.
 func TestReadersMergeLayout(t *testing.T) {
-	reg, other := plainRegistry(t), plainRegistry(t)
+	reg := plainRegistry(t)
 	e := newEnv(t)
-	repo := testRepo(t, "app")
+	repo, other := testRepo(t, "app"), testRepo(t, "other")
 	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
-	rc := pushCopySource(t, other, repo, "rc", harness.ImageOptions{}, harness.ListOptions{}, "linux/riscv64")
+	// In another repository: the layout's image is not in app's.
+	rc := pushCopySource(t, reg, other, "rc", harness.ImageOptions{}, harness.ListOptions{}, "linux/riscv64")
 	layout := "oci:" + filepath.Join(t.TempDir(), "layout") + ":rc"
-	mustCopy(t, e, other.Ref(repo+":rc"), layout)
+	mustCopy(t, e, reg.Ref(other+":rc"), layout)
 
 	var plan struct {
 		Source   string `json:"source"`
@@ -150,6 +163,9 @@ func TestReadersMergeLayout(t *testing.T) {
 		t.Errorf("merge printed %s, the registry holds %s", digest, m.Digest)
 	}
 	wantPlatforms(t, "the merged list", ix, "linux/amd64", "linux/arm64", "linux/riscv64")
+	if ws := writes(reg.RequestsSince(mark)).Filter(func(r harness.Request) bool { return strings.Contains(r.Path, "/blobs/") }); len(ws) == 0 {
+		t.Errorf("merge wrote no blob: the layout's image was not brought into %s", repo)
+	}
 	d, _ := ix.ForPlatform("linux/riscv64")
 	if d.Digest != rc.Images[0].Digest {
 		t.Errorf("linux/riscv64 is %s, want the layout's %s", d.Digest, rc.Images[0].Digest)
