@@ -33,19 +33,33 @@ func readMergeSource(ctx context.Context, req MergeRequest) (*ListRead, error) {
 		}
 		return ReadList(ctx, c, ref)
 	}
-	o, err := Open(ctx, *in, Readers{Session: req.SourceSession, SystemContext: req.SystemContext}, false)
-	if err != nil {
-		return nil, err
-	}
 	if in.Draft != nil {
+		o, err := Open(ctx, *in, Readers{Session: req.SourceSession}, false)
+		if err != nil {
+			return nil, err
+		}
 		return &ListRead{Raw: o.Raw, Digest: o.Digest, MediaType: o.MediaType, List: o.List, draft: in.Draft.Entries, display: in.String()}, nil
 	}
-	r, err := readList(ctx, o.at, o.String(), o.Raw, o.MediaType, o.Digest)
+	// Read as copy reads it: its blobs go to a registry.
+	src, err := openTransferSource(ctx, in.Location, req.SystemContext)
 	if err != nil {
-		o.Close()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", in, err)
 	}
-	r.local, r.display = o.at.(sourceHolder).src, o.String()
+	d, err := src.resolve(ctx)
+	var raw []byte
+	var served string
+	if err == nil {
+		raw, served, err = src.manifest(ctx, d)
+	}
+	var r *ListRead
+	if err == nil {
+		r, err = readList(ctx, sourceHolder{src}, in.String(), raw, served, d)
+	}
+	if err != nil {
+		src.close()
+		return nil, fmt.Errorf("%s: %w", in, err)
+	}
+	r.local, r.display = src, in.String()
 	return r, nil
 }
 

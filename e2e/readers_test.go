@@ -194,3 +194,22 @@ func TestReadersMergeDraft(t *testing.T) {
 	}
 	harness.Validate(t, reg.Ref(repo+":v1"))
 }
+
+// TestReadersMergeDockerArchive: merge takes SOURCE from a docker save
+// archive, the single image it holds: its layers reach the registry
+// compressed, as the manifest written for them says (Validate checks each
+// layer against its diff ID).
+func TestReadersMergeDockerArchive(t *testing.T) {
+	reg := plainRegistry(t)
+	e := newEnv(t)
+	repo := testRepo(t, "app")
+	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64")
+	file := filepath.Join(t.TempDir(), "saved.tar")
+	if _, err := harness.WriteDockerSave(file, "mlist-e2e/saved:1", "linux/arm64", 2); err != nil {
+		t.Fatal(err)
+	}
+	e.mustMlist(t, "merge", "docker-archive:"+file, reg.Ref(repo+":v1"))
+	_, ix := reg.MustGetIndex(t, repo, "v1")
+	wantPlatforms(t, "the merged list", ix, "linux/amd64", "linux/arm64")
+	harness.Validate(t, reg.Ref(repo+":v1"))
+}
