@@ -28,7 +28,7 @@ func PlanCopyFrom(ctx context.Context, in Input, dst Location, srcSess, dstSess 
 		return nil, fmt.Errorf("%s: %w", in, err)
 	}
 	req := PushRequest{Session: dstSess, EntrySession: srcSess, Raw: raw, MediaType: list.MediaType, Entries: in.Draft.Entries,
-		DryRun: opts.DryRun, Stats: stats, Command: "copy", Source: in.String(), Platforms: opts.Platforms}
+		DryRun: opts.DryRun, Stats: stats, Command: "copy", Source: in.String(), Platforms: opts.Platforms, Jobs: opts.Jobs}
 	if dst.Registry != nil {
 		req.Target = *dst.Registry
 	} else {

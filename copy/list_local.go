@@ -88,7 +88,7 @@ func planPushImage(ctx context.Context, req PushRequest) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := Options{DryRun: req.DryRun, SystemContext: req.SystemContext}
+	opts := Options{DryRun: req.DryRun, Jobs: req.Jobs, SystemContext: req.SystemContext}
 	if manifestlist.IsList(d.MediaType) {
 		opts.Platforms = req.Platforms // the copy looks into the nested list
 	}

@@ -44,6 +44,8 @@ type PushRequest struct {
 	// Platforms keeps only these entries (and their attestations), as
 	// copy --platform does.
 	Platforms []imgspecv1.Platform
+	// Jobs bounds the blob streams (DefaultJobs when 0).
+	Jobs int
 }
 
 // PlanPush plans a push: the target's tags are read (one HEAD each); when
@@ -52,7 +54,10 @@ type PushRequest struct {
 // the target repository (a HEAD each, or one probe of a repository without
 // tags) and the graphs below those it lacks are read. Execute makes them
 // present (blobs mounted within a registry, copied across registries),
-// then writes the list under each tag that does not hold it, last.
+// then writes the list under each tag that does not hold it, last. Into a
+// layout (Local), every entry is read from its repository and nothing is
+// looked for first; a docker-archive gets the one image Platforms choose.
+// Platforms first narrows the list, as copy --platform does.
 func PlanPush(ctx context.Context, req PushRequest) (*Plan, error) {
 	if req.Command == "" {
 		req.Command = "push"
@@ -108,7 +113,7 @@ func PlanPush(ctx context.Context, req PushRequest) (*Plan, error) {
 	tag := target.Ref()
 	return planList(ctx, listWrite{command: req.Command, source: req.Source, dst: Endpoint{Client: c, Repository: target.Repository},
 		raw: req.Raw, mediaType: req.MediaType, tags: append([]string{tag}, req.Tags...), entries: entries,
-		opts: Options{DryRun: req.DryRun}, stats: req.Stats, requests: sessionRequests(req.Session, req.EntrySession)})
+		opts: Options{DryRun: req.DryRun, Jobs: req.Jobs}, stats: req.Stats, requests: sessionRequests(req.Session, req.EntrySession)})
 }
 
 // planPushLocal plans writing the list into a layout: every entry comes
@@ -137,5 +142,5 @@ func planPushLocal(ctx context.Context, req PushRequest) (*Plan, error) {
 	}
 	return planList(ctx, listWrite{command: req.Command, source: req.Source, local: req.Local,
 		raw: req.Raw, mediaType: req.MediaType, entries: entries,
-		opts: Options{DryRun: req.DryRun, SystemContext: req.SystemContext}, stats: req.Stats, requests: sessionRequests(req.Session, req.EntrySession)})
+		opts: Options{DryRun: req.DryRun, Jobs: req.Jobs, SystemContext: req.SystemContext}, stats: req.Stats, requests: sessionRequests(req.Session, req.EntrySession)})
 }
