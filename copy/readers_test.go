@@ -241,3 +241,21 @@ func TestCopyDraftToDockerArchive(t *testing.T) {
 		t.Errorf("the archive: %v", err)
 	}
 }
+
+// TestCopyDraftRefusals: what a draft's copy cannot do is refused before
+// any request, naming docker:// for the registry's list.
+func TestCopyDraftRefusals(t *testing.T) {
+	f := newReaderFixture(t)
+	dst, _ := ParseLocation(f.dst.Host + "/mirror:v1")
+	before := f.requests()
+	for _, opts := range []Options{{MediaType: "oci"}, {Referrers: true}} {
+		sess := mlSession()
+		_, err := PlanCopyFrom(context.Background(), f.inputs["draft"], dst, sess, sess, opts, nil)
+		if err == nil || !strings.Contains(err.Error(), "docker://"+f.src.Host+"/draft:v1") {
+			t.Errorf("%+v: %v, want a refusal naming docker://", opts, err)
+		}
+	}
+	if n := f.requests() - before; n != 0 {
+		t.Errorf("refusals made %d requests", n)
+	}
+}
