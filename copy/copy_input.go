@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
 )
 
 // PlanCopyFrom plans copy SOURCE DESTINATION for a SOURCE as Resolve found
@@ -38,6 +39,7 @@ func PlanCopyFrom(ctx context.Context, in Input, dst Location, srcSess, dstSess 
 	if err != nil {
 		return nil, err
 	}
-	p.Draft = true
+	// What SOURCE named: the draft's list, whatever --platform kept of it.
+	p.SourceDigest, p.Draft = digest.FromBytes(raw), true
 	return p, nil
 }

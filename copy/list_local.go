@@ -14,7 +14,7 @@ import (
 // whose blobs are predicted missing, as a copy's are), and Execute opens
 // the layout, writes the graph and names the list by the layout's tag.
 func planListLocal(ctx context.Context, lw listWrite, we *engine, root *node) (*Plan, error) {
-	p := &Plan{Command: lw.command, Source: lw.source, Destination: lw.local.String(), SourceDigest: root.Digest, Digest: root.Digest,
+	p := &Plan{Command: lw.command, Source: lw.source, Destination: lw.local.String(), Digest: root.Digest,
 		Kind: "list", MediaType: lw.mediaType, Entries: len(root.parsed.List.Manifests)}
 	if err := we.walkEntries(ctx, &lw, root); err != nil {
 		return nil, err
