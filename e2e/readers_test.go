@@ -182,6 +182,12 @@ func TestReadersMergeDraft(t *testing.T) {
 	pushCopySource(t, reg, repo, "v1", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64")
 	name := reg.Ref(testRepo(t, "draft") + ":v1")
 	_, imgs := draftOf(t, e, reg, name, "linux/s390x")
+	var plan struct {
+		Draft bool `json:"draft"`
+	}
+	if err := json.Unmarshal([]byte(e.mustMlist(t, "merge", "--dry-run", "--format", "json", name, reg.Ref(repo+":v1"))), &plan); err != nil || !plan.Draft {
+		t.Errorf("merge --dry-run --format json DRAFT: draft %v (%v), want true", plan.Draft, err)
+	}
 	r := e.mlist("merge", name, reg.Ref(repo+":v1"))
 	mustSucceed(t, r, "merge DRAFT")
 	if !strings.Contains(r.Stderr, "note: "+name+" is the local draft") {
