@@ -171,14 +171,11 @@ func PlanCopy(ctx context.Context, src, dst Side, opts Options, stats *Stats) (*
 	if src.Endpoint != nil {
 		s = &registrySource{ep: *src.Endpoint, ref: src.Ref}
 	} else {
-		ls, err := openSource(ctx, *src.Local, sys)
+		ls, err := openTransferSource(ctx, *src.Local, sys)
 		if err != nil {
 			return nil, err
 		}
 		s = ls
-		if src.Local.Transport() == "docker-archive" {
-			s = withGzipLayers(s)
-		}
 	}
 	if len(opts.Tags) > 0 && dst.Endpoint == nil {
 		s.close()

@@ -15,9 +15,12 @@ import (
 // in other repositories and registries: what a push and a merge plan.
 type listWrite struct {
 	command, source string
-	dst             Endpoint
-	raw             []byte
-	mediaType       string
+	// dst is the registry repository written; local, when set, is a
+	// layout written instead (opened by Execute: a dry run writes nothing).
+	dst       Endpoint
+	local     *Location
+	raw       []byte
+	mediaType string
 	// tags are written, the first the list's own; known are tags whose
 	// digest was read already ("" for missing): they are not read again.
 	tags  []string
@@ -35,8 +38,11 @@ type listWrite struct {
 // listEntry is one entry of a list to write.
 type listEntry struct {
 	desc imgspecv1.Descriptor
-	// from is the repository it lives in; nil when it is the target's.
+	// from is the repository it lives in; nil when it is the target's
+	// (or when local is set).
 	from *Endpoint
+	// local is the layout or archive it lives in (merge from oci:, ...).
+	local source
 	// raw, when known, is not read again.
 	raw []byte
 }
@@ -54,11 +60,18 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 		jobs = DefaultJobs
 	}
 	lw.opts.Jobs = jobs
-	we := newEngine(nil, &registryDestination{ep: lw.dst}, lw.opts, lw.stats)
+	var dst destination
+	if lw.local == nil {
+		dst = &registryDestination{ep: lw.dst}
+	}
+	we := newEngine(nil, dst, lw.opts, lw.stats)
 	root := &node{Digest: digest.FromBytes(lw.raw), MediaType: lw.mediaType, Raw: lw.raw, eng: we}
 	var err error
 	if root.parsed, err = manifestlist.Parse(lw.raw, lw.mediaType); err != nil {
 		return nil, err
+	}
+	if lw.local != nil {
+		return planListLocal(ctx, lw, we, root)
 	}
 	if lw.foreign() > 1 {
 		// A repository without tags cannot hold what is pushed into it
@@ -117,7 +130,7 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 func (lw *listWrite) inPlace() map[digest.Digest]bool {
 	in := map[digest.Digest]bool{}
 	for _, en := range lw.entries {
-		if en.from == nil {
+		if en.from == nil && en.local == nil {
 			in[en.desc.Digest] = true
 		}
 	}
@@ -129,7 +142,7 @@ func (lw *listWrite) foreign() int {
 	in := lw.inPlace()
 	seen := map[digest.Digest]bool{}
 	for _, en := range lw.entries {
-		if en.from != nil && !in[en.desc.Digest] {
+		if !in[en.desc.Digest] {
 			seen[en.desc.Digest] = true
 		}
 	}
@@ -171,11 +184,12 @@ func readTags(ctx context.Context, dst Endpoint, tags []string, known map[string
 // skipping what the target holds.
 func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node) error {
 	streams := make(chan struct{}, lw.opts.Jobs)
-	engines := map[Endpoint]*engine{}
+	// One engine per repository or local source the entries live in.
+	engines := map[any]*engine{}
 	inPlace := lw.inPlace()
 	dst := lw.dst
 	w := newGraphWalk(ctx, SmallJobs)
-	if !dst.New {
+	if lw.local == nil && !dst.New {
 		w.probe = presentProbe(dst)
 	}
 	nodes := map[digest.Digest]*node{}
@@ -186,15 +200,19 @@ func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node) er
 		case inPlace[d.Digest]:
 			nodes[d.Digest] = &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, desc: &d, present: true, inPlace: true}
 		default:
-			src := *en.from
-			if engines[src] == nil {
-				e := newEngine(&registrySource{ep: src}, we.dst, lw.opts, lw.stats)
+			var key any = en.local
+			var src source = en.local
+			if en.local == nil {
+				key, src = *en.from, &registrySource{ep: *en.from}
+			}
+			if engines[key] == nil {
+				e := newEngine(src, we.dst, lw.opts, lw.stats)
 				// The entries share one stream limit and the command's
 				// blob transfers.
 				e.streams, e.smallLimit, e.flights = streams, SmallJobs, we.flights
-				engines[src] = e
+				engines[key] = e
 			}
-			nodes[d.Digest] = w.add(engines[src], &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Raw: en.raw, desc: &d})
+			nodes[d.Digest] = w.add(engines[key], &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Raw: en.raw, desc: &d})
 		}
 	}
 	if err := w.wait(); err != nil {

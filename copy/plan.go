@@ -22,6 +22,9 @@ type Plan struct {
 	// Digest is what the destination gets: SourceDigest unless --platform
 	// or --media-type rewrote the top manifest; a push's or a merge's list.
 	Digest digest.Digest `json:"digest"`
+	// Draft says the source is a local draft (which, named like a registry
+	// reference, shadows it: docker://NAME reads the registry).
+	Draft bool `json:"draft,omitempty"`
 	// DefaultTag says the tag is "latest" because the destination named none.
 	DefaultTag bool `json:"defaultTag,omitempty"`
 	// Unchanged: every tag already holds Digest and nothing is written.

@@ -290,6 +290,8 @@ var exampleSetups = map[string]exampleSetup{
 	"copy": {
 		prepare: func(t *testing.T, x *exampleRun) {
 			x.pushList(t, "1.0", "linux/amd64", "linux/arm64", "linux/arm/v7")
+			// app:2.0-rc is a local draft, not pushed.
+			x.mustMlist(t, "create", x.ref("app:2.0-rc"), x.ref("app:1.0"))
 		},
 		steps: []exampleStep{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
@@ -316,6 +318,13 @@ var exampleSetups = map[string]exampleSetup{
 						t.Errorf("the mirror's %s is %s, the source %s", tag, dst.Digest, src.Digest)
 					}
 				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				draft := sha256Of(x.mustMlist(t, "inspect", "--raw", x.ref("app:2.0-rc")))
+				if got := sha256Of(x.mustMlist(t, "inspect", "--raw", "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")); got != draft {
+					t.Errorf("the layout holds %s, the draft is %s", got, draft)
+				}
+				harness.Validate(t, "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")
 			}},
 		},
 	},
@@ -440,6 +449,8 @@ var exampleSetups = map[string]exampleSetup{
 		prepare: func(t *testing.T, x *exampleRun) {
 			x.pushList(t, "1.0", "linux/amd64", "linux/arm64", "linux/s390x")
 			x.pushList(t, "build-42", "linux/amd64", "linux/arm64")
+			x.pushList(t, "build-43", "linux/riscv64")
+			x.mustMlist(t, "copy", x.ref("app:build-43"), "oci:"+filepath.Join(x.e.Dir, "app-layout")+":build-43")
 		},
 		steps: []exampleStep{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
@@ -466,6 +477,11 @@ var exampleSetups = map[string]exampleSetup{
 				if latest, _ := x.registryIndex(t, x.reg, "latest"); latest.Digest != m.Digest {
 					t.Errorf("latest is %s, app:1.0 %s", latest.Digest, m.Digest)
 				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				_, merged := x.registryIndex(t, x.reg, "1.0")
+				wantPlatforms(t, "app:1.0", merged, "linux/amd64", "linux/arm64", "linux/s390x", "linux/riscv64")
+				x.reg.Validate(t, x.repo("app")+":1.0")
 			}},
 		},
 	},

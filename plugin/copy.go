@@ -41,7 +41,10 @@ within a registry, blobs are mounted.
 
 SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
 oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
-with --platform). A registry DESTINATION without a tag is tagged "latest",
+with --platform). SOURCE may also be a local draft: its list is copied with
+every entry, each read from the repository it names (a note on stderr says
+so when the draft has a registry reference's name; docker://REF always reads
+the registry). A registry DESTINATION without a tag is tagged "latest",
 and the summary says so. The copy is planned before anything is written;
 --dry-run prints the plan: every manifest and blob with what the copy does
 with it, the tag with the digest it holds and the one it gets, and the exact
@@ -58,7 +61,8 @@ that one alone.`,
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
-  docker mlist copy -t 1 -t latest registry.example.com/app:1.0 mirror.example.com/app:1.0`,
+  docker mlist copy -t 1 -t latest registry.example.com/app:1.0 mirror.example.com/app:1.0
+  docker mlist copy registry.example.com/app:2.0-rc oci:app-layout:2.0-rc`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,
@@ -84,8 +88,7 @@ that one alone.`,
 }
 
 func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error {
-	// Drafts are not copied: push writes them.
-	in, err := copy.Resolve(opts.source, nil)
+	in, err := copy.Resolve(opts.source, draftStore())
 	if err != nil {
 		return err
 	}
@@ -115,7 +118,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		}
 	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
-		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
+		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", in, dst, len(platforms))
 	}
 	// Each side's credentials are parsed once, here, whatever the sides are:
 	// a parse may prompt for a password, and a bad --src-creds or
@@ -124,17 +127,16 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return err
 	}
-	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst, tags...)
-	if err != nil {
-		return err
-	}
 	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun, Tags: tags}
 	if src.Registry == nil || dst.Registry == nil {
 		// Local transports only: no registry is reached through it.
 		copyOpts.SystemContext = systemContext()
 	}
+	if note := in.ShadowNote(); note != "" && !opts.quiet {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
+	}
 	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Copying")
-	plan, err := copy.PlanCopy(ctx, srcSide, dstSide, copyOpts, stats)
+	plan, err := copy.PlanCopyFrom(ctx, in, dst, srcSess, dstSess, copyOpts, stats)
 	if err == nil {
 		defer plan.Close()
 		if dst.Registry != nil && !dst.Tagged {
@@ -151,13 +153,13 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return fmt.Errorf("copy %s to %s: %w", in, dst, err)
 	}
 	if opts.dryRun {
 		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
 	if !opts.quiet {
-		copySummary(dockerCLI.Err(), src, dst, plan, stats)
+		copySummary(dockerCLI.Err(), in, dst, plan, stats)
 	}
 	fmt.Fprintln(dockerCLI.Out(), plan.Digest)
 	return nil
@@ -165,7 +167,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 
 // copySummary says what the copy wrote, in the right numbers, and every
 // choice it made for the user: the tag, a one-entry list.
-func copySummary(w io.Writer, src, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
+func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
 	if p.Unchanged {
 		fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(dst.String()), termText(p.Digest.String()))
 		for _, t := range p.Tags {
