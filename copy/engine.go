@@ -98,6 +98,9 @@ type engine struct {
 	fetchForeign bool
 	// before, when set, runs right before write puts the first tag.
 	before func(ctx context.Context) error
+	// layoutBlobs is the directory of the OCI layout (oci:) a copy writes
+	// in place: the plan looks there for the blobs it holds.
+	layoutBlobs string
 	// flights are the command's blob transfers under way.
 	flights *blobFlights
 }
@@ -329,6 +332,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		e.opts.MediaType, e.autoConvert = "docker", true
 	}
 	e.fetchForeign = dst.Local != nil && dst.Local.Transport() == "docker-archive"
+	if dst.Local != nil && dst.Local.Transport() == "oci" {
+		e.layoutBlobs = dst.Local.path()
+	}
 	if e.opts.MediaType != "" {
 		if root, err = e.convert(ctx, root); err != nil {
 			return nil, err

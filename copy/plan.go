@@ -2,6 +2,8 @@ package copy
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/opencontainers/go-digest"
@@ -51,9 +53,9 @@ type Plan struct {
 	// redirect to do not; a registry's challenge (401) counts where it
 	// happens, which is in the plan's first read of each registry (a
 	// command declares its scopes before it, so the write phase meets
-	// none). --referrers' requests, found while copying, are not
-	// predicted; nor are those of a local destination (what it holds is
-	// not looked at: its blobs are predicted missing).
+	// none). An OCI layout destination is looked at by every plan (which
+	// costs no request): the blobs it holds are not read from the source.
+	// --referrers' requests, found while copying, are not predicted.
 	Requests int `json:"requests"`
 	// Bytes are the blob bytes the run sends.
 	Bytes int64 `json:"bytes"`
@@ -168,7 +170,11 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 	}
 	_, blobs := needed(e.fetchForeign, roots...)
 	var present []bool
-	if e.opts.DryRun {
+	switch {
+	case e.layoutBlobs != "":
+		// Looking costs no request: a run's own plan looks too.
+		present = e.layoutHolds(blobs)
+	case e.opts.DryRun:
 		var err error
 		if present, err = e.blobsPresent(ctx, blobs); err != nil {
 			return err
@@ -221,6 +227,26 @@ func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob) ([]bool, 
 	return present, err
 }
 
+// layoutHolds says which blobs the OCI layout a copy writes in place holds
+// already, as its destination's TryReusingBlob finds them (a file in its
+// blob directory, or in the shared one): the run reads none of those from
+// the source.
+func (e *engine) layoutHolds(blobs []neededBlob) []bool {
+	dir := filepath.Join(e.layoutBlobs, "blobs")
+	if sys := e.opts.SystemContext; sys != nil && sys.OCISharedBlobDirPath != "" {
+		dir = sys.OCISharedBlobDirPath
+	}
+	present := make([]bool, len(blobs))
+	for i, b := range blobs {
+		if b.urls != nil || b.Digest.Validate() != nil {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(dir, b.Digest.Algorithm().String(), b.Digest.Encoded()))
+		present[i] = err == nil && fi.Mode().IsRegular()
+	}
+	return present
+}
+
 // sameHost says whether src reads the registry e writes: its blobs are
 // mounted.
 func (e *engine) sameHost(src *engine) bool {
@@ -243,7 +269,8 @@ func (e *engine) sameHost(src *engine) bool {
 //   - into a repository with tags, a HEAD, then, when it is missing, the
 //     upload's POST, the source's GET and the PUT: 4 requests, 1 when
 //     the HEAD finds it;
-//   - into a local destination, the source's GET;
+//   - into a local destination, the source's GET, none when an OCI layout
+//     written in place holds the blob (see layoutHolds);
 //   - a foreign layer is read from its URLs, no registry's.
 //
 // A blob the plan does not know about is predicted missing (a dry run
@@ -258,6 +285,8 @@ func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests 
 	switch {
 	case b.urls != nil:
 		return actionFetch, 0
+	case !toRegistry && isPresent:
+		return actionPresent, 0
 	case !toRegistry:
 		return actionCopy, get
 	case e.sameHost(b.engine(e)):
