@@ -374,14 +374,22 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	// run's.
 	n := reads()
 	writeTops := x.tops
-	if len(writeTops) == 0 {
+	if len(writeTops) == 0 || e.opts.Referrers {
+		// With --referrers the root is written by digest, and its tags
+		// once the referrers are there (see Execute).
 		writeTops = []topNode{{n: root}}
 	}
 	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
 		return nil, err
 	}
+	if e.opts.Referrers {
+		p.Requests += len(x.tops)
+	}
 	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
+	}
+	if e.opts.Referrers {
+		p.RequestsLeftOut = referrersLeftOut
 	}
 	p.run = x
 	return p, nil

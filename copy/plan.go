@@ -2,6 +2,7 @@ package copy
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 
@@ -55,14 +56,34 @@ type Plan struct {
 	// command declares its scopes before it, so the write phase meets
 	// none). An OCI layout destination is looked at by every plan (which
 	// costs no request): the blobs it holds are not read from the source.
-	// --referrers' requests, found while copying, are not predicted.
+	// When the run makes requests no plan can count without making them
+	// itself, Requests counts the rest and RequestsLeftOut says what it
+	// leaves out; the JSON says requestsExact: false.
 	Requests int `json:"requests"`
+	// RequestsLeftOut, when set, names the requests Requests does not
+	// count: --referrers' (what refers to the image is found, read and
+	// written once the image is copied, from what the source and
+	// destination hold then).
+	RequestsLeftOut string `json:"requestsLeftOut,omitempty"`
 	// Bytes are the blob bytes the run sends.
 	Bytes int64 `json:"bytes"`
 	// Warnings name what was left behind (--referrers); Execute adds them.
 	Warnings []string `json:"warnings,omitempty"`
 
 	run *execution
+}
+
+// referrersLeftOut is what a --referrers plan's Requests leaves out.
+const referrersLeftOut = "--referrers: the referrers and cosign tags are found, read and written after the image, and their requests are not counted"
+
+// MarshalJSON is the plan with requestsExact, which says whether Requests
+// counts every request of the run (RequestsLeftOut is empty).
+func (p Plan) MarshalJSON() ([]byte, error) {
+	type plan Plan // without this method
+	return json.Marshal(struct {
+		plan
+		RequestsExact bool `json:"requestsExact"`
+	}{plan(p), p.RequestsLeftOut == ""})
 }
 
 // TagWrite is a tag the plan writes.

@@ -2,7 +2,13 @@ package copy
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
 	"testing"
+
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 )
 
 // TestPlanRequestsLayoutRecopy: into an OCI layout that holds some of the
@@ -47,4 +53,100 @@ func countBlobActions(bs []PlanBlob, action string) int {
 		}
 	}
 	return n
+}
+
+// TestPlanRequestsMediaType: a conversion's dry run predicts exactly the
+// requests of the copy, the source's tag listing (read to look for
+// signatures) in pages included.
+func TestPlanRequestsMediaType(t *testing.T) {
+	src, dst := newStubRegistry(t), newStubRegistry(t)
+	images := []testImage{src.pushImage("app", "amd64", []byte("layer a")), src.pushImage("app", "arm64", []byte("layer b"))}
+	for _, tag := range []string{"v1", "v2", "v3"} {
+		src.pushIndex("app", tag, images, nil)
+	}
+	// The listing comes a tag a page, as a registry with a small page does.
+	src.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && r.URL.Query().Get("n") == "" {
+			r.URL.RawQuery = "n=1"
+		}
+		return false
+	})
+	opts := Options{MediaType: "docker"}
+	dry := opts
+	dry.DryRun = true
+	resetRequests(src, dst)
+	plan, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", dry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resetRequests(src, dst)
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", opts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if pages := len(src.requestsMatching("GET", "/tags/list")); pages != 3 {
+		t.Errorf("the run read %d pages of tags, want 3", pages)
+	}
+	if got := count(src, dst); got != plan.Plan.Requests {
+		t.Errorf("the dry run planned %d requests, the copy made %d:\n%s", plan.Plan.Requests, got, requestLog(src, dst))
+	}
+}
+
+// TestPlanRequestsReferrers: a --referrers plan says that its requests
+// leave out the referrers' (found, read and written after the image, from
+// what the registries hold then), from a source with the referrers API and
+// from one with the tag schema only; its requests count the image's
+// exactly; a plan without --referrers says its requests are exact.
+func TestPlanRequestsReferrers(t *testing.T) {
+	for _, api := range []bool{true, false} {
+		name := "tag schema"
+		if api {
+			name = "referrers API"
+		}
+		t.Run(name, func(t *testing.T) {
+			// One registry: its one log orders the image's requests and the
+			// referrers'.
+			src := newStubRegistryWith(t, registrystub.Options{ReferrersAPI: api})
+			dst := src
+			pushRefFixture(src.Stub, "app", !api)
+			plans := map[bool]*Plan{}
+			for _, referrers := range []bool{false, true} {
+				res, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", Options{Referrers: referrers, DryRun: true}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				plans[referrers] = res.Plan
+				var out struct {
+					Requests        int    `json:"requests"`
+					RequestsExact   bool   `json:"requestsExact"`
+					RequestsLeftOut string `json:"requestsLeftOut"`
+				}
+				raw, err := json.Marshal(res.Plan)
+				if err == nil {
+					err = json.Unmarshal(raw, &out)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if out.RequestsExact == referrers || strings.Contains(out.RequestsLeftOut, "--referrers") != referrers || out.Requests != res.Plan.Requests {
+					t.Errorf("--referrers %v: the plan's JSON says %s", referrers, raw)
+				}
+			}
+			// The plan counts the image's requests exactly: those before the
+			// referrers' (which start with the source's tag listing), and the
+			// tag written once they are there.
+			resetRequests(src)
+			res, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", Options{Referrers: true}, nil)
+			if err != nil || len(res.Warnings) > 0 {
+				t.Fatal(err, res.Warnings)
+			}
+			log := src.Log()
+			image := slices.IndexFunc(log, func(r stubRequest) bool { return strings.HasSuffix(r.Path, "/tags/list") })
+			if image < 0 || log[len(log)-1].Method != "PUT" || log[len(log)-1].Path != "/v2/mirror/manifests/v1" {
+				t.Fatalf("the copy did not list the tags, or wrote the tag before the end:\n%s", requestLog(src))
+			}
+			if got := image + 1; got != plans[true].Requests {
+				t.Errorf("the dry run planned %d requests for the image, the copy made %d:\n%s", plans[true].Requests, got, requestLog(src))
+			}
+		})
+	}
 }
