@@ -191,14 +191,28 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 	}
 	_, blobs := needed(e.fetchForeign, roots...)
 	var present []bool
+	headed := false
 	switch {
 	case e.layoutBlobs != "":
 		// Looking costs no request: a run's own plan looks too.
 		present = e.layoutHolds(blobs)
 	case e.opts.DryRun:
 		var err error
-		if present, err = e.blobsPresent(ctx, blobs); err != nil {
+		if present, err = e.blobsPresent(ctx, blobs, false); err != nil {
 			return err
+		}
+	default:
+		// A run's own plan makes the HEADs the run makes anyway, and
+		// counts them; the run does not make them again.
+		rd, ok := e.dst.(*registryDestination)
+		if ok && !rd.ep.New {
+			before := rd.ep.Client.Requests()
+			var err error
+			if present, err = e.blobsPresent(ctx, blobs, true); err != nil {
+				return err
+			}
+			headed = true
+			reads += int(rd.ep.Client.Requests() - before)
 		}
 	}
 	writes := 0
@@ -207,7 +221,7 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 		if present != nil {
 			known = &present[i]
 		}
-		action, requests := e.blobPlan(b, known)
+		action, requests := e.blobPlan(b, known, headed)
 		writes += requests
 		if action == actionCopy || action == actionFetch {
 			p.Bytes += b.Size
@@ -228,9 +242,9 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 }
 
 // blobsPresent asks a registry destination whether it holds each blob a
-// mount would not bring (a dry run's extra reads: a run finds out as it
-// goes).
-func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob) ([]bool, error) {
+// mount would not bring: a dry run's extra reads, or, with record, a
+// run's, whose answers the blobs' transfers use (see blobFlights.found).
+func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob, record bool) ([]bool, error) {
 	rd, ok := e.dst.(*registryDestination)
 	if !ok {
 		return nil, nil
@@ -243,6 +257,9 @@ func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob) ([]bool, 
 		}
 		ok, err := rd.ep.Client.BlobExists(ctx, rd.ep.Repository, b.Digest)
 		present[i] = ok
+		if err == nil && record {
+			e.flights.found.Store(blobKey(rd.ep, b.Digest), ok)
+		}
 		return err
 	})
 	return present, err
@@ -278,8 +295,9 @@ func (e *engine) sameHost(src *engine) bool {
 
 // blobPlan is what the run does with blob b and the registry requests it
 // makes for it; present is whether the destination holds b, nil when the
-// plan does not know (a run's own plan: it finds out as it writes). The
-// requests follow registryBlob:
+// plan does not know (a run's own plan into a repository without tags: it
+// finds out as it writes); headed: the plan made the HEAD of a repository
+// with tags, and the run does not. The requests follow registryBlob:
 //   - within a registry, one mount (which answers 201 whether or not the
 //     repository held the blob);
 //   - into a repository without tags, a mount from the repository itself
@@ -289,14 +307,15 @@ func (e *engine) sameHost(src *engine) bool {
 //     when the mount finds it (the GET is made all the same);
 //   - into a repository with tags, a HEAD, then, when it is missing, the
 //     upload's POST, the source's GET and the PUT: 4 requests, 1 when
-//     the HEAD finds it;
+//     the HEAD finds it (a run's own plan makes the HEAD and counts it
+//     with its reads);
 //   - into a local destination, the source's GET, none when an OCI layout
 //     written in place holds the blob (see layoutHolds);
 //   - a foreign layer is read from its URLs, no registry's.
 //
 // A blob the plan does not know about is predicted missing (a dry run
 // knows).
-func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests int) {
+func (e *engine) blobPlan(b neededBlob, present *bool, headed bool) (action string, requests int) {
 	get := 0
 	if _, ok := b.engine(e).src.(*registrySource); ok && b.Size != 0 {
 		get = 1
@@ -316,10 +335,15 @@ func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests 
 		return actionPresent, 1 + get
 	case rd.ep.New:
 		return actionCopy, 2 + get
-	case isPresent:
-		return actionPresent, 1
 	}
-	return actionCopy, 3 + get
+	head := 1
+	if headed {
+		head = 0
+	}
+	if isPresent {
+		return actionPresent, head
+	}
+	return actionCopy, head + 2 + get
 }
 
 // manifestWrites is how many manifest PUTs write(tops) makes to a
