@@ -217,6 +217,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	// --media-type) with one of its own, to say whether the tag moves.
 	var tagHeld digest.Digest
 	tagRead := false
+	// dstHolds: the destination holds top (an extra tag differs): of the
+	// graph only top is read, to be put under the tags.
+	dstHolds := false
 	// extraHeld is what the extra tags hold, by repository and tag, once
 	// read.
 	var extraHeld map[string]map[string]digest.Digest
@@ -287,18 +290,10 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 				if dst.Ref != "" {
 					tagHeld, tagRead = top, true
 				}
+				dstHolds = true
 				break
 			}
-			p.Unchanged = true
-			p.Manifests, p.Blobs, p.Tags = []PlanManifest{}, []PlanBlob{}, []TagWrite{}
-			if tag != "" {
-				p.Tags = append(p.Tags, TagWrite{Tag: ep.String() + ":" + tag, Old: top, New: top, Unchanged: true})
-			}
-			for _, t := range e.opts.Tags {
-				p.Tags = append(p.Tags, TagWrite{Tag: t.String(), Old: top, New: top, Unchanged: true})
-			}
-			p.Requests = reads()
-			p.run = &execution{}
+			e.heldPlan(p, ep, tag, top, reads())
 			return p, nil
 		case errors.Is(err, registry.ErrNotFound):
 			// A first copy into a repository without tags skips every
@@ -321,7 +316,13 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	}
 
 	// Phase 1: the graph, read and verified.
-	root, err := e.readGraph(ctx, top, dst)
+	var root *node
+	var err error
+	if dstHolds {
+		root, err = e.readRoot(ctx, top)
+	} else {
+		root, err = e.readGraph(ctx, top, dst)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +349,8 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		return nil, errors.New("internal: a list reached a single-image destination")
 	}
 	// Phase 3: what the destination holds.
-	if regDst != nil && !regDst.New {
+	root.present = root.present || dstHolds
+	if regDst != nil && !regDst.New && !dstHolds {
 		if err := e.checkPresent(ctx, *regDst, root); err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
+	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
 )
 
 // TestPlanRequestsLayoutRecopy: into an OCI layout that holds some of the
@@ -148,5 +150,37 @@ func TestPlanRequestsReferrers(t *testing.T) {
 				t.Errorf("the dry run planned %d requests for the image, the copy made %d:\n%s", plans[true].Requests, got, requestLog(src))
 			}
 		})
+	}
+}
+
+// TestCopyTagHeldExtraTag: when the copy's own tag holds the source and an
+// extra tag of the repository does not, the copy reads the source's top
+// manifest alone (not its graph, which the destination holds) and writes
+// the extra tag: a HEAD of each tag and of the source, a GET, a PUT; its
+// dry run and its own plan say so.
+func TestCopyTagHeldExtraTag(t *testing.T) {
+	src, dst := newStubRegistry(t), newStubRegistry(t)
+	images := []testImage{src.pushImage("app", "amd64", []byte("a")), src.pushImage("app", "arm64", []byte("b"))}
+	src.pushIndex("app", "v1", images, nil)
+	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", Options{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	extra := Options{Tags: []registry.Reference{{Host: dst.host(), Repository: "mirror", Tag: "stable"}}}
+	dry := extra
+	dry.DryRun = true
+	plan, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", dry, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resetRequests(src, dst)
+	res, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("mirror"), "v1", extra, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(src, dst); got != 5 || got != plan.Plan.Requests || got != res.Plan.Requests || len(src.requestsMatching("GET", "/manifests/")) != 1 {
+		t.Errorf("the dry run planned %d requests, the run's plan %d, the copy made %d (want 5, one manifest GET):\n%s", plan.Plan.Requests, res.Plan.Requests, got, requestLog(src, dst))
+	}
+	if m, ok := dst.manifest("mirror", "stable"); !ok || digest.FromBytes(m.raw) != plan.Plan.Digest {
+		t.Errorf("mirror:stable does not hold %s", plan.Plan.Digest)
 	}
 }
