@@ -47,9 +47,13 @@ type Plan struct {
 	// included, against registries that do not change in between: the
 	// requests the plan's own reads made (counted as they were made, see
 	// registry.Client.Requests) and those the write phase will make,
-	// predicted from what the plan knows (see blobPlan, writeRequests). A
+	// predicted from what the plan knows (see blobPlan, manifestWrites). A
 	// dry run may read more to learn what it predicts (whether a blob is
-	// there already); those reads are not counted. Only requests the
+	// in a repository without tags); those reads are not counted. A run's
+	// own plan asks a repository with tags for its blobs (the HEADs the
+	// run makes anyway, counted) and predicts a repository without tags
+	// holds none (it finds out as it writes; only an interrupted copy
+	// leaves blobs there, each of which then costs one request less). Only requests the
 	// registries' APIs answer count: token realms and the hosts blobs
 	// redirect to do not; a registry's challenge (401) counts where it
 	// happens, which is in the plan's first read of each registry (a
@@ -133,8 +137,9 @@ type PlanBlob struct {
 	MediaType string        `json:"mediaType"`
 	Size      int64         `json:"size"`
 	// Action is "mount" (within a registry), "copy", "present" (the
-	// destination holds it; a run finds out unless a dry run asked), or
-	// "fetch" (a foreign layer, from its URLs, for a docker-archive).
+	// destination holds it: a plan asks a repository with tags and looks
+	// in an oci: layout; only a dry run asks a repository without tags),
+	// or "fetch" (a foreign layer, from its URLs, for a docker-archive).
 	Action string `json:"action"`
 	// Repository, when set, is another repository of the destination's
 	// registry an extra tag names, where the blob is mounted.
