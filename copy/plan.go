@@ -49,7 +49,7 @@ type Plan struct {
 	// registry.Client.Requests) and those the write phase will make,
 	// predicted from what the plan knows (see blobPlan, manifestWrites). A
 	// dry run may read more to learn what it predicts (whether a blob is
-	// in a repository without tags); those reads are not counted. A run's
+	// there already); those reads are not counted. A run's
 	// own plan asks a repository with tags for its blobs (the HEADs the
 	// run makes anyway, counted) and predicts a repository without tags
 	// holds none (it finds out as it writes; only an interrupted copy
