@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,39 +12,55 @@ import (
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// TestPlanRequestsLayoutRecopy: into an OCI layout that holds some of the
-// blobs already, the dry run's requests and the run's own plan's are the
-// requests the copy makes: the blobs the layout holds are present, and not
-// read from the source.
+// TestPlanRequestsLayoutRecopy: a copy into a local destination that
+// holds a copy already: the dry run's requests and the run's own plan's
+// are the requests the copy makes. An OCI layout is written in place, and
+// the blobs it holds are present, not read from the source; an
+// oci-archive or docker-archive is written anew, every blob read.
 func TestPlanRequestsLayoutRecopy(t *testing.T) {
-	src := newStubRegistry(t)
-	a := src.pushImage("app", "amd64", []byte("layer a"), []byte("shared"))
-	b := src.pushImage("app", "arm64", []byte("layer b"), []byte("shared"))
-	c := src.pushImage("app", "arm64", []byte("layer c"), []byte("shared"))
-	src.pushIndex("app", "v1", []testImage{a, b}, nil)
-	src.pushIndex("app", "v2", []testImage{a, c}, nil)
-	dir := t.TempDir()
-	sys := localSys(t)
-	if _, err := CopySides(context.Background(), regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+":v1"), Options{SystemContext: sys}, nil); err != nil {
-		t.Fatal(err)
+	amd64 := []imgspecv1.Platform{{OS: "linux", Architecture: "amd64"}}
+	tests := map[string]struct {
+		transport   string
+		platforms   []imgspecv1.Platform
+		wantPresent int
+	}{
+		"oci":            {transport: "oci", wantPresent: 4}, // all but c's own layer (c's config is b's)
+		"oci-archive":    {transport: "oci-archive"},
+		"docker-archive": {transport: "docker-archive", platforms: amd64},
 	}
-	resetRequests(src)
-	dry, err := CopySides(context.Background(), regSide(src.Stub, "app", "v2"), localSide(t, "oci:"+dir+":v2"), Options{DryRun: true, SystemContext: sys}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := countBlobActions(dry.Plan.Blobs, actionPresent); n != 4 {
-		t.Errorf("blobs %+v, want all but c's own layer present (4: c's config is b's)", dry.Plan.Blobs)
-	}
-	resetRequests(src)
-	run, err := CopySides(context.Background(), regSide(src.Stub, "app", "v2"), localSide(t, "oci:"+dir+":v2"), Options{SystemContext: sys}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := count(src); got != dry.Plan.Requests || got != run.Plan.Requests {
-		t.Errorf("the dry run planned %d requests, the run's plan %d, the copy made %d:\n%s", dry.Plan.Requests, run.Plan.Requests, got, requestLog(src))
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src := newStubRegistry(t)
+			a := src.pushImage("app", "amd64", []byte("layer a"), []byte("shared"))
+			b := src.pushImage("app", "arm64", []byte("layer b"), []byte("shared"))
+			c := src.pushImage("app", "arm64", []byte("layer c"), []byte("shared"))
+			src.pushIndex("app", "v1", []testImage{a, b}, nil)
+			src.pushIndex("app", "v2", []testImage{a, c}, nil)
+			at := tc.transport + ":" + filepath.Join(t.TempDir(), "out")
+			sys := localSys(t)
+			if _, err := CopySides(context.Background(), regSide(src.Stub, "app", "v1"), localSide(t, at+":v1"), Options{SystemContext: sys, Platforms: tc.platforms}, nil); err != nil {
+				t.Fatal(err)
+			}
+			resetRequests(src)
+			dry, err := CopySides(context.Background(), regSide(src.Stub, "app", "v2"), localSide(t, at+":v2"), Options{DryRun: true, SystemContext: sys, Platforms: tc.platforms}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := countBlobActions(dry.Plan.Blobs, actionPresent); n != tc.wantPresent {
+				t.Errorf("blobs %+v, want %d present", dry.Plan.Blobs, tc.wantPresent)
+			}
+			resetRequests(src)
+			run, err := CopySides(context.Background(), regSide(src.Stub, "app", "v2"), localSide(t, at+":v2"), Options{SystemContext: sys, Platforms: tc.platforms}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := count(src); got != dry.Plan.Requests || got != run.Plan.Requests {
+				t.Errorf("the dry run planned %d requests, the run's plan %d, the copy made %d:\n%s", dry.Plan.Requests, run.Plan.Requests, got, requestLog(src))
+			}
+		})
 	}
 }
 
