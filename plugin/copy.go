@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -21,6 +22,8 @@ type copyOptions struct {
 	quiet               bool
 	dryRun              bool
 	format              string
+	allTags             bool
+	include, exclude    []string
 	sides
 }
 
@@ -58,10 +61,16 @@ that one alone.`,
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			return formatWithDryRun(cmd, opts.dryRun)
+			return formatWithDryRun(cmd, opts.dryRun || opts.allTags)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source, opts.destination = args[0], args[1]
+			if opts.allTags {
+				return runCopyAllTags(cmd.Context(), dockerCLI, opts)
+			}
+			if len(opts.include)+len(opts.exclude) > 0 {
+				return errors.New("--include and --exclude select tags for --all-tags")
+			}
 			return runCopy(cmd.Context(), dockerCLI, opts)
 		},
 	}
@@ -72,7 +81,10 @@ that one alone.`,
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
-	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
+	flags.BoolVarP(&opts.allTags, "all-tags", "a", false, "Copy every tag of the SOURCE repository to the DESTINATION repository or oci: layout, as one plan")
+	flags.StringArrayVar(&opts.include, "include", nil, `With --all-tags, copy only tags matching this Go regexp (repeatable; unanchored: write "^v1\." or "^v1$")`)
+	flags.StringArrayVar(&opts.exclude, "exclude", nil, "With --all-tags, skip tags matching this Go regexp (repeatable; unanchored)")
+	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "with --all-tags, also the run's result per tag")
 	opts.sides.install(flags)
 	return cmd
 }

@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+)
+
+// mirrorSource is the repository `copy --all-tags` benchmarks and tests
+// mirror: lists four-platform lists, each under 4 tags (vN, vN.0, vN.0.0,
+// vN-stable), and their images under their own tags (imgN-OS-ARCH).
+// tags maps every tag to its digest.
+type mirrorSource struct {
+	repo string
+	tags map[string]string
+}
+
+func pushMirrorSource(tb testing.TB, reg *harness.Registry, repo string, lists int, opts harness.ImageOptions) mirrorSource {
+	tb.Helper()
+	s := mirrorSource{repo: repo, tags: map[string]string{}}
+	for i := range lists {
+		imgs := reg.PushImages(tb, repo, fmt.Sprintf("img%d", i), opts, copyPlatforms...)
+		for _, img := range imgs {
+			s.tags[img.Tag] = img.Digest
+		}
+		l := reg.PushList(tb, repo, fmt.Sprintf("v%d", i), imgs, harness.ListOptions{})
+		s.tags[l.Tag] = l.Digest
+		for _, tag := range []string{fmt.Sprintf("v%d.0", i), fmt.Sprintf("v%d.0.0", i), fmt.Sprintf("v%d-stable", i)} {
+			if _, err := reg.Client().PutManifest(repo, tag, l.MediaType, l.Raw); err != nil {
+				tb.Fatal(err)
+			}
+			s.tags[tag] = l.Digest
+		}
+	}
+	return s
+}
+
+// checkMirrored fails tb unless repo of reg holds exactly the tags of want
+// (tag to digest), each with its digest.
+func checkMirrored(tb testing.TB, reg *harness.Registry, repo string, want map[string]string) {
+	tb.Helper()
+	got := reg.Tags(tb, repo)
+	slices.Sort(got)
+	var names []string
+	for t := range want {
+		names = append(names, t)
+	}
+	slices.Sort(names)
+	if !slices.Equal(got, names) {
+		tb.Fatalf("%s holds tags %v, want %v", repo, got, names)
+	}
+	for t, d := range want {
+		if m := reg.MustGetManifest(tb, repo, t); m.Digest != d {
+			tb.Errorf("%s:%s is %s, want %s", repo, t, m.Digest, d)
+		}
+	}
+}
+
+// TestCopyAllTags: issue 21 item 3. Every tag, the same digests, each
+// distinct manifest and blob written once; a re-run reads only (a tag list
+// and a HEAD per tag on each side); a dry run writes nothing; filters
+// select tags; an oci: layout gets one name per tag, and goes back.
+func TestCopyAllTags(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	srcRepo := testRepo(t, "src")
+	s := pushMirrorSource(t, src, srcRepo, 2, harness.ImageOptions{Layers: 2})
+	e := newEnv(t)
+	from := src.Ref(srcRepo)
+
+	t.Run("dry run", func(t *testing.T) {
+		dstRepo := testRepo(t, "dry")
+		mark := dst.Mark()
+		out := e.mustMlist(t, "copy", "--all-tags", "--dry-run", "--format", "json", from, dst.Ref(dstRepo))
+		if w := writes(dst.RequestsSince(mark)); len(w) > 0 {
+			t.Errorf("the dry run wrote:\n%s", w)
+		}
+		var plan struct {
+			Requests int
+			Tags     []struct{ Tag, New, Status string }
+		}
+		if err := json.Unmarshal([]byte(out), &plan); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if len(plan.Tags) != len(s.tags) {
+			t.Fatalf("the plan names %d tags, want %d:\n%s", len(plan.Tags), len(s.tags), out)
+		}
+		for _, tw := range plan.Tags {
+			if tag := tw.Tag[strings.LastIndex(tw.Tag, ":")+1:]; tw.Status != "written" || tw.New != s.tags[tag] {
+				t.Errorf("plan: %+v, want %s written", tw, s.tags[tag])
+			}
+		}
+	})
+
+	dstRepo := testRepo(t, "dst")
+	to := dst.Ref(dstRepo)
+	mark := dst.Mark()
+	r := e.mlist("copy", "--all-tags", from, to)
+	if r.ExitCode != 0 {
+		t.Fatalf("copy --all-tags: exit %d\n%s", r.ExitCode, r.Stderr)
+	}
+	if !strings.Contains(r.Stderr, fmt.Sprintf("Tags: %d new, 0 moved, 0 unchanged, 0 failed", len(s.tags))) {
+		t.Errorf("summary does not count the tags:\n%s", r.Stderr)
+	}
+	checkMirrored(t, dst, dstRepo, s.tags)
+	// 2 lists of 4 images of a config and 2 layers: 24 blobs uploaded
+	// once; a manifest PUT per tag and nothing more.
+	reqs := dst.RequestsSince(mark).ForRepo(dstRepo)
+	if n := reqs.Count(http.MethodPut, "/blobs/uploads/"); n != 24 {
+		t.Errorf("%d blob uploads completed, want 24:\n%s", n, reqs)
+	}
+	if n := reqs.Count(http.MethodPut, "/manifests/"); n != len(s.tags) {
+		t.Errorf("%d manifest PUTs, want one per tag (%d):\n%s", n, len(s.tags), reqs)
+	}
+
+	t.Run("again", func(t *testing.T) {
+		srcMark, dstMark := src.Mark(), dst.Mark()
+		r := e.mlist("copy", "--all-tags", "--format", "json", from, to)
+		if r.ExitCode != 0 {
+			t.Fatalf("exit %d\n%s", r.ExitCode, r.Stderr)
+		}
+		var tags []struct{ Tag, Status string }
+		if err := json.Unmarshal([]byte(r.Stdout), &tags); err != nil {
+			t.Fatalf("%v\n%s", err, r.Stdout)
+		}
+		for _, tw := range tags {
+			if tw.Status != "unchanged" {
+				t.Errorf("re-run: %+v, want unchanged", tw)
+			}
+		}
+		dstReqs, srcReqs := notPing(dst.RequestsSince(dstMark)), notPing(src.RequestsSince(srcMark))
+		if w := writes(dstReqs); len(w) > 0 {
+			t.Errorf("the re-run wrote:\n%s", w)
+		}
+		// A tag list and a HEAD per tag on each side.
+		for side, rs := range map[string]harness.Requests{"source": srcReqs, "destination": dstReqs} {
+			heads := rs.Count(http.MethodHead, "/manifests/")
+			lists := rs.Count(http.MethodGet, "/tags/list")
+			if heads != len(s.tags) || lists != 1 || len(rs) != heads+lists {
+				t.Errorf("%s: %d requests (%d HEADs, %d tag lists), want %d HEADs and 1 tag list:\n%s", side, len(rs), heads, lists, len(s.tags), rs)
+			}
+		}
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		repo := testRepo(t, "filtered")
+		e.mustMlist(t, "copy", "--all-tags", "--include", `^v`, "--include", `-arm64$`, "--exclude", `\.0$`, "--exclude", `^v1`, from, dst.Ref(repo))
+		want := map[string]string{}
+		for tag, d := range s.tags {
+			if (strings.HasPrefix(tag, "v") || strings.HasSuffix(tag, "-arm64")) && !strings.HasSuffix(tag, ".0") && !strings.HasPrefix(tag, "v1") {
+				want[tag] = d
+			}
+		}
+		checkMirrored(t, dst, repo, want)
+		e.mlistFails(t, `invalid --include "\(": .*Go regular expression`, "copy", "--all-tags", "--include", "(", from, dst.Ref(repo))
+	})
+
+	t.Run("oci layout and back", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "layout")
+		e.mustMlist(t, "copy", "--all-tags", from, "oci:"+dir)
+		raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var idx struct {
+			Manifests []struct {
+				Digest      string
+				Annotations map[string]string
+			}
+		}
+		if err := json.Unmarshal(raw, &idx); err != nil {
+			t.Fatal(err)
+		}
+		named := map[string]string{}
+		for _, m := range idx.Manifests {
+			named[m.Annotations["org.opencontainers.image.ref.name"]] = m.Digest
+		}
+		if !mapsEqual(named, s.tags) {
+			t.Errorf("index.json names %v, want %v", named, s.tags)
+		}
+		back := testRepo(t, "back")
+		e.mustMlist(t, "copy", "--all-tags", "oci:"+dir, dst.Ref(back))
+		checkMirrored(t, dst, back, s.tags)
+	})
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestCopyAllTagsBrokenTag: a tag whose source cannot be read (a list whose
+// entry is gone) fails alone: every other tag is written, and the command
+// exits 1 naming it.
+func TestCopyAllTagsBrokenTag(t *testing.T) {
+	src, dst := copyDestRegistry(t), plainRegistry(t)
+	srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
+	s := pushMirrorSource(t, src, srcRepo, 1, harness.ImageOptions{})
+	broken := pushCopySource(t, src, srcRepo, "broken", harness.ImageOptions{}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+	if st, err := src.Client().DeleteManifest(srcRepo, broken.Images[1].Digest); err != nil || st != http.StatusAccepted {
+		t.Fatalf("delete: %d %v", st, err)
+	}
+	want := map[string]string{}
+	for tag, d := range s.tags {
+		want[tag] = d
+	}
+	want[broken.Images[0].Tag] = broken.Images[0].Digest
+	e := newEnv(t)
+	r := e.mlistFails(t, `1 tag failed: .*:broken \(`, "copy", "--all-tags", src.Ref(srcRepo), dst.Ref(dstRepo))
+	if r.ExitCode != 1 {
+		t.Errorf("exit %d, want 1", r.ExitCode)
+	}
+	checkMirrored(t, dst, dstRepo, want)
+}
