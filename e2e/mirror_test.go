@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
+	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
 )
 
 // mirrorSource is the repository `copy --all-tags` benchmarks and tests
@@ -40,6 +42,27 @@ func pushMirrorSource(tb testing.TB, reg *harness.Registry, repo string, lists i
 		}
 	}
 	return s
+}
+
+// mirrorImage is what each image of the counted and benchmarked mirror
+// holds: 2 layers of 256 KiB.
+var mirrorImage = harness.ImageOptions{Layers: 2, LayerSize: 256 << 10}
+
+// mirrorThrough runs `docker mlist copy --all-tags -q` of s (through
+// srcProxy) into dstRepo (through dstProxy), and returns its wall time
+// (timed in a benchmark) and the requests of both proxies, source first.
+// It fails tb unless dstRepo then holds every tag of s.
+func mirrorThrough(tb testing.TB, e *env, srcProxy, dstProxy *proxy.Proxy, dst *harness.Registry, s mirrorSource, dstRepo string) (time.Duration, harness.Requests) {
+	tb.Helper()
+	srcProxy.Reset()
+	dstProxy.Reset()
+	var r result
+	d := timed(tb, func() { r = e.mlist("copy", "--all-tags", "-q", srcProxy.Host+"/"+s.repo, dstProxy.Host+"/"+dstRepo) })
+	if r.ExitCode != 0 {
+		tb.Fatalf("copy --all-tags: exit %d\n%s", r.ExitCode, r.Stderr)
+	}
+	checkMirrored(tb, dst, dstRepo, s.tags)
+	return d, append(srcProxy.Requests(), dstProxy.Requests()...)
 }
 
 // checkMirrored fails tb unless repo of reg holds exactly the tags of want
