@@ -49,6 +49,16 @@ with it, the tag with the digest it holds and the one it gets, and the exact
 number of registry requests the copy makes. The destination digest is printed
 on stdout.
 
+With --all-tags, SOURCE is a repository (or an oci: layout) and every tag of
+it is copied to DESTINATION, a repository or an oci: layout (one index.json
+name per tag), as one plan: what the tags share is read and written once, and
+a tag that already holds its source's digest costs one HEAD on each side.
+--include and --exclude (repeatable Go regular expressions, matched anywhere
+in the tag: write "^1\.0$" for the whole tag) choose the tags. A tag whose
+source cannot be read fails the command (exit 1) once the others are written;
+--format json prints each tag's result (tag, old, new, status, error).
+--platform, --media-type and --referrers do not go with --all-tags yet.
+
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,
 "windows/amd64:10.0.17763" every update of that build, a whole os.version
@@ -56,7 +66,9 @@ that one alone.`,
 		Example: `  docker mlist copy registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
-  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0`,
+  docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
+  docker mlist copy --all-tags registry.example.com/app mirror.example.com/app
+  docker mlist copy --all-tags --include '^1\.' --exclude '-arm' registry.example.com/app oci:app-layout`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,
