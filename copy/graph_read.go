@@ -126,17 +126,10 @@ func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspe
 }
 
 // checkPresent asks a registry destination, top-down, which manifests it
-// holds: a list it holds needs nothing below it. What the roots share is
-// asked once.
-func (e *engine) checkPresent(ctx context.Context, dst Endpoint, roots ...*node) error {
-	var level []*node
-	seen := map[*node]bool{}
-	for _, r := range roots {
-		if !seen[r] {
-			seen[r] = true
-			level = append(level, r)
-		}
-	}
+// holds: a list it holds needs nothing below it.
+func (e *engine) checkPresent(ctx context.Context, dst Endpoint, root *node) error {
+	level := []*node{root}
+	seen := map[*node]bool{root: true}
 	for len(level) > 0 {
 		err := each(ctx, e.smallLimit, level, func(ctx context.Context, n *node) error {
 			desc, err := dst.Client.HeadManifest(ctx, dst.Repository, n.Digest.String())

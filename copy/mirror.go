@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -144,10 +145,10 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 	// The graphs of the tags that change, read as one: a failing one is
 	// found by reading each alone, and the others are read again together.
 	todo := tagsToWrite(tags)
-	tops, err := e.walkTags(ctx, todo)
+	tops, err := e.walkTags(ctx, todo, regDst)
 	if err != nil {
 		_ = each(ctx, smallPerJob, todo, func(ctx context.Context, t *mirrorTag) error {
-			if _, err := e.walkTags(ctx, []*mirrorTag{t}); err != nil {
+			if _, err := e.walkTags(ctx, []*mirrorTag{t}, regDst); err != nil {
 				t.err = err
 			}
 			return nil
@@ -156,17 +157,12 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 			return nil, ctx.Err()
 		}
 		todo = tagsToWrite(tags)
-		if tops, err = e.walkTags(ctx, todo); err != nil {
+		if tops, err = e.walkTags(ctx, todo, regDst); err != nil {
 			return nil, err
 		}
 	}
 	if regDst != nil {
 		e.dst = &registryDestination{ep: *regDst}
-		if !regDst.New {
-			if err := e.checkPresent(ctx, *regDst, tops...); err != nil {
-				return nil, err
-			}
-		}
 	}
 
 	p := &Plan{Command: "mirror", Source: src.String(), Destination: dst.String(), Manifests: []PlanManifest{}, Blobs: []PlanBlob{}}
@@ -301,9 +297,14 @@ func tagsToWrite(tags []*mirrorTag) []*mirrorTag {
 }
 
 // walkTags reads the graphs below the tags as one walk (each manifest once
-// across all of them) and returns each tag's top node.
-func (e *engine) walkTags(ctx context.Context, tags []*mirrorTag) ([]*node, error) {
+// across all of them), skipping what a registry destination holds (dst,
+// unless nil or new), and returns each tag's top node. A top the
+// destination holds is read all the same: it is put under its tag.
+func (e *engine) walkTags(ctx context.Context, tags []*mirrorTag, dst *Endpoint) ([]*node, error) {
 	w := newGraphWalk(ctx, e.smallLimit)
+	if dst != nil && !dst.New {
+		w.probe = presentProbe(*dst)
+	}
 	tops := make([]*node, len(tags))
 	// Every top that was read by tag is linked before any list is walked:
 	// a list's entry that is also a tag is not read again.
@@ -320,5 +321,22 @@ func (e *engine) walkTags(ctx context.Context, tags []*mirrorTag) ([]*node, erro
 	if err := w.wait(); err != nil {
 		return nil, err
 	}
-	return tops, nil
+	err := each(ctx, e.smallLimit, tops, func(ctx context.Context, n *node) error {
+		if n.Raw == nil {
+			raw, mt, err := w.read(ctx, e, n.Digest, n.Size)
+			if err != nil {
+				return err
+			}
+			n.Raw, n.MediaType = raw, manifestlist.MediaTypeOf(raw, mt)
+		}
+		if n.parsed.MediaType == "" {
+			p, err := manifestlist.Parse(n.Raw, n.MediaType)
+			if err != nil {
+				return fmt.Errorf("%s@%s: %w", e.src, n.Digest, err)
+			}
+			n.parsed = p
+		}
+		return nil
+	})
+	return tops, err
 }

@@ -102,15 +102,25 @@ func TestPlanMirror(t *testing.T) {
 }
 
 // TestPlanMirrorMovedTag: a tag that moved at the source is named with
-// both digests, and only what the destination lacks is written.
+// both digests, and only what the destination lacks is read and written.
 func TestPlanMirrorMovedTag(t *testing.T) {
 	src, dst := registrystub.Start(t, registrystub.Options{}), registrystub.Start(t, registrystub.Options{})
 	want := mirrorFixture(t, src, "app")
 	mirror(t, src, dst, TagFilter{})
 	raw, _ := src.Manifest("app", want["v2"])
 	src.PutManifest("app", "v1", manifest.DockerV2ListMediaType, raw)
-	before := len(dst.Requests())
+	before, srcBefore := len(dst.Requests()), len(src.Requests())
 	p := mirror(t, src, dst, TagFilter{})
+	// The destination holds v2's list: it is read, nothing below it.
+	gets := 0
+	for _, r := range src.Requests()[srcBefore:] {
+		if regexp.MustCompile(`^GET /v2/\S+/manifests/`).MatchString(r) {
+			gets++
+		}
+	}
+	if gets != 1 {
+		t.Errorf("%d manifest GETs from the source, want 1 (the list v1 moves to):\n%v", gets, src.Requests()[srcBefore:])
+	}
 	var moved []TagWrite
 	for _, tw := range p.Tags {
 		if tw.Action() != "unchanged" {

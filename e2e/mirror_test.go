@@ -171,6 +171,24 @@ func TestCopyAllTags(t *testing.T) {
 		}
 	})
 
+	t.Run("moved tag, dry run", func(t *testing.T) {
+		v1 := src.MustGetManifest(t, srcRepo, "v1")
+		if _, err := src.Client().PutManifest(srcRepo, "v0-stable", v1.MediaType, v1.Raw); err != nil {
+			t.Fatal(err)
+		}
+		mark := dst.Mark()
+		out := e.mustMlist(t, "copy", "--all-tags", "--dry-run", from, to)
+		if w := writes(dst.RequestsSince(mark)); len(w) > 0 {
+			t.Errorf("the dry run wrote:\n%s", w)
+		}
+		moved := fmt.Sprintf("%s:v0-stable: %s… → %s… (moved)", to, s.tags["v0-stable"][:19], v1.Digest[:19])
+		counts := fmt.Sprintf("Tags: 0 new, 1 moved, %d unchanged, 0 failed", len(s.tags)-1)
+		if !strings.Contains(out, moved) || !strings.Contains(out, counts) {
+			t.Errorf("the plan lacks %q or %q:\n%s", moved, counts, out)
+		}
+		s.tags["v0-stable"] = v1.Digest // for the subtests below
+	})
+
 	t.Run("filters", func(t *testing.T) {
 		repo := testRepo(t, "filtered")
 		e.mustMlist(t, "copy", "--all-tags", "--include", `^v`, "--include", `-arm64$`, "--exclude", `\.0$`, "--exclude", `^v1`, from, dst.Ref(repo))
