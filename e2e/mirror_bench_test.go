@@ -55,7 +55,7 @@ func findMirrorPeers(b *testing.B) []mirrorPeer {
 	}
 	if sk := findSkopeo(b); sk != nil {
 		peers = append(peers, mirrorPeer{"skopeo", func(b *testing.B, from, dstHost string) time.Duration {
-			args := append(slices.Clone(sk.args), "sync", "--all", "--quiet", "--src", "docker", "--dest", "docker",
+			args := append(slices.Clone(sk.args), "sync", "--all", "--src", "docker", "--dest", "docker",
 				"--src-tls-verify=false", "--dest-tls-verify=false", from, dstHost+"/bench/skopeo")
 			d, _ := runTimed(b, sk.env, sk.bin, args...)
 			return d
