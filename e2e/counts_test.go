@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -234,6 +235,12 @@ func TestRequestCounts(t *testing.T) {
 		srcProxy, dstProxy := startCountingProxy(t, src, 0), startCountingProxy(t, dst, 0)
 		s := pushMirrorSource(t, src, testRepo(t, "src"), 5, mirrorImage)
 		dstRepo := testRepo(t, "dst")
+		// The dry run's plan predicts the run's requests exactly.
+		var plan struct{ Requests int }
+		out := e.mustMlist(t, "copy", "--all-tags", "--dry-run", "-f", "json", srcProxy.Host+"/"+s.repo, dstProxy.Host+"/"+dstRepo)
+		if err := json.Unmarshal([]byte(out), &plan); err != nil || plan.Requests != mirrorRequests {
+			t.Errorf("the dry run predicts %d requests, want %d (%v)", plan.Requests, mirrorRequests, err)
+		}
 		_, reqs := mirrorThrough(t, e, srcProxy, dstProxy, dst, s, dstRepo)
 		exactly(t, "copy --all-tags across registries", len(reqs), mirrorRequests, reqs)
 		_, reqs = mirrorThrough(t, e, srcProxy, dstProxy, dst, s, dstRepo)

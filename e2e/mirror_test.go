@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -265,4 +266,20 @@ func TestCopyAllTagsBrokenTag(t *testing.T) {
 		t.Errorf("exit %d, want 1", r.ExitCode)
 	}
 	checkMirrored(t, dst, dstRepo, want)
+}
+
+// TestCopyAllTagsProgressOnTerminal: on a terminal (a pseudo-terminal,
+// through script(1)) the progress display counts the tags written against
+// those to write.
+func TestCopyAllTagsProgressOnTerminal(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	// Slow enough for the display to be drawn while the tags are written.
+	sp, dp := startCountingProxy(t, src, 20*time.Millisecond), startCountingProxy(t, dst, 20*time.Millisecond)
+	s := pushMirrorSource(t, src, testRepo(t, "src"), 2, harness.ImageOptions{})
+	e := newEnv(t)
+	cmd := "docker mlist copy --all-tags " + sp.Host + "/" + s.repo + " " + dp.Host + "/" + testRepo(t, "dst")
+	out := mustSucceed(t, e.run("", "script", "-qfec", cmd, "/dev/null"), "script")
+	if want := regexp.MustCompile(fmt.Sprintf(`Copying tags: \d+/%d tags, `, len(s.tags))); !want.MatchString(out) {
+		t.Errorf("the display does not count the tags (want %s):\n%q", want, out)
+	}
 }
