@@ -155,3 +155,54 @@ func BenchmarkMirror(b *testing.B) {
 	b.ReportMetric(ra, "again-ratio-vs-best-peer")
 	b.Logf("best peer first: %s (ratio %.2f), again: %s (ratio %.2f); target ≤ %.1f", peers[bestFirst].name, rf, peers[bestAgain].name, ra, mirrorTimeTarget)
 }
+
+// mirrorRSSBudget is the most memory a 1,000-tag mirror may hold (issue
+// 21: memory flat in the number of tags).
+const mirrorRSSBudget = 64 << 20
+
+// BenchmarkMirrorManyTags mirrors a repository of 1,000 tags over 12
+// distinct images between local registries and reports the plugin's peak
+// RSS (target under 64 MiB) and requests: one GET and one PUT per tag,
+// the rest per distinct image.
+func BenchmarkMirrorManyTags(b *testing.B) {
+	src := startRegistry(b, harness.RegistryOptions{})
+	srcProxy := startCountingProxy(b, src, 0)
+	const repo, tags = "bench/many", 1000
+	var imgs []harness.Image
+	for i := range 3 {
+		imgs = append(imgs, src.PushImages(b, repo, fmt.Sprintf("img%d", i), harness.ImageOptions{Layers: 2}, copyPlatforms...)...)
+	}
+	for i := len(imgs); i < tags; i++ {
+		img := imgs[i%len(imgs)]
+		if _, err := src.Client().PutManifest(repo, fmt.Sprintf("t%04d", i), img.MediaType, img.Raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+	env := newEnv(b).environ()
+	var rss int64
+	var reqs int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		dst, err := harness.Start(harness.RegistryOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		dstProxy := startCountingProxy(b, dst, 0)
+		srcProxy.Reset()
+		b.StartTimer()
+		_, peak := runTimed(b, env, pluginBinary, "mlist", "copy", "--all-tags", "-q", srcProxy.Host+"/"+repo, dstProxy.Host+"/"+repo)
+		b.StopTimer()
+		rss = max(rss, peak)
+		reqs += srcProxy.Count() + dstProxy.Count()
+		if n := len(dst.Tags(b, repo)); n != tags {
+			b.Errorf("the mirror holds %d tags, want %d", n, tags)
+		}
+		_ = dst.Close()
+	}
+	b.ReportMetric(float64(rss)/(1<<20), "peak-RSS-MiB")
+	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+	if rss > mirrorRSSBudget {
+		b.Errorf("peak RSS %d MiB, budget %d MiB", rss>>20, mirrorRSSBudget>>20)
+	}
+}
