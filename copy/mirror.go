@@ -46,9 +46,9 @@ type mirrorTag struct {
 	err       error
 }
 
-// PlanMirror plans copying every tag of src's repository that filter takes
-// to dst (a registry repository, or an oci: layout, one index.json name per
-// tag) as one plan with one root per tag: what the tags share is read and
+// PlanMirror plans copying every tag of src (a registry repository or an
+// oci: layout) that filter takes to dst (the same kinds, a layout getting
+// one index.json name per tag) as one plan with one root per tag: what the tags share is read and
 // written once. It reads one tag list per side, and per tag: a GET of the
 // source when the destination lacks the tag, else a HEAD on each side and,
 // only when they differ, the source's manifests. A tag whose source cannot

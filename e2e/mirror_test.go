@@ -226,6 +226,10 @@ func TestCopyAllTags(t *testing.T) {
 		if !mapsEqual(named, s.tags) {
 			t.Errorf("index.json names %v, want %v", named, s.tags)
 		}
+		again := e.mlist("copy", "--all-tags", from, "oci:"+dir)
+		if want := fmt.Sprintf("Tags: 0 new, 0 moved, %d unchanged, 0 failed", len(s.tags)); again.ExitCode != 0 || !strings.Contains(again.Stderr, want) {
+			t.Errorf("the layout again: exit %d, want %q:\n%s", again.ExitCode, want, again.Stderr)
+		}
 		back := testRepo(t, "back")
 		e.mustMlist(t, "copy", "--all-tags", "oci:"+dir, dst.Ref(back))
 		checkMirrored(t, dst, back, s.tags)
