@@ -60,7 +60,7 @@ func TestBlobUploadAttempts(t *testing.T) {
 			if tc.sameRegistry {
 				dst, dstRepo = src, "mirror"
 			}
-			dst.hook = func(w http.ResponseWriter, r *http.Request) bool {
+			dst.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 				if tc.fail(r) {
 					writeError(w, http.StatusServiceUnavailable, "UNAVAILABLE")
 					return true
@@ -69,7 +69,7 @@ func TestBlobUploadAttempts(t *testing.T) {
 					r.URL.RawQuery = "" // declined: a plain upload session
 				}
 				return false
-			}
+			})
 			attempts := tc.attempts
 			if attempts == 0 {
 				attempts = registry.DefaultRetryAttempts

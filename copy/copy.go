@@ -35,6 +35,9 @@ type Options struct {
 	DryRun bool
 	// SystemContext is how containers/image reaches local locations.
 	SystemContext *types.SystemContext
+	// Tags are more tags a registry destination gets the root under,
+	// after its own (ParseTags; declared with ResolveSides).
+	Tags []registry.Reference
 }
 
 // Result is what a copy did (or, with DryRun, would do).

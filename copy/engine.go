@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -172,14 +171,15 @@ func PlanCopy(ctx context.Context, src, dst Side, opts Options, stats *Stats) (*
 	if src.Endpoint != nil {
 		s = &registrySource{ep: *src.Endpoint, ref: src.Ref}
 	} else {
-		ls, err := openSource(ctx, *src.Local, sys)
+		ls, err := openTransferSource(ctx, *src.Local, sys)
 		if err != nil {
 			return nil, err
 		}
 		s = ls
-		if src.Local.Transport() == "docker-archive" {
-			s = withGzipLayers(s)
-		}
+	}
+	if len(opts.Tags) > 0 && dst.Endpoint == nil {
+		s.close()
+		return nil, fmt.Errorf("-t: %s is not a registry; extra tags are written to registries", dst)
 	}
 	for _, side := range []Side{src, dst} {
 		if opts.Referrers && side.Local != nil && side.Local.Transport() == "docker-archive" {
@@ -195,27 +195,6 @@ func PlanCopy(ctx context.Context, src, dst Side, opts Options, stats *Stats) (*
 	}
 	p.run.closeSource = s.close
 	return p, nil
-}
-
-// clients are the registry clients of the sides, each once: a plan counts
-// the requests they made.
-func clients(sides ...Side) []*registry.Client {
-	var out []*registry.Client
-	for _, s := range sides {
-		if s.Endpoint != nil && !slices.Contains(out, s.Endpoint.Client) {
-			out = append(out, s.Endpoint.Client)
-		}
-	}
-	return out
-}
-
-// requestsOf is how many requests clients have sent.
-func requestsOf(clients []*registry.Client) int {
-	n := int64(0)
-	for _, c := range clients {
-		n += c.Requests()
-	}
-	return int(n)
 }
 
 func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
@@ -235,6 +214,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	// --media-type) with one of its own, to say whether the tag moves.
 	var tagHeld digest.Digest
 	tagRead := false
+	// extraHeld is what the extra tags hold, by repository and tag, once
+	// read.
+	var extraHeld map[string]map[string]digest.Digest
 	if rs, ok := e.src.(*registrySource); ok && checkDst && dst.Ref != "" && !rs.byDigest() {
 		// The destination tag first, and alone: when it holds the source's
 		// digest, a HEAD of the source is all the copy reads (a GET of a
@@ -293,10 +275,24 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		}
 		switch {
 		case err == nil && desc.Digest == top:
+			// The extra tags are read now: when they hold top too, the
+			// copy is done.
+			if extraHeld, err = readExtraTags(ctx, ep, e.opts.Tags); err != nil {
+				return nil, err
+			}
+			if !holdAll(extraHeld, top) {
+				if dst.Ref != "" {
+					tagHeld, tagRead = top, true
+				}
+				break
+			}
 			p.Unchanged = true
 			p.Manifests, p.Blobs, p.Tags = []PlanManifest{}, []PlanBlob{}, []TagWrite{}
 			if tag != "" {
 				p.Tags = append(p.Tags, TagWrite{Tag: ep.String() + ":" + tag, Old: top, New: top, Unchanged: true})
+			}
+			for _, t := range e.opts.Tags {
+				p.Tags = append(p.Tags, TagWrite{Tag: t.String(), Old: top, New: top, Unchanged: true})
 			}
 			p.Requests = reads()
 			p.run = &execution{}
@@ -362,19 +358,23 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		p.Entries = len(root.parsed.List.Manifests)
 	}
 	x := &execution{e: e, root: root, src: src, dst: dst, top: top}
-	if tag != "" {
-		tw := TagWrite{Tag: regDst.String() + ":" + tag, Old: tagHeld, New: root.Digest, Unchanged: tagHeld == root.Digest}
-		p.Tags = append(p.Tags, tw)
-		if !tw.Unchanged {
-			x.tag = tag
+	if regDst != nil {
+		if err := e.planCopyTags(ctx, p, x, *regDst, tag, tagHeld, extraHeld); err != nil {
+			return nil, err
 		}
 	}
-	p.Unchanged = root.present && (tag == "" || tagHeld == root.Digest) && !e.opts.Referrers
+	p.Unchanged = root.present && len(x.tops) == 0 && len(x.repos) == 0 && !e.opts.Referrers
 	// The plan's reads end here: a dry run's look at the blobs is not the
 	// run's.
 	n := reads()
-	writeTops := []topNode{{n: root, tag: x.tag}}
+	writeTops := x.tops
+	if len(writeTops) == 0 {
+		writeTops = []topNode{{n: root}}
+	}
 	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
+		return nil, err
+	}
+	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
 	}
 	p.run = x

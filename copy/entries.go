@@ -15,13 +15,18 @@ import (
 // in other repositories and registries: what a push and a merge plan.
 type listWrite struct {
 	command, source string
-	dst             Endpoint
-	raw             []byte
-	mediaType       string
+	// dst is the registry repository written; local, when set, is a
+	// layout written instead (opened by Execute: a dry run writes nothing).
+	dst       Endpoint
+	local     *Location
+	raw       []byte
+	mediaType string
 	// tags are written, the first the list's own; known are tags whose
 	// digest was read already ("" for missing): they are not read again.
 	tags  []string
 	known map[string]digest.Digest
+	// others are tags of other repositories of dst's registry.
+	others []registry.Reference
 	// entries, in the list's order.
 	entries []listEntry
 	opts    Options
@@ -33,8 +38,11 @@ type listWrite struct {
 // listEntry is one entry of a list to write.
 type listEntry struct {
 	desc imgspecv1.Descriptor
-	// from is the repository it lives in; nil when it is the target's.
+	// from is the repository it lives in; nil when it is the target's
+	// (or when local is set).
 	from *Endpoint
+	// local is the layout or archive it lives in (merge from oci:, ...).
+	local source
 	// raw, when known, is not read again.
 	raw []byte
 }
@@ -52,11 +60,18 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 		jobs = DefaultJobs
 	}
 	lw.opts.Jobs = jobs
-	we := newEngine(nil, &registryDestination{ep: lw.dst}, lw.opts, lw.stats)
+	var dst destination
+	if lw.local == nil {
+		dst = &registryDestination{ep: lw.dst}
+	}
+	we := newEngine(nil, dst, lw.opts, lw.stats)
 	root := &node{Digest: digest.FromBytes(lw.raw), MediaType: lw.mediaType, Raw: lw.raw, eng: we}
 	var err error
 	if root.parsed, err = manifestlist.Parse(lw.raw, lw.mediaType); err != nil {
 		return nil, err
+	}
+	if lw.local != nil {
+		return planListLocal(ctx, lw, we, root)
 	}
 	if lw.foreign() > 1 {
 		// A repository without tags cannot hold what is pushed into it
@@ -72,34 +87,36 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 			known[t] = ""
 		}
 	}
-	held, err := readTags(ctx, lw.dst, lw.tags, known)
+	tws, changed, err := tagWrites(ctx, lw.dst, root.Digest, lw.tags, known)
 	if err != nil {
 		return nil, err
 	}
 	p := &Plan{Command: lw.command, Source: lw.source, Destination: lw.dst.String(), Digest: root.Digest,
-		Kind: "list", MediaType: lw.mediaType, Entries: len(root.parsed.List.Manifests)}
+		Kind: "list", MediaType: lw.mediaType, Entries: len(root.parsed.List.Manifests), Tags: tws}
 	x := &execution{e: we}
-	for _, t := range lw.tags {
-		tw := TagWrite{Tag: lw.dst.String() + ":" + t, Old: held[t], New: root.Digest, Unchanged: held[t] == root.Digest}
-		p.Tags = append(p.Tags, tw)
-		if !tw.Unchanged {
-			x.tops = append(x.tops, topNode{n: root, tag: t})
-		}
+	for _, t := range changed {
+		x.tops = append(x.tops, topNode{n: root, tag: t})
 	}
 	// A tag that holds the list says the repository holds all of it.
-	root.present = len(lw.tags) > 0 && held[lw.tags[0]] == root.Digest
+	root.present = len(tws) > 0 && tws[0].Unchanged
 	if !root.present {
 		if err := we.walkEntries(ctx, &lw, root); err != nil {
 			return nil, err
 		}
 	}
 	setHeight(root)
-	p.Unchanged = len(x.tops) == 0
+	if x.repos, err = we.planTagRepos(ctx, p, lw.dst, root, lw.others, nil); err != nil {
+		return nil, err
+	}
+	p.Unchanged = len(x.tops) == 0 && len(x.repos) == 0
 	tops := x.tops
 	if len(tops) == 0 {
 		tops = []topNode{{n: root}}
 	}
 	if err := we.buildPlan(ctx, p, tops, lw.requests()); err != nil {
+		return nil, err
+	}
+	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
 	}
 	if p.Unchanged {
@@ -113,7 +130,7 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 func (lw *listWrite) inPlace() map[digest.Digest]bool {
 	in := map[digest.Digest]bool{}
 	for _, en := range lw.entries {
-		if en.from == nil {
+		if en.from == nil && en.local == nil {
 			in[en.desc.Digest] = true
 		}
 	}
@@ -125,7 +142,7 @@ func (lw *listWrite) foreign() int {
 	in := lw.inPlace()
 	seen := map[digest.Digest]bool{}
 	for _, en := range lw.entries {
-		if en.from != nil && !in[en.desc.Digest] {
+		if !in[en.desc.Digest] {
 			seen[en.desc.Digest] = true
 		}
 	}
@@ -167,11 +184,12 @@ func readTags(ctx context.Context, dst Endpoint, tags []string, known map[string
 // skipping what the target holds.
 func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node) error {
 	streams := make(chan struct{}, lw.opts.Jobs)
-	engines := map[Endpoint]*engine{}
+	// One engine per repository or local source the entries live in.
+	engines := map[any]*engine{}
 	inPlace := lw.inPlace()
 	dst := lw.dst
 	w := newGraphWalk(ctx, SmallJobs)
-	if !dst.New {
+	if lw.local == nil && !dst.New {
 		w.probe = presentProbe(dst)
 	}
 	nodes := map[digest.Digest]*node{}
@@ -182,15 +200,19 @@ func (we *engine) walkEntries(ctx context.Context, lw *listWrite, root *node) er
 		case inPlace[d.Digest]:
 			nodes[d.Digest] = &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, desc: &d, present: true, inPlace: true}
 		default:
-			src := *en.from
-			if engines[src] == nil {
-				e := newEngine(&registrySource{ep: src}, we.dst, lw.opts, lw.stats)
+			var key any = en.local
+			var src source = en.local
+			if en.local == nil {
+				key, src = *en.from, &registrySource{ep: *en.from}
+			}
+			if engines[key] == nil {
+				e := newEngine(src, we.dst, lw.opts, lw.stats)
 				// The entries share one stream limit and the command's
 				// blob transfers.
 				e.streams, e.smallLimit, e.flights = streams, SmallJobs, we.flights
-				engines[src] = e
+				engines[key] = e
 			}
-			nodes[d.Digest] = w.add(engines[src], &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Raw: en.raw, desc: &d})
+			nodes[d.Digest] = w.add(engines[key], &node{Digest: d.Digest, MediaType: d.MediaType, Size: d.Size, Raw: en.raw, desc: &d})
 		}
 	}
 	if err := w.wait(); err != nil {

@@ -12,19 +12,23 @@ import (
 // tops it writes and, for a copy, its sides.
 type execution struct {
 	e *engine
-	// tops are written by write: a push's or merge's list under its tags.
+	// tops are written by write: a push's or merge's list under its tags,
+	// a copy's root under its.
 	tops []topNode
 	// before, when set, runs right before the first tag is written: a
 	// merge checks that DESTINATION has not changed.
 	before func(ctx context.Context) error
-	// A copy's: root is written under tag ("" when by digest only or the
-	// tag already holds it); top is the source's digest.
+	// A copy's: root is written under the tags of tops (none when by
+	// digest only or the tags hold it already); top is the source's
+	// digest.
 	root     *node
-	tag      string
 	src, dst Side
 	top      digest.Digest
 	// closeSource releases a local source.
 	closeSource func()
+	// repos are other repositories that get the root under extra tags,
+	// written after the destination.
+	repos []tagRepo
 }
 
 // Execute carries out a plan PlanCopy, PlanPush or PlanMerge made: it
@@ -37,13 +41,19 @@ func Execute(ctx context.Context, p *Plan) error {
 		return nil
 	}
 	if x.root != nil {
-		return x.copy(ctx, p)
+		if err := x.copy(ctx, p); err != nil {
+			return err
+		}
+		return writeTagRepos(ctx, x.repos)
 	}
 	x.e.before = x.before
 	if x.dst.Local != nil {
 		return x.writeLocal(ctx)
 	}
-	return x.e.write(ctx, x.tops)
+	if err := x.e.write(ctx, x.tops); err != nil {
+		return err
+	}
+	return writeTagRepos(ctx, x.repos)
 }
 
 // writeLocal writes the tops into a local destination (a mirror's oci:
@@ -83,11 +93,16 @@ func (x *execution) copy(ctx context.Context, p *Plan) error {
 			return errors.New("internal: a list reached a single-image destination")
 		}
 	}
-	ref := x.tag
-	if e.opts.Referrers {
-		ref = "" // the tag is written once the referrers are there too
+	tops := []topNode{{n: root}}
+	if !e.opts.Referrers {
+		// With --referrers the tags are written once the referrers are
+		// there too.
+		tops = x.tops
 	}
-	if err := e.write(ctx, []topNode{{n: root, tag: ref}}); err != nil {
+	if len(tops) == 0 {
+		tops = []topNode{{n: root}}
+	}
+	if err := e.write(ctx, tops); err != nil {
 		return err
 	}
 	if e.opts.Referrers {
@@ -100,8 +115,8 @@ func (x *execution) copy(ctx context.Context, p *Plan) error {
 			orphaned = x.top
 		}
 		p.Warnings = copyReferrers(ctx, e, e.referrerSource(x.src), e.referrerDestination(dst, e.dst), copied, orphaned)
-		if x.tag != "" {
-			if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, x.tag, true); err != nil {
+		for _, t := range x.tops {
+			if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, t.tag, true); err != nil {
 				return err
 			}
 		}

@@ -5,11 +5,11 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 )
@@ -18,7 +18,7 @@ import (
 // serves it. (Reading on after a cut is registry.ReadURL's.)
 func TestForeignSource(t *testing.T) {
 	layer := []byte("a foreign layer's bytes")
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/ranged":
 			http.ServeContent(w, r, "layer", time.Time{}, bytes.NewReader(layer))
@@ -27,8 +27,7 @@ func TestForeignSource(t *testing.T) {
 		default:
 			http.NotFound(w, r)
 		}
-	}))
-	t.Cleanup(srv.Close)
+	})
 	b := registry.Descriptor{Digest: digest.FromBytes(layer), Size: int64(len(layer))}
 	for name, tc := range map[string]struct {
 		urls    []string
@@ -68,8 +67,7 @@ func TestForeignSource(t *testing.T) {
 // never dialled, and the server behind it sees nothing.
 func TestForeignSourceLinkLocalRefused(t *testing.T) {
 	var hits int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
-	t.Cleanup(srv.Close)
+	srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) { hits++ })
 	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
 	s := &foreignSource{urls: []string{"http://0.0.0.0:" + port + "/layer"}}
 	_, _, err := s.openBlob(context.Background(), registry.Descriptor{Digest: digest.FromString("x"), Size: 1})

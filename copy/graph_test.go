@@ -331,14 +331,14 @@ func mlClient(s *registrystub.Stub) *registry.Client {
 func TestGraphRequestsShareOneLimit(t *testing.T) {
 	src, dst := newStubRegistry(t), newStubRegistry(t)
 	var inflight, most atomic.Int32
-	src.hook = func(http.ResponseWriter, *http.Request) bool {
+	src.SetHook(func(http.ResponseWriter, *http.Request) bool {
 		n := inflight.Add(1)
 		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
 		}
 		time.Sleep(time.Millisecond) // long enough for requests to overlap
 		inflight.Add(-1)
 		return false
-	}
+	})
 	top := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex}
 	top.SchemaVersion = 2
 	for i := range 20 {

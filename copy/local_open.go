@@ -17,6 +17,20 @@ func openSource(ctx context.Context, loc Location, sys *types.SystemContext) (so
 	return openLocalSource(ctx, loc, sys)
 }
 
+// openTransferSource opens a local location whose blobs are written
+// elsewhere (copy, merge): a docker-archive's layers compressed, as their
+// manifest says (see gzipSource).
+func openTransferSource(ctx context.Context, loc Location, sys *types.SystemContext) (source, error) {
+	s, err := openSource(ctx, loc, sys)
+	if err != nil {
+		return nil, err
+	}
+	if loc.Transport() == "docker-archive" {
+		s = withGzipLayers(s)
+	}
+	return s, nil
+}
+
 // openDestination opens a local location for writing: a layout under its
 // lock, an archive through a temporary file.
 func openDestination(ctx context.Context, loc Location, sys *types.SystemContext) (destination, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/types"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -24,7 +25,14 @@ var ErrKeptChanging = errors.New("it kept changing while merging")
 // MergeRequest is a merge to run: SOURCE into DESTINATION, the result
 // written to Target (DESTINATION's tag unless told otherwise).
 type MergeRequest struct {
-	Source, Destination, Target registry.Reference
+	// Source is SOURCE when it is a registry reference; SourceInput, when
+	// set, is SOURCE as Resolve found it, which may also be a local draft
+	// or layout (whose entries are brought from where they live).
+	Source              registry.Reference
+	SourceInput         *Input
+	Destination, Target registry.Reference
+	// SystemContext reaches a local SOURCE.
+	SystemContext *types.SystemContext
 	// Rules are manifestlist.Merge's options.
 	Rules manifestlist.MergeOptions
 	// SourceSession reads SOURCE and brings entries from its repository;
@@ -41,6 +49,9 @@ type MergeRequest struct {
 	Log io.Writer
 	// Stats, when set, counts what bringing the entries did.
 	Stats *Stats
+	// Tags are more tags to write the result under, after Target's
+	// (ParseTags against Target); the caller declares them (WantTags).
+	Tags []registry.Reference
 }
 
 // MergeDetail is what a merge's plan says beyond what every plan does.
@@ -96,6 +107,7 @@ func Merge(ctx context.Context, req MergeRequest) (*MergeResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer src.Close()
 	attempts := req.Attempts
 	if attempts <= 0 {
 		attempts = DefaultMergeAttempts
@@ -104,7 +116,7 @@ func Merge(ctx context.Context, req MergeRequest) (*MergeResult, error) {
 	for attempt := 1; ; attempt++ {
 		plan, err := PlanMerge(ctx, req, src, dst)
 		if err != nil {
-			return nil, fmt.Errorf("merge %s into %s: %w", req.Source, req.Destination, err)
+			return nil, fmt.Errorf("merge %s into %s: %w", req.sourceName(), req.Destination, err)
 		}
 		res.Plan, res.Digest = plan, plan.Digest
 		if req.DryRun || plan.Unchanged {
@@ -149,11 +161,8 @@ func (e *destinationChanged) Error() string {
 // DESTINATION is nil.
 func ReadMergeSides(ctx context.Context, req MergeRequest) (src, dst *ListRead, err error) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		c, err := req.SourceSession.Client(gctx, req.Source.Host)
-		if err == nil {
-			src, err = ReadList(gctx, c, req.Source)
-		}
+	g.Go(func() (err error) {
+		src, err = readMergeSource(gctx, req)
 		return err
 	})
 	g.Go(func() error {
@@ -164,6 +173,7 @@ func ReadMergeSides(ctx context.Context, req MergeRequest) (src, dst *ListRead, 
 		return err
 	})
 	if err := g.Wait(); err != nil {
+		src.Close()
 		return nil, nil, fmt.Errorf("merge: %w", err)
 	}
 	return src, dst, nil
@@ -221,8 +231,9 @@ func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan
 	if err != nil {
 		return nil, err
 	}
-	lw := listWrite{command: "merge", source: src.Ref.String(), dst: Endpoint{Client: tc, Repository: req.Target.Repository},
-		raw: raw, mediaType: result.MediaType, tags: []string{req.Target.Tag}, stats: req.Stats,
+	same, others := splitTags(req.Target.Repository, req.Tags)
+	lw := listWrite{command: "merge", source: src.name(), dst: Endpoint{Client: tc, Repository: req.Target.Repository},
+		raw: raw, mediaType: result.MediaType, tags: append([]string{req.Target.Tag}, same...), others: others, stats: req.Stats,
 		opts: Options{DryRun: req.DryRun}, requests: sessionRequests(req.SourceSession, req.DestinationSession)}
 	writesDst := mergeWritesDestination(req)
 	if writesDst {
@@ -240,6 +251,13 @@ func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan
 		from, sess := src.Ref, req.SourceSession
 		if inDst[m.Digest] {
 			from, sess = dst.Ref, req.DestinationSession
+		} else if src.local != nil || src.draft != nil {
+			en, err := src.entry(ctx, m, req)
+			if err != nil {
+				return nil, err
+			}
+			lw.entries = append(lw.entries, en)
+			continue
 		}
 		en := listEntry{desc: m}
 		if from.Name() != req.Target.Name() {
@@ -259,7 +277,7 @@ func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan
 		return nil, err
 	}
 	plan.SourceDigest, plan.Merge = src.Digest, detail
-	if writesDst && !plan.Unchanged {
+	if writesDst && len(plan.run.tops) > 0 {
 		// Someone may push DESTINATION while the entries are brought: never
 		// overwrite that blindly (Merge plans again from what is there).
 		was := digestRead(dst)

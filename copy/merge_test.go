@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -366,24 +363,20 @@ func TestMergeNoDestination(t *testing.T) {
 	}
 }
 
-// changingProxy fronts a stub and, before forwarding the n-th HEAD of
-// repo:tag (the check right before the write), runs change(n).
-func changingProxy(t *testing.T, s *registrystub.Stub, repo, tag string, change func(n int)) string {
-	u, _ := url.Parse("http://" + s.Host)
-	rp := httputil.NewSingleHostReverseProxy(u)
+// changeOnHead makes the stub, before it answers the n-th HEAD of repo:tag
+// (the check right before the write), run change(n).
+func changeOnHead(s *registrystub.Stub, repo, tag string, change func(n int)) {
 	var mu sync.Mutex
 	n := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodHead && r.URL.Path == "/v2/"+repo+"/manifests/"+tag {
 			mu.Lock()
 			n++
 			change(n)
 			mu.Unlock()
 		}
-		rp.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+		return false
+	})
 }
 
 // TestMergeReplansWhenDestinationChanges: DESTINATION is pushed between the
@@ -394,12 +387,12 @@ func TestMergeReplansWhenDestinationChanges(t *testing.T) {
 	f := mlPushFixture(s, "ci")
 	ppc := mlPushImage(s, "app", "linux/ppc64le", "concurrent")
 	var concurrent digest.Digest
-	host := changingProxy(t, s, "app", "v1", func(n int) {
+	changeOnHead(s, "app", "v1", func(n int) {
 		if n == 1 {
 			concurrent = mlPushList(s, "app", "v1", f.dst["linux/amd64"], f.dst["linux/arm64"], f.dst["linux/arm/v7"], f.dst["linux/s390x"], ppc)
 		}
 	})
-	req := mlRequest(t, host, "ci:build", "app:v1")
+	req := mlRequest(t, s.Host, "ci:build", "app:v1")
 	var log bytes.Buffer
 	req.Log = &log
 	res, err := Merge(context.Background(), req)
@@ -426,11 +419,11 @@ func TestMergeKeepsChanging(t *testing.T) {
 	s := registrystub.Start(t, registrystub.Options{})
 	f := mlPushFixture(s, "ci")
 	var last digest.Digest
-	host := changingProxy(t, s, "app", "v1", func(n int) {
+	changeOnHead(s, "app", "v1", func(n int) {
 		ppc := mlPushImage(s, "app", "linux/ppc64le", "change "+string(rune('0'+n)))
 		last = mlPushList(s, "app", "v1", f.dst["linux/amd64"], ppc)
 	})
-	req := mlRequest(t, host, "ci:build", "app:v1")
+	req := mlRequest(t, s.Host, "ci:build", "app:v1")
 	req.Attempts = 2
 	_, err := Merge(context.Background(), req)
 	if !errors.Is(err, ErrKeptChanging) || !strings.Contains(err.Error(), "nothing written") {

@@ -23,6 +23,9 @@ type Plan struct {
 	// Digest is what the destination gets: SourceDigest unless --platform
 	// or --media-type rewrote the top manifest; a push's or a merge's list.
 	Digest digest.Digest `json:"digest"`
+	// Draft says the source is a local draft (which, named like a registry
+	// reference, shadows it: docker://NAME reads the registry).
+	Draft bool `json:"draft,omitempty"`
 	// DefaultTag says the tag is "latest" because the destination named none.
 	DefaultTag bool `json:"defaultTag,omitempty"`
 	// Unchanged: every tag already holds Digest and nothing is written.
@@ -111,6 +114,9 @@ type PlanManifest struct {
 	// Action is "put", "present" (the destination holds it) or "in place"
 	// (an entry of a push or merge that lives in the target repository).
 	Action string `json:"action"`
+	// Repository, when set, is another repository of the destination's
+	// registry an extra tag names, where the manifest is put.
+	Repository string `json:"repository,omitempty"`
 }
 
 // PlanBlob is one blob of the plan.
@@ -122,6 +128,9 @@ type PlanBlob struct {
 	// destination holds it; a run finds out unless a dry run asked), or
 	// "fetch" (a foreign layer, from its URLs, for a docker-archive).
 	Action string `json:"action"`
+	// Repository, when set, is another repository of the destination's
+	// registry an extra tag names, where the blob is mounted.
+	Repository string `json:"repository,omitempty"`
 }
 
 // Plan actions.

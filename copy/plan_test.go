@@ -18,9 +18,7 @@ func count(stubs ...*stubRegistry) int {
 		if i > 0 && s == stubs[0] {
 			continue
 		}
-		s.mu.Lock()
-		n += len(s.requests)
-		s.mu.Unlock()
+		n += len(s.Log())
 	}
 	return n
 }
@@ -32,20 +30,16 @@ func requestLog(stubs ...*stubRegistry) string {
 		if i > 0 && s == stubs[0] {
 			continue
 		}
-		s.mu.Lock()
-		for _, r := range s.requests {
+		for _, r := range s.Log() {
 			out = append(out, r.Method+" "+r.Path+"?"+r.Query)
 		}
-		s.mu.Unlock()
 	}
 	return strings.Join(out, "\n")
 }
 
 func resetRequests(stubs ...*stubRegistry) {
 	for _, s := range stubs {
-		s.mu.Lock()
-		s.requests = nil
-		s.mu.Unlock()
+		s.ResetLog()
 	}
 }
 
@@ -178,7 +172,7 @@ func TestPushPlanRequests(t *testing.T) {
 			old, _ := dst.manifest("app", "v1")
 			target, _ := registry.ParseReference(dst.host() + "/app:v1")
 			req := func(dry bool) PushRequest {
-				return PushRequest{Session: mlSession(), Target: target, Raw: raw, MediaType: l.MediaType, Entries: entries, Tags: []string{"v1.0"}, DryRun: dry}
+				return PushRequest{Session: mlSession(), Target: target, Raw: raw, MediaType: l.MediaType, Entries: entries, Tags: []registry.Reference{{Host: target.Host, Repository: "app", Tag: "v1.0"}}, DryRun: dry}
 			}
 			resetRequests(src, dst)
 			plan, err := PlanPush(context.Background(), req(true))

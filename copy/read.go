@@ -34,6 +34,12 @@ type ListRead struct {
 	List *manifestlist.List
 	// Single is the entry a single image makes; nil for a list.
 	Single *manifestlist.Entry
+
+	// A SOURCE that is not a registry reference: the layout it was read
+	// from (open until Close), or the draft's entries; display names it.
+	local   source
+	draft   []manifestlist.Entry
+	display string
 }
 
 // ReadList reads ref as a list, without reading a list's entries. A single

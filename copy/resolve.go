@@ -86,13 +86,13 @@ func Resolve(arg string, drafts *manifestlist.Store) (Input, error) {
 }
 
 // RegistryOnly refuses an input that is not a registry reference, for the
-// commands whose transfer path reads registries alone; what names the
-// argument ("merge SOURCE").
+// arguments that name a registry list alone; what names the argument
+// ("merge DESTINATION").
 func (in Input) RegistryOnly(what string) error {
 	if in.Location.Registry != nil && in.Draft == nil {
 		return nil
 	}
-	return fmt.Errorf("%s %q is %s; %s reads a registry reference (REF or docker://REF)", what, in.Arg, in.describe(), what)
+	return fmt.Errorf("%s %q is %s; %s takes a registry reference (REF or docker://REF)", what, in.Arg, in.describe(), what)
 }
 
 func (in Input) describe() string {

@@ -2,14 +2,16 @@ package copy
 
 import (
 	"context"
+	"slices"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 )
 
 // ResolveSides opens the registry sides of a copy in their sessions (one
 // each, or one shared one), declaring what each side reads or writes, and
-// names what each side reads or writes.
-func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst Location) (Side, Side, error) {
+// names what each side reads or writes; tags are the destination's extra
+// tags (ParseTags), which may reach other repositories.
+func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, dst Location, tags ...registry.Reference) (Side, Side, error) {
 	var srcSide, dstSide Side
 	if src.Registry == nil {
 		srcSide.Local = &src
@@ -28,6 +30,7 @@ func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, 
 		if s := src.Registry; s != nil && srcSess == dstSess && s.Host == d.Host {
 			dstSess.Want(s.Host, s.Repository, "pull") // one token that also allows the mount
 		}
+		WantTags(dstSess, *d, tags, false)
 	}
 	if s := src.Registry; s != nil {
 		c, err := srcSess.Client(ctx, s.Host)
@@ -47,4 +50,25 @@ func ResolveSides(ctx context.Context, srcSess, dstSess *registry.Session, src, 
 		}
 	}
 	return srcSide, dstSide, nil
+}
+
+// clients are the registry clients of the sides, each once: a plan counts
+// the requests they made.
+func clients(sides ...Side) []*registry.Client {
+	var out []*registry.Client
+	for _, s := range sides {
+		if s.Endpoint != nil && !slices.Contains(out, s.Endpoint.Client) {
+			out = append(out, s.Endpoint.Client)
+		}
+	}
+	return out
+}
+
+// requestsOf is how many requests clients have sent.
+func requestsOf(clients []*registry.Client) int {
+	n := int64(0)
+	for _, c := range clients {
+		n += c.Requests()
+	}
+	return int(n)
 }

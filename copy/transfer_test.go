@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
 )
@@ -56,9 +57,7 @@ func TestCopyCorruptSourceBlob(t *testing.T) {
 	imgs, _ := twoPlatformList(src)
 	bad := imgs[1].layers[0]
 	// Same size, wrong bytes: only a hash can tell.
-	src.mu.Lock()
-	src.blobs["app"][bad] = layer("x", 4000)
-	src.mu.Unlock()
+	src.PutBlobAs("app", bad.String(), layer("x", 4000))
 
 	_, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil)
 	var corrupt *CorruptError
@@ -134,11 +133,10 @@ func cutOnce(s *stubRegistry, d digest.Digest, after int) func(http.ResponseWrit
 func TestCopyResumesCutBlob(t *testing.T) {
 	for name, noRange := range map[string]bool{"with Range": false, "source ignores Range": true} {
 		t.Run(name, func(t *testing.T) {
-			src, dst := newStubRegistry(t), newStubRegistry(t)
+			src, dst := newStubRegistryWith(t, registrystub.Options{NoRange: noRange}), newStubRegistry(t)
 			imgs, raw := twoPlatformList(src)
 			cut := imgs[0].layers[1]
-			src.hook = cutOnce(src, cut, 1234)
-			src.noRange = noRange
+			src.SetHook(cutOnce(src, cut, 1234))
 			if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +160,7 @@ func TestCopyResumesCutBlobIntoLayout(t *testing.T) {
 	src := newStubRegistry(t)
 	imgs, _ := twoPlatformList(src)
 	cut := imgs[0].layers[1]
-	src.hook = cutOnce(src, cut, 1234)
+	src.SetHook(cutOnce(src, cut, 1234))
 	dir := filepath.Join(t.TempDir(), "layout")
 	ep := src.endpoint("app")
 	if _, err := CopySides(context.Background(), Side{Endpoint: &ep, Ref: "v1"}, localSide(t, "oci:"+dir+":v1"), Options{SystemContext: localSys(t)}, nil); err != nil {
@@ -183,7 +181,7 @@ func TestCopyRestartsFailedUpload(t *testing.T) {
 	imgs, raw := twoPlatformList(src)
 	var failed sync.Map
 	var failedLocation atomic.Value
-	dst.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	dst.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/blobs/uploads/") {
 			return false
 		}
@@ -198,7 +196,7 @@ func TestCopyRestartsFailedUpload(t *testing.T) {
 		w.Header().Set("Retry-After", "0")
 		w.WriteHeader(http.StatusBadGateway)
 		return true
-	}
+	})
 	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -221,13 +219,13 @@ func TestCopyRestartsFailedUpload(t *testing.T) {
 func TestCopyGivesUpWithinBudget(t *testing.T) {
 	src, dst := newStubRegistry(t), newStubRegistry(t)
 	twoPlatformList(src)
-	dst.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	dst.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return true
 		}
 		return false
-	}
+	})
 	_, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil)
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d attempts failed", registry.DefaultRetryAttempts)) || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("Copy error = %v, want the budget exhausted with the last status", err)
@@ -255,13 +253,13 @@ func TestCopyGivesUpWithinBudget(t *testing.T) {
 func TestCopyMountRefusedFallsBackToStreaming(t *testing.T) {
 	reg := newStubRegistry(t)
 	imgs, raw := twoPlatformList(reg)
-	reg.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	reg.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && r.URL.Query().Get("from") == "app" {
 			writeError(w, http.StatusForbidden, "DENIED")
 			return true
 		}
 		return false
-	}
+	})
 	var mu sync.Mutex
 	var logged []string
 	dstClient := reg.client(func(format string, args ...any) {
@@ -293,12 +291,12 @@ func TestCopyMountRefusedFallsBackToStreaming(t *testing.T) {
 func TestCopyDeclinedMountUsesItsSession(t *testing.T) {
 	reg := newStubRegistry(t)
 	imgs, _ := twoPlatformList(reg)
-	reg.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	reg.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method == http.MethodPost && r.URL.Query().Get("from") == "app" {
 			r.URL.RawQuery = "" // declined: a plain upload session
 		}
 		return false
-	}
+	})
 	if _, err := Copy(context.Background(), reg.endpoint("app"), "v1", reg.endpoint("mirror"), "v1", Options{}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -335,8 +333,7 @@ func TestCopyAgainAfterInterrupt(t *testing.T) {
 }
 
 func TestCopyIntoChunkOnlyRegistry(t *testing.T) {
-	src, dst := newStubRegistry(t), newStubRegistry(t)
-	dst.chunkMin = 1000
+	src, dst := newStubRegistry(t), newStubRegistryWith(t, registrystub.Options{ChunkMin: 1000})
 	imgs, raw := twoPlatformList(src)
 	// Chunks below the registry's minimum: the minimum wins.
 	to := Endpoint{Client: registry.New(dst.host(), nil, registry.Options{Insecure: true, Retry: quickRetry, ChunkSize: 100}), Repository: "app"}
@@ -419,7 +416,8 @@ func TestCopyThroughFaults(t *testing.T) {
 				imgs = append(imgs, src.pushImage("app", fmt.Sprint("arch", i), layer(fmt.Sprint("a", i), 3000+i), layer(fmt.Sprint("b", i), 7000+i)))
 			}
 			raw := src.pushIndex("app", "v1", imgs, nil)
-			src.hook, dst.hook = faulty(src, seed, &faults, &cuts), faulty(dst, seed+100, &faults, &cuts)
+			src.SetHook(faulty(src, seed, &faults, &cuts))
+			dst.SetHook(faulty(dst, seed+100, &faults, &cuts))
 			res, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -453,7 +451,7 @@ func TestSmallBlobsDoNotWaitForStreams(t *testing.T) {
 			}
 		}
 	}
-	src.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	src.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		switch {
 		case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+largeD.String()):
 			// The only stream is now held: the small layer must get through.
@@ -470,7 +468,7 @@ func TestSmallBlobsDoNotWaitForStreams(t *testing.T) {
 			})
 		}
 		return false
-	}
+	})
 	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{Jobs: 1}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +486,7 @@ func TestNewRepositoryOpensSourceDuringMount(t *testing.T) {
 	img := src.pushImage("app", "amd64", layer("L", smallBlob+1))
 	raw := src.pushIndex("app", "v1", []testImage{img}, nil)
 	var waited atomic.Bool
-	dst.hook = func(w http.ResponseWriter, r *http.Request) bool {
+	dst.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
 		if r.Method != http.MethodPost || !strings.Contains(r.URL.RawQuery, img.layers[0].Encoded()) {
 			return false
 		}
@@ -499,7 +497,7 @@ func TestNewRepositoryOpensSourceDuringMount(t *testing.T) {
 			}
 		}
 		return false
-	}
+	})
 	if _, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint("app"), "v1", Options{}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -141,7 +141,8 @@ func TestCompletion(t *testing.T) {
 	})
 	t.Run("copy locations and spec files", func(t *testing.T) {
 		check(t, []string{"docker-archive:", "docker://", "oci-archive:", "oci:", list, other}, ":6", "copy", "")
-		check(t, nil, noFileComp, "merge", "")
+		// merge SOURCE reads what copy SOURCE reads (drafts, layouts).
+		check(t, []string{"docker-archive:", "docker://", "oci-archive:", "oci:", list, other}, ":6", "merge", "")
 		got, dir := complete(t, e, "push", "--spec", "")
 		if !slices.Equal(got, []string{"yaml", "yml"}) || dir != ":8" { // FilterFileExt
 			t.Errorf("push --spec: got %q %s, want yaml, yml files", got, dir)

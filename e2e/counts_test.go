@@ -20,6 +20,9 @@ const (
 	// the digest the tag moves from, and a tag that holds the list already
 	// is not written).
 	sameRepoPushRequests = 10
+	// createPushOneStepRequests: the same list made and pushed by one
+	// `create --push`.
+	createPushOneStepRequests = 10
 	// widePushRequests: the same with 16 platforms.
 	widePushRequests = 34
 	// otherRepoPushRequests: the 4-platform list pushed into another
@@ -85,10 +88,18 @@ func timed(tb testing.TB, fn func()) time.Duration {
 // time of the two commands (timed in a benchmark) and p's request count.
 // It fails tb unless the registry then holds a list of exactly those images.
 func createPush(tb testing.TB, e *env, reg *harness.Registry, p *proxy.Proxy, imgRepo, listRepo string, platforms []string) (time.Duration, int) {
+	return createPushSteps(tb, e, reg, p, imgRepo, listRepo, platforms, false)
+}
+
+// createPushSteps is createPush, with oneStep by `create --push` alone.
+func createPushSteps(tb testing.TB, e *env, reg *harness.Registry, p *proxy.Proxy, imgRepo, listRepo string, platforms []string, oneStep bool) (time.Duration, int) {
 	tb.Helper()
 	imgs := reg.PushImages(tb, imgRepo, "img", harness.ImageOptions{Layers: 3}, platforms...)
 	list := p.Host + "/" + listRepo + ":v1"
 	args := []string{"create", list}
+	if oneStep {
+		args = []string{"create", "--push", "-q", list}
+	}
 	for _, img := range imgs {
 		args = append(args, p.Host+"/"+imgRepo+":"+img.Tag)
 	}
@@ -96,7 +107,7 @@ func createPush(tb testing.TB, e *env, reg *harness.Registry, p *proxy.Proxy, im
 	var r result
 	d := timed(tb, func() {
 		r = e.mlist(args...)
-		if r.ExitCode == 0 {
+		if r.ExitCode == 0 && !oneStep {
 			r = e.mlist("push", "--purge", list)
 		}
 	})
@@ -210,6 +221,8 @@ func TestRequestCounts(t *testing.T) {
 		repo := func(s string) string { return testRepo(t, s) }
 		_, n := createPush(t, e, reg, p, repo("four"), repo("four"), copyPlatforms)
 		exactly(t, "create+push of 4 platforms in the images' repository", n, sameRepoPushRequests, p.Requests())
+		_, n = createPushSteps(t, e, reg, p, repo("one"), repo("one"), copyPlatforms, true)
+		exactly(t, "create --push of 4 platforms in the images' repository", n, createPushOneStepRequests, p.Requests())
 		_, n = createPush(t, e, reg, p, repo("wide"), repo("wide"), widePlatforms)
 		exactly(t, "create+push of 16 platforms in the images' repository", n, widePushRequests, p.Requests())
 		_, n = createPush(t, e, reg, p, repo("images"), repo("list"), copyPlatforms)

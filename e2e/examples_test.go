@@ -297,6 +297,8 @@ var exampleSetups = map[string]exampleSetup{
 	"copy": {
 		prepare: func(t *testing.T, x *exampleRun) {
 			x.pushList(t, "1.0", "linux/amd64", "linux/arm64", "linux/arm/v7")
+			// app:2.0-rc is a local draft, not pushed.
+			x.mustMlist(t, "create", x.ref("app:2.0-rc"), x.ref("app:1.0"))
 		},
 		steps: []exampleStep{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
@@ -317,6 +319,21 @@ var exampleSetups = map[string]exampleSetup{
 				}
 			}},
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				src, _ := x.registryIndex(t, x.reg, "1.0")
+				for _, tag := range []string{"1.0", "1", "latest"} {
+					if dst, _ := x.registryIndex(t, x.mirror, tag); dst.Digest != src.Digest {
+						t.Errorf("the mirror's %s is %s, the source %s", tag, dst.Digest, src.Digest)
+					}
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				draft := sha256Of(x.mustMlist(t, "inspect", "--raw", x.ref("app:2.0-rc")))
+				if got := sha256Of(x.mustMlist(t, "inspect", "--raw", "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")); got != draft {
+					t.Errorf("the layout holds %s, the draft is %s", got, draft)
+				}
+				harness.Validate(t, "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
 				for _, tag := range x.reg.Tags(t, x.repo("app")) {
 					src := x.registryDigest(t, x.reg, tag)
 					if dst := x.registryDigest(t, x.mirror, tag); dst != src {
@@ -325,7 +342,7 @@ var exampleSetups = map[string]exampleSetup{
 				}
 			}},
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
-				raw, err := os.ReadFile(filepath.Join(x.e.Dir, "app-layout", "index.json"))
+				raw, err := os.ReadFile(filepath.Join(x.e.Dir, "app-tags", "index.json"))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -359,6 +376,16 @@ var exampleSetups = map[string]exampleSetup{
 				latest, _ := x.registryIndex(t, x.reg, "latest")
 				if raw := x.mustMlist(t, "inspect", "--raw", x.ref("app:1.2")); harness.Digest([]byte(raw)) != latest.Digest {
 					t.Errorf("the draft is not the list latest holds, byte for byte:\n%s", raw)
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				m, ix := x.registryIndex(t, x.reg, "1.0")
+				wantPlatforms(t, "app:1.0", ix, "linux/amd64", "linux/arm64")
+				if latest, _ := x.registryIndex(t, x.reg, "latest"); latest.Digest != m.Digest {
+					t.Errorf("latest is %s, app:1.0 %s", latest.Digest, m.Digest)
+				}
+				if ls := strings.Fields(x.mustMlist(t, "ls", "-q")); len(ls) != 3 {
+					t.Errorf("create --push changed the drafts: %q", ls)
 				}
 			}},
 		},
@@ -448,6 +475,8 @@ var exampleSetups = map[string]exampleSetup{
 		prepare: func(t *testing.T, x *exampleRun) {
 			x.pushList(t, "1.0", "linux/amd64", "linux/arm64", "linux/s390x")
 			x.pushList(t, "build-42", "linux/amd64", "linux/arm64")
+			x.pushList(t, "build-43", "linux/riscv64")
+			x.mustMlist(t, "copy", x.ref("app:build-43"), "oci:"+filepath.Join(x.e.Dir, "app-layout")+":build-43")
 		},
 		steps: []exampleStep{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
@@ -468,6 +497,17 @@ var exampleSetups = map[string]exampleSetup{
 				if target.Digest != m.Digest {
 					t.Errorf("app:1.1 is %s, want the merge of the same lists, %s", target.Digest, m.Digest)
 				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				m, _ := x.registryIndex(t, x.reg, "1.0")
+				if latest, _ := x.registryIndex(t, x.reg, "latest"); latest.Digest != m.Digest {
+					t.Errorf("latest is %s, app:1.0 %s", latest.Digest, m.Digest)
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				_, merged := x.registryIndex(t, x.reg, "1.0")
+				wantPlatforms(t, "app:1.0", merged, "linux/amd64", "linux/arm64", "linux/s390x", "linux/riscv64")
+				x.reg.Validate(t, x.repo("app")+":1.0")
 			}},
 		},
 	},
@@ -490,6 +530,14 @@ var exampleSetups = map[string]exampleSetup{
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
 				if m := x.reg.GetManifest(t, x.repo("app"), "1.0"); m.Status != 404 {
 					t.Errorf("--dry-run wrote app:1.0 (status %d)", m.Status)
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				m, _ := x.registryIndex(t, x.reg, "1.0")
+				for _, ref := range [][2]string{{x.repo("app"), "latest"}, {x.repo("release"), "1.0"}} {
+					if got := x.reg.MustGetManifest(t, ref[0], ref[1]).Digest; got != m.Digest {
+						t.Errorf("%s:%s is %s, app:1.0 %s", ref[0], ref[1], got, m.Digest)
+					}
 				}
 			}},
 			{check: func(t *testing.T, x *exampleRun, r exampleResult) {

@@ -34,6 +34,7 @@ func TestReadmeRequestCounts(t *testing.T) {
 	}{
 		{"same-repository merge", "%d requests", mergeRequests},
 		{"create+push of a 4-platform list", "%d requests in the images' repository", sameRepoPushRequests},
+		{"create+push of a 4-platform list", "`create --push` %d", createPushOneStepRequests},
 		{"create+push of a 4-platform list", "%d into another repository of the same registry", otherRepoPushRequests},
 		{"create+push of a 4-platform list", "`copy` of the list into another repository %d", otherRepoCopyRequests},
 		{"create+push of 16 platforms", "%d requests", widePushRequests},

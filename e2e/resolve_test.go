@@ -125,8 +125,8 @@ func TestResolveDraftShadow(t *testing.T) {
 }
 
 // TestResolveMergeSource: merge reads SOURCE from a registry,
-// docker://REF included; a layout is refused by name, before anything is
-// read or written.
+// docker://REF included; a layout as DESTINATION or --target is refused by
+// name, before anything is read or written.
 func TestResolveMergeSource(t *testing.T) {
 	reg := plainRegistry(t)
 	e := newEnv(t)
@@ -138,8 +138,10 @@ func TestResolveMergeSource(t *testing.T) {
 		t.Errorf("merge --dry-run docker://SRC: plan without both platforms:\n%s", out)
 	}
 	mark := reg.Mark()
-	e.mlistFails(t, `^merge SOURCE "oci:[^"]+" is a local OCI layout; merge SOURCE reads a registry reference \(REF or docker://REF\)\n$`,
-		"merge", "oci:"+t.TempDir()+":v1", reg.Ref(repo+":v1"))
+	e.mlistFails(t, `^merge DESTINATION "oci:[^"]+" is a local OCI layout; merge DESTINATION takes a registry reference \(REF or docker://REF\)\n$`,
+		"merge", reg.Ref(repo+":src"), "oci:"+t.TempDir()+":v1")
+	e.mlistFails(t, `^--target "oci-archive:[^"]+" is a local oci-archive; --target takes a registry reference \(REF or docker://REF\)\n$`,
+		"merge", "--target", "oci-archive:"+t.TempDir()+"/a.tar", reg.Ref(repo+":src"), "docker://"+reg.Ref(repo+":v1"))
 	if rs := reg.RequestsSince(mark); len(rs) != 0 {
 		t.Errorf("a refused merge made %d requests", len(rs))
 	}
@@ -185,7 +187,7 @@ func TestResolveCreateFrom(t *testing.T) {
 	}
 	layout := "oci:" + t.TempDir() + ":v1"
 	e.mlistFails(t, `^--from `+regexp.QuoteMeta(layout)+` is a local layout; .*--from takes a draft name, REF or docker://REF`, "create", "--from", layout, reg.Ref(repo+":x"))
-	e.mlistFails(t, `^create SOURCE "`+regexp.QuoteMeta(layout)+`" is a local OCI layout; create SOURCE reads a registry reference \(REF or docker://REF\)\n$`, "create", reg.Ref(repo+":y"), layout)
+	e.mlistFails(t, `^create SOURCE "`+regexp.QuoteMeta(layout)+`" is a local OCI layout; create SOURCE takes a registry reference \(REF or docker://REF\)\n$`, "create", reg.Ref(repo+":y"), layout)
 }
 
 // TestResolveDockerArchive: inspect reads a docker save archive as the

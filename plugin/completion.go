@@ -93,16 +93,20 @@ func transportPrefixes() []string {
 	return append(out, "docker://")
 }
 
-// completeLocations completes copy's SOURCE and DESTINATION: a transport
-// prefix or a draft name (a draft is named by its registry reference), and
+// completeLocations completes copy's and merge's SOURCE and DESTINATION:
+// a transport prefix, and for SOURCE a draft name (a draft is named by its
+// registry reference; copy and merge read drafts, neither writes one);
 // after a local transport's prefix, the directories and (for archives)
-// files its path may name.
-func completeLocations(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+// files its path may name. merge's DESTINATION is a registry list: only
+// docker:// is offered.
+func completeLocations(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 	if len(args) >= 2 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
+	source := len(args) == 0
+	layouts := source || cmd == nil || cmd.Name() != "merge"
 	for _, t := range copy.LocalTransports() {
-		if rest, ok := strings.CutPrefix(toComplete, t+":"); ok {
+		if rest, ok := strings.CutPrefix(toComplete, t+":"); ok && layouts {
 			return localPaths(t+":", rest, t != "oci"), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 		}
 	}
@@ -111,7 +115,7 @@ func completeLocations(_ *cobra.Command, args []string, toComplete string) ([]st
 	}
 	var out []string
 	for _, p := range transportPrefixes() {
-		if strings.HasPrefix(p, toComplete) {
+		if strings.HasPrefix(p, toComplete) && (layouts || p == "docker://") {
 			out = append(out, p)
 		}
 	}
@@ -119,7 +123,10 @@ func completeLocations(_ *cobra.Command, args []string, toComplete string) ([]st
 	if len(out) > 0 {
 		directive |= cobra.ShellCompDirectiveNoSpace // the path follows the prefix
 	}
-	return append(out, draftNames(nil, toComplete)...), directive
+	if source {
+		out = append(out, draftNames(nil, toComplete)...)
+	}
+	return out, directive
 }
 
 // localPaths lists prefix+PATH for the entries of the directory path names

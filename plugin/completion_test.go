@@ -2,7 +2,6 @@ package plugin
 
 import (
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -216,15 +215,25 @@ func TestFlagCompletionsAreAccepted(t *testing.T) {
 	}
 }
 
-// copy completes the transports, draft names, and after a transport the
-// paths it may name: directories for oci:, files too for archives. Every
-// offer is a location copy reads.
+// copy and merge complete the transports, draft names for SOURCE, and
+// after a transport the paths it may name: directories for oci:, files too
+// for archives; merge's DESTINATION only docker://. Every offer is a
+// location the command takes there.
 func TestCompleteLocations(t *testing.T) {
 	dir := t.TempDir()
 	old := config.Dir()
-	config.SetDir(filepath.Join(dir, "config"))
+	config.SetDir(t.TempDir()) // not in dir, whose paths are completed
 	t.Cleanup(func() { config.SetDir(old) })
 	t.Chdir(dir)
+	raw := []byte(`{"schemaVersion":2}`)
+	draft := &manifestlist.Draft{Name: "registry.example.com/app:rc", Entries: []manifestlist.Entry{{
+		Source: "registry.example.com/app:amd64", Raw: raw,
+		Descriptor: imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest, Digest: digest.FromBytes(raw), Size: int64(len(raw)),
+			Platform: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}},
+	}}}
+	if err := manifestlist.NewStore(config.Dir()).Save(draft); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"layout", ".hidden"} {
 		if err := os.Mkdir(p, 0o755); err != nil {
 			t.Fatal(err)
@@ -235,23 +244,29 @@ func TestCompleteLocations(t *testing.T) {
 	}
 	noSpace := cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	tests := map[string]struct {
+		command    string
 		args       []string
 		toComplete string
 		want       []string
 		directive  cobra.ShellCompDirective
 	}{
-		"transports":        {nil, "", []string{"docker-archive:", "oci-archive:", "oci:", "docker://"}, noSpace},
-		"oci prefixes":      {nil, "oci", []string{"oci-archive:", "oci:"}, noSpace},
-		"oci: directories":  {nil, "oci:", []string{"oci:layout/"}, noSpace},
-		"archive files":     {[]string{"src"}, "oci-archive:", []string{"oci-archive:app.tar", "oci-archive:layout/"}, noSpace},
-		"archive prefix":    {nil, "docker-archive:a", []string{"docker-archive:app.tar"}, noSpace},
-		"hidden when asked": {nil, "oci:.", []string{"oci:.hidden/"}, noSpace},
-		"registry":          {nil, "docker://", nil, cobra.ShellCompDirectiveNoFileComp},
-		"both given":        {[]string{"a", "b"}, "", nil, cobra.ShellCompDirectiveNoFileComp},
+		"transports":        {"copy", nil, "", []string{"docker-archive:", "oci-archive:", "oci:", "docker://", "registry.example.com/app:rc"}, noSpace},
+		"draft source":      {"copy", nil, "reg", []string{"registry.example.com/app:rc"}, cobra.ShellCompDirectiveNoFileComp},
+		"no draft dest":     {"copy", []string{"src"}, "reg", nil, cobra.ShellCompDirectiveNoFileComp},
+		"merge source":      {"merge", nil, "", []string{"docker-archive:", "oci-archive:", "oci:", "docker://", "registry.example.com/app:rc"}, noSpace},
+		"merge dest":        {"merge", []string{"src"}, "", []string{"docker://"}, noSpace},
+		"merge dest layout": {"merge", []string{"src"}, "oci:", nil, cobra.ShellCompDirectiveNoFileComp},
+		"oci prefixes":      {"copy", nil, "oci", []string{"oci-archive:", "oci:"}, noSpace},
+		"oci: directories":  {"copy", nil, "oci:", []string{"oci:layout/"}, noSpace},
+		"archive files":     {"copy", []string{"src"}, "oci-archive:", []string{"oci-archive:app.tar", "oci-archive:layout/"}, noSpace},
+		"archive prefix":    {"copy", nil, "docker-archive:a", []string{"docker-archive:app.tar"}, noSpace},
+		"hidden when asked": {"copy", nil, "oci:.", []string{"oci:.hidden/"}, noSpace},
+		"registry":          {"copy", nil, "docker://", nil, cobra.ShellCompDirectiveNoFileComp},
+		"both given":        {"copy", []string{"a", "b"}, "", nil, cobra.ShellCompDirectiveNoFileComp},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, dir := completeLocations(nil, tc.args, tc.toComplete)
+			got, dir := completeLocations(&cobra.Command{Use: tc.command}, tc.args, tc.toComplete)
 			if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(tc.want))) || dir != tc.directive {
 				t.Errorf("got %q %v, want %q %v", got, dir, tc.want, tc.directive)
 			}

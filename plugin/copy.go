@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
+	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -22,6 +23,7 @@ type copyOptions struct {
 	quiet               bool
 	dryRun              bool
 	format              string
+	tags                []string
 	allTags             bool
 	include, exclude    []string
 	sides
@@ -42,12 +44,17 @@ within a registry, blobs are mounted.
 
 SOURCE and DESTINATION are registry references, or oci:DIR[:TAG],
 oci-archive:FILE[:TAG] or docker-archive:FILE[:REF] (one image: choose it
-with --platform). A registry DESTINATION without a tag is tagged "latest",
+with --platform). SOURCE may also be a local draft: its list is copied with
+every entry, each read from the repository it names (a note on stderr says
+so when the draft has a registry reference's name; docker://REF always reads
+the registry). A registry DESTINATION without a tag is tagged "latest",
 and the summary says so. The copy is planned before anything is written;
 --dry-run prints the plan: every manifest and blob with what the copy does
 with it, the tag with the digest it holds and the one it gets, and the exact
 number of registry requests the copy makes. The destination digest is printed
-on stdout.
+on stdout. -t TAG (repeatable) also tags a registry destination TAG, or
+REGISTRY/REPOSITORY:TAG in another repository of its registry (mounted
+there), in the same plan.
 
 With --all-tags, SOURCE is a repository (or an oci: layout) and every tag of
 it is copied to DESTINATION, a repository or an oci: layout (one index.json
@@ -67,8 +74,10 @@ that one alone.`,
   docker mlist copy --platform linux/amd64,linux/arm64 registry.example.com/app:1.0 mirror.example.com/app:1.0-slim
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
+  docker mlist copy -t 1 -t latest registry.example.com/app:1.0 mirror.example.com/app:1.0
+  docker mlist copy registry.example.com/app:2.0-rc oci:app-layout:2.0-rc
   docker mlist copy --all-tags registry.example.com/app mirror.example.com/app
-  docker mlist copy --all-tags --include '^1\.' --exclude '-arm' registry.example.com/app oci:app-layout`,
+  docker mlist copy --all-tags --include '^1\.' --exclude '-arm' registry.example.com/app oci:app-tags`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,
@@ -97,13 +106,13 @@ that one alone.`,
 	flags.StringArrayVar(&opts.include, "include", nil, `With --all-tags, copy only tags matching this Go regexp (repeatable; unanchored: write "^v1\." or "^v1$")`)
 	flags.StringArrayVar(&opts.exclude, "exclude", nil, "With --all-tags, skip tags matching this Go regexp (repeatable; unanchored)")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "with --all-tags, also the run's result per tag")
+	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd
 }
 
 func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error {
-	// Drafts are not copied: push writes them.
-	in, err := copy.Resolve(opts.source, nil)
+	in, err := copy.Resolve(opts.source, draftStore())
 	if err != nil {
 		return err
 	}
@@ -123,8 +132,17 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if opts.jobs < 1 {
 		return fmt.Errorf("invalid --jobs %d: must be at least 1", opts.jobs)
 	}
+	var tags []registry.Reference
+	if len(opts.tags) > 0 {
+		if dst.Registry == nil {
+			return fmt.Errorf("-t %s: %s is not a registry; extra tags are written to registries", opts.tags[0], dst)
+		}
+		if tags, err = copy.ParseTags(*dst.Registry, opts.tags); err != nil {
+			return err
+		}
+	}
 	if dst.Transport() == "docker-archive" && len(platforms) > 1 {
-		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", src, dst, len(platforms))
+		return fmt.Errorf("copy %s to %s: a docker-archive holds one image; give one --platform, not %d", in, dst, len(platforms))
 	}
 	// Each side's credentials are parsed once, here, whatever the sides are:
 	// a parse may prompt for a password, and a bad --src-creds or
@@ -133,17 +151,16 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 	if err != nil {
 		return err
 	}
-	srcSide, dstSide, err := copy.ResolveSides(ctx, srcSess, dstSess, src, dst)
-	if err != nil {
-		return err
-	}
-	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun}
+	copyOpts := copy.Options{Platforms: platforms, Referrers: opts.referrers, MediaType: mediaType, Jobs: opts.jobs, DryRun: opts.dryRun, Tags: tags}
 	if src.Registry == nil || dst.Registry == nil {
 		// Local transports only: no registry is reached through it.
 		copyOpts.SystemContext = systemContext()
 	}
+	if note := in.ShadowNote(); note != "" && !opts.quiet {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
+	}
 	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Copying")
-	plan, err := copy.PlanCopy(ctx, srcSide, dstSide, copyOpts, stats)
+	plan, err := copy.PlanCopyFrom(ctx, in, dst, srcSess, dstSess, copyOpts, stats)
 	if err == nil {
 		defer plan.Close()
 		if dst.Registry != nil && !dst.Tagged {
@@ -160,13 +177,13 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return fmt.Errorf("copy %s to %s: %w", in, dst, err)
 	}
 	if opts.dryRun {
 		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
 	if !opts.quiet {
-		copySummary(dockerCLI.Err(), src, dst, plan, stats)
+		copySummary(dockerCLI.Err(), in, dst, plan, stats)
 	}
 	fmt.Fprintln(dockerCLI.Out(), plan.Digest)
 	return nil
@@ -174,7 +191,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 
 // copySummary says what the copy wrote, in the right numbers, and every
 // choice it made for the user: the tag, a one-entry list.
-func copySummary(w io.Writer, src, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
+func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
 	if p.Unchanged {
 		fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(dst.String()), termText(p.Digest.String()))
 		for _, t := range p.Tags {

@@ -15,6 +15,9 @@ import (
 // plan (copy.PlanMirror). A tag whose source fails fails the command once
 // the others are written.
 func runCopyAllTags(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error {
+	if len(opts.tags) > 0 {
+		return fmt.Errorf("-t %s does not go with --all-tags: every tag is copied under its own name", opts.tags[0])
+	}
 	src, err := copy.ParseLocation(opts.source)
 	if err != nil {
 		return err

@@ -23,12 +23,14 @@ type createOptions struct {
 	ignoreMissing bool
 	from          string
 	registry      registryFlags
+	// push pushes the list instead of keeping a draft (createPushOptions).
+	push createPushOptions
 }
 
 func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts createOptions
 	cmd := &cobra.Command{
-		Use:   "create [OPTIONS] LIST [SOURCE...] | --from REF [LIST]",
+		Use:   "create [OPTIONS] LIST [SOURCE...] | --from REF [LIST] | --push [-t TAG]... LIST SOURCE...",
 		Short: "Create a local draft of a manifest list",
 		Long: `Create a local draft of a manifest list from images and lists in registries.
 
@@ -51,13 +53,20 @@ every list the registry accepted (entries without a platform, Docker lists of
 OCI images).
 
 Where create reads an image's config (single images), an entry whose
-platform contradicts it gets a WARNING line on stderr.`,
+platform contradicts it gets a WARNING line on stderr.
+
+With --push, the list is built in memory from the sources, as above, and
+pushed to LIST at once, as push does, and no draft is kept (as buildx
+imagetools create does); -t adds tags, --dry-run, --format and -q work as
+in push.`,
 		Example: `  docker mlist create registry.example.com/app:1.0 \
       registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64
   docker mlist create --amend registry.example.com/app:1.0 registry.example.com/app:1.0-riscv64
   docker mlist create registry.example.com/app:1.1 --platform linux/amd64,linux/arm64,linux/arm/v7 \
       --template registry.example.com/app:1.1-OS-ARCH-VARIANT
-  docker mlist create --from registry.example.com/app:latest registry.example.com/app:1.2`,
+  docker mlist create --from registry.example.com/app:latest registry.example.com/app:1.2
+  docker mlist create --push -t latest registry.example.com/app:1.0 \
+      registry.example.com/app:1.0-amd64 registry.example.com/app:1.0-arm64`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if opts.from != "" {
 				return cli.RequiresMaxArgs(1)(cmd, args)
@@ -66,7 +75,14 @@ platform contradicts it gets a WARNING line on stderr.`,
 		},
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeDrafts,
+		PreRunE: func(cmd *cobra.Command, args []string) error {
+			return opts.push.check(cmd, opts)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.push.push {
+				opts.list, opts.sources = args[0], args[1:]
+				return runCreatePush(cmd.Context(), dockerCLI, opts)
+			}
 			if opts.from != "" {
 				opts.list = opts.from
 				if len(args) == 1 {
@@ -86,29 +102,16 @@ platform contradicts it gets a WARNING line on stderr.`,
 	flags.BoolVar(&opts.ignoreMissing, "ignore-missing", false, "With --template: skip platforms whose image does not exist, with a warning")
 	flags.StringVar(&opts.from, "from", "", "Start the draft from the list REF holds in its registry (or from the draft REF)")
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
+	opts.push.install(flags)
 	return cmd
 }
 
 func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) error {
-	name, err := listName(opts.list)
+	in, err := parseCreate(opts)
 	if err != nil {
 		return err
 	}
-	mediaType, err := manifestlist.ParseListType(opts.mediaType)
-	if err != nil {
-		return err
-	}
-	refs, err := parseReferences(opts.sources)
-	if err != nil {
-		return err
-	}
-	templated, err := templateSources(opts)
-	if err != nil {
-		return err
-	}
-	if len(refs)+len(templated) == 0 {
-		return fmt.Errorf("create %s: no SOURCE given; name images, or use --platform with --template", name)
-	}
+	name := in.name
 	store := draftStore()
 	exists := func() error {
 		return fmt.Errorf("draft %s already exists: add to it with --amend, or remove it with docker mlist rm", name)
@@ -121,25 +124,9 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 			return err
 		}
 	}
-
-	sess := newSession(dockerCLI, opts.registry)
-	sources, err := fetchAll(ctx, sess, refs)
+	sources, err := in.fetch(ctx, dockerCLI, newSession(dockerCLI, opts.registry), opts.ignoreMissing)
 	if err != nil {
 		return err
-	}
-	fromTemplate, err := fetchTemplated(ctx, dockerCLI, sess, templated, opts.ignoreMissing)
-	if err != nil {
-		return err
-	}
-	sources = append(sources, fromTemplate...)
-	// Platforms read from image configs and registry lists obey the rules
-	// of typed ones.
-	var fetched manifestlist.Draft
-	for _, s := range sources {
-		fetched.Entries = append(fetched.Entries, s.entries...)
-	}
-	if err := fetched.ValidatePlatforms(); err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
 	}
 	// The draft is read, changed and written under its lock, so concurrent
 	// amends each add to the result of the one before.
@@ -153,30 +140,14 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		if found && !opts.amend {
 			return exists()
 		}
-		if mediaType != "" {
-			draft.MediaType = mediaType
-		}
-		for _, s := range sources {
-			for _, e := range s.entries {
-				draft.Add(e)
-			}
-		}
-		if err := draft.CheckDuplicates(); err != nil {
-			return fmt.Errorf("create %s: %w", name, err)
-		}
-		// Building the list now catches a --media-type the entries cannot
-		// have before anything is written.
 		var err error
-		if result, err = draft.List(); err != nil {
-			return err
-		}
-		reason = listTypeReason(draft)
-		return nil
+		result, reason, err = in.add(draft, sources)
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	warnContradictions(dockerCLI.Err(), name, fetched.Entries)
+	warnContradictions(dockerCLI.Err(), name, sourceEntries(sources))
 	verb := "Created"
 	if amended {
 		verb = "Updated"
@@ -186,6 +157,85 @@ func runCreate(ctx context.Context, dockerCLI command.Cli, opts createOptions) e
 		fmt.Fprintf(dockerCLI.Err(), "note: %s because %s\n", listKind(result.MediaType), reason)
 	}
 	return nil
+}
+
+// createInput is a create's arguments, parsed before anything is read:
+// the list's name and type, and its sources.
+type createInput struct {
+	name, mediaType string
+	refs            []registry.Reference
+	templated       []templatedSource
+}
+
+func parseCreate(opts createOptions) (*createInput, error) {
+	name, err := listName(opts.list)
+	if err != nil {
+		return nil, err
+	}
+	in := &createInput{name: name}
+	if in.mediaType, err = manifestlist.ParseListType(opts.mediaType); err != nil {
+		return nil, err
+	}
+	if in.refs, err = parseReferences(opts.sources); err != nil {
+		return nil, err
+	}
+	if in.templated, err = templateSources(opts); err != nil {
+		return nil, err
+	}
+	if len(in.refs)+len(in.templated) == 0 {
+		return nil, fmt.Errorf("create %s: no SOURCE given; name images, or use --platform with --template", name)
+	}
+	return in, nil
+}
+
+// fetch reads the sources, in sess, and holds the platforms read from
+// image configs and registry lists to the rules of typed ones.
+func (in *createInput) fetch(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, ignoreMissing bool) ([]*fetched, error) {
+	sources, err := fetchAll(ctx, sess, in.refs)
+	if err != nil {
+		return nil, err
+	}
+	fromTemplate, err := fetchTemplated(ctx, dockerCLI, sess, in.templated, ignoreMissing)
+	if err != nil {
+		return nil, err
+	}
+	sources = append(sources, fromTemplate...)
+	fetched := manifestlist.Draft{Entries: sourceEntries(sources)}
+	if err := fetched.ValidatePlatforms(); err != nil {
+		return nil, fmt.Errorf("create %s: %w", in.name, err)
+	}
+	return sources, nil
+}
+
+// add adds the sources' entries to draft and builds its list, which
+// catches a --media-type the entries cannot have before anything is
+// written; reason says why the list has its type.
+func (in *createInput) add(draft *manifestlist.Draft, sources []*fetched) (*manifestlist.List, string, error) {
+	if in.mediaType != "" {
+		draft.MediaType = in.mediaType
+	}
+	for _, s := range sources {
+		for _, e := range s.entries {
+			draft.Add(e)
+		}
+	}
+	if err := draft.CheckDuplicates(); err != nil {
+		return nil, "", fmt.Errorf("create %s: %w", in.name, err)
+	}
+	result, err := draft.List()
+	if err != nil {
+		return nil, "", err
+	}
+	return result, listTypeReason(draft), nil
+}
+
+// sourceEntries are the entries of sources, in order.
+func sourceEntries(sources []*fetched) []manifestlist.Entry {
+	var out []manifestlist.Entry
+	for _, s := range sources {
+		out = append(out, s.entries...)
+	}
+	return out
 }
 
 // runCreateFrom makes a draft of a list as its registry holds it now, keeping

@@ -172,3 +172,9 @@ func levenshtein(a, b string) int {
 	}
 	return prev[len(b)]
 }
+
+// addTagFlag adds -t/--tag, repeatable as buildx's: more tags the write
+// puts its result under (copy.ParseTags reads them).
+func addTagFlag(flags *pflag.FlagSet, p *[]string) {
+	flags.StringArrayVarP(p, "tag", "t", nil, "Also tag the result TAG (in the destination repository), or REGISTRY/REPOSITORY:TAG (another repository of the same registry); repeatable")
+}

@@ -94,8 +94,14 @@ func TestCheckFormat(t *testing.T) {
 // made by one helper, whatever command it is on.
 func TestFlagsAgreeAcrossCommands(t *testing.T) {
 	root := NewRootCommand(nil)
-	var withFormat, withPlatform []string
+	var withFormat, withPlatform, withTag []string
 	walk(root, func(c *cobra.Command) {
+		if f := c.Flags().Lookup("tag"); f != nil {
+			withTag = append(withTag, c.Name())
+			if f.Shorthand != "t" || f.Value.Type() != "stringArray" {
+				t.Errorf("%s --tag: shorthand %q, type %s; want -t, repeatable (addTagFlag)", c.Name(), f.Shorthand, f.Value.Type())
+			}
+		}
 		if f := c.Flags().Lookup("format"); f != nil {
 			withFormat = append(withFormat, c.Name())
 			if _, ok := f.Value.(formatValue); !ok || f.Shorthand != "f" {
@@ -120,7 +126,11 @@ func TestFlagsAgreeAcrossCommands(t *testing.T) {
 	})
 	slices.Sort(withFormat)
 	slices.Sort(withPlatform)
-	if want := []string{"copy", "diff", "inspect", "ls", "merge", "push", "tags", "verify"}; !slices.Equal(withFormat, want) {
+	slices.Sort(withTag)
+	if want := []string{"copy", "create", "merge", "push"}; !slices.Equal(withTag, want) {
+		t.Errorf("commands with -t: %q, want %q", withTag, want)
+	}
+	if want := []string{"copy", "create", "diff", "inspect", "ls", "merge", "push", "tags", "verify"}; !slices.Equal(withFormat, want) {
 		t.Errorf("commands with --format: %q, want %q", withFormat, want)
 	}
 	if want := []string{"copy", "create", "merge"}; !slices.Equal(withPlatform, want) {

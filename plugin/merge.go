@@ -22,6 +22,7 @@ type mergeOptions struct {
 	dryRun              bool
 	format              string
 	quiet               bool
+	tags                []string
 	sides
 }
 
@@ -32,6 +33,11 @@ func newMergeCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Merge a newer list or image into an existing list",
 		Long: `Merge SOURCE (a list, or a single image) into the list DESTINATION.
 
+SOURCE is a local draft, a registry reference, docker://REF (always the
+registry, when a draft has the same name), oci:DIR[:TAG],
+oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]; DESTINATION and --target
+are registry references (REF or docker://REF).
+
 The result holds every SOURCE entry plus every DESTINATION entry whose platform
 SOURCE lacks; platforms are os, architecture, variant and os.version together
 (--match arch compares architecture only, as pubtools-quay does). Attestation
@@ -40,12 +46,17 @@ present in the target repository first and the list is written last. If
 DESTINATION changes while the merge runs, the merge is planned again.
 --dry-run prints the plan (each entry's change, what is brought, the tag with
 the digest it holds and the one it gets, the exact number of registry
-requests) in the words push and copy use.`,
+requests) in the words push and copy use. -t TAG (repeatable) also writes
+the result under TAG, or REGISTRY/REPOSITORY:TAG in another repository of
+the target's registry, in the same plan.`,
 		Example: `  docker mlist merge registry.example.com/app:build-42 registry.example.com/app:1.0
   docker mlist merge --platform linux/arm64 --dry-run registry.example.com/app:build-42 registry.example.com/app:1.0
-  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0`,
+  docker mlist merge --target registry.example.com/app:1.1 registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge -t latest registry.example.com/app:build-42 registry.example.com/app:1.0
+  docker mlist merge oci:app-layout:build-43 registry.example.com/app:1.0`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
+		ValidArgsFunction:     completeLocations,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
 			return formatWithDryRun(cmd, opts.dryRun)
 		},
@@ -62,30 +73,29 @@ requests) in the words push and copy use.`,
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
+	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd
 }
 
 // mergeRequest is a parsed merge: what to read, where to write, and the rules.
 type mergeRequest struct {
-	src, dst, target registry.Reference
-	rules            manifestlist.MergeOptions
+	src         copy.Input
+	dst, target registry.Reference
+	rules       manifestlist.MergeOptions
+	tags        []registry.Reference
 }
 
-func parseMerge(opts mergeOptions) (mergeRequest, error) {
+// parseMerge resolves SOURCE as every command resolves what it reads (a
+// draft in drafts, a registry reference, docker://REF or a layout), and
+// DESTINATION and --target by the same rules, as registry references.
+func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, error) {
 	var req mergeRequest
 	var err error
-	// SOURCE goes through the one resolver; merge's transfer reads
-	// registries only, so a layout is refused by name.
-	in, err := copy.Resolve(opts.source, nil)
-	if err != nil {
+	if req.src, err = copy.Resolve(opts.source, drafts); err != nil {
 		return req, err
 	}
-	if err := in.RegistryOnly("merge SOURCE"); err != nil {
-		return req, err
-	}
-	req.src = *in.Location.Registry
-	if req.dst, err = registry.ParseReference(opts.destination); err != nil {
+	if req.dst, err = mergeRegistryArg("merge DESTINATION", opts.destination); err != nil {
 		return req, err
 	}
 	if req.dst.Digest != "" {
@@ -93,12 +103,15 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 	}
 	req.target = req.dst
 	if opts.target != "" {
-		if req.target, err = registry.ParseReference(opts.target); err != nil {
+		if req.target, err = mergeRegistryArg("--target", opts.target); err != nil {
 			return req, err
 		}
 		if req.target.Digest != "" {
 			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
 		}
+	}
+	if req.tags, err = copy.ParseTags(req.target, opts.tags); err != nil {
+		return req, err
 	}
 	if req.rules.Match, err = manifestlist.ParseMatchMode(opts.match); err != nil {
 		return req, err
@@ -110,8 +123,22 @@ func parseMerge(opts mergeOptions) (mergeRequest, error) {
 	return req, err
 }
 
+// mergeRegistryArg reads a merge argument that names a registry list
+// (DESTINATION, --target) by the resolver's rules: REF or docker://REF; a
+// layout is refused by name.
+func mergeRegistryArg(what, arg string) (registry.Reference, error) {
+	in, err := copy.Resolve(arg, nil)
+	if err != nil {
+		return registry.Reference{}, fmt.Errorf("invalid %s: %w", what, err)
+	}
+	if err := in.RegistryOnly(what); err != nil {
+		return registry.Reference{}, err
+	}
+	return *in.Location.Registry, nil
+}
+
 func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
-	req, err := parseMerge(opts)
+	req, err := parseMerge(opts, draftStore())
 	if err != nil {
 		return err
 	}
@@ -119,29 +146,46 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 	if err != nil {
 		return err
 	}
-	srcSess.Want(req.src.Host, req.src.Repository, "pull")
+	src := req.src.Location.Registry
+	if req.src.Draft != nil {
+		src = nil // its entries' repositories are declared as they are read
+	}
+	if src != nil {
+		srcSess.Want(src.Host, src.Repository, "pull")
+	}
 	dstSess.Want(req.dst.Host, req.dst.Repository, "pull")
 	if !opts.dryRun {
 		dstSess.Want(req.target.Host, req.target.Repository, "pull", "push")
-		if srcSess == dstSess && req.src.Host == req.target.Host {
-			dstSess.Want(req.src.Host, req.src.Repository, "pull") // one token that also allows the mounts
+		if src != nil && srcSess == dstSess && src.Host == req.target.Host {
+			dstSess.Want(src.Host, src.Repository, "pull") // one token that also allows the mounts
 		}
+	}
+	copy.WantTags(dstSess, req.target, req.tags, opts.dryRun)
+	if note := req.src.ShadowNote(); note != "" && !opts.quiet {
+		fmt.Fprintln(dockerCLI.Err(), termText(note))
 	}
 	var log io.Writer = dockerCLI.Err()
 	if opts.quiet {
 		log = io.Discard
 	}
 	stats, stopProgress := startProgress(dockerCLI, opts.quiet || opts.dryRun, "Merging")
-	res, err := copy.Merge(ctx, copy.MergeRequest{
-		Source: req.src, Destination: req.dst, Target: req.target, Rules: req.rules,
+	mreq := copy.MergeRequest{
+		SourceInput: &req.src, Destination: req.dst, Target: req.target, Rules: req.rules,
 		SourceSession: srcSess, DestinationSession: dstSess, DryRun: opts.dryRun,
-		Log: escapingWriter{log}, Stats: stats,
-	})
+		Log: escapingWriter{log}, Stats: stats, Tags: req.tags,
+	}
+	if src != nil {
+		mreq.Source = *src
+	} else {
+		mreq.SystemContext = systemContext()
+	}
+	res, err := copy.Merge(ctx, mreq)
 	stopProgress()
 	if err != nil {
 		return err
 	}
 	plan := res.Plan
+	plan.Draft = req.src.Draft != nil
 	for _, n := range plan.Merge.Notes {
 		fmt.Fprintln(log, "note:", termText(n))
 	}

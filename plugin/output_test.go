@@ -158,3 +158,27 @@ func TestPlural(t *testing.T) {
 		t.Errorf("plural(2, key) = %q, want 2 keys", got)
 	}
 }
+
+// A dry run's table names the other repository an extra tag takes a
+// manifest or blob to, and every tag with its action.
+func TestPlanTableExtraTags(t *testing.T) {
+	list, old := digest.FromString("list"), digest.FromString("old")
+	p := &copy.Plan{Command: "push", Destination: "r.test/app", Digest: list, Requests: 7,
+		Manifests: []copy.PlanManifest{{Digest: list, Role: "list", Action: "put"}, {Digest: list, Role: "list", Action: "put", Repository: "r.test/release"}},
+		Blobs:     []copy.PlanBlob{{Digest: digest.FromString("b"), Action: "mount", Size: 1, Repository: "r.test/release"}},
+		Tags: []copy.TagWrite{{Tag: "r.test/app:1.0", New: list}, {Tag: "r.test/app:latest", Old: old, New: list},
+			{Tag: "r.test/release:1.0", Old: list, New: list, Unchanged: true}}}
+	var b bytes.Buffer
+	if err := writePlan(&b, "table", p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"put into r.test/release", "mount into r.test/release",
+		"r.test/app:latest: " + manifestlist.ShortDigest(old) + "… → " + manifestlist.ShortDigest(list) + "… (moved)",
+		"r.test/app:1.0: → " + manifestlist.ShortDigest(list) + "… (written: a new tag)",
+		"r.test/release:1.0: " + manifestlist.ShortDigest(list) + "… (unchanged: nothing written)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the table lacks %q:\n%s", want, out)
+		}
+	}
+}

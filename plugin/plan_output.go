@@ -39,15 +39,24 @@ func planTable(tw *tabwriter.Writer, p *copy.Plan) {
 	if len(p.Manifests)+len(p.Blobs) > 0 && !p.Unchanged {
 		fmt.Fprintln(tw, "ACTION\tKIND\tDIGEST\tPLATFORM\tSIZE\tFROM")
 		for _, m := range p.Manifests {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Action, termText(m.Role), termText(m.Digest.String()),
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", actionInto(m.Action, m.Repository), termText(m.Role), termText(m.Digest.String()),
 				orDash(termText(m.Platform)), humanSize(m.Size), orDash(termText(m.Source)))
 		}
 		for _, b := range p.Blobs {
-			fmt.Fprintf(tw, "%s\tblob\t%s\t-\t%s\t-\n", b.Action, termText(b.Digest.String()), humanSize(b.Size))
+			fmt.Fprintf(tw, "%s\tblob\t%s\t-\t%s\t-\n", actionInto(b.Action, b.Repository), termText(b.Digest.String()), humanSize(b.Size))
 		}
 	}
 	tagLines(tw, p)
 	fmt.Fprintln(tw, planSummary(p))
+}
+
+// actionInto is a plan's action, naming the other repository an extra tag
+// takes it to.
+func actionInto(action, repository string) string {
+	if repository == "" {
+		return action
+	}
+	return action + " into " + termText(repository)
 }
 
 // planSummary is a plan in one line.

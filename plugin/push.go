@@ -23,6 +23,7 @@ type pushOptions struct {
 	purge    bool
 	dryRun   bool
 	format   string
+	tags     []string
 	registry registryFlags
 }
 
@@ -43,7 +44,13 @@ image config create read gets a WARNING line on stderr.
 
 --spec creates and pushes in one step from a manifest-tool YAML spec (image,
 tags, manifests[].image, manifests[].platform, annotations); its sources may
-live in any registry. Extra tags are written after the list.
+live in any registry.
+
+-t TAG (repeatable) writes the list under more tags, after its own, in the
+same plan: a bare TAG is a tag of the list's repository, a full
+REGISTRY/REPOSITORY:TAG may name another repository of the same registry,
+which gets the list and its entries by mounts. A tag that holds the list
+already is left alone. push --spec's tags: are written the same way.
 
 The push reads its tag first: when the tag already holds the list nothing is
 written, and otherwise the summary names the digest the tag moves from. On a
@@ -54,6 +61,7 @@ with it, every tag with the digest it holds and the one it gets, the exact
 number of registry requests the push makes and the bytes it sends) and
 writes nothing (it only reads).`,
 		Example: `  docker mlist push --dry-run registry.example.com/app:1.0
+  docker mlist push -t latest -t registry.example.com/release:1.0 registry.example.com/app:1.0
   digest=$(docker mlist push --purge registry.example.com/app:1.0)
   docker mlist push --spec release.yaml`,
 		Args:                  cli.RequiresMaxArgs(1),
@@ -85,6 +93,7 @@ writes nothing (it only reads).`,
 	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print what would be written, and write nothing")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
+	addTagFlag(flags, &opts.tags)
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
 	return cmd
 }
@@ -110,8 +119,12 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	if err != nil {
 		return err
 	}
+	tags, err := copy.ParseTags(target, opts.tags)
+	if err != nil {
+		return err
+	}
 	sess := newSession(dockerCLI, opts.registry)
-	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries})
+	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries, Tags: tags})
 	if err != nil || d == "" {
 		return err
 	}
@@ -174,13 +187,9 @@ func runPushSpec(ctx context.Context, dockerCLI command.Cli, opts pushOptions) e
 		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
 	target, _ := registry.ParseReference(name)
-	extra := make([]string, 0, len(spec.Tags))
-	for _, t := range spec.Tags {
-		r, err := registry.ParseReference(target.Name() + ":" + t)
-		if err != nil || r.Tag != t {
-			return fmt.Errorf("push --spec %s: invalid tag %q", opts.spec, t)
-		}
-		extra = append(extra, t)
+	extra, err := copy.ParseTags(target, append(append([]string{}, spec.Tags...), opts.tags...))
+	if err != nil {
+		return fmt.Errorf("push --spec %s: %w", opts.spec, err)
 	}
 	refs := make([]registry.Reference, 0, len(spec.Manifests))
 	for _, m := range spec.Manifests {

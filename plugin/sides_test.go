@@ -3,11 +3,10 @@ package plugin
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/docker/cli/cli/command"
 )
 
@@ -31,7 +30,7 @@ func TestCopyParsesCredentialsOnce(t *testing.T) {
 		return passwords[flag], nil
 	}
 	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) {
 		user, password, ok := r.BasicAuth()
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
@@ -42,14 +41,13 @@ func TestCopyParsesCredentialsOnce(t *testing.T) {
 		seen = append(seen, user+":"+password)
 		mu.Unlock()
 		http.NotFound(w, r)
-	}))
-	defer srv.Close()
+	})
 
 	dockerCLI, err := command.NewDockerCli()
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := strings.TrimPrefix(srv.URL, "http://")
+	host := srv.Host
 	opts := copyOptions{
 		source: host + "/app:1.0", destination: "oci:" + t.TempDir() + ":1.0",
 		jobs: 1, format: "table", quiet: true,

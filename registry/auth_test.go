@@ -90,7 +90,7 @@ func TestRedirectedBlobGetsNoCredentials(t *testing.T) {
 					w.Header().Set("Location", cdn.URL+"/blobs/"+testBlobDigest.Encoded()+"?sig=abc")
 					w.WriteHeader(http.StatusTemporaryRedirect)
 				})
-				c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true, Credentials: scheme.creds})
+				c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true, Credentials: scheme.creds})
 				b, err := c.ReadBlob(context.Background(), "app", testBlobDigest, 1<<20)
 				if err != nil {
 					t.Fatalf("ReadBlob: %v", err)
@@ -98,10 +98,10 @@ func TestRedirectedBlobGetsNoCredentials(t *testing.T) {
 				if !bytes.Equal(b, testBlob) {
 					t.Errorf("ReadBlob = %q, want %q", b, testBlob)
 				}
-				if n := cdn.authorized(); n != 0 {
-					t.Errorf("the CDN received Authorization on %d of %d requests, want none", n, len(cdn.requests()))
+				if n := cdn.Authorized(); n != 0 {
+					t.Errorf("the CDN received Authorization on %d of %d requests, want none", n, len(cdn.Log()))
 				}
-				if reg.authorized() == 0 {
+				if reg.Authorized() == 0 {
 					t.Errorf("the registry received no credentials: the test proves nothing")
 				}
 			})
@@ -146,13 +146,13 @@ func TestRedirectRefusal(t *testing.T) {
 				}
 				http.Redirect(w, r, cdn.URL+"/b?sig=secret-signature", http.StatusTemporaryRedirect)
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+			c := New(reg.Host, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 			_, err := c.ReadBlob(context.Background(), "app", testBlobDigest, 1<<20)
 			if err == nil {
 				t.Fatal("ReadBlob succeeded against a CDN that refuses")
 			}
 			msg := err.Error()
-			for _, want := range append(tc.want, cdn.Addr+", where "+reg.Addr+" redirected the request, refused it") {
+			for _, want := range append(tc.want, cdn.Host+", where "+reg.Host+" redirected the request, refused it") {
 				if !strings.Contains(msg, want) {
 					t.Errorf("error %q does not contain %q", msg, want)
 				}
@@ -160,8 +160,8 @@ func TestRedirectRefusal(t *testing.T) {
 			if strings.Contains(msg, "secret-signature") || strings.Contains(msg, "\x1b") {
 				t.Errorf("error %q quotes the presigned query or a raw escape", msg)
 			}
-			if n := cdn.authorized(); n != 0 || len(cdn.requests()) != 1 {
-				t.Errorf("the CDN saw %d requests, %d with Authorization; want 1, none", len(cdn.requests()), n)
+			if n := cdn.Authorized(); n != 0 || len(cdn.Log()) != 1 {
+				t.Errorf("the CDN saw %d requests, %d with Authorization; want 1, none", len(cdn.Log()), n)
 			}
 		})
 	}
@@ -184,7 +184,7 @@ func TestTagsLinkToAnotherHost(t *testing.T) {
 		w.Header().Set("Link", fmt.Sprintf(`<%s/v2/app/tags/list?last=b>; rel="next"`, other.URL))
 		_, _ = io.WriteString(w, `{"name":"app","tags":["a","b"]}`)
 	})
-	c := New(reg.Addr, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+	c := New(reg.Host, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	tags, err := c.Tags(context.Background(), "app", 0)
 	if err != nil {
 		t.Fatalf("Tags: %v", err)
@@ -192,8 +192,8 @@ func TestTagsLinkToAnotherHost(t *testing.T) {
 	if strings.Join(tags, ",") != "a,b,c,d" {
 		t.Errorf("Tags = %v, want a,b,c,d", tags)
 	}
-	if n := other.authorized(); n != 0 || len(other.requests()) != 1 {
-		t.Errorf("the other host saw %d requests, %d with Authorization; want 1, none", len(other.requests()), n)
+	if n := other.Authorized(); n != 0 || len(other.Log()) != 1 {
+		t.Errorf("the other host saw %d requests, %d with Authorization; want 1, none", len(other.Log()), n)
 	}
 }
 
@@ -225,7 +225,7 @@ func TestUploadLocationOnAnotherHost(t *testing.T) {
 		w.Header().Set("Location", storage.URL+"/upload?upload=u1")
 		w.WriteHeader(http.StatusAccepted)
 	})
-	c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull", "push"}}}, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+	c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull", "push"}}}, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	if err := c.UploadBlob(context.Background(), "app", testBlobDigest, int64(len(testBlob)), bytes.NewReader(testBlob)); err != nil {
 		t.Fatalf("UploadBlob: %v", err)
 	}
@@ -234,7 +234,7 @@ func TestUploadLocationOnAnotherHost(t *testing.T) {
 	if !bytes.Equal(stored, testBlob) {
 		t.Errorf("storage holds %q, want %q", stored, testBlob)
 	}
-	if n := storage.authorized(); n != 0 {
+	if n := storage.Authorized(); n != 0 {
 		t.Errorf("the storage host received Authorization %d times, want never", n)
 	}
 }
@@ -287,7 +287,7 @@ func TestDiscovery(t *testing.T) {
 				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 				_, _ = w.Write(testManifest)
 			})
-			c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true, Credentials: tc.creds})
+			c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true, Credentials: tc.creds})
 			for i := 0; i < 2; i++ { // the second request finds everything settled
 				raw, _, err := c.GetManifest(context.Background(), "app", "v1")
 				if tc.wantErr != nil {
@@ -303,11 +303,11 @@ func TestDiscovery(t *testing.T) {
 					t.Errorf("GetManifest = %q", raw)
 				}
 			}
-			if n := reg.count(http.MethodGet, "/v2/"); n != tc.wantPings {
+			if n := reg.Hits(http.MethodGet, "/v2/"); n != tc.wantPings {
 				t.Errorf("%d requests to /v2/, want %d", n, tc.wantPings)
 			}
 			if tc.wantErr == nil {
-				if n := reg.count(http.MethodGet, "/v2/app/manifests/v1"); n != 3 {
+				if n := reg.Hits(http.MethodGet, "/v2/app/manifests/v1"); n != 3 {
 					t.Errorf("%d manifest requests, want 3 (refused, sent again, then straight)", n)
 				}
 			}
@@ -327,17 +327,17 @@ func TestNoPingWhenNotNeeded(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 	})
 	for _, creds := range []Credentials{{}, {Username: "alice", Password: "s3cret"}} {
-		c := New(reg.Addr, nil, Options{Insecure: true, Credentials: creds})
+		c := New(reg.Host, nil, Options{Insecure: true, Credentials: creds})
 		for i := 0; i < 3; i++ {
 			if _, err := c.HeadManifest(context.Background(), "app", "v1"); !errors.Is(err, ErrNotFound) {
 				t.Fatalf("HeadManifest error = %v, want not found", err)
 			}
 		}
 	}
-	if n := reg.count(http.MethodGet, "/v2/"); n != 1 {
+	if n := reg.Hits(http.MethodGet, "/v2/"); n != 1 {
 		t.Errorf("%d requests to /v2/, want 1 (for the client with credentials, once)", n)
 	}
-	if n := reg.authorized(); n != 0 {
+	if n := reg.Authorized(); n != 0 {
 		t.Errorf("credentials sent %d times to a registry that never asked", n)
 	}
 }
@@ -356,7 +356,7 @@ func TestRealmUnreachable(t *testing.T) {
 			return "http://" + l.Addr().String()
 		},
 		"speaks no TLS": func(t *testing.T) string {
-			return "https://" + startHost(t, "127.0.0.2", func(http.ResponseWriter, *http.Request) {}).Addr
+			return "https://" + startHost(t, "127.0.0.2", func(http.ResponseWriter, *http.Request) {}).Host
 		},
 	}
 	for name, realm := range tests {
@@ -369,13 +369,13 @@ func TestRealmUnreachable(t *testing.T) {
 			var logged bytes.Buffer
 			log.SetOutput(&logged)
 			defer log.SetOutput(os.Stderr)
-			c := New(reg.Addr, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+			c := New(reg.Host, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 			_, _, err := c.GetManifest(context.Background(), "app", "v1")
 			var re *RealmError
 			if !errors.As(err, &re) {
 				t.Fatalf("GetManifest error = %v, want a RealmError", err)
 			}
-			want := fmt.Sprintf("token service %s/auth/token for registry %s is not reachable: ", base, reg.Addr)
+			want := fmt.Sprintf("token service %s/auth/token for registry %s is not reachable: ", base, reg.Host)
 			if !strings.HasPrefix(err.Error(), want) {
 				t.Errorf("error = %q, want it to begin %q", err, want)
 			}
@@ -412,15 +412,15 @@ func TestScopeAddedToLiveClient(t *testing.T) {
 	sess := NewSession(func(string) (Options, error) {
 		return Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}}, nil
 	})
-	sess.Want(reg.Addr, "src", "pull")
-	c, err := sess.Client(context.Background(), reg.Addr)
+	sess.Want(reg.Host, "src", "pull")
+	c, err := sess.Client(context.Background(), reg.Host)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := c.GetManifest(context.Background(), "src", "v1"); err != nil {
 		t.Fatalf("GetManifest: %v", err)
 	}
-	sess.Want(reg.Addr, "team/app", "pull", "push")
+	sess.Want(reg.Host, "team/app", "pull", "push")
 	if _, err := c.PutManifest(context.Background(), "team/app", "v1", testManifest, "application/vnd.oci.image.manifest.v1+json"); err != nil {
 		t.Fatalf("PutManifest after Want: %v", err)
 	}
@@ -428,7 +428,7 @@ func TestScopeAddedToLiveClient(t *testing.T) {
 	if len(asked) != 2 || strings.Join(asked[1], " ") != "repository:src:pull repository:team/app:pull,push" {
 		t.Errorf("token requests asked %q, want two, the second for src:pull and team/app:pull,push", asked)
 	}
-	if n := reg.count(http.MethodPut, "/v2/team/app/manifests/v1"); n != 1 {
+	if n := reg.Hits(http.MethodPut, "/v2/team/app/manifests/v1"); n != 1 {
 		t.Errorf("%d PUTs, want 1: the token is fetched before the request, not after a refusal", n)
 	}
 }
@@ -460,7 +460,7 @@ func TestInsufficientScopeWithOlderToken(t *testing.T) {
 		}
 		_, _ = w.Write(testManifest)
 	})
-	c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
+	c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	ctx := context.Background()
 	if _, _, err := c.GetManifest(ctx, "app", "v1"); err != nil {
 		t.Fatalf("GetManifest: %v", err)
@@ -507,7 +507,7 @@ func TestNoDeleteScope(t *testing.T) {
 			_, _ = w.Write(testManifest)
 		}
 	})
-	c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull", "push"}}, {Repository: "src", Actions: []string{"pull"}}},
+	c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull", "push"}}, {Repository: "src", Actions: []string{"pull"}}},
 		Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	ctx := context.Background()
 	mounted, up, err := c.MountBlob(ctx, "app", "src", testBlobDigest)
@@ -515,7 +515,7 @@ func TestNoDeleteScope(t *testing.T) {
 		t.Fatalf("MountBlob = %v, %v, %v; want declined with its upload session", mounted, up, err)
 	}
 	up.Cancel(ctx) // the blob is not wanted after all
-	if n := reg.count(http.MethodDelete, "/v2/app/blobs/uploads/u1"); n != 1 {
+	if n := reg.Hits(http.MethodDelete, "/v2/app/blobs/uploads/u1"); n != 1 {
 		t.Errorf("%d upload cancels sent, want 1 (then given up)", n)
 	}
 	// A later scope change forces a new token request: it must not carry delete either.
@@ -557,7 +557,7 @@ func TestDiscoveryConcurrent(t *testing.T) {
 		}
 		_, _ = w.Write(testManifest)
 	})
-	c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true})
+	c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{Insecure: true})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := 0; i < 8; i++ {
@@ -575,7 +575,7 @@ func TestDiscoveryConcurrent(t *testing.T) {
 			t.Errorf("GetManifest: %v", err)
 		}
 	}
-	if n := reg.count(http.MethodGet, "/v2/"); n != 1 {
+	if n := reg.Hits(http.MethodGet, "/v2/"); n != 1 {
 		t.Errorf("%d requests to /v2/, want 1", n)
 	}
 	if n := len(ts.requestsAsked()); n != 1 {
@@ -598,7 +598,7 @@ func TestAbsentIsAnswerNoPing(t *testing.T) {
 		_, _ = io.WriteString(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`)
 	})
 	lookup := func() (Credentials, error) { return Credentials{}, nil }
-	c := New(reg.Addr, nil, Options{Insecure: true, LookupCredentials: lookup})
+	c := New(reg.Host, nil, Options{Insecure: true, LookupCredentials: lookup})
 	ctx := AbsentIsAnswer(context.Background())
 	if _, err := c.HeadManifest(ctx, "app", "v1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("HeadManifest error = %v, want not found", err)
@@ -606,13 +606,13 @@ func TestAbsentIsAnswerNoPing(t *testing.T) {
 	if !c.RepositoryIsNew(context.Background(), "app") {
 		t.Error("RepositoryIsNew = false, want true")
 	}
-	if n := reg.count(http.MethodGet, "/v2/"); n != 0 {
+	if n := reg.Hits(http.MethodGet, "/v2/"); n != 0 {
 		t.Errorf("%d requests to /v2/ for probes, want 0", n)
 	}
 	if _, err := c.HeadManifest(context.Background(), "app", "v1"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("HeadManifest error = %v, want not found", err)
 	}
-	if n := reg.count(http.MethodGet, "/v2/"); n != 1 {
+	if n := reg.Hits(http.MethodGet, "/v2/"); n != 1 {
 		t.Errorf("%d requests to /v2/ after a read's 404, want 1", n)
 	}
 }

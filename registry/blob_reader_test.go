@@ -104,7 +104,7 @@ func TestBlobBodyReadsOn(t *testing.T) {
 				w.(http.Flusher).Flush()
 				panic(http.ErrAbortHandler) // the connection is cut
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true, Retry: quickRetry})
+			c := New(reg.Host, nil, Options{Insecure: true, Retry: quickRetry})
 			body, size, err := c.GetBlob(hangGuard(t), "app", d)
 			if err != nil {
 				t.Fatal(err)

@@ -5,82 +5,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/opencontainers/go-digest"
 )
 
-// chunkOnlyRegistry takes blobs only in PATCH chunks of at least minChunk
-// bytes (but the last), as registries behind a request-size limit do.
-type chunkOnlyRegistry struct {
-	minChunk int
-
-	mu        sync.Mutex
-	uploads   map[string]*bytes.Buffer
-	next      int
-	stored    map[digest.Digest][]byte
-	patches   []string // Content-Range of each PATCH
-	refused   int      // monolithic PUTs refused
-	cancelled []string
+// startChunkOnly is a registry that takes blobs only in PATCH chunks of
+// at least minChunk bytes (but the last), as registries behind a
+// request-size limit do.
+func startChunkOnly(t *testing.T, minChunk int) *registrystub.Stub {
+	return registrystub.Start(t, registrystub.Options{ChunkMin: minChunk})
 }
 
-func (s *chunkOnlyRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	id := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
-	switch {
-	case r.Method == http.MethodPost:
-		s.next++
-		id := strconv.Itoa(s.next)
-		s.uploads[id] = &bytes.Buffer{}
-		w.Header().Set("Location", "/v2/app/blobs/uploads/"+id)
-		w.Header().Set("OCI-Chunk-Min-Length", strconv.Itoa(s.minChunk))
-		w.WriteHeader(http.StatusAccepted)
-	case s.uploads[id] == nil:
-		w.WriteHeader(http.StatusNotFound)
-	case r.Method == http.MethodDelete:
-		s.cancelled = append(s.cancelled, id)
-		delete(s.uploads, id)
-		w.WriteHeader(http.StatusNoContent)
-	case r.Method == http.MethodPatch:
-		s.patches = append(s.patches, r.Header.Get("Content-Range"))
-		from, to := 0, 0
-		if _, err := fmt.Sscanf(r.Header.Get("Content-Range"), "%d-%d", &from, &to); err != nil || from != s.uploads[id].Len() || to-from+1 != len(body) {
-			w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
-			return
-		}
-		s.uploads[id].Write(body)
-		w.Header().Set("Location", "/v2/app/blobs/uploads/"+id)
-		w.Header().Set("Range", fmt.Sprintf("0-%d", s.uploads[id].Len()-1))
-		w.WriteHeader(http.StatusAccepted)
-	case r.Method == http.MethodPut && len(body) > 0:
-		s.refused++
-		w.WriteHeader(http.StatusRequestEntityTooLarge)
-	case r.Method == http.MethodPut:
-		b := s.uploads[id].Bytes()
-		d := digest.Digest(r.URL.Query().Get("digest"))
-		if digest.FromBytes(b) != d {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		s.stored[d] = b
-		w.WriteHeader(http.StatusCreated)
+// chunkRanges are the Content-Ranges of the PATCHes s received.
+func chunkRanges(s *registrystub.Stub) []string {
+	var out []string
+	for _, r := range s.Matching(http.MethodPatch, "/blobs/uploads/") {
+		out = append(out, r.ContentRange)
 	}
+	return out
+}
+
+// monolithicPuts counts the upload PUTs s received with a body: a
+// chunk-only registry refuses each.
+func monolithicPuts(s *registrystub.Stub) int {
+	n := 0
+	for _, r := range s.Matching(http.MethodPut, "/blobs/uploads/") {
+		if r.BodyLen > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func TestUploadFallsBackToChunks(t *testing.T) {
-	reg := &chunkOnlyRegistry{minChunk: 1000, uploads: map[string]*bytes.Buffer{}, stored: map[digest.Digest][]byte{}}
-	srv := httptest.NewServer(reg)
-	defer srv.Close()
+	reg := startChunkOnly(t, 1000)
 	// Chunks below the registry's minimum: the minimum wins.
-	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true, ChunkSize: 100})
+	c := New(reg.Host, nil, Options{Insecure: true, ChunkSize: 100})
 	ctx := context.Background()
 	blob := bytes.Repeat([]byte("0123456789"), 250) // 2500 bytes
 	d := digest.FromBytes(blob)
@@ -89,29 +53,27 @@ func TestUploadFallsBackToChunks(t *testing.T) {
 	if !errors.Is(err, ErrMonolithicRefused) {
 		t.Fatalf("first upload error = %v, want ErrMonolithicRefused", err)
 	}
-	if len(reg.cancelled) != 1 {
-		t.Errorf("refused session cancelled %d times, want 1", len(reg.cancelled))
+	if n := len(reg.Matching(http.MethodDelete, "/blobs/uploads/")); n != 1 {
+		t.Errorf("refused session cancelled %d times, want 1", n)
 	}
 	// The client remembers: the next upload goes in chunks at once.
 	if err := c.UploadBlob(ctx, "app", d, int64(len(blob)), bytes.NewReader(blob)); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(reg.stored[d], blob) {
+	if stored, _ := reg.Blob("app", d.String()); !bytes.Equal(stored, blob) {
 		t.Fatal("registry did not store the blob")
 	}
-	if want := []string{"0-999", "1000-1999", "2000-2499"}; strings.Join(reg.patches, " ") != strings.Join(want, " ") {
-		t.Errorf("PATCH ranges %v, want %v", reg.patches, want)
+	if want := []string{"0-999", "1000-1999", "2000-2499"}; strings.Join(chunkRanges(reg), " ") != strings.Join(want, " ") {
+		t.Errorf("PATCH ranges %v, want %v", chunkRanges(reg), want)
 	}
-	if reg.refused != 1 {
-		t.Errorf("%d monolithic PUTs refused, want 1", reg.refused)
+	if n := monolithicPuts(reg); n != 1 {
+		t.Errorf("%d monolithic PUTs refused, want 1", n)
 	}
 }
 
 func TestUploadChunksRefuseExtraBytes(t *testing.T) {
-	reg := &chunkOnlyRegistry{minChunk: 10, uploads: map[string]*bytes.Buffer{}, stored: map[digest.Digest][]byte{}}
-	srv := httptest.NewServer(reg)
-	defer srv.Close()
-	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
+	reg := startChunkOnly(t, 10)
+	c := New(reg.Host, nil, Options{Insecure: true})
 	c.chunked.Store(true)
 	blob := []byte("exactly twenty bytes")
 	d := digest.FromBytes(blob[:15])
@@ -119,7 +81,7 @@ func TestUploadChunksRefuseExtraBytes(t *testing.T) {
 	if err := c.UploadBlob(context.Background(), "app", d, 15, bytes.NewReader(blob)); err == nil || !strings.Contains(err.Error(), "more than 15 bytes") {
 		t.Fatalf("upload error = %v, want the extra bytes refused", err)
 	}
-	if len(reg.stored) != 0 {
+	if _, ok := reg.Blob("app", d.String()); ok {
 		t.Error("blob committed")
 	}
 }
@@ -164,7 +126,7 @@ func TestMountRefusedNamesSource(t *testing.T) {
 		w.Header().Set("Location", "/v2/team/app/blobs/uploads/u1")
 		w.WriteHeader(http.StatusAccepted)
 	})
-	c := New(reg.Addr, []Scope{{Repository: "team/app", Actions: []string{"pull", "push"}}},
+	c := New(reg.Host, []Scope{{Repository: "team/app", Actions: []string{"pull", "push"}}},
 		Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: "s3cret"}})
 	_, _, err := c.MountBlob(context.Background(), "team/app", "private/app", testBlobDigest)
 	if err == nil || !strings.Contains(err.Error(), "not granted pull access to private/app") || strings.Contains(err.Error(), "access to team/app") {
@@ -173,18 +135,17 @@ func TestMountRefusedNamesSource(t *testing.T) {
 }
 
 func TestUploadSessionLostIsRetryable(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost {
-			w.Header().Set("Location", "/v2/app/blobs/uploads/gone")
-			w.WriteHeader(http.StatusAccepted)
-			return
+	// A session the registry has forgotten: it answers BLOB_UPLOAD_UNKNOWN.
+	reg := registrystub.Start(t, registrystub.Options{})
+	reg.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPost {
+			return false
 		}
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = w.Write([]byte(`{"errors":[{"code":"BLOB_UPLOAD_UNKNOWN","message":"blob upload unknown to registry"}]}`))
-	}))
-	defer srv.Close()
-	c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
+		w.Header().Set("Location", "/v2/app/blobs/uploads/gone")
+		w.WriteHeader(http.StatusAccepted)
+		return true
+	})
+	c := New(reg.Host, nil, Options{Insecure: true})
 	blob := []byte("blob")
 	err := c.UploadBlob(context.Background(), "app", digest.FromBytes(blob), int64(len(blob)), bytes.NewReader(blob))
 	if _, transient := Retryable(err); err == nil || !transient {

@@ -58,7 +58,7 @@ func TestServerNeverAnswers(t *testing.T) {
 		},
 		// Reads the request, then never writes the answer.
 		"silent handler": func(t *testing.T) string {
-			return startHost(t, "127.0.0.1", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }).Addr
+			return startHost(t, "127.0.0.1", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }).Host
 		},
 	}
 	for name, server := range tests {
@@ -105,7 +105,7 @@ func TestBodyStalls(t *testing.T) {
 				w.(http.Flusher).Flush()
 				<-r.Context().Done()
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true, IdleTimeout: 50 * time.Millisecond, Retry: quickRetry})
+			c := New(reg.Host, nil, Options{Insecure: true, IdleTimeout: 50 * time.Millisecond, Retry: quickRetry})
 			ctx := hangGuard(t)
 			raw, _, err := c.GetManifest(ctx, "app", "v1")
 			if tc.wantErr {
@@ -159,7 +159,7 @@ func TestTagsBounds(t *testing.T) {
 				w.Header().Set("Link", link)
 				_, _ = io.WriteString(w, body)
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true})
+			c := New(reg.Host, nil, Options{Insecure: true})
 			tags, err := c.Tags(hangGuard(t), "app", 0)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Tags = %d tags, error %v; want an error saying %q", len(tags), err, tc.want)
@@ -167,7 +167,7 @@ func TestTagsBounds(t *testing.T) {
 			if len(err.Error()) > 200 {
 				t.Errorf("error is %d bytes long", len(err.Error()))
 			}
-			if n := reg.count(http.MethodGet, "/v2/app/tags/list"); n != tc.wantHits {
+			if n := reg.Hits(http.MethodGet, "/v2/app/tags/list"); n != tc.wantHits {
 				t.Errorf("%d pages requested, want %d", n, tc.wantHits)
 			}
 		})
@@ -196,7 +196,7 @@ func TestHugeManifest(t *testing.T) {
 					}
 				}
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true})
+			c := New(reg.Host, nil, Options{Insecure: true})
 			_, _, err := c.GetManifest(hangGuard(t), "app", "v1")
 			if err == nil || !strings.Contains(err.Error(), "over the limit of 4 MiB") {
 				t.Fatalf("GetManifest error = %v, want the 4 MiB limit", err)
@@ -243,7 +243,7 @@ func TestErrorBodies(t *testing.T) {
 				w.WriteHeader(http.StatusBadRequest)
 				_, _ = io.WriteString(w, tc.body)
 			})
-			c := New(reg.Addr, nil, Options{Insecure: true})
+			c := New(reg.Host, nil, Options{Insecure: true})
 			_, _, err := c.GetManifest(context.Background(), "app", "v1")
 			if err == nil {
 				t.Fatal("GetManifest succeeded")
@@ -300,9 +300,9 @@ func TestUnknownRepository(t *testing.T) {
 		w.WriteHeader(http.StatusNotFound)
 		_, _ = io.WriteString(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"team/app"}}]}`)
 	})
-	c := New(reg.Addr, nil, Options{Insecure: true})
+	c := New(reg.Host, nil, Options{Insecure: true})
 	_, err := c.Tags(context.Background(), "team/app", 0)
-	want := reg.Addr + "/team/app: repository not found on " + reg.Addr
+	want := reg.Host + "/team/app: repository not found on " + reg.Host
 	if err == nil || err.Error() != want || !errors.Is(err, ErrNotFound) {
 		t.Errorf("Tags error = %v, want %q (and ErrNotFound)", err, want)
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -126,8 +127,8 @@ func TestRealmRefused(t *testing.T) {
 		"https registry, metadata realm":  {overTLS: true, realm: "https://169.254.169.254/token", want: "169.254.169.254 is a link-local or unspecified address"},
 		"http registry, metadata realm":   {realm: "http://169.254.169.254/latest/meta-data", want: "link-local"},
 		"http registry, IPv6 link-local":  {realm: "http://[fe80::1%25eth0]:80/token", want: "link-local"},
-		"http registry, unspecified IPv4": {realm: "http://0.0.0.0:" + strings.Split(realm.Addr, ":")[1] + "/token", want: "0.0.0.0 is a link-local or unspecified address"},
-		"http registry, unspecified IPv6": {realm: "http://[::]:" + strings.Split(realm.Addr, ":")[1] + "/token", want: "unspecified"},
+		"http registry, unspecified IPv4": {realm: "http://0.0.0.0:" + strings.Split(realm.Host, ":")[1] + "/token", want: "0.0.0.0 is a link-local or unspecified address"},
+		"http registry, unspecified IPv6": {realm: "http://[::]:" + strings.Split(realm.Host, ":")[1] + "/token", want: "unspecified"},
 		"http registry, numeric address":  {realm: "http://2852039166/token", want: "non-canonical"},
 	}
 	for name, tc := range tests {
@@ -140,7 +141,7 @@ func TestRealmRefused(t *testing.T) {
 				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="stub"`, realmURL))
 				w.WriteHeader(http.StatusUnauthorized)
 			}
-			var reg *stubHost
+			var reg *registrystub.Stub
 			if tc.overTLS {
 				reg = startTLSHost(t, "127.0.0.1", nil, handler)
 			} else {
@@ -148,7 +149,7 @@ func TestRealmRefused(t *testing.T) {
 			}
 			realmHits.Store(0)
 			var log logLines
-			c := New(reg.Addr, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: password}, Log: log.log})
+			c := New(reg.Host, nil, Options{Insecure: true, Credentials: Credentials{Username: "alice", Password: password}, Log: log.log})
 			_, _, err := c.GetManifest(hangGuard(t), "app", "v1")
 			var re *RealmError
 			if !errors.As(err, &re) || !re.Refused {
@@ -164,10 +165,10 @@ func TestRealmRefused(t *testing.T) {
 			if strings.Contains(log.String(), u.Hostname()) {
 				t.Errorf("a request went to the realm:\n%s", log.String())
 			}
-			if got := reg.count(http.MethodGet, "/v2/app/manifests/v1"); got != 1 {
+			if got := reg.Hits(http.MethodGet, "/v2/app/manifests/v1"); got != 1 {
 				t.Errorf("registry saw %d manifest requests, want 1 (a refused realm is not retried)", got)
 			}
-			if reg.authorized() != 0 || strings.Contains(err.Error(), password) || strings.Contains(log.String(), password) {
+			if reg.Authorized() != 0 || strings.Contains(err.Error(), password) || strings.Contains(log.String(), password) {
 				t.Errorf("the password went out or was printed: error %q, log:\n%s", err, log.String())
 			}
 		})
@@ -272,14 +273,14 @@ func TestRealmOwnTLS(t *testing.T) {
 				asked = append(asked, host)
 				mu.Unlock()
 				switch host {
-				case reg.Addr:
+				case reg.Host:
 					return &tls.Config{Certificates: []tls.Certificate{clientCert}, RootCAs: clientCA.pool()}, nil
-				case realm.Addr:
+				case realm.Host:
 					return &tls.Config{RootCAs: tc.realmCAs}, nil
 				}
 				return nil, fmt.Errorf("unexpected host %s", host)
 			}
-			c := New(reg.Addr, nil, Options{Insecure: true, TLS: tlsFor, Credentials: Credentials{Username: user, Password: pass}})
+			c := New(reg.Host, nil, Options{Insecure: true, TLS: tlsFor, Credentials: Credentials{Username: user, Password: pass}})
 			raw, _, err := c.GetManifest(hangGuard(t), "app", "v1")
 			if tc.wantErr == "" {
 				if err != nil || string(raw) != string(testManifest) {
@@ -302,7 +303,7 @@ func TestRealmOwnTLS(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			if fmt.Sprint(asked) != fmt.Sprint([]string{reg.Addr, realm.Addr}) {
+			if fmt.Sprint(asked) != fmt.Sprint([]string{reg.Host, realm.Host}) {
 				t.Errorf("TLS settings asked for %v, want the registry's then the realm's", asked)
 			}
 		})
@@ -350,7 +351,7 @@ func TestTrickle(t *testing.T) {
 			w.WriteHeader(http.StatusUnauthorized)
 		})
 		ctx := hangGuard(t)
-		_, _, err := New(reg.Addr, nil, opts).GetManifest(ctx, "app", "v1")
+		_, _, err := New(reg.Host, nil, opts).GetManifest(ctx, "app", "v1")
 		var re *RealmError
 		if ctx.Err() != nil || !errors.As(err, &re) || !strings.Contains(err.Error(), "not complete after 150ms") {
 			t.Fatalf("GetManifest error = %v, want the token answer cut at its deadline", err)
@@ -365,11 +366,11 @@ func TestTrickle(t *testing.T) {
 			trickle(w, r, 5*time.Millisecond)
 		})
 		ctx := hangGuard(t)
-		_, _, err := New(reg.Addr, nil, opts).GetManifest(ctx, "app", "v1")
+		_, _, err := New(reg.Host, nil, opts).GetManifest(ctx, "app", "v1")
 		if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "not complete after 150ms") {
 			t.Fatalf("GetManifest error = %v, want the manifest cut at its deadline", err)
 		}
-		if got := reg.count(http.MethodGet, "/v2/app/manifests/v1"); got != DefaultRetryAttempts {
+		if got := reg.Hits(http.MethodGet, "/v2/app/manifests/v1"); got != DefaultRetryAttempts {
 			t.Errorf("registry saw %d requests, want %d", got, DefaultRetryAttempts)
 		}
 	})
@@ -377,7 +378,7 @@ func TestTrickle(t *testing.T) {
 		// A server that holds the headers back is cut by the same deadline.
 		reg := startHost(t, "127.0.0.1", func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
 		ctx := hangGuard(t)
-		_, _, err := New(reg.Addr, nil, opts).GetManifest(ctx, "app", "v1")
+		_, _, err := New(reg.Host, nil, opts).GetManifest(ctx, "app", "v1")
 		if ctx.Err() != nil || err == nil || !strings.Contains(err.Error(), "not complete after 150ms") {
 			t.Fatalf("GetManifest error = %v, want the request cut at its deadline", err)
 		}
@@ -387,7 +388,7 @@ func TestTrickle(t *testing.T) {
 			trickle(w, r, 5*time.Millisecond)
 		})
 		ctx := hangGuard(t)
-		body, _, err := New(reg.Addr, nil, opts).GetBlob(ctx, "app", digest.FromString("x"))
+		body, _, err := New(reg.Host, nil, opts).GetBlob(ctx, "app", digest.FromString("x"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -398,7 +399,7 @@ func TestTrickle(t *testing.T) {
 		}
 		// Read on like a cut body, then final: a copy does not try again
 		// what the reader gave up on.
-		if got := reg.count(http.MethodGet, "/v2/app/blobs/"+digest.FromString("x").String()); got != DefaultRetryAttempts {
+		if got := reg.Hits(http.MethodGet, "/v2/app/blobs/"+digest.FromString("x").String()); got != DefaultRetryAttempts {
 			t.Errorf("registry saw %d blob GETs, want %d", got, DefaultRetryAttempts)
 		}
 		if _, again := Retryable(err); again {
@@ -416,7 +417,7 @@ func TestTrickle(t *testing.T) {
 				time.Sleep(15 * time.Millisecond)
 			}
 		})
-		body, _, err := New(reg.Addr, nil, opts).GetBlob(hangGuard(t), "app", digest.FromBytes(nil))
+		body, _, err := New(reg.Host, nil, opts).GetBlob(hangGuard(t), "app", digest.FromBytes(nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -453,7 +454,7 @@ func TestCredentialsLookedUpOnChallenge(t *testing.T) {
 				_, _ = w.Write(testManifest)
 			})
 			var lookups atomic.Int32
-			c := New(reg.Addr, nil, Options{Insecure: true, LookupCredentials: func() (Credentials, error) {
+			c := New(reg.Host, nil, Options{Insecure: true, LookupCredentials: func() (Credentials, error) {
 				lookups.Add(1)
 				return Credentials{Username: user, Password: pass}, tc.lookupErr
 			}})
@@ -476,7 +477,7 @@ func TestCredentialsLookedUpOnChallenge(t *testing.T) {
 				t.Errorf("credentials looked up %d times, want %d", got, tc.wantLookup)
 			}
 			if tc.wantErr != "" {
-				if got := len(reg.requests()); got != len(errs) {
+				if got := len(reg.Log()); got != len(errs) {
 					t.Errorf("registry saw %d requests, want %d: a failed lookup fails a request, unretried", got, len(errs))
 				}
 			}
@@ -492,15 +493,15 @@ func TestOtherHostsNotDialledLinkLocal(t *testing.T) {
 	target := startHost(t, "127.0.0.1", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "metadata")
 	})
-	_, port, _ := net.SplitHostPort(target.Addr)
+	_, port, _ := net.SplitHostPort(target.Host)
 	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "http://0.0.0.0:"+port+"/latest/meta-data", http.StatusTemporaryRedirect)
 	})
-	_, _, err := New(reg.Addr, nil, Options{Insecure: true}).GetBlob(hangGuard(t), "app", digest.FromString("x"))
+	_, _, err := New(reg.Host, nil, Options{Insecure: true}).GetBlob(hangGuard(t), "app", digest.FromString("x"))
 	if err == nil || !strings.Contains(err.Error(), "refusing to connect to 0.0.0.0, a link-local or unspecified address") {
 		t.Errorf("GetBlob error = %v, want the redirect's address refused", err)
 	}
-	if n := len(target.requests()); n != 0 {
+	if n := len(target.Log()); n != 0 {
 		t.Errorf("the host behind 0.0.0.0 received %d requests, want none", n)
 	}
 	for addr, want := range map[string]bool{
@@ -518,11 +519,11 @@ func TestOtherHostsNotDialledLinkLocal(t *testing.T) {
 func TestRegistryCertificatesUnreadable(t *testing.T) {
 	reg := startHost(t, "127.0.0.1", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	bad := errors.New("certificates for the registry: no certificate in ca.crt")
-	c := New(reg.Addr, nil, Options{Insecure: true, TLS: func(string) (*tls.Config, error) { return nil, bad }})
+	c := New(reg.Host, nil, Options{Insecure: true, TLS: func(string) (*tls.Config, error) { return nil, bad }})
 	if _, _, err := c.GetManifest(hangGuard(t), "app", "v1"); !errors.Is(err, bad) {
 		t.Errorf("GetManifest error = %v, want %v", err, bad)
 	}
-	if n := len(reg.requests()); n != 0 {
+	if n := len(reg.Log()); n != 0 {
 		t.Errorf("registry received %d requests, want none", n)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 )
 
 // TestNoCredentialsOverPlainHTTP: a registry reached over HTTPS (not marked
@@ -53,7 +55,7 @@ func TestNoCredentialsOverPlainHTTP(t *testing.T) {
 				w.Header().Set("Location", "http://"+r.Host+r.URL.Path+"?plain=1")
 				w.WriteHeader(http.StatusTemporaryRedirect)
 			}, tc.plain)
-			c := New(reg.Addr, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{
+			c := New(reg.Host, []Scope{{Repository: "app", Actions: []string{"pull"}}}, Options{
 				Insecure: tc.insecure, TLS: func(string) (*tls.Config, error) { return &tls.Config{RootCAs: reg.roots}, nil }, Credentials: Credentials{Username: "alice", Password: "s3cret"},
 			})
 			b, err := c.ReadBlob(context.Background(), "app", testBlobDigest, 1<<20)
@@ -63,14 +65,14 @@ func TestNoCredentialsOverPlainHTTP(t *testing.T) {
 			if err == nil && string(b) != string(testBlob) {
 				t.Errorf("ReadBlob = %q, want %q", b, testBlob)
 			}
-			plain := reg.plain.requests()
+			plain := reg.plain.Log()
 			if len(plain) == 0 {
 				t.Fatal("the client never followed the redirect to plain HTTP: the test proves nothing")
 			}
-			if n := reg.plain.authorized(); (n > 0) != tc.wantAuth {
+			if n := reg.plain.Authorized(); (n > 0) != tc.wantAuth {
 				t.Errorf("credentials reached plain HTTP on %d of %d requests; want them there: %v", n, len(plain), tc.wantAuth)
 			}
-			if !tc.insecure && reg.tls.authorized() == 0 {
+			if !tc.insecure && reg.tls.Authorized() == 0 {
 				t.Error("the registry received no credentials over HTTPS: the test proves nothing")
 			}
 		})
@@ -79,25 +81,18 @@ func TestNoCredentialsOverPlainHTTP(t *testing.T) {
 
 // dualHost is one loopback address and port serving HTTPS and plain HTTP,
 // told apart by the first byte of a connection, as a misconfigured
-// registry or a proxy in front of one may do. Each side records its
-// requests.
+// registry or a proxy in front of one may do. Each side is a stub host
+// answering through its handler and recording its requests; their own
+// listeners are not used.
 type dualHost struct {
-	Addr       string
+	Host       string
 	roots      *x509.CertPool
-	tls, plain *stubHost // request logs only: no server of their own
+	tls, plain *registrystub.Stub
 }
 
 func startDualHost(t *testing.T, tlsHandler, plainHandler http.HandlerFunc) *dualHost {
 	t.Helper()
-	d := &dualHost{tls: &stubHost{}, plain: &stubHost{}}
-	record := func(s *stubHost, h http.HandlerFunc) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			s.mu.Lock()
-			s.log = append(s.log, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization")})
-			s.mu.Unlock()
-			h(w, r)
-		}
-	}
+	d := &dualHost{tls: startHost(t, "127.0.0.1", tlsHandler), plain: startHost(t, "127.0.0.1", plainHandler)}
 	// httptest makes the certificate (for 127.0.0.1); its listener is not used.
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	srv.Close()
@@ -109,10 +104,10 @@ func startDualHost(t *testing.T, tlsHandler, plainHandler http.HandlerFunc) *dua
 	if err != nil {
 		t.Fatal(err)
 	}
-	d.Addr = l.Addr().String()
+	d.Host = l.Addr().String()
 	tlsLn, plainLn := newChanListener(l.Addr()), newChanListener(l.Addr())
-	tlsSrv := &http.Server{Handler: record(d.tls, tlsHandler), TLSConfig: tlsConfig}
-	plainSrv := &http.Server{Handler: record(d.plain, plainHandler)}
+	tlsSrv := &http.Server{Handler: d.tls, TLSConfig: tlsConfig}
+	plainSrv := &http.Server{Handler: d.plain}
 	go func() { _ = tlsSrv.ServeTLS(tlsLn, "", "") }()
 	go func() { _ = plainSrv.Serve(plainLn) }()
 	go func() {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -139,15 +138,14 @@ func TestReferrersHostile(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var hits atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) {
 				hits.Add(1)
 				if tc.link {
 					w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d>; rel="next"`, r.URL.Path, hits.Load()))
 				}
 				_, _ = w.Write([]byte(tc.body))
-			}))
-			defer srv.Close()
-			c := registry.New(strings.TrimPrefix(srv.URL, "http://"), nil, registry.Options{Insecure: true})
+			})
+			c := registry.New(srv.Host, nil, registry.Options{Insecure: true})
 			_, err := c.ReferrersAPI(context.Background(), "app", digest.FromString("image"))
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error = %v, want one about %q", err, tc.wantErr)
@@ -184,6 +182,11 @@ func TestAddReferrersByTag(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			s := registrystub.Start(t, registrystub.Options{})
+			// The referrers the index lists are there, as a registry
+			// checks an index's entries.
+			for _, content := range []string{"a", "b", "kept"} {
+				s.PutManifest("app", "", imgspecv1.MediaTypeImageManifest, []byte(content))
+			}
 			tag := registry.ReferrersTag(subject)
 			if tc.existing != nil {
 				ix := imgspecv1.Index{MediaType: imgspecv1.MediaTypeImageIndex, Manifests: tc.existing, Annotations: map[string]string{"kept": "yes"}}

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 )
 
 // TestRetry runs the client against a server that fails the first
@@ -34,7 +34,7 @@ func TestRetry(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var hits atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) {
 				n := hits.Add(1)
 				body, _ := io.ReadAll(r.Body)
 				if r.Method == http.MethodPut && string(body) != `{"a":1}` {
@@ -47,11 +47,10 @@ func TestRetry(t *testing.T) {
 				w.Header().Set("Docker-Content-Digest", "sha256:015abd7f5cc57a2dd94b7590f04ad8084273905ee33ec5cebeae62276a97f862")
 				w.WriteHeader(http.StatusCreated)
 				_, _ = w.Write([]byte(`{"a":1}`))
-			}))
-			defer srv.Close()
+			})
 			policy := tc.policy
 			policy.Base = time.Millisecond
-			c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true, Retry: policy})
+			c := New(srv.Host, nil, Options{Insecure: true, Retry: policy})
 			var err error
 			if tc.method == http.MethodPut {
 				_, err = c.PutManifest(context.Background(), "app", "v1", []byte(`{"a":1}`), "application/json")
@@ -85,7 +84,7 @@ func TestRetryAfter(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			var hits atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) {
 				if hits.Add(1) == 1 {
 					w.Header().Set("Retry-After", retryAfter)
 					w.WriteHeader(http.StatusTooManyRequests)
@@ -93,15 +92,14 @@ func TestRetryAfter(t *testing.T) {
 				}
 				w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
 				_, _ = w.Write(testManifest)
-			}))
-			defer srv.Close()
+			})
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			max := time.Hour
 			if retryAfter == "3600" {
 				max = time.Millisecond
 			}
-			c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true, Retry: RetryPolicy{Base: time.Hour, Max: max}})
+			c := New(srv.Host, nil, Options{Insecure: true, Retry: RetryPolicy{Base: time.Hour, Max: max}})
 			if _, _, err := c.GetManifest(ctx, "app", "v1"); err != nil {
 				t.Fatalf("GetManifest: %v", err)
 			}

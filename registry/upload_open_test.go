@@ -4,11 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -30,7 +29,7 @@ func TestOpenCancelledMidRequestAbandons(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var posts, deletes atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			srv := registrystub.Serve(t, registrystub.Options{}, func(w http.ResponseWriter, r *http.Request) {
 				switch r.Method {
 				case http.MethodPost:
 					posts.Add(1)
@@ -45,9 +44,8 @@ func TestOpenCancelledMidRequestAbandons(t *testing.T) {
 				default:
 					w.WriteHeader(http.StatusOK)
 				}
-			}))
-			defer srv.Close()
-			c := New(strings.TrimPrefix(srv.URL, "http://"), nil, Options{Insecure: true})
+			})
+			c := New(srv.Host, nil, Options{Insecure: true})
 			u, err := tc.open(c, ctx)
 			if u != nil || !errors.Is(err, context.Canceled) {
 				t.Errorf("got session %v, error %v; want none and context.Canceled", u, err)

@@ -1,23 +1,29 @@
-// Package registrystub is an in-memory distribution registry for unit
-// tests: manifests (deletes included), blobs (monolithic uploads), tag
-// listings (paged with n and last) and, when switched on, the OCI
-// referrers API with Link paging. It keeps a log of
-// the requests it served, so tests can assert what a client asked for.
+// Package registrystub is the one in-memory distribution registry of the
+// unit tests: manifests (checked for their blobs and entries, deletes
+// included), blobs (Range reads, monolithic, chunked and mounted uploads),
+// tag listings (paged with n and last) and, when switched on, the OCI
+// referrers API with Link paging. It listens on a chosen loopback address,
+// over TLS when asked; a Hook reproduces what real registries and networks
+// do wrong. It keeps a log of the requests it served (Authorization by
+// scheme only), so tests can assert what a client asked for.
 // It is a stand-in for the real registries of the e2e suite where a unit
 // test needs a registry behaviour none of them has (the referrers API on
 // Debian's docker-registry 2.8, for one).
 package registrystub
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -33,20 +39,57 @@ type Options struct {
 	// NoDeletes answers a manifest DELETE with 405 UNSUPPORTED, as
 	// docker-registry does unless storage.delete is enabled.
 	NoDeletes bool
+	// NoRange makes blob GETs ignore Range, as some CDNs do.
+	NoRange bool
+	// ChunkMin, when above 0, refuses a monolithic upload (413) and
+	// announces this OCI-Chunk-Min-Length, as chunk-only registries do.
+	ChunkMin int
+	// IP is the loopback address to listen on, "127.0.0.1" when empty.
+	// Go keeps headers across a port change, so only another address
+	// ("127.0.0.2") is another host to a client.
+	IP string
+	// TLS, when not nil, serves HTTPS with this configuration (an empty
+	// one: httptest's own certificate, which nothing trusts).
+	TLS *tls.Config
+}
+
+// Hook may answer a request itself, returning true, in place of the
+// registry: what real registries and networks do wrong (faults, cut
+// bodies, redirects, challenges), or a whole other server.
+type Hook func(w http.ResponseWriter, r *http.Request) bool
+
+// Request is one request a stub received. Auth is the scheme of its
+// Authorization header ("Basic", "Bearer"), never the credentials.
+type Request struct {
+	Method, Path, Query string
+	Auth                string
+	Range, ContentRange string
+	BodyLen             int
+}
+
+// String is "METHOD /path?query".
+func (r Request) String() string {
+	if r.Query == "" {
+		return r.Method + " " + r.Path
+	}
+	return r.Method + " " + r.Path + "?" + r.Query
 }
 
 // Stub is a running in-memory registry.
 type Stub struct {
 	Host string // "127.0.0.1:PORT", for registry.New with Insecure
+	URL  string // "http://" or "https://" and Host
 	srv  *httptest.Server
 	opts Options
 
 	mu        sync.Mutex
+	hook      Hook
 	manifests map[string]map[string]stored // repo -> digest -> content
 	tags      map[string]map[string]string // repo -> tag -> digest
 	blobs     map[string]map[string][]byte // repo -> digest -> content
-	uploads   int
-	log       []string
+	uploads   map[string]*bytes.Buffer     // upload id -> bytes so far
+	nextID    int
+	log       []Request
 }
 
 type stored struct {
@@ -58,12 +101,52 @@ type stored struct {
 func Start(tb interface {
 	Cleanup(func())
 }, opts Options) *Stub {
-	s := &Stub{opts: opts, manifests: map[string]map[string]stored{}, tags: map[string]map[string]string{}, blobs: map[string]map[string][]byte{}}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
-	s.Host = strings.TrimPrefix(s.srv.URL, "http://")
+	s := &Stub{opts: opts, manifests: map[string]map[string]stored{}, tags: map[string]map[string]string{},
+		blobs: map[string]map[string][]byte{}, uploads: map[string]*bytes.Buffer{}}
+	ip := opts.IP
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		panic(fmt.Sprintf("registrystub: listen on %s: %v", ip, err))
+	}
+	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.srv.Listener.Close()
+	s.srv.Listener = l
+	s.Host = l.Addr().String()
+	if opts.TLS != nil {
+		// Handshakes refused on purpose are no news.
+		s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		s.srv.TLS = opts.TLS
+		s.srv.StartTLS()
+	} else {
+		s.srv.Start()
+	}
+	s.URL = s.srv.URL
 	tb.Cleanup(s.srv.Close)
 	return s
 }
+
+// Serve starts a stub whose every request h answers: a token service, a
+// CDN, a registry that misbehaves throughout. Its requests are logged.
+func Serve(tb interface {
+	Cleanup(func())
+}, opts Options, h http.HandlerFunc) *Stub {
+	s := Start(tb, opts)
+	s.SetHook(func(w http.ResponseWriter, r *http.Request) bool { h(w, r); return true })
+	return s
+}
+
+// SetHook makes h see every request first (nil: none).
+func (s *Stub) SetHook(h Hook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hook = h
+}
+
+// Certificate is the TLS certificate the stub serves.
+func (s *Stub) Certificate() *x509.Certificate { return s.srv.Certificate() }
 
 // Digest is the sha256 digest of b, "sha256:<hex>".
 func Digest(b []byte) string {
@@ -75,6 +158,10 @@ func Digest(b []byte) string {
 func (s *Stub) PutBlob(repo string, b []byte) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.putBlob(repo, b)
+}
+
+func (s *Stub) putBlob(repo string, b []byte) string {
 	d := Digest(b)
 	if s.blobs[repo] == nil {
 		s.blobs[repo] = map[string][]byte{}
@@ -83,23 +170,41 @@ func (s *Stub) PutBlob(repo string, b []byte) string {
 	return d
 }
 
-// PutManifest stores raw in repo, tagged tag unless tag is "", and returns
-// its digest.
-func (s *Stub) PutManifest(repo, tag, mediaType string, raw []byte) string {
+// PutBlobAs stores b under digest d, which need not be b's: a corrupt blob.
+func (s *Stub) PutBlobAs(repo, d string, b []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.putManifest(repo, tag, mediaType, raw)
+	if s.blobs[repo] == nil {
+		s.blobs[repo] = map[string][]byte{}
+	}
+	s.blobs[repo][d] = b
 }
 
-func (s *Stub) putManifest(repo, tag, mediaType string, raw []byte) string {
+// Blob returns the blob repo holds under digest d, and whether it does.
+func (s *Stub) Blob(repo, d string) ([]byte, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.blobs[repo][d]
+	return b, ok
+}
+
+// PutManifest stores raw in repo, tagged ref unless ref is "" or a digest,
+// and returns its digest.
+func (s *Stub) PutManifest(repo, ref, mediaType string, raw []byte) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.putManifest(repo, ref, mediaType, raw)
+}
+
+func (s *Stub) putManifest(repo, ref, mediaType string, raw []byte) string {
 	d := Digest(raw)
 	if s.manifests[repo] == nil {
 		s.manifests[repo] = map[string]stored{}
 		s.tags[repo] = map[string]string{}
 	}
 	s.manifests[repo][d] = stored{mediaType: mediaType, raw: raw}
-	if tag != "" {
-		s.tags[repo][tag] = d
+	if ref != "" && !strings.Contains(ref, ":") {
+		s.tags[repo][ref] = d
 	}
 	return d
 }
@@ -107,10 +212,16 @@ func (s *Stub) putManifest(repo, tag, mediaType string, raw []byte) string {
 // Manifest returns what repo holds under ref (a tag or digest), and whether
 // it holds anything.
 func (s *Stub) Manifest(repo, ref string) ([]byte, bool) {
+	_, raw, ok := s.ManifestOf(repo, ref)
+	return raw, ok
+}
+
+// ManifestOf returns the media type and bytes repo holds under ref.
+func (s *Stub) ManifestOf(repo, ref string) (mediaType string, raw []byte, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	m, ok := s.lookup(repo, ref)
-	return m.raw, ok
+	return m.mediaType, m.raw, ok
 }
 
 // Tags lists repo's tags, sorted.
@@ -125,14 +236,31 @@ func (s *Stub) Tags(repo string) []string {
 	return out
 }
 
-// Requests are the requests served so far, as "METHOD /path?query".
-func (s *Stub) Requests() []string {
+// Log is every request served so far, in order.
+func (s *Stub) Log() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.log)
 }
 
-// Count is how many logged requests have method and contain substr.
+// ResetLog forgets the requests served so far.
+func (s *Stub) ResetLog() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = nil
+}
+
+// Requests are the requests served so far, as "METHOD /path?query".
+func (s *Stub) Requests() []string {
+	var out []string
+	for _, r := range s.Log() {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// Count is how many logged requests have method and contain substr in
+// their path and query.
 func (s *Stub) Count(method, substr string) int {
 	n := 0
 	for _, r := range s.Requests() {
@@ -143,215 +271,35 @@ func (s *Stub) Count(method, substr string) int {
 	return n
 }
 
-func (s *Stub) lookup(repo, ref string) (stored, bool) {
-	if d, ok := s.tags[repo][ref]; ok {
-		ref = d
+// Matching are the logged requests with method whose path contains part.
+func (s *Stub) Matching(method, part string) []Request {
+	var out []Request
+	for _, r := range s.Log() {
+		if r.Method == method && strings.Contains(r.Path, part) {
+			out = append(out, r)
+		}
 	}
-	m, ok := s.manifests[repo][ref]
-	return m, ok
+	return out
 }
 
-// route splits "/v2/NAME/KIND/REF" at the last of the API's path kinds.
-func route(path string) (repo, kind, ref string, ok bool) {
-	rest, found := strings.CutPrefix(path, "/v2/")
-	if !found {
-		return "", "", "", false
-	}
-	for _, k := range []string{"/manifests/", "/blobs/uploads/", "/blobs/", "/referrers/", "/tags/"} {
-		if i := strings.LastIndex(rest, k); i > 0 {
-			return rest[:i], strings.Trim(k, "/"), rest[i+len(k):], true
+// Hits is how many logged requests have method and exactly path.
+func (s *Stub) Hits(method, path string) int {
+	n := 0
+	for _, r := range s.Log() {
+		if r.Method == method && r.Path == path {
+			n++
 		}
 	}
-	return "", "", "", false
+	return n
 }
 
-func writeError(w http.ResponseWriter, status int, code string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"errors":[{"code":%q,"message":%q}]}`, code, strings.ToLower(code))
-}
-
-func (s *Stub) serve(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	line := r.Method + " " + r.URL.Path
-	if r.URL.RawQuery != "" {
-		line += "?" + r.URL.RawQuery
-	}
-	s.log = append(s.log, line)
-	if r.URL.Path == "/v2/" {
-		return
-	}
-	repo, kind, ref, ok := route(r.URL.Path)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	switch {
-	case kind == "manifests" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		m, ok := s.lookup(repo, ref)
-		if !ok {
-			writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
-			return
-		}
-		w.Header().Set("Content-Type", m.mediaType)
-		w.Header().Set("Docker-Content-Digest", Digest(m.raw))
-		w.Header().Set("Content-Length", strconv.Itoa(len(m.raw)))
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(m.raw)
-		}
-	case kind == "manifests" && r.Method == http.MethodPut:
-		raw, _ := io.ReadAll(r.Body)
-		tag := ref
-		if strings.HasPrefix(ref, "sha256:") {
-			if Digest(raw) != ref {
-				writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
-				return
-			}
-			tag = ""
-		}
-		d := s.putManifest(repo, tag, r.Header.Get("Content-Type"), raw)
-		var m struct {
-			Subject *struct {
-				Digest string `json:"digest"`
-			} `json:"subject"`
-		}
-		if s.opts.ReferrersAPI && json.Unmarshal(raw, &m) == nil && m.Subject != nil {
-			w.Header().Set("OCI-Subject", m.Subject.Digest)
-		}
-		w.Header().Set("Docker-Content-Digest", d)
-		w.WriteHeader(http.StatusCreated)
-	case kind == "manifests" && r.Method == http.MethodDelete:
-		s.deleteManifest(w, repo, ref)
-	case kind == "blobs" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		b, ok := s.blobs[repo][ref]
-		if !ok {
-			writeError(w, http.StatusNotFound, "BLOB_UNKNOWN")
-			return
-		}
-		w.Header().Set("Docker-Content-Digest", ref)
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-		if r.Method == http.MethodGet {
-			_, _ = w.Write(b)
-		}
-	case kind == "blobs/uploads" && r.Method == http.MethodPost:
-		s.uploads++
-		w.Header().Set("Location", fmt.Sprintf("/v2/%s/blobs/uploads/%d", repo, s.uploads))
-		w.WriteHeader(http.StatusAccepted)
-	case kind == "blobs/uploads" && r.Method == http.MethodPut:
-		b, _ := io.ReadAll(r.Body)
-		if d := r.URL.Query().Get("digest"); d != Digest(b) {
-			writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
-			return
-		}
-		if s.blobs[repo] == nil {
-			s.blobs[repo] = map[string][]byte{}
-		}
-		s.blobs[repo][Digest(b)] = b
-		w.WriteHeader(http.StatusCreated)
-	case kind == "tags" && ref == "list" && r.Method == http.MethodGet:
-		if s.manifests[repo] == nil {
-			writeError(w, http.StatusNotFound, "NAME_UNKNOWN")
-			return
-		}
-		s.tagPage(w, r, repo)
-	case kind == "referrers" && r.Method == http.MethodGet && s.opts.ReferrersAPI:
-		s.referrers(w, r, repo, ref)
-	default:
-		// What docker-registry 2.8 answers on a path it does not route.
-		http.NotFound(w, r)
-	}
-}
-
-// deleteManifest deletes a manifest by digest, and every tag pointing at
-// it, as docker-registry does; a tag is refused, as the spec says.
-func (s *Stub) deleteManifest(w http.ResponseWriter, repo, ref string) {
-	switch {
-	case s.opts.NoDeletes:
-		writeError(w, http.StatusMethodNotAllowed, "UNSUPPORTED")
-		return
-	case !strings.HasPrefix(ref, "sha256:"):
-		writeError(w, http.StatusBadRequest, "DIGEST_INVALID")
-		return
-	}
-	if _, ok := s.manifests[repo][ref]; !ok {
-		writeError(w, http.StatusNotFound, "MANIFEST_UNKNOWN")
-		return
-	}
-	delete(s.manifests[repo], ref)
-	for t, d := range s.tags[repo] {
-		if d == ref {
-			delete(s.tags[repo], t)
+// Authorized is how many logged requests carried an Authorization header.
+func (s *Stub) Authorized() int {
+	n := 0
+	for _, r := range s.Log() {
+		if r.Auth != "" {
+			n++
 		}
 	}
-	w.WriteHeader(http.StatusAccepted)
-}
-
-// tagPage serves a tag listing, sorted; with n, a page of n tags after
-// last, and a Link to the next page when there is one.
-func (s *Stub) tagPage(w http.ResponseWriter, r *http.Request, repo string) {
-	tags := []string{}
-	for t := range s.tags[repo] {
-		tags = append(tags, t)
-	}
-	slices.Sort(tags)
-	q := r.URL.Query()
-	if last := q.Get("last"); last != "" {
-		i, _ := slices.BinarySearch(tags, last)
-		for i < len(tags) && tags[i] <= last {
-			i++
-		}
-		tags = tags[i:]
-	}
-	if n, _ := strconv.Atoi(q.Get("n")); n > 0 && len(tags) > n {
-		tags = tags[:n]
-		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, repo, n, tags[n-1]))
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
-}
-
-// referrers serves the referrers API: an index of every manifest in repo
-// whose subject is subject, in digest order, paged when PageSize is set.
-func (s *Stub) referrers(w http.ResponseWriter, r *http.Request, repo, subject string) {
-	type descriptor struct {
-		MediaType    string            `json:"mediaType"`
-		Digest       string            `json:"digest"`
-		Size         int               `json:"size"`
-		ArtifactType string            `json:"artifactType,omitempty"`
-		Annotations  map[string]string `json:"annotations,omitempty"`
-	}
-	descs := []descriptor{}
-	for d, m := range s.manifests[repo] {
-		var man struct {
-			ArtifactType string `json:"artifactType"`
-			Config       struct {
-				MediaType string `json:"mediaType"`
-			} `json:"config"`
-			Subject *struct {
-				Digest string `json:"digest"`
-			} `json:"subject"`
-			Annotations map[string]string `json:"annotations"`
-		}
-		if json.Unmarshal(m.raw, &man) != nil || man.Subject == nil || man.Subject.Digest != subject {
-			continue
-		}
-		at := man.ArtifactType
-		if at == "" {
-			at = man.Config.MediaType
-		}
-		descs = append(descs, descriptor{MediaType: m.mediaType, Digest: d, Size: len(m.raw), ArtifactType: at, Annotations: man.Annotations})
-	}
-	slices.SortFunc(descs, func(a, b descriptor) int { return strings.Compare(a.Digest, b.Digest) })
-	if n := s.opts.PageSize; n > 0 {
-		page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-		start := min(page*n, len(descs))
-		end := min(start+n, len(descs))
-		if end < len(descs) {
-			w.Header().Set("Link", fmt.Sprintf(`</v2/%s/referrers/%s?page=%d>; rel="next"`, repo, subject, page+1))
-		}
-		descs = descs[start:end]
-	}
-	w.Header().Set("Content-Type", "application/vnd.oci.image.index.v1+json")
-	_ = json.NewEncoder(w).Encode(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": descs})
+	return n
 }

@@ -4,114 +4,42 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 )
 
-// A stub host for the tests: real HTTP on a loopback address, recording
-// every request it receives. A "different host" listens on 127.0.0.2: Go
-// keeps headers across a port change, so only another address proves that
-// the client, not net/http, kept credentials home.
+// The hosts of the tests are internal/registrystub servers answered
+// entirely by a handler: real HTTP on a loopback address, recording every
+// request. A "different host" listens on 127.0.0.2: Go keeps headers across
+// a port change, so only another address proves that the client, not
+// net/http, kept credentials home.
 
-// seen is one request a stub host received.
-type seen struct {
-	Method, Path, Query, Auth string
-}
-
-type stubHost struct {
-	srv  *httptest.Server
-	Addr string // "127.0.0.2:PORT"
-	URL  string // "http://127.0.0.2:PORT"
-
-	mu  sync.Mutex
-	log []seen
-}
-
-func startHost(t *testing.T, ip string, h http.HandlerFunc) *stubHost {
+func startHost(t *testing.T, ip string, h http.HandlerFunc) *registrystub.Stub {
 	t.Helper()
-	return startServer(t, ip, nil, h)
+	return registrystub.Serve(t, registrystub.Options{IP: ip}, h)
 }
 
 // startTLSHost is startHost over TLS with cfg (nil: httptest's own
 // certificate, which nothing trusts).
-func startTLSHost(t *testing.T, ip string, cfg *tls.Config, h http.HandlerFunc) *stubHost {
+func startTLSHost(t *testing.T, ip string, cfg *tls.Config, h http.HandlerFunc) *registrystub.Stub {
 	t.Helper()
 	if cfg == nil {
 		cfg = &tls.Config{}
 	}
-	return startServer(t, ip, cfg, h)
-}
-
-func startServer(t *testing.T, ip string, cfg *tls.Config, h http.HandlerFunc) *stubHost {
-	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatalf("listen on %s: %v", ip, err)
-	}
-	s := &stubHost{}
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		s.log = append(s.log, seen{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Auth: r.Header.Get("Authorization")})
-		s.mu.Unlock()
-		h(w, r)
-	}))
-	s.srv.Listener.Close()
-	s.srv.Listener = l
-	s.Addr = l.Addr().String()
-	s.URL = "http://" + s.Addr
-	if cfg != nil {
-		// Handshakes refused on purpose are no news.
-		s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-		s.srv.TLS = cfg
-		s.srv.StartTLS()
-		s.URL = "https://" + s.Addr
-	} else {
-		s.srv.Start()
-	}
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-func (s *stubHost) requests() []seen {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
-
-// authorized counts the requests that carried an Authorization header.
-func (s *stubHost) authorized() int {
-	n := 0
-	for _, r := range s.requests() {
-		if r.Auth != "" {
-			n++
-		}
-	}
-	return n
-}
-
-func (s *stubHost) count(method, path string) int {
-	n := 0
-	for _, r := range s.requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
+	return registrystub.Serve(t, registrystub.Options{IP: ip, TLS: cfg}, h)
 }
 
 // tokenService is a token realm: it checks Basic credentials (when user is
 // set), records the scopes of every token request, and grants what is asked
 // unless refuse says no.
 type tokenService struct {
-	*stubHost
+	*registrystub.Stub
 	user, pass string
 	refuse     func(scope string) bool
 
@@ -123,7 +51,7 @@ type tokenService struct {
 
 func startTokenService(t *testing.T, user, pass string) *tokenService {
 	ts := &tokenService{user: user, pass: pass, granted: map[string][]Scope{}}
-	ts.stubHost = startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
+	ts.Stub = startHost(t, "127.0.0.1", func(w http.ResponseWriter, r *http.Request) {
 		if ts.user != "" {
 			if u, p, ok := r.BasicAuth(); !ok || u != ts.user || p != ts.pass {
 				w.WriteHeader(http.StatusUnauthorized)
