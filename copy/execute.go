@@ -47,10 +47,28 @@ func Execute(ctx context.Context, p *Plan) error {
 		return writeTagRepos(ctx, x.repos)
 	}
 	x.e.before = x.before
+	if x.dst.Local != nil {
+		return x.writeLocal(ctx)
+	}
 	if err := x.e.write(ctx, x.tops); err != nil {
 		return err
 	}
 	return writeTagRepos(ctx, x.repos)
+}
+
+// writeLocal writes the tops into a local destination (a mirror's oci:
+// layout, each top named by its tag) and commits it.
+func (x *execution) writeLocal(ctx context.Context) error {
+	ld, err := openDestination(ctx, *x.dst.Local, x.e.opts.SystemContext)
+	if err != nil {
+		return err
+	}
+	defer ld.close()
+	x.e.dst = ld
+	if err := x.e.write(ctx, x.tops); err != nil {
+		return err
+	}
+	return ld.commit(ctx)
 }
 
 // Close releases what a plan holds open (a local source).

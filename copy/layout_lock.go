@@ -49,7 +49,9 @@ func openLayoutDestination(ctx context.Context, loc Location, sys *types.SystemC
 
 // putManifest writes the manifest as a blob, whole or not at all; the top
 // manifest is named in index.json by commit.
-func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType string, dg digest.Digest, _ string, top bool) error {
+// A top put under a ref (a mirror's tag) is named by it, else by the
+// location's tag.
+func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType string, dg digest.Digest, ref string, top bool) error {
 	p := filepath.Join(d.dir, imgspecv1.ImageBlobsDir, dg.Algorithm().String(), dg.Encoded())
 	if fi, err := os.Stat(p); err != nil || fi.Size() != int64(len(raw)) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -61,8 +63,11 @@ func (d *layoutDestination) putManifest(_ context.Context, raw []byte, mediaType
 	}
 	if top {
 		desc := imgspecv1.Descriptor{MediaType: mediaType, Digest: dg, Size: int64(len(raw))}
-		if d.image != "" {
-			desc.Annotations = map[string]string{imgspecv1.AnnotationRefName: d.image}
+		if ref == "" {
+			ref = d.image
+		}
+		if ref != "" {
+			desc.Annotations = map[string]string{imgspecv1.AnnotationRefName: ref}
 		}
 		d.addIndexEntry(desc)
 	}

@@ -99,12 +99,26 @@ type TagWrite struct {
 	New digest.Digest `json:"new"`
 	// Unchanged: the tag already holds New; nothing is written.
 	Unchanged bool `json:"unchanged,omitempty"`
+	// Error is why the tag cannot be written (a mirror's tag whose source
+	// failed); the plan's other tags are written.
+	Error string `json:"error,omitempty"`
 }
 
-// Action is what happens to the tag: "unchanged", "written" (new) or
-// "moved" (from Old to New).
+// MarshalJSON adds the tag's Action as "status", for scripts.
+func (t TagWrite) MarshalJSON() ([]byte, error) {
+	type plain TagWrite
+	return json.Marshal(struct {
+		plain
+		Status string `json:"status"`
+	}{plain(t), t.Action()})
+}
+
+// Action is what happens to the tag: "unchanged", "written" (new),
+// "moved" (from Old to New) or "failed" (Error).
 func (t TagWrite) Action() string {
 	switch {
+	case t.Error != "":
+		return "failed"
 	case t.Unchanged:
 		return "unchanged"
 	case t.Old == "":

@@ -14,6 +14,8 @@ type Counts struct {
 	Manifests, Present                         int // manifests written / already there
 	Mounted, Uploaded, BlobsSeen, BlobsPresent int
 	BytesUploaded                              int64
+	// Tags a mirror writes, and TagsDone those written so far.
+	Tags, TagsDone int
 }
 
 // Stats collects the Counts of a transfer, and what is streaming now, for

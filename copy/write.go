@@ -144,6 +144,9 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 			e.stats.add(func(s *Stats) { s.Manifests++ })
 			e.stats.progress("manifest %s written to %s", n.Digest, e.dst)
 		}
+		if top && ref != "" {
+			e.stats.add(func(s *Stats) { s.TagsDone++ })
+		}
 		return nil
 	}
 	// By height, entries first: a top may be an entry of another top. A

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -36,6 +37,14 @@ const (
 	recopyRequests = 2
 	// mergeRequests: a same-repository merge of 2 platforms into 4.
 	mergeRequests = 4
+	// mirrorRequests: `copy --all-tags` of the mirror repository (40
+	// tags: 5 four-platform lists under 4 tags each, their 20 images under
+	// their own; 2 layers of 256 KiB each image) across registries, both
+	// sides together.
+	mirrorRequests = 262
+	// remirrorRequests: the same again, nothing to write: a tag list and a
+	// HEAD per tag on each side.
+	remirrorRequests = 82
 )
 
 // widePlatforms are 16 platforms Go and the OCI spec know.
@@ -232,6 +241,23 @@ func TestRequestCounts(t *testing.T) {
 		exactly(t, "the copy across registries", len(reqs), crossCopyRequests, reqs)
 		_, reqs = crossCopy(t, e, srcProxy, dstProxy, dst, from, dstRepo, list)
 		exactly(t, "the copy again", len(reqs), recopyRequests, reqs)
+	})
+
+	t.Run("copy --all-tags", func(t *testing.T) {
+		src, dst := plainRegistry(t), copyDestRegistry(t)
+		srcProxy, dstProxy := startCountingProxy(t, src, 0), startCountingProxy(t, dst, 0)
+		s := pushMirrorSource(t, src, testRepo(t, "src"), 5, mirrorImage)
+		dstRepo := testRepo(t, "dst")
+		// The dry run's plan predicts the run's requests exactly.
+		var plan struct{ Requests int }
+		out := e.mustMlist(t, "copy", "--all-tags", "--dry-run", "-f", "json", srcProxy.Host+"/"+s.repo, dstProxy.Host+"/"+dstRepo)
+		if err := json.Unmarshal([]byte(out), &plan); err != nil || plan.Requests != mirrorRequests {
+			t.Errorf("the dry run predicts %d requests, want %d (%v)", plan.Requests, mirrorRequests, err)
+		}
+		_, reqs := mirrorThrough(t, e, srcProxy, dstProxy, dst, s, dstRepo)
+		exactly(t, "copy --all-tags across registries", len(reqs), mirrorRequests, reqs)
+		_, reqs = mirrorThrough(t, e, srcProxy, dstProxy, dst, s, dstRepo)
+		exactly(t, "copy --all-tags again", len(reqs), remirrorRequests, reqs)
 	})
 
 	t.Run("merge", func(t *testing.T) {

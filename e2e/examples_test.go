@@ -211,6 +211,13 @@ func (x *exampleRun) registryIndex(t *testing.T, r *harness.Registry, tag string
 	return r.MustGetIndex(t, x.repo("app"), tag)
 }
 
+// registryDigest is the digest r holds as app:<tag>, a list's or an
+// image's.
+func (x *exampleRun) registryDigest(t *testing.T, r *harness.Registry, tag string) string {
+	t.Helper()
+	return r.MustGetManifest(t, x.repo("app"), tag).Digest
+}
+
 // draftIndex is the list a draft builds, as inspect shows it.
 func (x *exampleRun) draftIndex(t *testing.T, name string) harness.Index {
 	t.Helper()
@@ -325,6 +332,25 @@ var exampleSetups = map[string]exampleSetup{
 					t.Errorf("the layout holds %s, the draft is %s", got, draft)
 				}
 				harness.Validate(t, "oci:"+filepath.Join(x.e.Dir, "app-layout")+":2.0-rc")
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				for _, tag := range x.reg.Tags(t, x.repo("app")) {
+					src := x.registryDigest(t, x.reg, tag)
+					if dst := x.registryDigest(t, x.mirror, tag); dst != src {
+						t.Errorf("the mirror's %s is %s, the source's %s", tag, dst, src)
+					}
+				}
+			}},
+			{check: func(t *testing.T, x *exampleRun, r exampleResult) {
+				raw, err := os.ReadFile(filepath.Join(x.e.Dir, "app-tags", "index.json"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for tag, want := range map[string]bool{"1.0": true, "1.0-linux-amd64": true, "1.0-linux-arm64": false} {
+					if got := strings.Contains(string(raw), `"org.opencontainers.image.ref.name":"`+tag+`"`); got != want {
+						t.Errorf("index.json names %s: %v, want %v\n%s", tag, got, want, raw)
+					}
+				}
 			}},
 		},
 	},

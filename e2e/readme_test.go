@@ -40,6 +40,8 @@ func TestReadmeRequestCounts(t *testing.T) {
 		{"create+push of 16 platforms", "%d requests", widePushRequests},
 		{"across registries", "%d requests", crossCopyRequests},
 		{"the destination holding the list", "%d requests", recopyRequests},
+		{"of 40 tags", "%d requests, ", mirrorRequests},
+		{"of 40 tags", "again, nothing to write: %d requests", remirrorRequests},
 	}
 	for _, tc := range tests {
 		var found []string

@@ -2,6 +2,7 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -23,6 +24,8 @@ type copyOptions struct {
 	dryRun              bool
 	format              string
 	tags                []string
+	allTags             bool
+	include, exclude    []string
 	sides
 }
 
@@ -53,6 +56,16 @@ on stdout. -t TAG (repeatable) also tags a registry destination TAG, or
 REGISTRY/REPOSITORY:TAG in another repository of its registry (mounted
 there), in the same plan.
 
+With --all-tags, SOURCE is a repository (or an oci: layout) and every tag of
+it is copied to DESTINATION, a repository or an oci: layout (one index.json
+name per tag), as one plan: what the tags share is read and written once, and
+a tag that already holds its source's digest costs one HEAD on each side.
+--include and --exclude (repeatable Go regular expressions, matched anywhere
+in the tag: write "^1\.0$" for the whole tag) choose the tags. A tag whose
+source cannot be read fails the command (exit 1) once the others are written;
+--format json prints each tag's result (tag, old, new, status, error).
+--platform, --media-type and --referrers do not go with --all-tags yet.
+
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,
 "windows/amd64:10.0.17763" every update of that build, a whole os.version
@@ -62,15 +75,23 @@ that one alone.`,
   docker mlist copy --dry-run --format json registry.example.com/app:1.0 mirror.example.com/app:1.0
   docker mlist copy registry.example.com/app:1.0 oci-archive:app-1.0.tar:1.0
   docker mlist copy -t 1 -t latest registry.example.com/app:1.0 mirror.example.com/app:1.0
-  docker mlist copy registry.example.com/app:2.0-rc oci:app-layout:2.0-rc`,
+  docker mlist copy registry.example.com/app:2.0-rc oci:app-layout:2.0-rc
+  docker mlist copy --all-tags registry.example.com/app mirror.example.com/app
+  docker mlist copy --all-tags --include '^1\.' --exclude '-arm' registry.example.com/app oci:app-tags`,
 		Args:                  cli.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		ValidArgsFunction:     completeLocations,
 		PreRunE: func(cmd *cobra.Command, args []string) error {
-			return formatWithDryRun(cmd, opts.dryRun)
+			return formatWithDryRun(cmd, opts.dryRun || opts.allTags)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.source, opts.destination = args[0], args[1]
+			if opts.allTags {
+				return runCopyAllTags(cmd.Context(), dockerCLI, opts)
+			}
+			if len(opts.include)+len(opts.exclude) > 0 {
+				return errors.New("--include and --exclude select tags for --all-tags")
+			}
 			return runCopy(cmd.Context(), dockerCLI, opts)
 		},
 	}
@@ -81,7 +102,10 @@ that one alone.`,
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
-	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
+	flags.BoolVarP(&opts.allTags, "all-tags", "a", false, "Copy every tag of the SOURCE repository to the DESTINATION repository or oci: layout, as one plan")
+	flags.StringArrayVar(&opts.include, "include", nil, `With --all-tags, copy only tags matching this Go regexp (repeatable; unanchored: write "^v1\." or "^v1$")`)
+	flags.StringArrayVar(&opts.exclude, "exclude", nil, "With --all-tags, skip tags matching this Go regexp (repeatable; unanchored)")
+	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "with --all-tags, also the run's result per tag")
 	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)
 	return cmd

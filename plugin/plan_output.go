@@ -31,6 +31,8 @@ func planTable(tw *tabwriter.Writer, p *copy.Plan) {
 		mergeChanges(tw, p.Merge)
 	case "push":
 		fmt.Fprintf(tw, "Push %s (dry run: nothing written)\n", termText(firstTag(p)))
+	case "mirror":
+		fmt.Fprintf(tw, "Copy every tag of %s to %s (dry run: nothing written)\n", termText(p.Source), termText(p.Destination))
 	default:
 		fmt.Fprintf(tw, "Copy %s to %s (dry run: nothing written)\n", termText(p.Source), termText(p.Destination))
 	}
@@ -44,9 +46,7 @@ func planTable(tw *tabwriter.Writer, p *copy.Plan) {
 			fmt.Fprintf(tw, "%s\tblob\t%s\t-\t%s\t-\n", actionInto(b.Action, b.Repository), termText(b.Digest.String()), humanSize(b.Size))
 		}
 	}
-	for _, t := range p.Tags {
-		fmt.Fprintln(tw, tagLine(t))
-	}
+	tagLines(tw, p)
 	fmt.Fprintln(tw, planSummary(p))
 }
 
@@ -61,7 +61,10 @@ func actionInto(action, repository string) string {
 
 // planSummary is a plan in one line.
 func planSummary(p *copy.Plan) string {
-	if p.Unchanged {
+	switch {
+	case p.Unchanged && p.Command == "mirror":
+		return fmt.Sprintf("Plan: nothing to write (%s holds every tag); %s", termText(p.Destination), requestWords(p))
+	case p.Unchanged:
 		return fmt.Sprintf("Plan: nothing to write (%s already holds %s); %s", termText(p.Destination), termText(p.Digest.String()), requestWords(p))
 	}
 	m := map[string]int{}
@@ -97,8 +100,24 @@ func runSummary(w io.Writer, what string, p *copy.Plan, c copy.Counts) {
 		line += "; " + blobWords(c.Mounted, c.Uploaded, c.BlobsPresent, c.BytesUploaded, "mounted", "copied")
 	}
 	fmt.Fprintln(w, line)
+	tagLines(w, p)
+}
+
+// tagLines names the plan's tag writes; a mirror's are counted first by
+// what happens to them, and its unchanged tags are counted only.
+func tagLines(w io.Writer, p *copy.Plan) {
+	mirror := p.Command == "mirror"
+	if mirror {
+		n := map[string]int{}
+		for _, t := range p.Tags {
+			n[t.Action()]++
+		}
+		fmt.Fprintf(w, "Tags: %d new, %d moved, %d unchanged, %d failed\n", n["written"], n["moved"], n["unchanged"], n["failed"])
+	}
 	for _, t := range p.Tags {
-		fmt.Fprintln(w, tagLine(t))
+		if !mirror || !t.Unchanged {
+			fmt.Fprintln(w, tagLine(t))
+		}
 	}
 }
 
@@ -130,6 +149,8 @@ func blobWords(mounted, copied, there int, bytes int64, mountVerb, copyVerb stri
 func tagLine(t copy.TagWrite) string {
 	tag := termText(t.Tag)
 	switch t.Action() {
+	case "failed":
+		return fmt.Sprintf("%s: failed: %s", tag, termText(t.Error))
 	case "unchanged":
 		return fmt.Sprintf("%s: %s… (unchanged: nothing written)", tag, short(t.New))
 	case "written":

@@ -43,8 +43,12 @@ func showProgress(w io.Writer, label string, stats *copy.Stats) (stop func()) {
 		for i := len(active); i < drawn-1; i++ {
 			out.WriteString("\r\033[K\n") // blank the lines of blobs that finished
 		}
-		fmt.Fprintf(&out, "\r\033[K%s: %s written, %d blobs mounted, %d copied (%s), %d already there\n",
-			label, plural(s.Manifests, "manifest"), s.Mounted, s.Uploaded, humanSize(s.BytesUploaded), s.Present+s.BlobsPresent)
+		tags := ""
+		if s.Tags > 0 {
+			tags = fmt.Sprintf(" %d/%d tags,", s.TagsDone, s.Tags)
+		}
+		fmt.Fprintf(&out, "\r\033[K%s:%s %s written, %d blobs mounted, %d copied (%s), %d already there\n",
+			label, tags, plural(s.Manifests, "manifest"), s.Mounted, s.Uploaded, humanSize(s.BytesUploaded), s.Present+s.BlobsPresent)
 		drawn = max(len(active)+1, drawn)
 		fmt.Fprint(w, out.String())
 	}

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the peers `make bench` compares `docker mlist copy` against
-# (crane and regctl; skopeo comes from the distribution, see setup.sh) into
-# bin/peers, and prints that directory for the caller's PATH. Only the bench
-# target calls it: CI (`make check`) does not build the peers.
+# (crane, regctl and regsync; skopeo comes from the distribution, see
+# setup.sh) into bin/peers, and prints that directory for the caller's
+# PATH. Only the bench target calls it: CI (`make check`) does not build
+# the peers.
 set -eu
 GO=${GO:-go}
 dir=$(cd "$(dirname "$0")/.." && pwd)/bin/peers
@@ -10,6 +11,10 @@ mkdir -p "$dir"
 # Pinned versions, so figures from different days compare the same peers.
 CRANE=github.com/google/go-containerregistry/cmd/crane@v0.22.1
 REGCTL=github.com/regclient/regclient/cmd/regctl@v0.11.7
+REGSYNC=github.com/regclient/regclient/cmd/regsync@v0.11.7
+# manifest-tool (github.com/estesp/manifest-tool/v2) is not served by the
+# module proxy this project builds from (403 for its version list), so the
+# create --push comparison has crane and regctl only.
 install() { # name module@version
 	if [ -x "$dir/$1" ] && [ "$(cat "$dir/$1.version" 2>/dev/null)" = "$2" ]; then
 		return
@@ -23,5 +28,5 @@ install() { # name module@version
 		echo "peers.sh: could not install $1; the benchmarks will skip it" >&2
 	fi
 }
-(cd /tmp && install crane "$CRANE" && install regctl "$REGCTL")
+(cd /tmp && install crane "$CRANE" && install regctl "$REGCTL" && install regsync "$REGSYNC")
 echo "$dir"
