@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -199,5 +200,43 @@ func TestCopyTagHeldExtraTag(t *testing.T) {
 	}
 	if m, ok := dst.manifest("mirror", "stable"); !ok || digest.FromBytes(m.raw) != plan.Plan.Digest {
 		t.Errorf("mirror:stable does not hold %s", plan.Plan.Digest)
+	}
+}
+
+// TestPlanRequestsMirrorIntoLayout: copy --all-tags into an OCI layout
+// that holds some of the blobs (one tag mirrored before): the dry run
+// predicts exactly the requests of the run, the blobs there not read.
+func TestPlanRequestsMirrorIntoLayout(t *testing.T) {
+	src := newStubRegistry(t)
+	mirrorFixture(t, src.Stub, "app")
+	at := "oci:" + filepath.Join(t.TempDir(), "out")
+	sys := localSys(t)
+	plan := func(filter TagFilter, dry bool) *Plan {
+		t.Helper()
+		p, err := PlanMirror(context.Background(), regSide(src.Stub, "app", ""), localSide(t, at), filter, Options{DryRun: dry, SystemContext: sys}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := plan(TagFilter{Include: []*regexp.Regexp{regexp.MustCompile(`^amd64$`)}}, false)
+	if err := Execute(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	resetRequests(src)
+	dry := plan(TagFilter{}, true)
+	dry.Close()
+	if n := countBlobActions(dry.Blobs, actionPresent); n == 0 {
+		t.Errorf("blobs %+v: none present, the amd64 image's are", dry.Blobs)
+	}
+	resetRequests(src)
+	run := plan(TagFilter{}, false)
+	defer run.Close()
+	if err := Execute(context.Background(), run); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(src); got != dry.Requests || got != run.Requests {
+		t.Errorf("the dry run planned %d requests, the run's plan %d, the mirror made %d:\n%s", dry.Requests, run.Requests, got, requestLog(src))
 	}
 }
