@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/docker-mlist/docker-mlist/registry"
+	"github.com/opencontainers/go-digest"
 )
 
 // blobFlights are the blob transfers under way in one command, by
@@ -17,6 +18,25 @@ import (
 // DIGEST_INVALID.
 type blobFlights struct {
 	m sync.Map // string -> *blobFlight
+	// found is what a run's plan found, by the same key: whether the
+	// destination holds the blob (see engine.blobsPresent). The blob's
+	// first transfer uses it instead of a HEAD of its own.
+	found sync.Map // string -> bool
+}
+
+// planned is what the plan found of the blob under key, once: a later
+// transfer of it (a referrer's) asks the registry again.
+func (fs *blobFlights) planned(key string) (present, known bool) {
+	v, ok := fs.found.LoadAndDelete(key)
+	if !ok {
+		return false, false
+	}
+	return v.(bool), true
+}
+
+// blobKey names a blob in a registry repository, for blobFlights.
+func blobKey(dst Endpoint, d digest.Digest) string {
+	return dst.Client.Host + "/" + dst.Repository + "@" + d.String()
 }
 
 type blobFlight struct {
@@ -48,11 +68,11 @@ func (fs *blobFlights) do(ctx context.Context, key string, f func() error) error
 // registryBlob makes blob b of the engine's source present in the
 // registry repository dst, once however many manifests ask for it at once.
 func (e *engine) registryBlob(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
-	key := dst.Client.Host + "/" + dst.Repository + "@" + b.Digest.String()
-	return e.flights.do(ctx, key, func() error { return e.registryBlobOnce(ctx, dst, b) })
+	key := blobKey(dst, b.Digest)
+	return e.flights.do(ctx, key, func() error { return e.registryBlobOnce(ctx, dst, b, key) })
 }
 
-func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.Descriptor) error {
+func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.Descriptor, key string) error {
 	e.stats.add(func(s *Stats) { s.BlobsSeen++ })
 	t := &blobTransfer{e: e, dst: dst, b: b}
 	rs, fromRegistry := e.src.(*registrySource)
@@ -70,9 +90,12 @@ func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.
 		// finds the blob there).
 		t.mountFrom, t.early = dst.Repository, true
 	default:
-		ok, err := dst.Client.BlobExists(ctx, dst.Repository, b.Digest)
-		if err != nil {
-			return err
+		ok, known := e.flights.planned(key)
+		if !known {
+			var err error
+			if ok, err = dst.Client.BlobExists(ctx, dst.Repository, b.Digest); err != nil {
+				return err
+			}
 		}
 		if ok {
 			e.stats.add(func(s *Stats) { s.BlobsPresent++ })

@@ -98,6 +98,9 @@ type engine struct {
 	fetchForeign bool
 	// before, when set, runs right before write puts the first tag.
 	before func(ctx context.Context) error
+	// layoutBlobs is the directory of the OCI layout (oci:) a copy writes
+	// in place: the plan looks there for the blobs it holds.
+	layoutBlobs string
 	// flights are the command's blob transfers under way.
 	flights *blobFlights
 }
@@ -214,6 +217,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	// --media-type) with one of its own, to say whether the tag moves.
 	var tagHeld digest.Digest
 	tagRead := false
+	// dstHolds: the destination holds top (an extra tag differs): of the
+	// graph only top is read, to be put under the tags.
+	dstHolds := false
 	// extraHeld is what the extra tags hold, by repository and tag, once
 	// read.
 	var extraHeld map[string]map[string]digest.Digest
@@ -284,18 +290,10 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 				if dst.Ref != "" {
 					tagHeld, tagRead = top, true
 				}
+				dstHolds = true
 				break
 			}
-			p.Unchanged = true
-			p.Manifests, p.Blobs, p.Tags = []PlanManifest{}, []PlanBlob{}, []TagWrite{}
-			if tag != "" {
-				p.Tags = append(p.Tags, TagWrite{Tag: ep.String() + ":" + tag, Old: top, New: top, Unchanged: true})
-			}
-			for _, t := range e.opts.Tags {
-				p.Tags = append(p.Tags, TagWrite{Tag: t.String(), Old: top, New: top, Unchanged: true})
-			}
-			p.Requests = reads()
-			p.run = &execution{}
+			e.heldPlan(p, ep, tag, top, reads())
 			return p, nil
 		case errors.Is(err, registry.ErrNotFound):
 			// A first copy into a repository without tags skips every
@@ -318,7 +316,13 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	}
 
 	// Phase 1: the graph, read and verified.
-	root, err := e.readGraph(ctx, top, dst)
+	var root *node
+	var err error
+	if dstHolds {
+		root, err = e.readRoot(ctx, top)
+	} else {
+		root, err = e.readGraph(ctx, top, dst)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +333,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		e.opts.MediaType, e.autoConvert = "docker", true
 	}
 	e.fetchForeign = dst.Local != nil && dst.Local.Transport() == "docker-archive"
+	if dst.Local != nil && dst.Local.Transport() == "oci" {
+		e.layoutBlobs = dst.Local.path()
+	}
 	if e.opts.MediaType != "" {
 		if root, err = e.convert(ctx, root); err != nil {
 			return nil, err
@@ -342,7 +349,8 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		return nil, errors.New("internal: a list reached a single-image destination")
 	}
 	// Phase 3: what the destination holds.
-	if regDst != nil && !regDst.New {
+	root.present = root.present || dstHolds
+	if regDst != nil && !regDst.New && !dstHolds {
 		if err := e.checkPresent(ctx, *regDst, root); err != nil {
 			return nil, err
 		}
@@ -368,14 +376,22 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	// run's.
 	n := reads()
 	writeTops := x.tops
-	if len(writeTops) == 0 {
+	if len(writeTops) == 0 || e.opts.Referrers {
+		// With --referrers the root is written by digest, and its tags
+		// once the referrers are there (see Execute).
 		writeTops = []topNode{{n: root}}
 	}
 	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
 		return nil, err
 	}
+	if e.opts.Referrers {
+		p.Requests += len(x.tops)
+	}
 	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
+	}
+	if e.opts.Referrers {
+		p.RequestsLeftOut = referrersLeftOut
 	}
 	p.run = x
 	return p, nil

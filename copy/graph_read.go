@@ -15,18 +15,10 @@ import (
 // level, verifying each against the descriptor that named it; applies
 // --platform; and for a single-image destination picks the one image.
 func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*node, error) {
-	raw, mt, err := e.src.manifest(ctx, top)
+	root, err := e.readRoot(ctx, top)
 	if err != nil {
 		return nil, err
 	}
-	root := &node{Digest: top, MediaType: mt, Raw: raw}
-	if err := checkManifest(e.src.String(), Manifest{Digest: top, Raw: raw}); err != nil {
-		return nil, err
-	}
-	if root.parsed, err = manifestlist.Parse(raw, mt); err != nil {
-		return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
-	}
-	root.MediaType = root.parsed.MediaType
 	single := dst.Local != nil && dst.Local.Transport() == "docker-archive"
 	if len(e.opts.Platforms) > 0 && root.parsed.Kind != manifestlist.KindList {
 		return nil, fmt.Errorf("%s@%s: --platform needs a list; this is a single image", e.src, top)
@@ -78,6 +70,24 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 	if err := w.wait(); err != nil {
 		return nil, err
 	}
+	return root, nil
+}
+
+// readRoot reads the manifest top alone, verified: what a copy whose
+// destination holds top needs to write it under more tags.
+func (e *engine) readRoot(ctx context.Context, top digest.Digest) (*node, error) {
+	raw, mt, err := e.src.manifest(ctx, top)
+	if err != nil {
+		return nil, err
+	}
+	root := &node{Digest: top, MediaType: mt, Raw: raw}
+	if err := checkManifest(e.src.String(), Manifest{Digest: top, Raw: raw}); err != nil {
+		return nil, err
+	}
+	if root.parsed, err = manifestlist.Parse(raw, mt); err != nil {
+		return nil, fmt.Errorf("%s@%s: %w", e.src, top, err)
+	}
+	root.MediaType = root.parsed.MediaType
 	return root, nil
 }
 

@@ -10,8 +10,8 @@ import (
 )
 
 // planListLocal plans writing the list into a layout or archive: every
-// entry is read from where it lives (nothing is looked for in the layout,
-// whose blobs are predicted missing, as a copy's are), and Execute opens
+// entry is read from where it lives (an OCI layout's blobs are looked for
+// in it, as a copy's are), and Execute opens
 // the layout, writes the graph and names the list by the layout's tag.
 func planListLocal(ctx context.Context, lw listWrite, we *engine, root *node) (*Plan, error) {
 	p := &Plan{Command: lw.command, Source: lw.source, Destination: lw.local.String(), Digest: root.Digest,
@@ -20,6 +20,9 @@ func planListLocal(ctx context.Context, lw listWrite, we *engine, root *node) (*
 		return nil, err
 	}
 	setHeight(root)
+	if lw.local.Transport() == "oci" {
+		we.layoutBlobs = lw.local.path()
+	}
 	if err := we.buildPlan(ctx, p, []topNode{{n: root}}, lw.requests()); err != nil {
 		return nil, err
 	}

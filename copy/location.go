@@ -45,6 +45,13 @@ func (l Location) Transport() string {
 	return l.Image.Transport().Name()
 }
 
+// path is a local location's file or directory: the transports split
+// PATH:IMAGE at the first colon, and so does this.
+func (l Location) path() string {
+	p, _, _ := strings.Cut(l.Image.StringWithinTransport(), ":")
+	return p
+}
+
 // LocalTransports are the prefixes (without the colon) of the local
 // locations ParseLocation reads, sorted.
 func LocalTransports() []string {

@@ -164,6 +164,9 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 	if regDst != nil {
 		e.dst = &registryDestination{ep: *regDst}
 	}
+	if dst.Local != nil && dst.Local.Transport() == "oci" {
+		e.layoutBlobs = dst.Local.path() // the blobs it holds are not read
+	}
 
 	p := &Plan{Command: "mirror", Source: src.String(), Destination: dst.String(), Manifests: []PlanManifest{}, Blobs: []PlanBlob{}}
 	prefix := dst.String() + ":"

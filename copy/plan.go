@@ -3,6 +3,8 @@ package copy
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/opencontainers/go-digest"
@@ -45,23 +47,47 @@ type Plan struct {
 	// included, against registries that do not change in between: the
 	// requests the plan's own reads made (counted as they were made, see
 	// registry.Client.Requests) and those the write phase will make,
-	// predicted from what the plan knows (see blobPlan, writeRequests). A
+	// predicted from what the plan knows (see blobPlan, manifestWrites). A
 	// dry run may read more to learn what it predicts (whether a blob is
-	// there already); those reads are not counted. Only requests the
+	// there already); those reads are not counted. A run's
+	// own plan asks a repository with tags for its blobs (the HEADs the
+	// run makes anyway, counted) and predicts a repository without tags
+	// holds none (it finds out as it writes; only an interrupted copy
+	// leaves blobs there, each of which then costs one request less). Only requests the
 	// registries' APIs answer count: token realms and the hosts blobs
 	// redirect to do not; a registry's challenge (401) counts where it
 	// happens, which is in the plan's first read of each registry (a
 	// command declares its scopes before it, so the write phase meets
-	// none). --referrers' requests, found while copying, are not
-	// predicted; nor are those of a local destination (what it holds is
-	// not looked at: its blobs are predicted missing).
+	// none). An OCI layout destination is looked at by every plan (which
+	// costs no request): the blobs it holds are not read from the source.
+	// When the run makes requests no plan can count without making them
+	// itself, Requests counts the rest and RequestsLeftOut says what it
+	// leaves out; the JSON says requestsExact: false.
 	Requests int `json:"requests"`
+	// RequestsLeftOut, when set, names the requests Requests does not
+	// count: --referrers' (what refers to the image is found, read and
+	// written once the image is copied, from what the source and
+	// destination hold then).
+	RequestsLeftOut string `json:"requestsLeftOut,omitempty"`
 	// Bytes are the blob bytes the run sends.
 	Bytes int64 `json:"bytes"`
 	// Warnings name what was left behind (--referrers); Execute adds them.
 	Warnings []string `json:"warnings,omitempty"`
 
 	run *execution
+}
+
+// referrersLeftOut is what a --referrers plan's Requests leaves out.
+const referrersLeftOut = "--referrers: the referrers and cosign tags are found, read and written after the image, and their requests are not counted"
+
+// MarshalJSON is the plan with requestsExact, which says whether Requests
+// counts every request of the run (RequestsLeftOut is empty).
+func (p Plan) MarshalJSON() ([]byte, error) {
+	type plan Plan // without this method
+	return json.Marshal(struct {
+		plan
+		RequestsExact bool `json:"requestsExact"`
+	}{plan(p), p.RequestsLeftOut == ""})
 }
 
 // TagWrite is a tag the plan writes.
@@ -125,8 +151,9 @@ type PlanBlob struct {
 	MediaType string        `json:"mediaType"`
 	Size      int64         `json:"size"`
 	// Action is "mount" (within a registry), "copy", "present" (the
-	// destination holds it; a run finds out unless a dry run asked), or
-	// "fetch" (a foreign layer, from its URLs, for a docker-archive).
+	// destination holds it: a plan asks a repository with tags and looks
+	// in an oci: layout; only a dry run asks a repository without tags),
+	// or "fetch" (a foreign layer, from its URLs, for a docker-archive).
 	Action string `json:"action"`
 	// Repository, when set, is another repository of the destination's
 	// registry an extra tag names, where the blob is mounted.
@@ -183,10 +210,28 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 	}
 	_, blobs := needed(e.fetchForeign, roots...)
 	var present []bool
-	if e.opts.DryRun {
+	headed := false
+	switch {
+	case e.layoutBlobs != "":
+		// Looking costs no request: a run's own plan looks too.
+		present = e.layoutHolds(blobs)
+	case e.opts.DryRun:
 		var err error
-		if present, err = e.blobsPresent(ctx, blobs); err != nil {
+		if present, err = e.blobsPresent(ctx, blobs, false); err != nil {
 			return err
+		}
+	default:
+		// A run's own plan makes the HEADs the run makes anyway, and
+		// counts them; the run does not make them again.
+		rd, ok := e.dst.(*registryDestination)
+		if ok && !rd.ep.New {
+			before := rd.ep.Client.Requests()
+			var err error
+			if present, err = e.blobsPresent(ctx, blobs, true); err != nil {
+				return err
+			}
+			headed = true
+			reads += int(rd.ep.Client.Requests() - before)
 		}
 	}
 	writes := 0
@@ -195,7 +240,7 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 		if present != nil {
 			known = &present[i]
 		}
-		action, requests := e.blobPlan(b, known)
+		action, requests := e.blobPlan(b, known, headed)
 		writes += requests
 		if action == actionCopy || action == actionFetch {
 			p.Bytes += b.Size
@@ -216,9 +261,9 @@ func (e *engine) buildPlan(ctx context.Context, p *Plan, tops []topNode, reads i
 }
 
 // blobsPresent asks a registry destination whether it holds each blob a
-// mount would not bring (a dry run's extra reads: a run finds out as it
-// goes).
-func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob) ([]bool, error) {
+// mount would not bring: a dry run's extra reads, or, with record, a
+// run's, whose answers the blobs' transfers use (see blobFlights.found).
+func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob, record bool) ([]bool, error) {
 	rd, ok := e.dst.(*registryDestination)
 	if !ok {
 		return nil, nil
@@ -231,9 +276,32 @@ func (e *engine) blobsPresent(ctx context.Context, blobs []neededBlob) ([]bool, 
 		}
 		ok, err := rd.ep.Client.BlobExists(ctx, rd.ep.Repository, b.Digest)
 		present[i] = ok
+		if err == nil && record {
+			e.flights.found.Store(blobKey(rd.ep, b.Digest), ok)
+		}
 		return err
 	})
 	return present, err
+}
+
+// layoutHolds says which blobs the OCI layout a copy writes in place holds
+// already, as its destination's TryReusingBlob finds them (a file in its
+// blob directory, or in the shared one): the run reads none of those from
+// the source.
+func (e *engine) layoutHolds(blobs []neededBlob) []bool {
+	dir := filepath.Join(e.layoutBlobs, "blobs")
+	if sys := e.opts.SystemContext; sys != nil && sys.OCISharedBlobDirPath != "" {
+		dir = sys.OCISharedBlobDirPath
+	}
+	present := make([]bool, len(blobs))
+	for i, b := range blobs {
+		if b.urls != nil || b.Digest.Validate() != nil {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(dir, b.Digest.Algorithm().String(), b.Digest.Encoded()))
+		present[i] = err == nil && fi.Mode().IsRegular()
+	}
+	return present
 }
 
 // sameHost says whether src reads the registry e writes: its blobs are
@@ -246,8 +314,9 @@ func (e *engine) sameHost(src *engine) bool {
 
 // blobPlan is what the run does with blob b and the registry requests it
 // makes for it; present is whether the destination holds b, nil when the
-// plan does not know (a run's own plan: it finds out as it writes). The
-// requests follow registryBlob:
+// plan does not know (a run's own plan into a repository without tags: it
+// finds out as it writes); headed: the plan made the HEAD of a repository
+// with tags, and the run does not. The requests follow registryBlob:
 //   - within a registry, one mount (which answers 201 whether or not the
 //     repository held the blob);
 //   - into a repository without tags, a mount from the repository itself
@@ -257,13 +326,15 @@ func (e *engine) sameHost(src *engine) bool {
 //     when the mount finds it (the GET is made all the same);
 //   - into a repository with tags, a HEAD, then, when it is missing, the
 //     upload's POST, the source's GET and the PUT: 4 requests, 1 when
-//     the HEAD finds it;
-//   - into a local destination, the source's GET;
+//     the HEAD finds it (a run's own plan makes the HEAD and counts it
+//     with its reads);
+//   - into a local destination, the source's GET, none when an OCI layout
+//     written in place holds the blob (see layoutHolds);
 //   - a foreign layer is read from its URLs, no registry's.
 //
 // A blob the plan does not know about is predicted missing (a dry run
 // knows).
-func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests int) {
+func (e *engine) blobPlan(b neededBlob, present *bool, headed bool) (action string, requests int) {
 	get := 0
 	if _, ok := b.engine(e).src.(*registrySource); ok && b.Size != 0 {
 		get = 1
@@ -273,6 +344,8 @@ func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests 
 	switch {
 	case b.urls != nil:
 		return actionFetch, 0
+	case !toRegistry && isPresent:
+		return actionPresent, 0
 	case !toRegistry:
 		return actionCopy, get
 	case e.sameHost(b.engine(e)):
@@ -281,10 +354,15 @@ func (e *engine) blobPlan(b neededBlob, present *bool) (action string, requests 
 		return actionPresent, 1 + get
 	case rd.ep.New:
 		return actionCopy, 2 + get
-	case isPresent:
-		return actionPresent, 1
 	}
-	return actionCopy, 3 + get
+	head := 1
+	if headed {
+		head = 0
+	}
+	if isPresent {
+		return actionPresent, head
+	}
+	return actionCopy, head + 2 + get
 }
 
 // manifestWrites is how many manifest PUTs write(tops) makes to a

@@ -131,6 +131,22 @@ func holdAll(held map[string]map[string]digest.Digest, d digest.Digest) bool {
 	return true
 }
 
+// heldPlan makes p the plan of a copy whose tags (tag of ep, "" for
+// none, and the extra ones) all hold top: nothing is written, and its
+// requests are the reads made.
+func (e *engine) heldPlan(p *Plan, ep Endpoint, tag string, top digest.Digest, reads int) {
+	p.Unchanged = true
+	p.Manifests, p.Blobs, p.Tags = []PlanManifest{}, []PlanBlob{}, []TagWrite{}
+	if tag != "" {
+		p.Tags = append(p.Tags, TagWrite{Tag: ep.String() + ":" + tag, Old: top, New: top, Unchanged: true})
+	}
+	for _, t := range e.opts.Tags {
+		p.Tags = append(p.Tags, TagWrite{Tag: t.String(), Old: top, New: top, Unchanged: true})
+	}
+	p.Requests = reads
+	p.run = &execution{}
+}
+
 // planCopyTags plans a copy's tag writes: its own tag (tagHeld read
 // already), the extra tags of its repository (those in extraHeld read
 // already) and those of other repositories.

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,10 +14,13 @@ import (
 
 // planJSON is what every write's `--dry-run --format json` prints, in part.
 type planJSON struct {
-	Digest    string `json:"digest"`
-	Unchanged bool   `json:"unchanged"`
-	Requests  int    `json:"requests"`
-	Tags      []struct {
+	Digest          string `json:"digest"`
+	Unchanged       bool   `json:"unchanged"`
+	Requests        int    `json:"requests"`
+	RequestsExact   bool   `json:"requestsExact"`
+	RequestsLeftOut string `json:"requestsLeftOut"`
+	raw             string // the JSON as printed
+	Tags            []struct {
 		Tag       string `json:"tag"`
 		Old       string `json:"old"`
 		New       string `json:"new"`
@@ -29,7 +34,7 @@ type planJSON struct {
 func dryThenRun(t *testing.T, e *env, proxies []*proxy.Proxy, args ...string) (planJSON, result) {
 	t.Helper()
 	out := e.mustMlist(t, append([]string{args[0], "--dry-run", "--format", "json"}, args[1:]...)...)
-	var plan planJSON
+	plan := planJSON{raw: out}
 	if err := json.Unmarshal([]byte(out), &plan); err != nil {
 		t.Fatalf("%s --dry-run --format json: %v\n%s", args[0], err, out)
 	}
@@ -42,8 +47,8 @@ func dryThenRun(t *testing.T, e *env, proxies []*proxy.Proxy, args ...string) (p
 	for _, p := range proxies {
 		log = append(log, p.Requests()...)
 	}
-	if len(log) != plan.Requests {
-		t.Errorf("%s: the dry run planned %d requests, the run made %d:\n%s", args[0], plan.Requests, len(log), log)
+	if len(log) != plan.Requests || !plan.RequestsExact {
+		t.Errorf("%s: the dry run planned %d requests (exact: %v), the run made %d:\n%s", args[0], plan.Requests, plan.RequestsExact, len(log), log)
 	}
 	if got := strings.TrimSpace(r.Stdout); got != plan.Digest {
 		t.Errorf("%s wrote %s, the dry run planned %s", args[0], got, plan.Digest)
@@ -124,6 +129,53 @@ func TestPlanRequestsAreExact(t *testing.T) {
 		if !strings.Contains(table, dp.Host+"/"+dstRepo+":v2: → "+plan.Digest[:len("sha256:")+12]+"… (written: a new tag)") {
 			t.Errorf("the plan does not name the new tag:\n%s", table)
 		}
+	})
+
+	t.Run("copy into a layout that holds some blobs", func(t *testing.T) {
+		src := plainRegistry(t)
+		sp := startCountingProxy(t, src, 0)
+		srcRepo := testRepo(t, "src")
+		pushCopySource(t, src, srcRepo, "v1", harness.ImageOptions{Layers: 2}, harness.ListOptions{}, "linux/amd64", "linux/arm64")
+		dir := filepath.Join(t.TempDir(), "layout")
+		e.mustMlist(t, "copy", "--platform", "linux/amd64", sp.Host+"/"+srcRepo+":v1", "oci:"+dir+":amd64")
+		plan, _ := dryThenRun(t, e, []*proxy.Proxy{sp}, "copy", sp.Host+"/"+srcRepo+":v1", "oci:"+dir+":v1")
+		if n := strings.Count(plan.raw, `"action": "present"`); n != 3 {
+			t.Errorf("the plan finds %d blobs in the layout, want the amd64 image's 3:\n%s", n, plan.raw)
+		}
+	})
+
+	t.Run("copy --referrers", func(t *testing.T) {
+		// One registry: the proxy's one log orders the image's requests
+		// and the referrers'.
+		reg := plainRegistry(t)
+		p := startCountingProxy(t, reg, 0)
+		srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
+		list := pushCopySource(t, reg, srcRepo, "v1", harness.ImageOptions{OCI: true}, harness.ListOptions{OCI: true}, "linux/amd64", "linux/arm64")
+		sig := pushArtifact(t, reg, srcRepo, harness.Descriptor{MediaType: list.MediaType, Digest: list.Digest, Size: int64(len(list.Raw))}, notationSig, "signature of the list")
+		putReferrersIndex(t, reg, srcRepo, list.Digest, sig)
+		args := []string{"copy", "--referrers", p.Host + "/" + srcRepo + ":v1", p.Host + "/" + dstRepo + ":v1"}
+		out := e.mustMlist(t, append([]string{"copy", "--dry-run", "--format", "json"}, args[1:]...)...)
+		var plan planJSON
+		if err := json.Unmarshal([]byte(out), &plan); err != nil {
+			t.Fatal(err)
+		}
+		if plan.RequestsExact || !strings.Contains(plan.RequestsLeftOut, "--referrers") {
+			t.Errorf("a --referrers plan does not say its requests leave the referrers' out:\n%s", out)
+		}
+		p.Reset()
+		mustSucceed(t, e.mlist(args...), "copy --referrers")
+		// The image's requests: those before the referrers' (which start
+		// with the source's tag listing), and the tag written last.
+		log := p.Requests()
+		image := slices.IndexFunc(log, func(r harness.Request) bool { return strings.HasSuffix(r.Path, "/tags/list") })
+		last := log[len(log)-1]
+		if image < 0 || last.Method != "PUT" || last.Path != "/v2/"+dstRepo+"/manifests/v1" {
+			t.Fatalf("the copy did not list the tags, or did not write its tag last:\n%s", log)
+		}
+		if image+1 != plan.Requests {
+			t.Errorf("the dry run planned %d requests for the image, the copy made %d:\n%s", plan.Requests, image+1, log)
+		}
+		checkReferrersIndex(t, reg, dstRepo, list.Digest, sig)
 	})
 }
 

@@ -182,3 +182,30 @@ func TestPlanTableExtraTags(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanRequestWords: a plan whose requests leave some out says so, in
+// the table and in JSON (requestsExact); an exact one says its count.
+func TestPlanRequestWords(t *testing.T) {
+	tests := map[string]struct {
+		leftOut             string
+		wantTable, wantJSON string
+	}{
+		"exact":    {wantTable: "; 7 requests, ", wantJSON: `"requestsExact": true`},
+		"left out": {leftOut: "--referrers: not counted", wantTable: "; 7 requests and more (--referrers: not counted), ", wantJSON: `"requestsExact": false`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := &copy.Plan{Command: "copy", Source: "r.test/app:1", Destination: "m.test/app", Digest: digest.FromString("x"), Requests: 7, RequestsLeftOut: tc.leftOut,
+				Manifests: []copy.PlanManifest{{Digest: digest.FromString("x"), Role: "image", Action: "put"}}}
+			for format, want := range map[string]string{"table": tc.wantTable, "json": tc.wantJSON} {
+				var b bytes.Buffer
+				if err := writePlan(&b, format, p); err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("%s lacks %q:\n%s", format, want, b.String())
+				}
+			}
+		})
+	}
+}

@@ -63,9 +63,9 @@ func actionInto(action, repository string) string {
 func planSummary(p *copy.Plan) string {
 	switch {
 	case p.Unchanged && p.Command == "mirror":
-		return fmt.Sprintf("Plan: nothing to write (%s holds every tag); %s", termText(p.Destination), plural(p.Requests, "request"))
+		return fmt.Sprintf("Plan: nothing to write (%s holds every tag); %s", termText(p.Destination), requestWords(p))
 	case p.Unchanged:
-		return fmt.Sprintf("Plan: nothing to write (%s already holds %s); %s", termText(p.Destination), termText(p.Digest.String()), plural(p.Requests, "request"))
+		return fmt.Sprintf("Plan: nothing to write (%s already holds %s); %s", termText(p.Destination), termText(p.Digest.String()), requestWords(p))
 	}
 	m := map[string]int{}
 	for _, x := range p.Manifests {
@@ -79,7 +79,16 @@ func planSummary(p *copy.Plan) string {
 	if len(p.Blobs) > 0 {
 		parts = append(parts, blobWords(b["mount"], b["copy"]+b["fetch"], b["present"], p.Bytes, "to mount", "to copy"))
 	}
-	return fmt.Sprintf("Plan: %s; %s, %s", strings.Join(parts, "; "), plural(p.Requests, "request"), humanSize(p.Bytes))
+	return fmt.Sprintf("Plan: %s; %s, %s", strings.Join(parts, "; "), requestWords(p), humanSize(p.Bytes))
+}
+
+// requestWords is the plan's request count, and what it leaves out when
+// it is not exact.
+func requestWords(p *copy.Plan) string {
+	if p.RequestsLeftOut == "" {
+		return plural(p.Requests, "request")
+	}
+	return plural(p.Requests, "request") + " and more (" + p.RequestsLeftOut + ")"
 }
 
 // runSummary says what a run did, in the plan's words, with the counts the
