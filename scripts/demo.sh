@@ -78,7 +78,7 @@ run "$tmp/mkimage" --platform linux/arm "$reg/demo:armv7"
 
 run docker mlist create "$reg/demo:v1" "$reg/demo:amd64" "$reg/demo:arm64" "$reg/demo:armv7"
 run docker mlist annotate --variant v7 "$reg/demo:v1" "$reg/demo:armv7"
-run docker mlist push "$reg/demo:v1"
+run docker mlist push --purge "$reg/demo:v1"
 
 echo
 echo "# A later build adds riscv64 and rebuilds amd64; merge keeps arm64 and arm/v7."
