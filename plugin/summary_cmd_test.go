@@ -1,0 +1,72 @@
+package plugin
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
+)
+
+// TestSummaryCountsWhatThePlanSaid runs push and copy with extra tags: the
+// run's summary counts each manifest written once, as the dry run's plan
+// does, however many tags it is put under (the tags have their own lines),
+// and says each manifest's "written to" line once.
+func TestSummaryCountsWhatThePlanSaid(t *testing.T) {
+	planned := regexp.MustCompile(`Plan: (\d+ manifests?) to write`)
+	ran := regexp.MustCompile(`: (\d+ manifests?) written`)
+	for name, tc := range map[string]struct {
+		newCmd func(c *testCLI, s *registrystub.Stub) []string
+		run    func(*testCLI, ...string) error
+	}{
+		"push -t": {newCmd: func(c *testCLI, s *registrystub.Stub) []string {
+			amd := putImage(s, "app", "amd64", "linux/amd64")
+			arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+			list := s.Host + "/app:v1"
+			saveDraft(t, list, "oci", amd, arm)
+			return []string{list, "-t", "latest", "-t", "v1.0"}
+		}, run: func(c *testCLI, args ...string) error { return c.run(newPushCommand, args...) }},
+		"push -t into another repository": {newCmd: func(c *testCLI, s *registrystub.Stub) []string {
+			amd := putImage(s, "app", "amd64", "linux/amd64")
+			arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+			list := s.Host + "/app:v1"
+			saveDraft(t, list, "oci", amd, arm)
+			return []string{list, "-t", "latest", "-t", s.Host + "/other:v1"}
+		}, run: func(c *testCLI, args ...string) error { return c.run(newPushCommand, args...) }},
+		"copy -t": {newCmd: func(c *testCLI, s *registrystub.Stub) []string {
+			amd := putImage(s, "app", "amd64", "linux/amd64")
+			arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+			src := putIndex(s, "app", "v1", amd, arm)
+			return []string{src.ref, s.Host + "/mirror:v1", "-t", "latest", "-t", "v1.0"}
+		}, run: func(c *testCLI, args ...string) error { return c.run(newCopyCommand, args...) }},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := registrystub.Start(t, registrystub.Options{})
+			c := newTestCLI(t)
+			args := tc.newCmd(c, s)
+			if err := tc.run(c, append([]string{"--dry-run"}, args...)...); err != nil {
+				t.Fatalf("dry run: %v\n%s", err, c.err)
+			}
+			plan := planned.FindStringSubmatch(c.out.String())
+			if plan == nil {
+				t.Fatalf("the dry run says no manifests to write:\n%s", c.out)
+			}
+			if err := tc.run(c, args...); err != nil {
+				t.Fatalf("run: %v\n%s", err, c.err)
+			}
+			summary := ran.FindStringSubmatch(c.err.String())
+			if summary == nil || summary[1] != plan[1] {
+				t.Errorf("the plan said %q to write, the run's summary says:\n%s", plan[1], c.err)
+			}
+			seen := map[string]bool{}
+			for _, l := range strings.Split(c.err.String(), "\n") {
+				if strings.Contains(l, " written to ") {
+					if seen[l] {
+						t.Errorf("said twice: %q", l)
+					}
+					seen[l] = true
+				}
+			}
+		})
+	}
+}
