@@ -70,3 +70,22 @@ func TestSummaryCountsWhatThePlanSaid(t *testing.T) {
 		})
 	}
 }
+
+// TestPlatformMissingSaidAlike: copy --platform and merge --platform
+// select through one rule, and a platform the list lacks is refused in the
+// same words, naming it and what the list has, before anything is written.
+func TestPlatformMissingSaidAlike(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putImage(s, "app", "amd64", "linux/amd64")
+	arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+	src := putIndex(s, "app", "v1", amd, arm)
+	dst := putIndex(s, "app", "v0", amd)
+	c := newTestCLI(t)
+	want := "no entry for platform linux/s390x; the list has linux/amd64, linux/arm64/v8"
+	s.ResetLog()
+	wantError(t, c.run(newCopyCommand, "--platform", "linux/s390x", src.ref, s.Host+"/mirror:v1"), want)
+	wantError(t, c.run(newMergeCommand, "--platform", "linux/s390x", src.ref, dst.ref), want)
+	if w := writes(s); len(w) > 0 {
+		t.Errorf("a refused platform wrote:\n%s", strings.Join(w, "\n"))
+	}
+}
