@@ -169,10 +169,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 // choice it made for the user: the tag, a one-entry list.
 func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
 	if p.Unchanged {
-		fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(dst.String()), termText(p.Digest.String()))
-		for _, t := range p.Tags {
-			fmt.Fprintln(w, tagLine(t))
-		}
+		unchangedSummary(w, dst.String(), p)
 		return
 	}
 	counts, _ := stats.Snapshot()

@@ -193,7 +193,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
 	if !res.Written {
-		fmt.Fprintf(log, "%s unchanged: it already holds the merged %s %s; nothing written\n", req.target, listKind(plan.MediaType), termText(plan.Digest.String()))
+		unchangedSummary(log, req.target.String(), plan)
 	} else {
 		counts, _ := stats.Snapshot()
 		mergeSummary(log, plan)

@@ -158,10 +158,7 @@ func push(ctx context.Context, dockerCLI command.Cli, opts pushOptions, req copy
 	if !opts.quiet {
 		w := dockerCLI.Err()
 		if plan.Unchanged {
-			fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(req.Target.String()), termText(plan.Digest.String()))
-			for _, t := range plan.Tags {
-				fmt.Fprintln(w, tagLine(t))
-			}
+			unchangedSummary(w, req.Target.String(), plan)
 		} else {
 			counts, _ := stats.Snapshot()
 			runSummary(w, "Pushed "+termText(req.Target.String()), plan, counts)

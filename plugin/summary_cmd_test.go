@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
+	"github.com/docker/cli/cli/command"
+	"github.com/spf13/cobra"
 )
 
 // TestSummaryCountsWhatThePlanSaid runs push and copy with extra tags: the
@@ -87,5 +89,43 @@ func TestPlatformMissingSaidAlike(t *testing.T) {
 	wantError(t, c.run(newMergeCommand, "--platform", "linux/s390x", src.ref, dst.ref), want)
 	if w := writes(s); len(w) > 0 {
 		t.Errorf("a refused platform wrote:\n%s", strings.Join(w, "\n"))
+	}
+}
+
+// TestUnchangedSaidAlike: push, copy and merge run again with nothing to
+// write say so in the same words, with a line for each tag, the extra
+// ones included (merge said it otherwise, without its tags).
+func TestUnchangedSaidAlike(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putImage(s, "app", "amd64", "linux/amd64")
+	arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+	src := putIndex(s, "app", "v1", amd, arm)
+	putIndex(s, "app", "v0", amd)
+	c := newTestCLI(t)
+	saveDraft(t, s.Host+"/app:pushed", "oci", amd, arm)
+	for name, tc := range map[string]struct {
+		newCmd func(command.Cli) *cobra.Command
+		args   []string
+		target string
+	}{
+		"push":  {newPushCommand, []string{s.Host + "/app:pushed", "-t", "extra"}, s.Host + "/app:pushed"},
+		"copy":  {newCopyCommand, []string{src.ref, s.Host + "/mirror:v1", "-t", "extra"}, s.Host + "/mirror:v1"},
+		"merge": {newMergeCommand, []string{src.ref, s.Host + "/app:v0", "-t", "extra"}, s.Host + "/app:v0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			d := printedDigest(t, c.mustRun(t, tc.newCmd, tc.args...))
+			s.ResetLog()
+			c.mustRun(t, tc.newCmd, tc.args...)
+			if w := writes(s); len(w) > 0 {
+				t.Fatalf("the second run wrote:\n%s", strings.Join(w, "\n"))
+			}
+			extra := tc.target[:strings.LastIndex(tc.target, ":")] + ":extra"
+			want := tc.target + " already holds " + d.String() + ": nothing written\n" +
+				tc.target + ": " + string(d)[:19] + "… (unchanged: nothing written)\n" +
+				extra + ": " + string(d)[:19] + "… (unchanged: nothing written)\n"
+			if got := c.err.String(); got != want {
+				t.Errorf("the second run said:\n%s\nwant:\n%s", got, want)
+			}
+		})
 	}
 }
