@@ -80,7 +80,7 @@ that one alone.`,
 	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index; in oci: and oci-archive: layouts, index.json names), and cosign's sha256-<digest>.sig/.att/.sbom tags")
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
+	addDryRunFlag(flags, &opts.dryRun, "")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	addTagFlag(flags, &opts.tags)
 	opts.sides.install(flags)

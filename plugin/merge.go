@@ -41,11 +41,12 @@ are registry references (REF or docker://REF).
 The result holds every SOURCE entry plus every DESTINATION entry whose platform
 SOURCE lacks; platforms are os, architecture, variant and os.version together
 (--match arch compares architecture only, as pubtools-quay does). Attestation
-entries follow the image they describe. Entries that live elsewhere are made
-present in the target repository first and the list is written last. If
-DESTINATION changes while the merge runs, the merge is planned again.
---dry-run prints the plan (each entry's change, what is brought, the tag with
-the digest it holds and the one it gets, the exact number of registry
+entries follow the image they describe. Entries that live elsewhere are
+written to the target repository first (blobs mounted within a registry,
+copied across registries) and the list is written last. If DESTINATION
+changes while the merge runs, the merge is planned again. --dry-run prints
+the plan (each entry's change, what is mounted, copied and written, the tag
+with the digest it holds and the one it gets, the exact number of registry
 requests) in the words push and copy use. -t TAG (repeatable) also writes
 the result under TAG, or REGISTRY/REPOSITORY:TAG in another repository of
 the target's registry, in the same plan.`,
@@ -70,7 +71,7 @@ the target's registry, in the same plan.`,
 	flags.StringVar(&opts.match, "match", "platform", `What identifies an entry: "platform" (os/arch/variant/os.version) or "arch"`)
 	addPlatformFlag(flags, &opts.platforms, "Take only these platforms from SOURCE, keep everything else of DESTINATION")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Result list type: "docker" or "oci" (default: DESTINATION's)`)
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
+	addDryRunFlag(flags, &opts.dryRun, "")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
 	addTagFlag(flags, &opts.tags)

@@ -35,7 +35,7 @@ func newPushCommand(dockerCLI command.Cli) *cobra.Command {
 		Long: `Push a local draft to the registry and repository its name says.
 
 Entries whose manifests live in another repository of the same registry are
-made present in the target repository first (blobs mounted, manifests put by
+written to the target repository first (blobs mounted, manifests written by
 digest with their original bytes). The list is written last, so the tag never
 points at a list with a missing entry. The list digest is printed on stdout.
 A draft docker manifest create made is written as docker manifest push
@@ -91,7 +91,7 @@ writes nothing (it only reads).`,
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the list digest")
 	flags.BoolVarP(&opts.purge, "purge", "p", false, "Remove the draft after a successful push")
 	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print what would be written, and write nothing")
+	addDryRunFlag(flags, &opts.dryRun, "")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	addTagFlag(flags, &opts.tags)
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")

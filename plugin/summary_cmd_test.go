@@ -129,3 +129,23 @@ func TestUnchangedSaidAlike(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunSaidAlike: every command's --dry-run is described in one way
+// (push said "what would be written", merge "the plan", copy "put").
+func TestDryRunSaidAlike(t *testing.T) {
+	want := "print the plan (what would be mounted, copied, written and tagged) and write nothing"
+	n := 0
+	for _, cmd := range NewRootCommand(newTestCLI(t)).Commands() {
+		f := cmd.Flags().Lookup("dry-run")
+		if f == nil {
+			continue
+		}
+		n++
+		if !strings.HasSuffix(strings.ToLower(f.Usage), want) {
+			t.Errorf("%s --dry-run: %q, want it to end %q", cmd.Name(), f.Usage, want)
+		}
+	}
+	if n < 4 {
+		t.Errorf("%d commands have --dry-run, want push, copy, merge and create at least", n)
+	}
+}
