@@ -149,3 +149,15 @@ func TestDryRunSaidAlike(t *testing.T) {
 		t.Errorf("%d commands have --dry-run, want push, copy, merge and create at least", n)
 	}
 }
+
+// TestHelpFitsATerminal: every line of every command's long help fits 80
+// columns, as cobra prints it unwrapped (create's ran to 134).
+func TestHelpFitsATerminal(t *testing.T) {
+	for _, cmd := range append(NewRootCommand(newTestCLI(t)).Commands(), NewRootCommand(newTestCLI(t))) {
+		for _, l := range strings.Split(cmd.Long, "\n") {
+			if n := len([]rune(l)); n > 80 {
+				t.Errorf("%s --help has a line of %d columns: %q", cmd.Name(), n, l)
+			}
+		}
+	}
+}
