@@ -193,11 +193,11 @@ func parseCreate(opts createOptions) (*createInput, error) {
 func (in *createInput) fetch(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, ignoreMissing bool) ([]*fetched, error) {
 	sources, err := fetchAll(ctx, sess, in.refs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %s: %w", in.name, err)
 	}
 	fromTemplate, err := fetchTemplated(ctx, dockerCLI, sess, in.templated, ignoreMissing)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %s: %w", in.name, err)
 	}
 	sources = append(sources, fromTemplate...)
 	fetched := manifestlist.Draft{Entries: sourceEntries(sources)}

@@ -161,3 +161,34 @@ func TestHelpFitsATerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingSourceNamesTheCommand: a reference the registry does not hold
+// is refused by every reading command with the command's name and the
+// reference, as copy, merge and diff did (inspect, verify and create said
+// only "REF: not found").
+func TestMissingSourceNamesTheCommand(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putImage(s, "app", "amd64", "linux/amd64")
+	missing := s.Host + "/app:nosuch"
+	c := newTestCLI(t)
+	for _, tc := range []struct {
+		newCmd func(command.Cli) *cobra.Command
+		args   []string
+		prefix string
+	}{
+		{newInspectCommand, []string{missing}, "inspect: "},
+		{newVerifyCommand, []string{missing}, "verify: "},
+		{newCreateCommand, []string{s.Host + "/app:list", amd.ref, missing}, "create " + s.Host + "/app:list: "},
+		{newCreateCommand, []string{"--push", s.Host + "/app:list", amd.ref, missing}, "create " + s.Host + "/app:list: "},
+		{newDiffCommand, []string{missing, amd.ref}, "diff: "},
+	} {
+		err := c.run(tc.newCmd, tc.args...)
+		wantError(t, err, missing)
+		if err != nil && !strings.HasPrefix(err.Error(), tc.prefix) {
+			t.Errorf("%v: %q does not start %q", tc.args, err, tc.prefix)
+		}
+	}
+	if w := writes(s); len(w) > 0 {
+		t.Errorf("a refused read wrote:\n%s", strings.Join(w, "\n"))
+	}
+}
