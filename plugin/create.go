@@ -377,14 +377,11 @@ func listName(s string) (string, error) {
 func parseReferences(args []string) ([]registry.Reference, error) {
 	refs := make([]registry.Reference, 0, len(args))
 	for _, a := range args {
-		in, err := copy.Resolve(a, nil)
+		ref, err := registryArg("create SOURCE", a)
 		if err != nil {
 			return nil, err
 		}
-		if err := in.RegistryOnly("create SOURCE"); err != nil {
-			return nil, err
-		}
-		refs = append(refs, *in.Location.Registry)
+		refs = append(refs, ref)
 	}
 	return refs, nil
 }

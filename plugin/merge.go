@@ -96,7 +96,7 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 	if req.src, err = copy.Resolve(opts.source, drafts); err != nil {
 		return req, err
 	}
-	if req.dst, err = mergeRegistryArg("merge DESTINATION", opts.destination); err != nil {
+	if req.dst, err = registryArg("merge DESTINATION", opts.destination); err != nil {
 		return req, err
 	}
 	if req.dst.Digest != "" {
@@ -104,7 +104,7 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 	}
 	req.target = req.dst
 	if opts.target != "" {
-		if req.target, err = mergeRegistryArg("--target", opts.target); err != nil {
+		if req.target, err = registryArg("--target", opts.target); err != nil {
 			return req, err
 		}
 		if req.target.Digest != "" {
@@ -122,20 +122,6 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 	}
 	req.rules.MediaType, err = manifestlist.ParseListType(opts.mediaType)
 	return req, err
-}
-
-// mergeRegistryArg reads a merge argument that names a registry list
-// (DESTINATION, --target) by the resolver's rules: REF or docker://REF; a
-// layout is refused by name.
-func mergeRegistryArg(what, arg string) (registry.Reference, error) {
-	in, err := copy.Resolve(arg, nil)
-	if err != nil {
-		return registry.Reference{}, fmt.Errorf("invalid %s: %w", what, err)
-	}
-	if err := in.RegistryOnly(what); err != nil {
-		return registry.Reference{}, err
-	}
-	return *in.Location.Registry, nil
 }
 
 func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
