@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -184,6 +185,13 @@ func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan,
 	switch {
 	case dst.Registry != nil && len(p.Tags) > 0 && p.DefaultTag:
 		where = fmt.Sprintf(", tagged %q (the destination named no tag)", dst.Registry.Tag)
+	case dst.Registry != nil && dst.Registry.Tag == "" && len(p.Tags) > 0:
+		// By digest, with -t: the extra tags are all it is tagged.
+		var tags []string
+		for _, t := range p.Tags {
+			tags = append(tags, termText(t.Tag))
+		}
+		where = ", by digest and as " + strings.Join(tags, ", ")
 	case dst.Registry != nil && len(p.Tags) > 0:
 		where = fmt.Sprintf(", tagged %q", dst.Registry.Tag)
 	case dst.Registry != nil:

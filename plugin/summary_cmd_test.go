@@ -192,3 +192,29 @@ func TestMissingSourceNamesTheCommand(t *testing.T) {
 		t.Errorf("a refused read wrote:\n%s", strings.Join(w, "\n"))
 	}
 }
+
+// TestCopyToADigest: a destination named by digest is refused when the
+// copy would write another digest, before anything is written (it said
+// "already holds …: nothing written" and exited 0 when the repository held
+// the source), and with -t the summary names the extra tags (it said
+// `tagged ""`).
+func TestCopyToADigest(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putImage(s, "app", "amd64", "linux/amd64")
+	arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+	src := putIndex(s, "app", "v1", amd, arm)
+	c := newTestCLI(t)
+	wrong := "sha256:" + strings.Repeat("0", 64)
+	for _, repo := range []string{"app", "mirror"} {
+		s.ResetLog()
+		wantError(t, c.run(newCopyCommand, src.ref, s.Host+"/"+repo+"@"+wrong), wrong, src.digest.String())
+		if w := writes(s); len(w) > 0 {
+			t.Errorf("a refused copy to %s wrote:\n%s", repo, strings.Join(w, "\n"))
+		}
+	}
+	c.mustRun(t, newCopyCommand, src.ref, s.Host+"/mirror@"+src.digest.String(), "-t", "x")
+	holds(t, s, "mirror", "x", src.digest)
+	if want := "by digest and as " + s.Host + "/mirror:x\n"; !strings.HasSuffix(c.err.String(), want) {
+		t.Errorf("the summary does not end %q:\n%s", want, c.err)
+	}
+}
