@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
+	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 )
@@ -216,5 +217,25 @@ func TestCopyToADigest(t *testing.T) {
 	holds(t, s, "mirror", "x", src.digest)
 	if want := "by digest and as " + s.Host + "/mirror:x\n"; !strings.HasSuffix(c.err.String(), want) {
 		t.Errorf("the summary does not end %q:\n%s", want, c.err)
+	}
+}
+
+// TestMergeIntoTheSameSingleImage: merging an image into a tag that holds
+// that same image makes a list of one (the merge of the entries changes
+// nothing, but the tag holds an image, not a list); it panicked.
+func TestMergeIntoTheSameSingleImage(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putDockerImage(s, "app", "amd64", "linux/amd64")
+	s.PutManifest("app", "v1", amd.desc.MediaType, amd.raw)
+	c := newTestCLI(t)
+	d := printedDigest(t, dryRunThenRun(t, c, s, newMergeCommand, amd.ref, s.Host+"/app:v1"))
+	holds(t, s, "app", "v1", d)
+	raw, _ := s.Manifest("app", "v1")
+	l, err := manifestlist.ParseList(raw, "")
+	if err != nil {
+		t.Fatalf("v1 holds no list: %v\n%s", err, raw)
+	}
+	if len(l.Manifests) != 1 || l.Manifests[0].Digest != amd.digest {
+		t.Errorf("v1 holds %s, want a list of %s alone", raw, amd.digest)
 	}
 }
