@@ -100,7 +100,7 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 		return req, err
 	}
 	if req.dst.Digest != "" {
-		return req, fmt.Errorf("invalid destination %q: a list to update is named by a tag, not a digest", opts.destination)
+		return req, fmt.Errorf("invalid merge DESTINATION %q: a list to update is named by a tag (REF:TAG), not a digest", opts.destination)
 	}
 	req.target = req.dst
 	if opts.target != "" {
@@ -108,7 +108,7 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 			return req, err
 		}
 		if req.target.Digest != "" {
-			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
+			return req, fmt.Errorf("invalid --target %q: a list to write is named by a tag (REF:TAG), not a digest", opts.target)
 		}
 	}
 	if req.tags, err = copy.ParseTags(req.target, opts.tags); err != nil {
