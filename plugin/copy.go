@@ -179,7 +179,7 @@ func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan,
 		what = "a list of " + plural(p.Entries, "entry")
 	}
 	if p.Converted != "" {
-		what += " converted to " + p.Converted
+		what += ", converted to " + termText(p.Converted)
 	}
 	var where string
 	switch {
@@ -198,5 +198,5 @@ func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan,
 		where = ", by digest only (no tag)"
 	}
 	runSummary(w, fmt.Sprintf("Copied %s to %s", termText(src.String()), termText(dst.String())), p, counts)
-	fmt.Fprintf(w, "The destination holds %s %s%s\n", what, termText(p.Digest.String()), where)
+	fmt.Fprintf(w, "The destination holds %s: %s%s\n", termText(p.Digest.String()), what, where)
 }

@@ -239,3 +239,18 @@ func TestMergeIntoTheSameSingleImage(t *testing.T) {
 		t.Errorf("v1 holds %s, want a list of %s alone", raw, amd.digest)
 	}
 }
+
+// TestCopySummarySaysWhatItHolds: copy's last line names the digest, then
+// what it is ("…converted to oci sha256:…" read as if the digest were
+// the conversion's).
+func TestCopySummarySaysWhatItHolds(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putDockerImage(s, "app", "amd64", "linux/amd64")
+	arm := putDockerImage(s, "app", "arm64", "linux/arm64/v8")
+	src := putIndex(s, "app", "v1", amd, arm)
+	c := newTestCLI(t)
+	d := printedDigest(t, c.mustRun(t, newCopyCommand, "--media-type", "oci", src.ref, s.Host+"/mirror:v1"))
+	if want := "The destination holds " + d.String() + `: a list of 2 entries, converted to oci, tagged "v1"` + "\n"; !strings.HasSuffix(c.err.String(), want) {
+		t.Errorf("the summary does not end %q:\n%s", want, c.err)
+	}
+}
