@@ -254,3 +254,22 @@ func TestCopySummarySaysWhatItHolds(t *testing.T) {
 		t.Errorf("the summary does not end %q:\n%s", want, c.err)
 	}
 }
+
+// TestVerifyDraftEntryDeleted: an entry of a draft's own repository that
+// was deleted after create is a problem verify reports, since push writes
+// the list over it in place without putting it (verify said "no problem
+// found", and push then failed with the registry's MANIFEST_BLOB_UNKNOWN).
+func TestVerifyDraftEntryDeleted(t *testing.T) {
+	s := registrystub.Start(t, registrystub.Options{})
+	amd := putImage(s, "app", "amd64", "linux/amd64")
+	arm := putImage(s, "app", "arm64", "linux/arm64/v8")
+	c := newTestCLI(t)
+	list := s.Host + "/app:v1"
+	saveDraft(t, list, "oci", amd, arm)
+	c.mustRun(t, newVerifyCommand, list)
+	c.mustRun(t, newDeleteCommand, "--force", s.Host+"/app@"+arm.digest.String())
+	err := c.run(newVerifyCommand, list)
+	if err == nil || !strings.Contains(c.out.String(), arm.digest.String()) || !strings.Contains(c.out.String(), "manifest not in "+s.Host+"/app") {
+		t.Errorf("verify after the entry's deletion: %v\n%s", err, c.out)
+	}
+}
