@@ -125,6 +125,12 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	}
 	sess := newSession(dockerCLI, opts.registry)
 	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries, Tags: tags})
+	var re *registry.Error
+	if errors.As(err, &re) && re.Code == "MANIFEST_BLOB_UNKNOWN" {
+		// The list names what the repository lacks: an entry of its own
+		// repository deleted since the draft was made, which verify names.
+		return fmt.Errorf("%w; docker mlist verify %s names what is missing", err, name)
+	}
 	if err != nil || d == "" {
 		return err
 	}

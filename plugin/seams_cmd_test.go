@@ -272,4 +272,6 @@ func TestVerifyDraftEntryDeleted(t *testing.T) {
 	if err == nil || !strings.Contains(c.out.String(), arm.digest.String()) || !strings.Contains(c.out.String(), "manifest not in "+s.Host+"/app") {
 		t.Errorf("verify after the entry's deletion: %v\n%s", err, c.out)
 	}
+	// push, refused by the registry, says where to look.
+	wantError(t, c.run(newPushCommand, list), "MANIFEST_BLOB_UNKNOWN", "docker mlist verify "+list)
 }
