@@ -3,7 +3,6 @@ package copy
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -72,21 +71,17 @@ func subset(m Manifest, platforms []imgspecv1.Platform) (Manifest, error) {
 	if err != nil {
 		return m, fmt.Errorf("--platform needs a list: %w", err)
 	}
+	selected, err := manifestlist.SelectPlatforms(l, platforms)
+	if err != nil {
+		return m, err
+	}
 	keep := map[digest.Digest]bool{}
-	var out []imgspecv1.Descriptor
-	for _, p := range platforms {
-		match := manifestlist.ExactPlatform(p)
-		found := false
-		for _, d := range l.Manifests {
-			if !manifestlist.IsAttestation(d) && match.Match(d.Platform) {
-				found = true
-				keep[d.Digest] = true
-			}
-		}
-		if !found {
-			return m, fmt.Errorf("no entry for platform %s; the list has %s", manifestlist.FormatPlatform(&p), entriesText(l))
+	for i, d := range l.Manifests {
+		if selected[i] {
+			keep[d.Digest] = true
 		}
 	}
+	var out []imgspecv1.Descriptor
 	for _, d := range l.Manifests {
 		subject := digest.Digest(d.Annotations[manifestlist.AnnotationReferenceDigest])
 		if keep[d.Digest] || (manifestlist.IsAttestation(d) && keep[subject]) {
@@ -102,24 +97,6 @@ func subset(m Manifest, platforms []imgspecv1.Platform) (Manifest, error) {
 		return m, err
 	}
 	return Manifest{Digest: digest.FromBytes(raw), MediaType: l.MediaType, Raw: raw, Tag: m.Tag}, nil
-}
-
-// entriesText names a list's images by platform, and its nested lists as
-// such, for messages about what a list holds.
-func entriesText(l *manifestlist.List) string {
-	var have []string
-	for _, d := range l.Manifests {
-		switch {
-		case manifestlist.IsAttestation(d):
-		case manifestlist.IsList(d.MediaType):
-			have = append(have, "a nested list "+d.Digest.String()[:19])
-		case d.Platform == nil:
-			have = append(have, "an image without a platform")
-		default:
-			have = append(have, manifestlist.FormatPlatform(d.Platform))
-		}
-	}
-	return strings.Join(have, ", ")
 }
 
 // Endpoint is a repository reached through a registry client.

@@ -261,6 +261,11 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 			return nil, err
 		}
 	}
+	if checkDst && dst.Digest != "" && dst.Digest != top {
+		// Refused before the destination is read: it holds top or not,
+		// the copy cannot put it under another digest.
+		return nil, fmt.Errorf("the destination names digest %s, but the copy would write %s", dst.Digest, top)
+	}
 	tag := ""
 	if regDst != nil {
 		tag = dst.Ref

@@ -37,7 +37,7 @@ func (e *engine) readGraph(ctx context.Context, top digest.Digest, dst Side) (*n
 	}
 	if single && root.parsed.Kind == manifestlist.KindList {
 		if len(e.opts.Platforms) != 1 {
-			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, entriesText(root.parsed.List))
+			return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s@%s is a list of %s)", e.src, top, manifestlist.EntriesText(root.parsed.List))
 		}
 		d, err := e.chooseImage(ctx, root.parsed.List, e.opts.Platforms[0], 1, map[digest.Digest]bool{})
 		if err != nil {
@@ -132,7 +132,7 @@ func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspe
 			return imgspecv1.Descriptor{}, err
 		}
 	}
-	return imgspecv1.Descriptor{}, fmt.Errorf("%w for platform %s; the list has %s", errNoImage, manifestlist.FormatPlatform(&p), entriesText(l))
+	return imgspecv1.Descriptor{}, fmt.Errorf("%w for platform %s; the list has %s", errNoImage, manifestlist.FormatPlatform(&p), manifestlist.EntriesText(l))
 }
 
 // checkPresent asks a registry destination, top-down, which manifests it

@@ -67,11 +67,11 @@ func planPushImage(ctx context.Context, req PushRequest) (*Plan, error) {
 		return nil, err
 	}
 	if len(req.Platforms) != 1 {
-		return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s is a list of %s)", req.Source, entriesText(l))
+		return nil, fmt.Errorf("a docker-archive holds one image; choose it with --platform (%s is a list of %s)", req.Source, manifestlist.EntriesText(l))
 	}
 	i := manifestlist.OnlyPlatform(req.Platforms[0]).Best(l.Manifests)
 	if i < 0 {
-		return nil, fmt.Errorf("%s: %w for platform %s; the list has %s", req.Source, errNoImage, manifestlist.FormatPlatform(&req.Platforms[0]), entriesText(l))
+		return nil, fmt.Errorf("%s: %w for platform %s; the list has %s", req.Source, errNoImage, manifestlist.FormatPlatform(&req.Platforms[0]), manifestlist.EntriesText(l))
 	}
 	d := l.Manifests[i]
 	var from registry.Reference

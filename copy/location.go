@@ -33,7 +33,8 @@ func (l Location) String() string {
 	if l.Registry != nil {
 		return l.Registry.String()
 	}
-	return l.Image.Transport().Name() + ":" + l.Image.StringWithinTransport()
+	// containers/image says an OCI location without a tag "PATH:".
+	return l.Image.Transport().Name() + ":" + strings.TrimSuffix(l.Image.StringWithinTransport(), ":")
 }
 
 // Transport names the kind of location: "registry", "oci", "oci-archive"

@@ -197,7 +197,9 @@ func PlanMerge(ctx context.Context, req MergeRequest, src, dst *ListRead) (*Plan
 	}
 	var raw []byte
 	switch {
-	case p.Unchanged && dst != nil:
+	case p.Unchanged && dst != nil && dst.Single == nil:
+		// A single image DESTINATION is not a list of itself: the
+		// result is written as one.
 		raw = dst.Raw
 	case p.SameAsSource && src.Single == nil:
 		// The source's own bytes keep its digest.

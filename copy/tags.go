@@ -31,12 +31,13 @@ func ParseTags(dst registry.Reference, values []string) ([]registry.Reference, e
 	for _, v := range values {
 		r := registry.Reference{Host: dst.Host, Repository: dst.Repository, Tag: v}
 		if !anchoredTag.MatchString(v) {
+			const accepted = "a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'; or a full reference REGISTRY/REPOSITORY:TAG"
 			var err error
 			if !strings.ContainsAny(v, "/:@") {
-				return nil, fmt.Errorf("invalid tag %q: a tag is up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'; or a full reference REGISTRY/REPOSITORY:TAG", v)
+				return nil, fmt.Errorf("invalid tag %q: %s", v, accepted)
 			}
 			if r, err = registry.ParseReference(v); err != nil {
-				return nil, fmt.Errorf("invalid tag %q: %w", v, err)
+				return nil, fmt.Errorf("invalid tag %q: %s (%w)", v, accepted, err)
 			}
 			switch {
 			case r.Digest != "" || !strings.Contains(v[strings.LastIndex(v, "/")+1:], ":"):

@@ -32,6 +32,9 @@ func TestParseTags(t *testing.T) {
 		{values: []string{"r.test:5000/team/app"}, err: "names its tag"},
 		{values: []string{"r.test:5000/team/app@sha256:" + strings.Repeat("a", 64)}, err: "names its tag"},
 		{values: []string{"r.test:5000/Team/app:1"}, err: "invalid tag"},
+		// A reference that does not parse says what a tag may be, too.
+		{values: []string{":x"}, err: `invalid tag ":x": a tag is up to 128`},
+		{values: []string{"r.test:5000/Team/app:1"}, err: "or a full reference REGISTRY/REPOSITORY:TAG"},
 	}
 	for _, tc := range tests {
 		got, err := ParseTags(dst, tc.values)

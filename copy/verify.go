@@ -118,13 +118,18 @@ func VerifyDraft(ctx context.Context, d *manifestlist.Draft, endpoint func(sourc
 	if err != nil {
 		return nil, err
 	}
+	// push writes the list over entries of its own repository in place,
+	// without putting them: those must be there.
+	target, _ := registry.ParseReference(d.Name)
 	items := make([]verifyItem, len(d.Entries))
 	for i, e := range d.Entries {
 		ep, err := endpoint(e.Source)
 		if err != nil {
 			return nil, fmt.Errorf("entry %s: %w", e.Label(), err)
 		}
-		items[i] = verifyItem{desc: e.Descriptor, raw: e.Raw, at: ep, draft: true}
+		src, _ := registry.ParseReference(e.Source)
+		inPlace := src.Host != "" && src.Host == target.Host && src.Repository == target.Repository
+		items[i] = verifyItem{desc: e.Descriptor, raw: e.Raw, at: ep, draft: true, inPlace: inPlace}
 	}
 	r := &Report{Reference: d.Name, MediaType: l.MediaType, Deep: opts.Deep, Source: "draft"}
 	if raw, _, err := d.Build(); err == nil {
@@ -165,6 +170,9 @@ type verifyItem struct {
 	raw   []byte
 	at    holder
 	draft bool
+	// inPlace: a draft's entry push does not put, as it lives in the
+	// repository the list goes to; it must be there.
+	inPlace bool
 	// within names the nested lists above the entry, outermost first, for
 	// messages about an entry of a nested list.
 	within []digest.Digest
@@ -258,6 +266,13 @@ func verifyEntry(ctx context.Context, it verifyItem, opts VerifyOptions, reads *
 		// push reads manifests from the draft, not from the source.
 		if got := digest.FromBytes(raw); got != d.Digest {
 			return []Problem{problem(ProblemDigest, "the manifest's bytes have digest %s", got)}, nil
+		}
+		if it.inPlace {
+			if _, err := reads.manifest(ctx, it.at, d.Digest); errors.Is(err, registry.ErrNotFound) {
+				return []Problem{problem(ProblemMissing, "manifest not in %s, where push expects it (deleted since create?)", it.at)}, nil
+			} else if err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/opencontainers/go-digest"
@@ -136,11 +137,19 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		return err
 	}
 	e.stats.add(func(s *Stats) { s.Present += countPresent(roots...) })
+	// A manifest put under several tags is one manifest written, as the
+	// plan counts it; the tags have their own lines.
+	var countedMu sync.Mutex
+	counted := map[*node]bool{}
 	put := func(ctx context.Context, n *node, ref string, top bool) error {
 		if err := e.dst.putManifest(ctx, n.Raw, n.MediaType, n.Digest, ref, top); err != nil {
 			return fmt.Errorf("put manifest %s: %w", n.Digest, err)
 		}
-		if !n.present {
+		countedMu.Lock()
+		first := !counted[n]
+		counted[n] = true
+		countedMu.Unlock()
+		if !n.present && first {
 			e.stats.add(func(s *Stats) { s.Manifests++ })
 			e.stats.progress("manifest %s written to %s", n.Digest, e.dst)
 		}

@@ -3,7 +3,6 @@ package manifestlist
 import (
 	"fmt"
 	"maps"
-	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -119,16 +118,13 @@ func Merge(src, dst *List, opts MergeOptions) (*List, *Plan, error) {
 	// Which source images are taken.
 	take := map[int]bool{}
 	if len(opts.Platforms) > 0 {
-		for _, p := range opts.Platforms {
-			match := ExactPlatform(p)
-			found := false
-			for i, m := range src.Manifests {
-				if !IsAttestation(m) && hasPlatform(m) && match.Match(m.Platform) {
-					take[i], found = true, true
-				}
-			}
-			if !found {
-				return nil, nil, fmt.Errorf("source list has no entry for platform %s; it has: %s", FormatPlatform(&p), platformsOf(src))
+		selected, err := SelectPlatforms(src, opts.Platforms)
+		if err != nil {
+			return nil, nil, fmt.Errorf("SOURCE: %w", err)
+		}
+		for i, ok := range selected {
+			if ok {
+				take[i] = true
 			}
 		}
 	} else {
@@ -310,17 +306,4 @@ func checkDuplicateKeys(which string, l *List) error {
 		seen[key] = m
 	}
 	return nil
-}
-
-func platformsOf(l *List) string {
-	var out []string
-	for _, m := range l.Manifests {
-		if !IsAttestation(m) && hasPlatform(m) {
-			out = append(out, FormatPlatform(m.Platform))
-		}
-	}
-	if len(out) == 0 {
-		return "none"
-	}
-	return strings.Join(out, ", ")
 }

@@ -142,7 +142,7 @@ func TestMerge(t *testing.T) {
 		"platforms subset names a platform src lacks": {
 			src: dlist(sAmd, sArm64), dst: dlist(dAmd),
 			opts:    MergeOptions{Platforms: []imgspecv1.Platform{{OS: "linux", Architecture: "s390x"}}},
-			wantErr: "source list has no entry for platform linux/s390x; it has: linux/amd64, linux/arm64",
+			wantErr: "SOURCE: no entry for platform linux/s390x; the list has linux/amd64, linux/arm64",
 		},
 		"platform-less entries": {
 			src: olist(oAmd, bareS), dst: olist(dAmdO, bareD, dS390xO),

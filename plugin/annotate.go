@@ -3,6 +3,7 @@ package plugin
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -114,6 +115,9 @@ func annotateDraft(draft *manifestlist.Draft, opts annotateOptions, changed func
 		p.OSVersion = opts.osVersion
 	}
 	if changed("os-features") {
+		if slices.ContainsFunc(opts.osFeatures, func(f string) bool { return strings.TrimSpace(f) == "" }) {
+			return manifestlist.Entry{}, fmt.Errorf("invalid --os-features %q: an empty feature; give comma-separated names (win32k)", strings.Join(opts.osFeatures, ","))
+		}
 		p.OSFeatures = opts.osFeatures
 	}
 	if changed("os") || changed("arch") || changed("variant") || changed("os-version") || changed("os-features") {

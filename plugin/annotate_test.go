@@ -39,6 +39,7 @@ func TestAnnotateCommand(t *testing.T) {
 		"annotation without =":        {mediaType: "oci", args: []string{"--annotation", "novalue", list, "linux/arm/v7"}, wantPlatform: "linux/arm/v7", wantErr: []string{`"novalue"`, "KEY=VALUE"}},
 		"annotation on a Docker list": {mediaType: "docker", args: []string{"--annotation", "a=1", list, "linux/arm/v7"}, wantPlatform: "linux/arm/v7", wantErr: []string{"--media-type oci"}},
 		"an unknown architecture":     {args: []string{"--arch", "arm65", list, "linux/arm/v7"}, wantPlatform: "linux/arm/v7", wantErr: []string{"arm65"}},
+		"an empty os.feature":         {args: []string{"--os-features", "win32k,,x", list, "linux/arm/v7"}, wantPlatform: "linux/arm/v7", wantErr: []string{`"win32k,,x"`, "an empty feature"}},
 		"no such entry":               {args: []string{"--variant", "v6", list, "linux/s390x"}, wantPlatform: "linux/arm/v7", wantErr: []string{"linux/s390x"}},
 		"a platform another has":      {args: []string{"--arch", "amd64", "--variant", "", list, "linux/arm/v7"}, wantPlatform: "linux/arm/v7", wantErr: []string{"linux/amd64"}},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/docker-mlist/docker-mlist/copy"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
@@ -101,7 +102,7 @@ that one alone.`,
 	flags.BoolVar(&opts.referrers, "referrers", false, "Also copy what refers to the images: OCI referrers (referrers API, or sha256-<digest> tag-schema index; in oci: and oci-archive: layouts, index.json names), and cosign's sha256-<digest>.sig/.att/.sbom tags")
 	flags.IntVarP(&opts.jobs, "jobs", "j", copy.DefaultJobs, "Blob transfers to run at once")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the destination digest")
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan (what would be mounted, copied, put and tagged) and write nothing")
+	addDryRunFlag(flags, &opts.dryRun, "")
 	flags.BoolVarP(&opts.allTags, "all-tags", "a", false, "Copy every tag of the SOURCE repository to the DESTINATION repository or oci: layout, as one plan")
 	flags.StringArrayVar(&opts.include, "include", nil, `With --all-tags, copy only tags matching this Go regexp (repeatable; unanchored: write "^v1\." or "^v1$")`)
 	flags.StringArrayVar(&opts.exclude, "exclude", nil, "With --all-tags, skip tags matching this Go regexp (repeatable; unanchored)")
@@ -193,10 +194,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 // choice it made for the user: the tag, a one-entry list.
 func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan, stats *copy.Stats) {
 	if p.Unchanged {
-		fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(dst.String()), termText(p.Digest.String()))
-		for _, t := range p.Tags {
-			fmt.Fprintln(w, tagLine(t))
-		}
+		unchangedSummary(w, dst.String(), p)
 		return
 	}
 	counts, _ := stats.Snapshot()
@@ -205,17 +203,24 @@ func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan,
 		what = "a list of " + plural(p.Entries, "entry")
 	}
 	if p.Converted != "" {
-		what += " converted to " + p.Converted
+		what += ", converted to " + termText(p.Converted)
 	}
 	var where string
 	switch {
 	case dst.Registry != nil && len(p.Tags) > 0 && p.DefaultTag:
 		where = fmt.Sprintf(", tagged %q (the destination named no tag)", dst.Registry.Tag)
+	case dst.Registry != nil && dst.Registry.Tag == "" && len(p.Tags) > 0:
+		// By digest, with -t: the extra tags are all it is tagged.
+		var tags []string
+		for _, t := range p.Tags {
+			tags = append(tags, termText(t.Tag))
+		}
+		where = ", by digest and as " + strings.Join(tags, ", ")
 	case dst.Registry != nil && len(p.Tags) > 0:
 		where = fmt.Sprintf(", tagged %q", dst.Registry.Tag)
 	case dst.Registry != nil:
 		where = ", by digest only (no tag)"
 	}
 	runSummary(w, fmt.Sprintf("Copied %s to %s", termText(src.String()), termText(dst.String())), p, counts)
-	fmt.Fprintf(w, "The destination holds %s %s%s\n", what, termText(p.Digest.String()), where)
+	fmt.Fprintf(w, "The destination holds %s: %s%s\n", termText(p.Digest.String()), what, where)
 }

@@ -34,9 +34,9 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Create a local draft of a manifest list",
 		Long: `Create a local draft of a manifest list from images and lists in registries.
 
-Each SOURCE is a tag or digest reference (docker://REF too). A single image contributes one
-entry, its platform read from the image config; a manifest list or OCI index
-contributes all of its entries, attestations included.
+Each SOURCE is a tag or digest reference (docker://REF too). A single image
+contributes one entry, its platform read from the image config; a manifest
+list or OCI index contributes all of its entries, attestations included.
 
 With --platform and --template (manifest-tool's from-args), the sources are
 the template expanded for each platform: OS, ARCH and VARIANT are replaced,
@@ -48,9 +48,9 @@ With --from, the draft is the list REF holds in its registry, with every
 entry (attestations included), platform, annotation and the list type; LIST
 defaults to REF. REF is read as inspect reads it: a local draft of that name
 is copied (with a note on stderr), docker://REF is always the registry; a
-local layout is refused, since push reads a draft's entries from registries. Pushed unchanged, it writes the same bytes and digest, for
-every list the registry accepted (entries without a platform, Docker lists of
-OCI images).
+local layout is refused, since push reads a draft's entries from registries.
+Pushed unchanged, it writes the same bytes and digest, for every list the
+registry accepted (entries without a platform, Docker lists of OCI images).
 
 Where create reads an image's config (single images), an entry whose
 platform contradicts it gets a WARNING line on stderr.
@@ -193,11 +193,11 @@ func parseCreate(opts createOptions) (*createInput, error) {
 func (in *createInput) fetch(ctx context.Context, dockerCLI command.Cli, sess *registry.Session, ignoreMissing bool) ([]*fetched, error) {
 	sources, err := fetchAll(ctx, sess, in.refs)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %s: %w", in.name, err)
 	}
 	fromTemplate, err := fetchTemplated(ctx, dockerCLI, sess, in.templated, ignoreMissing)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("create %s: %w", in.name, err)
 	}
 	sources = append(sources, fromTemplate...)
 	fetched := manifestlist.Draft{Entries: sourceEntries(sources)}
@@ -377,14 +377,11 @@ func listName(s string) (string, error) {
 func parseReferences(args []string) ([]registry.Reference, error) {
 	refs := make([]registry.Reference, 0, len(args))
 	for _, a := range args {
-		in, err := copy.Resolve(a, nil)
+		ref, err := registryArg("create SOURCE", a)
 		if err != nil {
 			return nil, err
 		}
-		if err := in.RegistryOnly("create SOURCE"); err != nil {
-			return nil, err
-		}
-		refs = append(refs, *in.Location.Registry)
+		refs = append(refs, ref)
 	}
 	return refs, nil
 }

@@ -26,7 +26,7 @@ type createPushOptions struct {
 func (o *createPushOptions) install(flags *pflag.FlagSet) {
 	flags.BoolVar(&o.push, "push", false, "Push the list to LIST at once, keeping no draft")
 	addTagFlag(flags, &o.tags)
-	flags.BoolVar(&o.dryRun, "dry-run", false, "With --push: print what would be written, and write nothing")
+	addDryRunFlag(flags, &o.dryRun, "With --push: ")
 	addFormatFlag(flags, &o.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&o.quiet, "quiet", "q", false, "With --push: print only the list digest")
 }

@@ -43,7 +43,7 @@ confirmation on a terminal; scripts pass --force.`,
 }
 
 func runDelete(ctx context.Context, dockerCLI command.Cli, opts deleteOptions) error {
-	ref, err := registry.ParseReference(opts.ref)
+	ref, err := registryArg("delete REF", opts.ref)
 	if err != nil {
 		return err
 	}

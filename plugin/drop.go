@@ -24,9 +24,9 @@ func newDropCommand(dockerCLI command.Cli) *cobra.Command {
 
 ENTRY is the entry's platform (linux/arm/v7, windows/amd64:10.0.17763; its
 os.features need not be named), its digest, or a unique prefix of at least
-12 hex digits with or without sha256:, or its source reference. Every ENTRY must name
-an entry, or nothing is removed. Dropping every image is an error: remove
-the draft with docker mlist rm instead.`,
+12 hex digits with or without sha256:, or its source reference. Every ENTRY
+must name an entry, or nothing is removed. Dropping every image is an error:
+remove the draft with docker mlist rm instead.`,
 		Example: `  docker mlist create --from registry.example.com/app:1.0
   docker mlist drop registry.example.com/app:1.0 linux/s390x linux/ppc64le
   docker mlist push registry.example.com/app:1.0`,

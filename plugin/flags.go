@@ -178,3 +178,13 @@ func levenshtein(a, b string) int {
 func addTagFlag(flags *pflag.FlagSet, p *[]string) {
 	flags.StringArrayVarP(p, "tag", "t", nil, "Also tag the result TAG (in the destination repository), or REGISTRY/REPOSITORY:TAG (another repository of the same registry); repeatable")
 }
+
+// addDryRunFlag adds --dry-run to a command that writes through a plan,
+// in words.go's words; prefix says when it applies ("With --push: ").
+func addDryRunFlag(flags *pflag.FlagSet, p *bool, prefix string) {
+	usage := "Print the plan (what would be mounted, copied, written and tagged) and write nothing"
+	if prefix != "" {
+		usage = prefix + strings.ToLower(usage[:1]) + usage[1:]
+	}
+	flags.BoolVar(p, "dry-run", false, usage)
+}

@@ -94,7 +94,7 @@ func runInspect(ctx context.Context, dockerCLI command.Cli, opts inspectOptions)
 	}
 	o, err := copy.Open(ctx, in, readers(dockerCLI, opts.registry), false)
 	if err != nil {
-		return err
+		return fmt.Errorf("inspect: %w", err)
 	}
 	defer o.Close()
 	if note := in.ShadowNote(); note != "" {

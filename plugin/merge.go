@@ -41,11 +41,12 @@ are registry references (REF or docker://REF).
 The result holds every SOURCE entry plus every DESTINATION entry whose platform
 SOURCE lacks; platforms are os, architecture, variant and os.version together
 (--match arch compares architecture only, as pubtools-quay does). Attestation
-entries follow the image they describe. Entries that live elsewhere are made
-present in the target repository first and the list is written last. If
-DESTINATION changes while the merge runs, the merge is planned again.
---dry-run prints the plan (each entry's change, what is brought, the tag with
-the digest it holds and the one it gets, the exact number of registry
+entries follow the image they describe. Entries that live elsewhere are
+written to the target repository first (blobs mounted within a registry,
+copied across registries) and the list is written last. If DESTINATION
+changes while the merge runs, the merge is planned again. --dry-run prints
+the plan (each entry's change, what is mounted, copied and written, the tag
+with the digest it holds and the one it gets, the exact number of registry
 requests) in the words push and copy use. -t TAG (repeatable) also writes
 the result under TAG, or REGISTRY/REPOSITORY:TAG in another repository of
 the target's registry, in the same plan.`,
@@ -70,7 +71,7 @@ the target's registry, in the same plan.`,
 	flags.StringVar(&opts.match, "match", "platform", `What identifies an entry: "platform" (os/arch/variant/os.version) or "arch"`)
 	addPlatformFlag(flags, &opts.platforms, "Take only these platforms from SOURCE, keep everything else of DESTINATION")
 	flags.StringVar(&opts.mediaType, "media-type", "", `Result list type: "docker" or "oci" (default: DESTINATION's)`)
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan and write nothing")
+	addDryRunFlag(flags, &opts.dryRun, "")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the written digest")
 	addTagFlag(flags, &opts.tags)
@@ -95,19 +96,19 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 	if req.src, err = copy.Resolve(opts.source, drafts); err != nil {
 		return req, err
 	}
-	if req.dst, err = mergeRegistryArg("merge DESTINATION", opts.destination); err != nil {
+	if req.dst, err = registryArg("merge DESTINATION", opts.destination); err != nil {
 		return req, err
 	}
 	if req.dst.Digest != "" {
-		return req, fmt.Errorf("invalid destination %q: a list to update is named by a tag, not a digest", opts.destination)
+		return req, fmt.Errorf("invalid merge DESTINATION %q: a list to update is named by a tag (REF:TAG), not a digest", opts.destination)
 	}
 	req.target = req.dst
 	if opts.target != "" {
-		if req.target, err = mergeRegistryArg("--target", opts.target); err != nil {
+		if req.target, err = registryArg("--target", opts.target); err != nil {
 			return req, err
 		}
 		if req.target.Digest != "" {
-			return req, fmt.Errorf("invalid --target %q: name it by a tag, not a digest", opts.target)
+			return req, fmt.Errorf("invalid --target %q: a list to write is named by a tag (REF:TAG), not a digest", opts.target)
 		}
 	}
 	if req.tags, err = copy.ParseTags(req.target, opts.tags); err != nil {
@@ -121,20 +122,6 @@ func parseMerge(opts mergeOptions, drafts *manifestlist.Store) (mergeRequest, er
 	}
 	req.rules.MediaType, err = manifestlist.ParseListType(opts.mediaType)
 	return req, err
-}
-
-// mergeRegistryArg reads a merge argument that names a registry list
-// (DESTINATION, --target) by the resolver's rules: REF or docker://REF; a
-// layout is refused by name.
-func mergeRegistryArg(what, arg string) (registry.Reference, error) {
-	in, err := copy.Resolve(arg, nil)
-	if err != nil {
-		return registry.Reference{}, fmt.Errorf("invalid %s: %w", what, err)
-	}
-	if err := in.RegistryOnly(what); err != nil {
-		return registry.Reference{}, err
-	}
-	return *in.Location.Registry, nil
 }
 
 func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) error {
@@ -193,7 +180,7 @@ func runMerge(ctx context.Context, dockerCLI command.Cli, opts mergeOptions) err
 		return writePlan(dockerCLI.Out(), opts.format, plan)
 	}
 	if !res.Written {
-		fmt.Fprintf(log, "%s unchanged: it already holds the merged %s %s; nothing written\n", req.target, listKind(plan.MediaType), termText(plan.Digest.String()))
+		unchangedSummary(log, req.target.String(), plan)
 	} else {
 		counts, _ := stats.Snapshot()
 		mergeSummary(log, plan)

@@ -121,6 +121,15 @@ func tagLines(w io.Writer, p *copy.Plan) {
 	}
 }
 
+// unchangedSummary says a run found every tag holding the result already:
+// the same words for push, copy and merge, and each tag's line.
+func unchangedSummary(w io.Writer, target string, p *copy.Plan) {
+	fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(target), termText(p.Digest.String()))
+	for _, t := range p.Tags {
+		fmt.Fprintln(w, tagLine(t))
+	}
+}
+
 func manifestWords(written, there int, verb string) string {
 	s := plural(written, "manifest") + " " + verb
 	if there > 0 {

@@ -35,7 +35,7 @@ func newPushCommand(dockerCLI command.Cli) *cobra.Command {
 		Long: `Push a local draft to the registry and repository its name says.
 
 Entries whose manifests live in another repository of the same registry are
-made present in the target repository first (blobs mounted, manifests put by
+written to the target repository first (blobs mounted, manifests written by
 digest with their original bytes). The list is written last, so the tag never
 points at a list with a missing entry. The list digest is printed on stdout.
 A draft docker manifest create made is written as docker manifest push
@@ -91,7 +91,7 @@ writes nothing (it only reads).`,
 	flags.BoolVarP(&opts.quiet, "quiet", "q", false, "Print only the list digest")
 	flags.BoolVarP(&opts.purge, "purge", "p", false, "Remove the draft after a successful push")
 	flags.StringVar(&opts.spec, "spec", "", "Create and push the list a manifest-tool YAML spec file describes")
-	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print what would be written, and write nothing")
+	addDryRunFlag(flags, &opts.dryRun, "")
 	addFormatFlag(flags, &opts.format, "table", "the --dry-run plan", "")
 	addTagFlag(flags, &opts.tags)
 	flags.BoolVar(&opts.registry.insecure, "insecure", false, "Allow plain HTTP and unverified TLS registries")
@@ -125,6 +125,12 @@ func runPush(ctx context.Context, dockerCLI command.Cli, opts pushOptions) error
 	}
 	sess := newSession(dockerCLI, opts.registry)
 	d, err := push(ctx, dockerCLI, opts, copy.PushRequest{Session: sess, Target: target, Raw: raw, MediaType: mediaType, Entries: draft.Entries, Tags: tags})
+	var re *registry.Error
+	if errors.As(err, &re) && re.Code == "MANIFEST_BLOB_UNKNOWN" {
+		// The list names what the repository lacks: an entry of its own
+		// repository deleted since the draft was made, which verify names.
+		return fmt.Errorf("%w; docker mlist verify %s names what is missing", err, name)
+	}
 	if err != nil || d == "" {
 		return err
 	}
@@ -158,10 +164,7 @@ func push(ctx context.Context, dockerCLI command.Cli, opts pushOptions, req copy
 	if !opts.quiet {
 		w := dockerCLI.Err()
 		if plan.Unchanged {
-			fmt.Fprintf(w, "%s already holds %s: nothing written\n", termText(req.Target.String()), termText(plan.Digest.String()))
-			for _, t := range plan.Tags {
-				fmt.Fprintln(w, tagLine(t))
-			}
+			unchangedSummary(w, req.Target.String(), plan)
 		} else {
 			counts, _ := stats.Snapshot()
 			runSummary(w, "Pushed "+termText(req.Target.String()), plan, counts)

@@ -29,6 +29,9 @@ func TestTagsCommand(t *testing.T) {
 		"one page":                   {args: []string{s.Host + "/app"}, wantPages: 1},
 		"pages of two":               {args: []string{"--page-size", "2", s.Host + "/app"}, wantPages: 3},
 		"a tag names its repository": {args: []string{s.Host + "/app:v1"}, wantPages: 1},
+		// docker:// means the registry here as in every command.
+		"docker://REPOSITORY": {args: []string{"docker://" + s.Host + "/app"}, wantPages: 1},
+		"a layout":            {args: []string{"oci:/tmp/layout"}, wantErr: []string{"oci:/tmp/layout", "REF or docker://REF"}},
 
 		"negative page size":    {args: []string{"--page-size", "-1", s.Host + "/app"}, wantErr: []string{"-1", "0 or more"}},
 		"an unknown repository": {args: []string{s.Host + "/nosuch"}, wantPages: 1, wantErr: []string{"nosuch"}},
@@ -70,6 +73,9 @@ func TestDeleteCommand(t *testing.T) {
 	}{
 		"by digest":          {args: func(h string, im image) []string { return []string{h + "/app@" + im.digest.String()} }, deleted: true},
 		"a tag with --force": {args: func(h string, im image) []string { return []string{"--force", h + "/app:v1"} }, deleted: true},
+		"docker://REF":       {args: func(h string, im image) []string { return []string{"docker://" + h + "/app@" + im.digest.String()} }, deleted: true},
+		"a layout": {args: func(h string, im image) []string { return []string{"oci:/tmp/layout:v1"} },
+			wantErr: func(h string, im image) []string { return []string{"oci:/tmp/layout:v1", "REF or docker://REF"} }},
 
 		"a tag, no terminal, no --force": {args: func(h string, im image) []string { return []string{h + "/app:v1"} },
 			wantErr: func(h string, im image) []string { return []string{im.digest.String(), "--force"} }},

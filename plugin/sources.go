@@ -48,3 +48,18 @@ func warnContradictions(w io.Writer, list string, entries []manifestlist.Entry) 
 		}
 	}
 }
+
+// registryArg reads an argument that names a registry manifest alone
+// (merge DESTINATION and --target, create's SOURCEs, tags, delete) by the
+// resolver's rules: REF or docker://REF; a layout or draft is refused by
+// name; what names the argument ("merge DESTINATION").
+func registryArg(what, arg string) (registry.Reference, error) {
+	in, err := copy.Resolve(arg, nil)
+	if err != nil {
+		return registry.Reference{}, fmt.Errorf("invalid %s: %w", what, err)
+	}
+	if err := in.RegistryOnly(what); err != nil {
+		return registry.Reference{}, err
+	}
+	return *in.Location.Registry, nil
+}

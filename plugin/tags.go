@@ -6,7 +6,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/docker-mlist/docker-mlist/registry"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
@@ -40,7 +39,7 @@ func newTagsCommand(dockerCLI command.Cli) *cobra.Command {
 }
 
 func runTags(ctx context.Context, dockerCLI command.Cli, opts tagsOptions) error {
-	ref, err := registry.ParseReference(opts.repository)
+	ref, err := registryArg("tags REPOSITORY", opts.repository)
 	if err != nil {
 		return err
 	}

@@ -86,7 +86,7 @@ func verify(ctx context.Context, dockerCLI command.Cli, opts verifyOptions) (*co
 	r := readers(dockerCLI, opts.registry)
 	o, err := copy.Open(ctx, in, r, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	defer o.Close()
 	return o.Verify(ctx, r, copy.VerifyOptions{Deep: opts.deep})
