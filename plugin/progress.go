@@ -47,8 +47,8 @@ func showProgress(w io.Writer, label string, stats *copy.Stats) (stop func()) {
 		if s.Tags > 0 {
 			tags = fmt.Sprintf(" %d/%d tags,", s.TagsDone, s.Tags)
 		}
-		fmt.Fprintf(&out, "\r\033[K%s:%s %s written, %d blobs mounted, %d copied (%s), %d already there\n",
-			label, tags, plural(s.Manifests, "manifest"), s.Mounted, s.Uploaded, humanSize(s.BytesUploaded), s.Present+s.BlobsPresent)
+		fmt.Fprintf(&out, "\r\033[K%s:%s %s written, %s mounted, %d copied (%s), %d already there\n",
+			label, tags, plural(s.Manifests, "manifest"), plural(s.Mounted, "blob"), s.Uploaded, humanSize(s.BytesUploaded), s.Present+s.BlobsPresent)
 		drawn = max(len(active)+1, drawn)
 		fmt.Fprint(w, out.String())
 	}
