@@ -114,21 +114,43 @@ func findPeers(b *testing.B) []peerCopier {
 			return runTimed(b, cr.env, cr.bin, "copy", "--insecure", from, to)
 		}})
 	}
-	if bin, err := exec.LookPath("regctl"); err != nil {
-		b.Log("regctl not found in PATH: skipping the regctl comparison (https://github.com/regclient/regclient/releases)")
-	} else {
-		dir := b.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o600); err != nil {
-			b.Fatal(err)
-		}
-		env := []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir, "REGCTL_CONFIG=" + filepath.Join(dir, "regctl.json"), "PATH=" + os.Getenv("PATH")}
+	if rc := findRegctl(b); rc != nil {
 		peers = append(peers, peerCopier{"regctl", func(b *testing.B, from, to string) (time.Duration, int64) {
-			hosts := []string{"--host", "reg=" + strings.SplitN(from, "/", 2)[0] + ",tls=disabled",
-				"--host", "reg=" + strings.SplitN(to, "/", 2)[0] + ",tls=disabled"}
-			return runTimed(b, env, bin, append(hosts, "image", "copy", from, to)...)
+			return runTimed(b, rc.env, rc.bin, rc.args([]string{from, to}, "image", "copy", from, to)...)
 		}})
 	}
 	return peers
+}
+
+// regctlTool is regctl with a configuration of its own (no credentials).
+type regctlTool struct {
+	bin string
+	env []string
+}
+
+// findRegctl returns nil, with a log line, when regctl is not installed.
+func findRegctl(b *testing.B) *regctlTool {
+	b.Helper()
+	bin, err := exec.LookPath("regctl")
+	if err != nil {
+		b.Log("regctl not found in PATH: skipping the regctl comparison (scripts/peers.sh installs it)")
+		return nil
+	}
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte("{}"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return &regctlTool{bin: bin, env: []string{"HOME=" + dir, "DOCKER_CONFIG=" + dir, "REGCTL_CONFIG=" + filepath.Join(dir, "regctl.json"), "PATH=" + os.Getenv("PATH")}}
+}
+
+// args is cmd preceded by the --host flags that let regctl speak plain
+// HTTP to the registry of each of refs.
+func (r *regctlTool) args(refs []string, cmd ...string) []string {
+	var hosts []string
+	for _, ref := range refs {
+		hosts = append(hosts, "--host", "reg="+strings.SplitN(ref, "/", 2)[0]+",tls=disabled")
+	}
+	return append(hosts, cmd...)
 }
 
 // BenchmarkEngineCopyVsPeers copies a 4-platform list (each image 3 layers
