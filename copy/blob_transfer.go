@@ -85,8 +85,8 @@ func (e *engine) registryBlobOnce(ctx context.Context, dst Endpoint, b registry.
 		// A repository without tags may still hold blobs of an interrupted
 		// copy: a mount from itself says so (201) with the request that
 		// otherwise opens the upload session (202). It almost never does,
-		// so the source is opened meanwhile, on the blob's stream: its read
-		// starts a round trip earlier (and costs a GET only when a re-run
+		// so the source is opened meanwhile: its read starts a round trip
+		// earlier (and costs a GET only when a re-run
 		// finds the blob there).
 		t.mountFrom, t.early = dst.Repository, true
 	default:
@@ -148,11 +148,6 @@ func (t *blobTransfer) attempt(ctx context.Context) error {
 	defer func() { release() }()
 	switch {
 	case t.mountFrom != "" && t.early:
-		rel, err := e.acquire(ctx, b)
-		if err != nil {
-			return err
-		}
-		release = rel
 		var mountErr error
 		t.found, up, r, mountErr = t.mountOrOpen(ctx)
 		t.mountFrom = "" // a repository without the blob does not get it by asking again
@@ -184,16 +179,20 @@ func (t *blobTransfer) attempt(ctx context.Context) error {
 			t.mountFrom = ""
 		}
 	}
-	if r == nil {
-		rel, err := e.acquire(ctx, b)
-		if err != nil {
-			if up != nil {
-				up.Cancel(ctx)
-			}
-			return err
+	// The stream is taken once the body is about to flow: the round trip
+	// that opens the session (or finds the blob there) holds none, so a
+	// stream moves bytes and nothing else.
+	rel, err := e.acquire(ctx, b)
+	if err != nil {
+		if up != nil {
+			up.Cancel(ctx)
 		}
-		release = rel
+		if r != nil {
+			r.close()
+		}
+		return err
 	}
+	release = rel
 	for {
 		err := t.put(ctx, up, r, release)
 		if errors.Is(err, registry.ErrMonolithicRefused) && !t.chunked {

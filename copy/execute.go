@@ -32,9 +32,9 @@ type execution struct {
 }
 
 // Execute carries out a plan PlanCopy, PlanPush or PlanMerge made: it
-// writes exactly what the plan says, blobs first, then the manifests
-// entries first, the tags last. A plan that writes nothing (Unchanged)
-// makes no request.
+// writes exactly what the plan says, each manifest after its blobs and
+// entries, each tag once what it names is there. A plan that writes
+// nothing (Unchanged) makes no request.
 func Execute(ctx context.Context, p *Plan) error {
 	x := p.run
 	if x == nil || x.e == nil {

@@ -101,9 +101,10 @@ type topNode struct {
 	tag string
 }
 
-// write executes the plan: every blob, then the manifests children first,
-// the tops last (each under its tag when set), each manifest and blob once
-// however many tops share it.
+// write executes the plan: the blobs, and each manifest once its blobs and
+// children are written, the tops under their tags when set, each manifest
+// and blob once however many tops share it. A top's tag is put as soon as
+// its own graph is there: one top's tags do not wait for another's blobs.
 func (e *engine) write(ctx context.Context, tops []topNode) error {
 	var roots []*node
 	isTop := map[*node]bool{}
@@ -131,11 +132,6 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 	if err != nil {
 		return err
 	}
-	if err := each(ctx, limit, blobs, func(ctx context.Context, b neededBlob) error {
-		return e.dst.putBlob(ctx, b.engine(e), b)
-	}); err != nil {
-		return err
-	}
 	e.stats.add(func(s *Stats) { s.Present += countPresent(roots...) })
 	// A manifest put under several tags is one manifest written, as the
 	// plan counts it; the tags have their own lines.
@@ -158,42 +154,97 @@ func (e *engine) write(ctx context.Context, tops []topNode) error {
 		}
 		return nil
 	}
-	// By height, entries first: a top may be an entry of another top. A
-	// top is put as one (under its tag, when set), once per tag.
-	slices.SortStableFunc(tops, func(a, b topNode) int { return a.n.height - b.n.height })
+	jobs := e.writeJobs(tops, isTop, piloted, manifests, blobs)
+	return schedule(ctx, limit, jobs, func(ctx context.Context, j *writeJob) error {
+		switch {
+		case j.gate:
+			return e.before(ctx)
+		case j.blob != nil:
+			return e.dst.putBlob(ctx, j.blob.engine(e), *j.blob)
+		}
+		return put(ctx, j.put.n, j.put.tag, j.top)
+	})
+}
+
+// writeJobs are the requests of a write and what each waits for: a
+// manifest its blobs and its children's puts (children first, as a
+// registry requires); with a before hook, the puts under tags wait for a
+// gate that runs it once everything below the first tagged height is
+// written. A top is put as one (under its tag, when set), once per tag.
+func (e *engine) writeJobs(tops []topNode, isTop map[*node]bool, piloted *node, manifests []*node, blobs []neededBlob) []*writeJob {
+	var jobs []*writeJob
+	blobJob := map[digest.Digest]*writeJob{}
+	for i := range blobs {
+		j := &writeJob{blob: &blobs[i]}
+		jobs = append(jobs, j)
+		blobJob[blobs[i].Digest] = j
+	}
+	puts := map[*node][]*writeJob{}
+	var order []*writeJob
+	add := func(t topNode, top bool) {
+		j := &writeJob{put: t, top: top, height: t.n.height}
+		order = append(order, j)
+		puts[t.n] = append(puts[t.n], j)
+	}
+	for _, n := range manifests {
+		if !isTop[n] {
+			add(topNode{n: n}, false)
+		}
+	}
 	written := map[topNode]bool{}
 	if piloted != nil {
 		written[topNode{n: piloted}] = true
 	}
-	for h := 0; len(manifests)+len(tops) > 0; h++ {
-		var level []topNode
-		for len(manifests) > 0 && manifests[0].height == h {
-			if n := manifests[0]; !isTop[n] {
-				level = append(level, topNode{n: n})
-			}
-			manifests = manifests[1:]
-		}
-		tagging := false
-		for len(tops) > 0 && tops[0].n.height == h {
-			if t := tops[0]; !written[t] && (!t.n.present || t.tag != "") {
-				written[t] = true
-				level = append(level, t)
-				tagging = tagging || t.tag != ""
-			}
-			tops = tops[1:]
-		}
-		if tagging && e.before != nil {
-			if err := e.before(ctx); err != nil {
-				return err
-			}
-		}
-		if err := each(ctx, limit, level, func(ctx context.Context, t topNode) error {
-			return put(ctx, t.n, t.tag, isTop[t.n])
-		}); err != nil {
-			return err
+	for _, t := range tops {
+		if !written[t] && (!t.n.present || t.tag != "") {
+			written[t] = true
+			add(t, true)
 		}
 	}
-	return nil
+	var gate *writeJob
+	for _, j := range order {
+		n := j.put.n
+		for _, b := range n.parsed.Blobs {
+			if bj := blobJob[b.Digest]; bj != nil {
+				j.waitFor(bj)
+			}
+		}
+		for _, f := range n.parsed.Foreign {
+			if bj := blobJob[f.Digest]; bj != nil {
+				j.waitFor(bj)
+			}
+		}
+		for _, c := range n.children {
+			for _, cj := range puts[c] {
+				j.waitFor(cj)
+			}
+		}
+		if e.before != nil && j.put.tag != "" {
+			if gate == nil || j.height < gate.height {
+				if gate == nil {
+					gate = &writeJob{gate: true}
+				}
+				gate.height = j.height
+			}
+		}
+	}
+	if gate != nil {
+		// Below the first tagged height nothing is tagged, so the gate
+		// waits for no tag, and no cycle forms.
+		for _, j := range jobs {
+			gate.waitFor(j)
+		}
+		for _, j := range order {
+			switch {
+			case j.put.tag != "":
+				j.waitFor(gate)
+			case j.height < gate.height:
+				gate.waitFor(j)
+			}
+		}
+		jobs = append(jobs, gate)
+	}
+	return append(jobs, order...)
 }
 
 // countPresent counts the manifests found at the destination.
