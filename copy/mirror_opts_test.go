@@ -106,52 +106,61 @@ func TestPlanMirrorPlatform(t *testing.T) {
 }
 
 // TestPlanMirrorMediaType: --media-type oci converts each tag's graph, the
-// image two tags share converted and written once; a re-run writes
-// nothing.
+// image two tags share converted and written once, whether both tags are
+// mirrored at once or the image is at the destination already; a re-run
+// writes nothing.
 func TestPlanMirrorMediaType(t *testing.T) {
-	src, dst := registrystub.Start(t, registrystub.Options{}), registrystub.Start(t, registrystub.Options{})
-	mirrorFixture(t, src, "app")
-	filter := TagFilter{Include: []*regexp.Regexp{regexp.MustCompile(`^(v1|v2)$`)}}
-	opts := Options{MediaType: "oci"}
-	p := mirrorRun(t, src, dst, filter, opts)
-	var shared string
-	for _, tag := range []string{"v1", "v2"} {
-		mt, raw, ok := dst.ManifestOf("mirror", tag)
-		if !ok || mt != imgspecv1.MediaTypeImageIndex {
-			t.Fatalf("mirror:%s is %q, want an OCI index", tag, mt)
-		}
-		if tw := tagWrite(t, p, tag); tw.New.String() != registrystub.Digest(raw) {
-			t.Errorf("mirror:%s result %+v, want new %s", tag, tw, registrystub.Digest(raw))
-		}
-		l, err := manifestlist.ParseList(raw, mt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, d := range l.Manifests {
-			if d.MediaType != imgspecv1.MediaTypeImageManifest {
-				t.Errorf("mirror:%s entry %s is %s", tag, d.Digest, d.MediaType)
+	both := TagFilter{Include: []*regexp.Regexp{regexp.MustCompile(`^(v1|v2)$`)}}
+	onlyV2 := TagFilter{Include: []*regexp.Regexp{regexp.MustCompile(`^v2$`)}}
+	for name, runs := range map[string][]TagFilter{"at once": {both}, "v2 first": {onlyV2, both}} {
+		t.Run(name, func(t *testing.T) {
+			src, dst := registrystub.Start(t, registrystub.Options{}), registrystub.Start(t, registrystub.Options{})
+			mirrorFixture(t, src, "app")
+			opts := Options{MediaType: "oci"}
+			var p *Plan
+			for _, f := range runs {
+				p = mirrorRun(t, src, dst, f, opts)
 			}
-			if d.Platform.Architecture == "amd64" {
-				if shared != "" && shared != d.Digest.String() {
-					t.Errorf("the shared amd64 image converted to %s and %s", shared, d.Digest)
+			var shared string
+			for _, tag := range []string{"v1", "v2"} {
+				mt, raw, ok := dst.ManifestOf("mirror", tag)
+				if !ok || mt != imgspecv1.MediaTypeImageIndex {
+					t.Fatalf("mirror:%s is %q, want an OCI index", tag, mt)
 				}
-				shared = d.Digest.String()
+				if tw := tagWrite(t, p, tag); tw.New.String() != registrystub.Digest(raw) {
+					t.Errorf("mirror:%s result %+v, want new %s", tag, tw, registrystub.Digest(raw))
+				}
+				l, err := manifestlist.ParseList(raw, mt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range l.Manifests {
+					if d.MediaType != imgspecv1.MediaTypeImageManifest {
+						t.Errorf("mirror:%s entry %s is %s", tag, d.Digest, d.MediaType)
+					}
+					if d.Platform.Architecture == "amd64" {
+						if shared != "" && shared != d.Digest.String() {
+							t.Errorf("the shared amd64 image converted to %s and %s", shared, d.Digest)
+						}
+						shared = d.Digest.String()
+					}
+				}
 			}
-		}
-	}
-	if n := dst.Count("PUT", "/manifests/"+shared); n != 1 {
-		t.Errorf("the shared converted image was put %d times, want once:\n%v", n, dst.Requests())
-	}
-	if n := dst.Count("PUT", "/manifests/"); n != 4 {
-		t.Errorf("%d manifest PUTs, want 4 (two images, two lists):\n%v", n, dst.Requests())
-	}
+			if n := dst.Count("PUT", "/manifests/"+shared); n != 1 {
+				t.Errorf("the shared converted image was put %d times, want once:\n%v", n, dst.Requests())
+			}
+			if n := dst.Count("PUT", "/manifests/"); n != 4 {
+				t.Errorf("%d manifest PUTs, want 4 (two images, two lists):\n%v", n, dst.Requests())
+			}
 
-	dstBefore := len(dst.Requests())
-	p = mirrorRun(t, src, dst, filter, opts)
-	if !p.Unchanged {
-		t.Errorf("re-run is not unchanged: %+v", p.Tags)
-	}
-	if w := writesSince(dst, dstBefore); len(w) > 0 {
-		t.Errorf("re-run wrote %v", w)
+			dstBefore := len(dst.Requests())
+			p = mirrorRun(t, src, dst, both, opts)
+			if !p.Unchanged {
+				t.Errorf("re-run is not unchanged: %+v", p.Tags)
+			}
+			if w := writesSince(dst, dstBefore); len(w) > 0 {
+				t.Errorf("re-run wrote %v", w)
+			}
+		})
 	}
 }
