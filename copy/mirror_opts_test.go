@@ -8,6 +8,7 @@ import (
 	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
 )
 
 // mirrorRun plans and runs a mirror of src/app to dst/mirror with opts,
@@ -174,5 +175,26 @@ func TestPlanMirrorMediaType(t *testing.T) {
 				t.Errorf("re-run wrote %v", w)
 			}
 		})
+	}
+}
+
+// TestPlanMirrorMediaTypeFailsOneTag: a tag whose graph cannot be
+// converted (attestations do not go in a Docker manifest list) fails
+// alone, named; the other tags are converted and written.
+func TestPlanMirrorMediaTypeFailsOneTag(t *testing.T) {
+	src, dst := registrystub.Start(t, registrystub.Options{}), registrystub.Start(t, registrystub.Options{})
+	g := graph{t, src, "app"}
+	a := g.image(imgspecv1.MediaTypeImageManifest, "amd64")
+	g.list(imgspecv1.MediaTypeImageIndex, "attested", a, g.attestation(a))
+	g.list(imgspecv1.MediaTypeImageIndex, "plain", g.image(imgspecv1.MediaTypeImageManifest, "arm64"))
+	p := mirrorRun(t, src, dst, TagFilter{}, Options{MediaType: "docker"})
+	if failed := p.Failed(); len(failed) != 1 || !regexp.MustCompile(`:attested$`).MatchString(failed[0].Tag) || !regexp.MustCompile(`attestation`).MatchString(failed[0].Error) {
+		t.Fatalf("failed tags %+v, want attested alone, for its attestation", failed)
+	}
+	if _, ok := dst.Manifest("mirror", "attested"); ok {
+		t.Error("mirror:attested was written")
+	}
+	if mt, _, ok := dst.ManifestOf("mirror", "plain"); !ok || mt != manifest.DockerV2ListMediaType {
+		t.Errorf("mirror:plain is %q, want a Docker manifest list", mt)
 	}
 }

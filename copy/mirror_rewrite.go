@@ -39,9 +39,24 @@ func (t *mirrorTag) subset(platforms []imgspecv1.Platform) error {
 // convertTags applies --media-type to the tags' graphs, what they share
 // converted once; a tag that already holds its converted digest is
 // unchanged and dropped. What the destination holds is asked of the
-// converted graphs (the walk could not ask by the source's digests).
+// converted graphs (the walk could not ask by the source's digests). A
+// tag that cannot be converted fails alone, as one whose source cannot be
+// read: it is found by converting each tag alone.
 func (e *engine) convertTags(ctx context.Context, todo []*mirrorTag, tops []*node, regDst *Endpoint) ([]*mirrorTag, []*node, error) {
 	converted, err := e.convertAll(ctx, tops)
+	if err != nil && ctx.Err() == nil {
+		var okTags []*mirrorTag
+		var ok []*node
+		for i, t := range todo {
+			if _, err := e.convertAll(ctx, tops[i:i+1]); err != nil {
+				t.err = err
+				continue
+			}
+			okTags, ok = append(okTags, t), append(ok, tops[i])
+		}
+		todo, tops = okTags, ok
+		converted, err = e.convertAll(ctx, tops)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
