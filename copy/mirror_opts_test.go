@@ -198,3 +198,18 @@ func TestPlanMirrorMediaTypeFailsOneTag(t *testing.T) {
 		t.Errorf("mirror:plain is %q, want a Docker manifest list", mt)
 	}
 }
+
+// TestPlanMirrorPlatformMissing: a list without the platform fails its tag
+// alone (copy refuses it too); the other tags are written.
+func TestPlanMirrorPlatformMissing(t *testing.T) {
+	src, dst := registrystub.Start(t, registrystub.Options{}), registrystub.Start(t, registrystub.Options{})
+	want := mirrorFixture(t, src, "app")
+	p := mirrorRun(t, src, dst, TagFilter{Include: []*regexp.Regexp{regexp.MustCompile(`^v(1|2)$`)}}, Options{Platforms: []imgspecv1.Platform{{OS: "linux", Architecture: "arm64"}}})
+	if failed := p.Failed(); len(failed) != 1 || !regexp.MustCompile(`:v2$`).MatchString(failed[0].Tag) || !regexp.MustCompile(`no entry for platform linux/arm64`).MatchString(failed[0].Error) {
+		t.Fatalf("failed tags %+v, want v2 alone, for its missing platform", failed)
+	}
+	raw, _ := dst.Manifest("mirror", "v1")
+	if l, err := manifestlist.ParseList(raw, ""); err != nil || len(l.Manifests) != 1 || l.Manifests[0].Digest.String() != want["arm64"] {
+		t.Errorf("mirror:v1 does not hold the arm64 image alone: %v %s", err, raw)
+	}
+}
