@@ -213,3 +213,36 @@ func TestPlanMirrorPlatformMissing(t *testing.T) {
 		t.Errorf("mirror:v1 does not hold the arm64 image alone: %v %s", err, raw)
 	}
 }
+
+// TestPlanMirrorPlatformFromLayout: an oci: layout's tags are subset too
+// (their lists are read by digest, which the layout names).
+func TestPlanMirrorPlatformFromLayout(t *testing.T) {
+	src, dst := registrystub.Start(t, registrystub.Options{}), registrystub.Start(t, registrystub.Options{})
+	want := mirrorFixture(t, src, "app")
+	dir := "oci:" + t.TempDir()
+	run := func(from, to Side, opts Options) *Plan {
+		t.Helper()
+		opts.SystemContext = localSys(t)
+		p, err := PlanMirror(context.Background(), from, to, TagFilter{}, opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if err := Execute(context.Background(), p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	run(regSide(src, "app", ""), localSide(t, dir), Options{})
+	p := run(localSide(t, dir), regSide(dst, "mirror", ""), Options{Platforms: []imgspecv1.Platform{{OS: "linux", Architecture: "amd64"}}})
+	if len(p.Failed()) > 0 {
+		t.Fatalf("failed: %+v", p.Failed())
+	}
+	raw, _ := dst.Manifest("mirror", "v1")
+	if l, err := manifestlist.ParseList(raw, ""); err != nil || len(l.Manifests) != 1 || l.Manifests[0].Digest.String() != want["amd64"] {
+		t.Errorf("mirror:v1 does not hold the amd64 image alone: %v %s", err, raw)
+	}
+	if raw, _ := dst.Manifest("mirror", "arm64"); registrystub.Digest(raw) != want["arm64"] {
+		t.Errorf("mirror:arm64 is not the single image %s", want["arm64"])
+	}
+}
