@@ -181,7 +181,7 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 		e.layoutBlobs = dst.Local.path() // the blobs it holds are not read
 	}
 
-	p := &Plan{Command: "mirror", Source: src.String(), Destination: dst.String(), Manifests: []PlanManifest{}, Blobs: []PlanBlob{}}
+	p := &Plan{Command: "mirror", Source: src.String(), Destination: dst.String(), Converted: e.opts.MediaType, Manifests: []PlanManifest{}, Blobs: []PlanBlob{}}
 	prefix := dst.String() + ":"
 	if dst.Local != nil {
 		prefix = strings.TrimSuffix(dst.String(), ":") + ":"

@@ -162,6 +162,9 @@ func TestPlanMirrorMediaType(t *testing.T) {
 			if n := dst.Count("PUT", "/manifests/"+shared); n != 1 {
 				t.Errorf("the shared converted image was put %d times, want once:\n%v", n, dst.Requests())
 			}
+			if p.Converted != "oci" {
+				t.Errorf("the plan says converted %q, want oci", p.Converted)
+			}
 			if n := dst.Count("PUT", "/manifests/"); n != 4 {
 				t.Errorf("%d manifest PUTs, want 4 (two images, two lists):\n%v", n, dst.Requests())
 			}
