@@ -133,6 +133,16 @@ func convertImage(raw []byte, mediaType, to string) ([]byte, string, error) {
 // new digest. What would lose information, and what is signed or attested
 // (its signatures would then name a digest that is not copied), is refused.
 func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
+	out, err := e.convertAll(ctx, []*node{root})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// convertAll converts several roots (a mirror's tags): what they share is
+// converted once, and is one node in every converted graph.
+func (e *engine) convertAll(ctx context.Context, roots []*node) ([]*node, error) {
 	to := e.opts.MediaType
 	done := map[*node]*node{}
 	var conv func(n *node, depth int) (*node, error)
@@ -208,11 +218,14 @@ func (e *engine) convert(ctx context.Context, root *node) (*node, error) {
 		done[n] = out
 		return out, nil
 	}
-	out, err := conv(root, 0)
-	if err != nil {
-		return nil, err
+	out := make([]*node, len(roots))
+	for i, root := range roots {
+		var err error
+		if out[i], err = conv(root, 0); err != nil {
+			return nil, err
+		}
+		setHeight(out[i])
 	}
-	setHeight(out)
 	if !e.autoConvert {
 		if err := e.refuseSigned(ctx, done); err != nil {
 			return nil, err

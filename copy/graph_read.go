@@ -137,9 +137,15 @@ func (e *engine) chooseImage(ctx context.Context, l *manifestlist.List, p imgspe
 
 // checkPresent asks a registry destination, top-down, which manifests it
 // holds: a list it holds needs nothing below it.
-func (e *engine) checkPresent(ctx context.Context, dst Endpoint, root *node) error {
-	level := []*node{root}
-	seen := map[*node]bool{root: true}
+func (e *engine) checkPresent(ctx context.Context, dst Endpoint, roots ...*node) error {
+	var level []*node
+	seen := map[*node]bool{}
+	for _, root := range roots {
+		if !seen[root] {
+			seen[root] = true
+			level = append(level, root)
+		}
+	}
 	for len(level) > 0 {
 		err := each(ctx, e.smallLimit, level, func(ctx context.Context, n *node) error {
 			desc, err := dst.Client.HeadManifest(ctx, dst.Repository, n.Digest.String())

@@ -44,6 +44,10 @@ type mirrorTag struct {
 	mediaType string
 	unchanged bool
 	err       error
+	// from is the source digest when --platform or --media-type writes
+	// another; whole: --platform found a single image, copied as it is.
+	from  digest.Digest
+	whole bool
 }
 
 // PlanMirror plans copying every tag of src (a registry repository or an
@@ -53,16 +57,20 @@ type mirrorTag struct {
 // source when the destination lacks the tag, else a HEAD on each side and,
 // only when they differ, the source's manifests. A tag whose source cannot
 // be read fails alone: the plan names it (TagWrite.Error) and the others
-// are written. --platform, --media-type and --referrers are refused: they
-// apply per tag, which the mirror does not do yet.
+// are written. --platform subsets each tag's list (a single image is
+// copied as it is) and --media-type converts each tag's graph, what tags
+// share converted once; both write other digests than the source's, so
+// every source tag is read by GET (not HEAD) and, with --media-type, every
+// graph is read, to know what the destination should hold. --referrers is
+// refused.
 func PlanMirror(ctx context.Context, src, dst Side, filter TagFilter, opts Options, stats *Stats) (*Plan, error) {
 	for _, side := range []Side{src, dst} {
 		if side.Local != nil && side.Local.Transport() != "oci" {
 			return nil, fmt.Errorf("--all-tags copies between registry repositories and oci: layouts; %s is neither", side)
 		}
 	}
-	if len(opts.Platforms) > 0 || opts.MediaType != "" || opts.Referrers {
-		return nil, errors.New("--all-tags does not take --platform, --media-type or --referrers yet: copy such tags one by one")
+	if opts.Referrers {
+		return nil, errors.New("--all-tags does not take --referrers yet: copy such tags one by one")
 	}
 	if stats == nil {
 		stats = &Stats{}
@@ -161,6 +169,11 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 			return nil, err
 		}
 	}
+	if e.opts.MediaType != "" {
+		if todo, tops, err = e.convertTags(ctx, todo, tops, regDst); err != nil {
+			return nil, err
+		}
+	}
 	if regDst != nil {
 		e.dst = &registryDestination{ep: *regDst}
 	}
@@ -168,7 +181,7 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 		e.layoutBlobs = dst.Local.path() // the blobs it holds are not read
 	}
 
-	p := &Plan{Command: "mirror", Source: src.String(), Destination: dst.String(), Manifests: []PlanManifest{}, Blobs: []PlanBlob{}}
+	p := &Plan{Command: "mirror", Source: src.String(), Destination: dst.String(), Converted: e.opts.MediaType, Manifests: []PlanManifest{}, Blobs: []PlanBlob{}}
 	prefix := dst.String() + ":"
 	if dst.Local != nil {
 		prefix = strings.TrimSuffix(dst.String(), ":") + ":"
@@ -176,6 +189,9 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 	var writes []topNode
 	for _, t := range tags {
 		tw := TagWrite{Tag: prefix + t.tag, Old: t.old, New: t.new, Unchanged: t.unchanged}
+		if t.whole {
+			tw.Note = "a single image: --platform subsets lists, so it is copied whole"
+		}
 		if t.err != nil {
 			tw.Error = t.err.Error()
 		}
@@ -270,7 +286,7 @@ func (e *engine) learnTag(ctx context.Context, t *mirrorTag, srcHeld map[string]
 	switch rs, _ := e.src.(*registrySource); {
 	case srcHeld != nil:
 		t.new = srcHeld[t.tag]
-	case !has:
+	case !has || e.rewrites():
 		raw, desc, err := rs.ep.Client.GetManifest(ctx, rs.ep.Repository, t.tag)
 		if err == nil {
 			err = checkManifest(rs.ep.String()+":"+t.tag, Manifest{Digest: desc.Digest, Raw: raw})
@@ -280,9 +296,21 @@ func (e *engine) learnTag(ctx context.Context, t *mirrorTag, srcHeld map[string]
 		d, err := rs.ep.Client.HeadManifest(ctx, rs.ep.Repository, t.tag)
 		t.new, srcErr = d.Digest, err
 	}
+	if srcErr == nil && e.rewrites() && t.raw == nil {
+		// A layout's tag: its digest is known, its bytes are not.
+		var root *node
+		if root, srcErr = e.readRoot(ctx, t.new); srcErr == nil {
+			t.raw, t.mediaType = root.Raw, root.MediaType
+		}
+	}
+	if srcErr == nil && len(e.opts.Platforms) > 0 {
+		srcErr = t.subset(e.opts.Platforms)
+	}
 	wg.Wait()
 	t.old, t.err = old, errors.Join(srcErr, dstErr)
-	t.unchanged = t.err == nil && old == t.new
+	// With --media-type what the tag should hold is known once its graph
+	// is converted (planMirror).
+	t.unchanged = t.err == nil && old == t.new && e.opts.MediaType == ""
 	if t.err != nil {
 		t.raw = nil
 	}
@@ -305,7 +333,9 @@ func tagsToWrite(tags []*mirrorTag) []*mirrorTag {
 // destination holds is read all the same: it is put under its tag.
 func (e *engine) walkTags(ctx context.Context, tags []*mirrorTag, dst *Endpoint) ([]*node, error) {
 	w := newGraphWalk(ctx, e.smallLimit)
-	if dst != nil && !dst.New {
+	if dst != nil && !dst.New && e.opts.MediaType == "" {
+		// A conversion needs every manifest's bytes, whatever the
+		// destination holds.
 		w.probe = presentProbe(*dst)
 	}
 	tops := make([]*node, len(tags))
@@ -313,7 +343,7 @@ func (e *engine) walkTags(ctx context.Context, tags []*mirrorTag, dst *Endpoint)
 	// a list's entry that is also a tag is not read again.
 	fresh := make([]bool, len(tags))
 	for i, t := range tags {
-		tops[i], fresh[i] = w.link(e, &node{Digest: t.new, MediaType: t.mediaType, Raw: t.raw})
+		tops[i], fresh[i] = w.link(e, &node{Digest: t.new, MediaType: t.mediaType, Raw: t.raw, from: t.from})
 	}
 	w.tops = slices.Clone(tops)
 	for i, n := range tops {

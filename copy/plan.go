@@ -102,6 +102,9 @@ type TagWrite struct {
 	// Error is why the tag cannot be written (a mirror's tag whose source
 	// failed); the plan's other tags are written.
 	Error string `json:"error,omitempty"`
+	// Note says how the tag was copied when it is not what was asked
+	// (a single image under --platform is copied whole).
+	Note string `json:"note,omitempty"`
 }
 
 // MarshalJSON adds the tag's Action as "status", for scripts.

@@ -287,3 +287,57 @@ func TestCopyAllTagsProgressOnTerminal(t *testing.T) {
 		t.Errorf("the display does not count the tags (want %s):\n%q", want, out)
 	}
 }
+
+// TestCopyAllTagsPlatform: --platform subsets every list of the mirror
+// (each destination list holds the amd64 image alone), a tag that is a
+// single image is copied whole and its result says so, and a re-run
+// writes nothing.
+func TestCopyAllTagsPlatform(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	s := pushMirrorSource(t, src, testRepo(t, "src"), 1, harness.ImageOptions{})
+	dstRepo := testRepo(t, "dst")
+	e := newEnv(t)
+	args := []string{"copy", "--all-tags", "--platform", "linux/amd64", "--format", "json", src.Ref(s.repo), dst.Ref(dstRepo)}
+	var results []struct{ Tag, New, Status, Note string }
+	if err := json.Unmarshal([]byte(e.mustMlist(t, args...)), &results); err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != len(s.tags) {
+		t.Fatalf("%d results, want %d: %+v", len(results), len(s.tags), results)
+	}
+	for _, r := range results {
+		tag := r.Tag[strings.LastIndex(r.Tag, ":")+1:]
+		m := dst.MustGetManifest(t, dstRepo, tag)
+		var l struct {
+			Manifests []struct {
+				Digest   string
+				Platform struct{ OS, Architecture string }
+			}
+		}
+		if err := json.Unmarshal(m.Raw, &l); err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case strings.HasPrefix(tag, "v"):
+			if len(l.Manifests) != 1 || l.Manifests[0].Platform.Architecture != "amd64" || r.New != m.Digest || r.Note != "" {
+				t.Errorf("%s: %+v holds %+v, want the amd64 entry alone", tag, r, l.Manifests)
+			}
+		case m.Digest != s.tags[tag] || r.Note == "" || len(l.Manifests) != 0:
+			t.Errorf("%s: %+v is %s, want the single image %s copied whole, and said so", tag, r, m.Digest, s.tags[tag])
+		}
+	}
+
+	mark := dst.Mark()
+	var again []struct{ Tag, Status string }
+	if err := json.Unmarshal([]byte(e.mustMlist(t, args...)), &again); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range again {
+		if r.Status != "unchanged" {
+			t.Errorf("re-run: %+v, want unchanged", r)
+		}
+	}
+	if w := writes(dst.RequestsSince(mark)); len(w) > 0 {
+		t.Errorf("the re-run wrote:\n%s", w)
+	}
+}

@@ -64,8 +64,14 @@ a tag that already holds its source's digest costs one HEAD on each side.
 --include and --exclude (repeatable Go regular expressions, matched anywhere
 in the tag: write "^1\.0$" for the whole tag) choose the tags. A tag whose
 source cannot be read fails the command (exit 1) once the others are written;
---format json prints each tag's result (tag, old, new, status, error).
---platform, --media-type and --referrers do not go with --all-tags yet.
+--format json prints each tag's result (tag, old, new, status, error, note).
+--platform subsets each tag's list as copy does (a tag that is a single image
+is copied whole, and its result notes it; a list lacking one of them fails its
+tag, as copy refuses it) and --media-type converts each tag, what tags share
+converted once (a tag that cannot be converted fails alone). Both write
+digests other than the source's, so each source tag is read with a GET rather
+than a HEAD, and --media-type reads every tag's whole graph, even on a re-run
+that writes nothing. --referrers does not go with --all-tags yet.
 
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,

@@ -90,6 +90,7 @@ func TestTagLine(t *testing.T) {
 		{copy.TagWrite{Tag: "r.test/app:1", New: new}, "r.test/app:1: → " + s(new) + " (written: a new tag)"},
 		{copy.TagWrite{Tag: "r.test/app:1", Old: new, New: new, Unchanged: true}, "r.test/app:1: " + s(new) + " (unchanged: nothing written)"},
 		{copy.TagWrite{Tag: "r.test/app:\x1b[31m", New: new}, "r.test/app:\\x1b[31m: → " + s(new) + " (written: a new tag)"},
+		{copy.TagWrite{Tag: "r.test/app:1", New: new, Note: "a single image\x1b[31m"}, "r.test/app:1: → " + s(new) + " (written: a new tag) (a single image\\x1b[31m)"},
 	} {
 		if got := tagLine(tc.tw); got != tc.want {
 			t.Errorf("tagLine(%+v) = %q, want %q", tc.tw, got, tc.want)

@@ -156,6 +156,11 @@ func blobWords(mounted, copied, there int, bytes int64, mountVerb, copyVerb stri
 // sha256:NEW… (moved)", "TAG: → sha256:NEW… (written: a new tag)", or
 // "TAG: sha256:NEW… (unchanged: nothing written)".
 func tagLine(t copy.TagWrite) string {
+	if t.Note != "" {
+		t2 := t
+		t2.Note = ""
+		return tagLine(t2) + " (" + termText(t.Note) + ")"
+	}
 	tag := termText(t.Tag)
 	switch t.Action() {
 	case "failed":
