@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -262,7 +263,7 @@ func TestMergeDryRun(t *testing.T) {
 		actions[c.Platform] = c.Action
 	}
 	want := map[string]string{"linux/amd64": "replaced", "linux/arm64": "replaced", "linux/arm/v7": "kept", "linux/s390x": "kept"}
-	if !mapsEqual(actions, want) {
+	if !maps.Equal(actions, want) {
 		t.Errorf("plan %v, want %v", actions, want)
 	}
 	// The real merge then writes what was planned.
@@ -274,18 +275,6 @@ func TestMergeDryRun(t *testing.T) {
 	if real.Digest != res.Plan.Digest {
 		t.Errorf("wrote %s, planned %s", real.Digest, res.Plan.Digest)
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestMergeUnchanged: when the result equals DESTINATION nothing is written,

@@ -2,6 +2,7 @@ package copy
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 
@@ -104,7 +105,7 @@ func TestCopyExtraTags(t *testing.T) {
 			}
 			want := map[string]string{h + "/mirror:v1": "written", h + "/mirror:keep": "unchanged", h + "/mirror:old": "moved",
 				h + "/mirror:new": "written", h + "/other:x": "written", h + "/other:y": "written"}
-			if got := tagActions(dry.Plan.Tags); !equalMaps(got, want) {
+			if got := tagActions(dry.Plan.Tags); !maps.Equal(got, want) {
 				t.Errorf("tags %v, want %v", got, want)
 			}
 			if len(dst.requestsMatching("PUT", "")) != 0 {
@@ -161,18 +162,6 @@ func TestCopyExtraTags(t *testing.T) {
 			}
 		})
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestPushExtraTagOtherRepository: a push whose entries live in the target

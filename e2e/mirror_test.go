@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -223,7 +224,7 @@ func TestCopyAllTags(t *testing.T) {
 		for _, m := range idx.Manifests {
 			named[m.Annotations["org.opencontainers.image.ref.name"]] = m.Digest
 		}
-		if !mapsEqual(named, s.tags) {
+		if !maps.Equal(named, s.tags) {
 			t.Errorf("index.json names %v, want %v", named, s.tags)
 		}
 		again := e.mlist("copy", "--all-tags", from, "oci:"+dir)
@@ -234,18 +235,6 @@ func TestCopyAllTags(t *testing.T) {
 		e.mustMlist(t, "copy", "--all-tags", "oci:"+dir, dst.Ref(back))
 		checkMirrored(t, dst, back, s.tags)
 	})
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if w, ok := b[k]; !ok || w != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestCopyAllTagsBrokenTag: a tag whose source cannot be read (a list whose

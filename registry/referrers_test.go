@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -224,24 +225,12 @@ func TestAddReferrersByTag(t *testing.T) {
 			}
 			for i, d := range got.Manifests {
 				w := tc.want[i]
-				if d.Digest != w.Digest || d.Size != w.Size || d.ArtifactType != w.ArtifactType || !mapsEqual(d.Annotations, w.Annotations) {
+				if d.Digest != w.Digest || d.Size != w.Size || d.ArtifactType != w.ArtifactType || !maps.Equal(d.Annotations, w.Annotations) {
 					t.Errorf("entry %d = %+v, want %+v", i, d, w)
 				}
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestAddReferrersByTagNotAnIndex: a tag of that name holding something
