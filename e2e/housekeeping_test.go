@@ -3,14 +3,13 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/docker-mlist/docker-mlist/e2e/internal/harness"
 	"github.com/docker-mlist/docker-mlist/e2e/internal/proxy"
+	"github.com/docker-mlist/docker-mlist/internal/registrystub"
 )
 
 // Issue 4's housekeeping commands: tags (with pagination) and delete.
@@ -36,22 +35,7 @@ func startPagingProxy(t *testing.T, reg *harness.Registry) *proxy.Proxy {
 			http.Error(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`, http.StatusNotFound)
 			return true
 		}
-		slices.Sort(tags)
-		q := r.URL.Query()
-		if last := q.Get("last"); last != "" {
-			i, _ := slices.BinarySearch(tags, last)
-			for i < len(tags) && tags[i] <= last {
-				i++
-			}
-			tags = tags[i:]
-		}
-		if n, err := strconv.Atoi(q.Get("n")); err == nil && n > 0 && n < len(tags) {
-			tags = tags[:n]
-			next := url.Values{"n": {strconv.Itoa(n)}, "last": {tags[len(tags)-1]}}
-			w.Header().Set("Link", `</v2/`+repo+`/tags/list?`+next.Encode()+`>; rel="next"`)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
+		registrystub.WriteTagPage(w, r, repo, tags)
 		return true
 	}})
 	if err != nil {

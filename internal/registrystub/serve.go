@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -265,14 +266,21 @@ func (s *Stub) deleteManifest(w http.ResponseWriter, repo, ref string) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// tagPage serves a tag listing, sorted; with n, a page of n tags after
-// last, and a Link to the next page when there is one.
+// tagPage serves a tag listing of the stub's repository.
 func (s *Stub) tagPage(w http.ResponseWriter, r *http.Request, repo string) {
 	tags := []string{}
 	for t := range s.tags[repo] {
 		tags = append(tags, t)
 	}
-	slices.Sort(tags)
+	WriteTagPage(w, r, repo, tags)
+}
+
+// WriteTagPage answers a tags/list request with tags, sorted, paged as the
+// distribution spec says: with ?n=, a page of n tags after ?last=, and a
+// Link to the next page when there is one. The e2e suite puts it in front
+// of docker-registry 2.8, which ignores ?n=.
+func WriteTagPage(w http.ResponseWriter, r *http.Request, repo string, tags []string) {
+	tags = slices.Sorted(slices.Values(tags))
 	q := r.URL.Query()
 	if last := q.Get("last"); last != "" {
 		i, _ := slices.BinarySearch(tags, last)
@@ -283,7 +291,11 @@ func (s *Stub) tagPage(w http.ResponseWriter, r *http.Request, repo string) {
 	}
 	if n, _ := strconv.Atoi(q.Get("n")); n > 0 && len(tags) > n {
 		tags = tags[:n]
-		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, repo, n, tags[n-1]))
+		next := url.Values{"n": {strconv.Itoa(n)}, "last": {tags[n-1]}}
+		w.Header().Set("Link", "</v2/"+repo+"/tags/list?"+next.Encode()+`>; rel="next"`)
+	}
+	if tags == nil {
+		tags = []string{}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"name": repo, "tags": tags})
