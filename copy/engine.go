@@ -377,25 +377,35 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		}
 	}
 	p.Unchanged = root.present && len(x.tops) == 0 && len(x.repos) == 0 && !e.opts.Referrers
-	// The plan's reads end here: a dry run's look at the blobs is not the
-	// run's.
-	n := reads()
 	writeTops := x.tops
 	if len(writeTops) == 0 || e.opts.Referrers {
 		// With --referrers the root is written by digest, and its tags
 		// once the referrers are there (see Execute).
 		writeTops = []topNode{{n: root}}
 	}
+	if e.opts.Referrers && regDst != nil {
+		x.refs = e.planReferrers(ctx, x, *regDst)
+		writeTops = append(writeTops, x.refs.tops()...)
+		p.Warnings = x.refs.warnings
+	}
+	// The plan's reads end here: a dry run's look at the blobs is not the
+	// run's.
+	n := reads()
 	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
 		return nil, err
 	}
 	if e.opts.Referrers {
 		p.Requests += len(x.tops)
 	}
+	if x.refs != nil {
+		n, leftOut := x.refs.indexRequests(ctx, e.opts.DryRun, e.sameHost(e))
+		p.Requests += n
+		p.RequestsLeftOut = leftOut
+	}
 	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
 	}
-	if e.opts.Referrers {
+	if e.opts.Referrers && regDst == nil && src.Endpoint != nil {
 		p.RequestsLeftOut = referrersLeftOut
 	}
 	p.run = x
