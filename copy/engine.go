@@ -384,9 +384,8 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		writeTops = []topNode{{n: root}}
 	}
 	if e.opts.Referrers && regDst != nil {
-		x.refs = e.planReferrers(ctx, x, *regDst)
+		x.refs = e.planReferrers(ctx, p, x, *regDst)
 		writeTops = append(writeTops, x.refs.tops()...)
-		p.Warnings = x.refs.warnings
 	}
 	// The plan's reads end here: a dry run's look at the blobs is not the
 	// run's.
@@ -395,18 +394,10 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		return nil, err
 	}
 	if e.opts.Referrers {
-		p.Requests += len(x.tops)
-	}
-	if x.refs != nil {
-		n, leftOut := x.refs.indexRequests(ctx, e.opts.DryRun, e.sameHost(e))
-		p.Requests += n
-		p.RequestsLeftOut = leftOut
+		p.Requests += len(x.tops) + x.referrerRequests(ctx, p)
 	}
 	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
-	}
-	if e.opts.Referrers && regDst == nil && src.Endpoint != nil {
-		p.RequestsLeftOut = referrersLeftOut
 	}
 	p.run = x
 	return p, nil

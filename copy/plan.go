@@ -79,16 +79,6 @@ type Plan struct {
 	run *execution
 }
 
-// referrersLeftOut is what a --referrers plan's Requests leaves out when
-// a registry source's referrers go to a local layout, which the plan does
-// not open.
-const referrersLeftOut = "--referrers into a local layout: the referrers and cosign tags are found, read and written after the image, and their requests are not counted"
-
-// referrersAPILeftOut is what it does not know when another registry's
-// repository holds none of the image: a registry may answer its referrers
-// API with 404 for a manifest it does not hold.
-const referrersAPILeftOut = "--referrers into another registry that holds none of the image: whether it serves the referrers API is asked once the image is there; its tag-schema index requests (a GET and a PUT per subject with referrers) are counted as if it does not"
-
 // MarshalJSON is the plan with requestsExact, which says whether Requests
 // counts every request of the run (RequestsLeftOut is empty).
 func (p Plan) MarshalJSON() ([]byte, error) {

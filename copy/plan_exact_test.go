@@ -240,3 +240,49 @@ func TestPlanRequestsMirrorIntoLayout(t *testing.T) {
 		t.Errorf("the dry run planned %d requests, the run's plan %d, the mirror made %d:\n%s", dry.Requests, run.Requests, got, requestLog(src))
 	}
 }
+
+// TestPlanReferrersLeftOut: a --referrers plan leaves requests out only
+// where it cannot count them: into a layout from a registry (which it
+// does not read ahead), and whether a registry that holds none of the
+// image has the referrers API (not asked about a manifest it lacks); a
+// layout to a layout makes no request, and the rest is counted exactly.
+func TestPlanReferrersLeftOut(t *testing.T) {
+	src := newStubRegistryWith(t, registrystub.Options{ReferrersAPI: true})
+	pushRefFixture(src.Stub, "app", false)
+	dir := t.TempDir()
+	if _, err := CopySides(context.Background(), regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+"/a:v1"), Options{Referrers: true}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		src, dst Side
+		leftOut  string
+	}{
+		{"registry to layout", regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+"/b:v1"), "local layout"},
+		{"layout to layout", localSide(t, "oci:"+dir+"/a:v1"), localSide(t, "oci:"+dir+"/c:v1"), ""},
+		{"layout to a registry that holds none of it", localSide(t, "oci:"+dir+"/a:v1"), regSide(src.Stub, "back", "v1"), "referrers API"},
+		{"layout to a registry that holds it", localSide(t, "oci:"+dir+"/a:v1"), regSide(src.Stub, "app", "v2"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := PlanCopy(context.Background(), tc.src, tc.dst, Options{Referrers: true, DryRun: true}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			if (tc.leftOut == "") != (p.RequestsLeftOut == "") || !strings.Contains(p.RequestsLeftOut, tc.leftOut) {
+				t.Errorf("the plan leaves out %q, want %q", p.RequestsLeftOut, tc.leftOut)
+			}
+			if tc.dst.Endpoint == nil || tc.leftOut != "" {
+				return
+			}
+			resetRequests(src)
+			res, err := CopySides(context.Background(), tc.src, tc.dst, Options{Referrers: true}, nil)
+			if err != nil || len(res.Warnings) > 0 {
+				t.Fatal(err, res.Warnings)
+			}
+			if got := count(src); got != p.Requests {
+				t.Errorf("the dry run planned %d requests, the copy made %d:\n%s", p.Requests, got, requestLog(src))
+			}
+		})
+	}
+}

@@ -151,6 +151,16 @@ func (r *referrerCopy) tops() []topNode {
 	return out
 }
 
+// referrersLeftOut is what a --referrers plan's Requests leaves out when
+// a registry source's referrers go to a local layout, which the plan does
+// not open.
+const referrersLeftOut = "--referrers into a local layout: the referrers and cosign tags are found, read and written after the image, and their requests are not counted"
+
+// referrersAPILeftOut is what it does not know when another registry's
+// repository holds none of the image: a registry may answer its referrers
+// API with 404 for a manifest it does not hold.
+const referrersAPILeftOut = "--referrers into another registry that holds none of the image: whether it serves the referrers API is asked once the image is there; its tag-schema index requests (a GET and a PUT per subject with referrers) are counted as if it does not"
+
 // referrerSubjects are the digests whose referrers a --referrers copy
 // copies (the root's graph) and the source list --platform replaced, if
 // any, whose referrers are left behind.
@@ -172,7 +182,7 @@ func (x *execution) referrerSubjects() (copied []digest.Digest, orphaned digest.
 // the referrers' writes like the image's (buildPlan, with the graphs of
 // tops), and the run makes them once. The source holds the referrers
 // already, so finding them first finds what finding them after would.
-func (e *engine) planReferrers(ctx context.Context, x *execution, dst Endpoint) *referrerCopy {
+func (e *engine) planReferrers(ctx context.Context, p *Plan, x *execution, dst Endpoint) *referrerCopy {
 	r := newReferrerCopy(e, e.referrerSource(x.src), registryReferrers{ep: dst})
 	copied, orphaned := x.referrerSubjects()
 	var held digest.Digest
@@ -184,7 +194,22 @@ func (e *engine) planReferrers(ctx context.Context, x *execution, dst Endpoint) 
 		}
 	}
 	r.discover(ctx, copied, orphaned, &dst, held)
+	p.Warnings = r.warnings
 	return r
+}
+
+// referrerRequests are a --referrers plan's requests after its writes
+// (see indexRequests); it names in p what it leaves out.
+func (x *execution) referrerRequests(ctx context.Context, p *Plan) int {
+	if x.refs == nil {
+		if x.src.Endpoint != nil {
+			p.RequestsLeftOut = referrersLeftOut
+		}
+		return 0
+	}
+	n, leftOut := x.refs.indexRequests(ctx, x.e.opts.DryRun, x.e.sameHost(x.e))
+	p.RequestsLeftOut = leftOut
+	return n
 }
 
 // indexRequests are the requests the run makes for the destination's
