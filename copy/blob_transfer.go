@@ -15,9 +15,14 @@ import (
 // config of artifacts, a base layer) wait for one transfer instead of racing
 // a second into the same repository: that costs a second upload, and
 // distribution may answer one of two concurrent commits of a digest with
-// DIGEST_INVALID.
+// DIGEST_INVALID. A blob made present once is remembered, so a later ask
+// (a referrer sharing an artifact's empty config) costs no request either:
+// what a blob costs does not depend on which transfer asks first, and the
+// run's requests are the same from run to run.
 type blobFlights struct {
 	m sync.Map // string -> *blobFlight
+	// done are the keys whose blob this command made present (or found).
+	done sync.Map // string -> struct{}
 	// found is what a run's plan found, by the same key: whether the
 	// destination holds the blob (see engine.blobsPresent). The blob's
 	// first transfer uses it instead of a HEAD of its own.
@@ -25,7 +30,7 @@ type blobFlights struct {
 }
 
 // planned is what the plan found of the blob under key, once: a later
-// transfer of it (a referrer's) asks the registry again.
+// transfer of it (a referrer's) finds it done.
 func (fs *blobFlights) planned(key string) (present, known bool) {
 	v, ok := fs.found.LoadAndDelete(key)
 	if !ok {
@@ -45,7 +50,8 @@ type blobFlight struct {
 }
 
 // do runs f for key once among callers that ask at the same time: the
-// others wait for it and get its result.
+// others wait for it and get its result; once f succeeds, later callers
+// get nil without running it.
 func (fs *blobFlights) do(ctx context.Context, key string, f func() error) error {
 	fl := &blobFlight{done: make(chan struct{})}
 	if prev, loaded := fs.m.LoadOrStore(key, fl); loaded {
@@ -61,7 +67,14 @@ func (fs *blobFlights) do(ctx context.Context, key string, f func() error) error
 		fs.m.Delete(key)
 		close(fl.done)
 	}()
-	fl.err = f()
+	// Checked as the flight's owner: a flight that ended before this one
+	// began recorded its success before leaving m.
+	if _, ok := fs.done.Load(key); ok {
+		return nil
+	}
+	if fl.err = f(); fl.err == nil {
+		fs.done.Store(key, struct{}{})
+	}
 	return fl.err
 }
 

@@ -377,26 +377,27 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		}
 	}
 	p.Unchanged = root.present && len(x.tops) == 0 && len(x.repos) == 0 && !e.opts.Referrers
-	// The plan's reads end here: a dry run's look at the blobs is not the
-	// run's.
-	n := reads()
 	writeTops := x.tops
 	if len(writeTops) == 0 || e.opts.Referrers {
 		// With --referrers the root is written by digest, and its tags
 		// once the referrers are there (see Execute).
 		writeTops = []topNode{{n: root}}
 	}
+	if e.opts.Referrers && regDst != nil {
+		x.refs = e.planReferrers(ctx, p, x, *regDst)
+		writeTops = append(writeTops, x.refs.tops()...)
+	}
+	// The plan's reads end here: a dry run's look at the blobs is not the
+	// run's.
+	n := reads()
 	if err := e.buildPlan(ctx, p, writeTops, n); err != nil {
 		return nil, err
 	}
 	if e.opts.Referrers {
-		p.Requests += len(x.tops)
+		p.Requests += len(x.tops) + x.referrerRequests(ctx, p)
 	}
 	if err := addTagRepos(ctx, p, x.repos); err != nil {
 		return nil, err
-	}
-	if e.opts.Referrers {
-		p.RequestsLeftOut = referrersLeftOut
 	}
 	p.run = x
 	return p, nil

@@ -253,6 +253,17 @@ func presentProbe(dst Endpoint) func(ctx context.Context, n *node) (bool, error)
 // skipped, a manifest present by digest but missing under its tag is read
 // to be put.
 func (e *engine) transfer(ctx context.Context, dst Endpoint, ms ...Manifest) error {
+	tops, err := e.walkTops(ctx, dst, ms...)
+	if err != nil {
+		return err
+	}
+	return e.write(ctx, tops)
+}
+
+// walkTops reads the graphs below ms from e's source, each manifest the
+// registry repository dst holds marked present: the reads of transfer,
+// which a --referrers plan makes before its writes (see discoverReferrers).
+func (e *engine) walkTops(ctx context.Context, dst Endpoint, ms ...Manifest) ([]topNode, error) {
 	w := newGraphWalk(ctx, e.smallLimit)
 	if !dst.New {
 		w.probe = presentProbe(dst)
@@ -262,13 +273,13 @@ func (e *engine) transfer(ctx context.Context, dst Endpoint, ms ...Manifest) err
 		tops[i] = topNode{n: w.add(e, &node{Digest: m.Digest, MediaType: m.MediaType, Size: m.Size, Raw: m.Raw}), tag: m.Tag}
 	}
 	if err := w.wait(); err != nil {
-		return err
+		return nil, err
 	}
 	for _, t := range tops {
 		if n := t.n; t.tag != "" && n.Raw == nil {
 			raw, mt, err := w.read(ctx, e, n.Digest, n.Size)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if n.MediaType == "" {
 				n.MediaType = manifestlist.MediaTypeOf(raw, mt)
@@ -276,5 +287,5 @@ func (e *engine) transfer(ctx context.Context, dst Endpoint, ms ...Manifest) err
 			n.Raw = raw
 		}
 	}
-	return e.write(ctx, tops)
+	return tops, nil
 }

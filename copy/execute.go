@@ -29,6 +29,9 @@ type execution struct {
 	// repos are other repositories that get the root under extra tags,
 	// written after the destination.
 	repos []tagRepo
+	// refs are what a --referrers copy into a registry found to refer to
+	// the root, read by its plan (see planReferrers).
+	refs *referrerCopy
 }
 
 // Execute carries out a plan PlanCopy, PlanPush or PlanMerge made: it
@@ -106,15 +109,12 @@ func (x *execution) copy(ctx context.Context, p *Plan) error {
 		return err
 	}
 	if e.opts.Referrers {
-		copied := []digest.Digest{}
-		for _, n := range nodesOf(root) {
-			copied = append(copied, n.Digest)
+		if x.refs != nil {
+			p.Warnings = x.refs.run(ctx)
+		} else {
+			copied, orphaned := x.referrerSubjects()
+			p.Warnings = copyReferrers(ctx, e, e.referrerSource(x.src), e.referrerDestination(dst, e.dst), copied, orphaned)
 		}
-		var orphaned digest.Digest
-		if root.Digest != x.top {
-			orphaned = x.top
-		}
-		p.Warnings = copyReferrers(ctx, e, e.referrerSource(x.src), e.referrerDestination(dst, e.dst), copied, orphaned)
 		for _, t := range x.tops {
 			if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, t.tag, true); err != nil {
 				return err

@@ -65,9 +65,11 @@ type Plan struct {
 	// leaves out; the JSON says requestsExact: false.
 	Requests int `json:"requests"`
 	// RequestsLeftOut, when set, names the requests Requests does not
-	// count: --referrers' (what refers to the image is found, read and
-	// written once the image is copied, from what the source and
-	// destination hold then).
+	// count, or does not know: --referrers' into a local layout, and
+	// whether another registry that holds none of the image serves the
+	// referrers API (see referrerCopy.indexRequests). Into a registry, a --referrers
+	// plan finds and reads what refers to the image, and predicts its
+	// writes like the image's (see planReferrers).
 	RequestsLeftOut string `json:"requestsLeftOut,omitempty"`
 	// Bytes are the blob bytes the run sends.
 	Bytes int64 `json:"bytes"`
@@ -76,9 +78,6 @@ type Plan struct {
 
 	run *execution
 }
-
-// referrersLeftOut is what a --referrers plan's Requests leaves out.
-const referrersLeftOut = "--referrers: the referrers and cosign tags are found, read and written after the image, and their requests are not counted"
 
 // MarshalJSON is the plan with requestsExact, which says whether Requests
 // counts every request of the run (RequestsLeftOut is empty).

@@ -40,6 +40,11 @@ type referrerCopy struct {
 
 	probe  sync.Mutex // one probe of the destination at a time
 	dstAPI *bool
+
+	// levels are what discover found, written by run.
+	levels []*referrerLevel
+	// walk is the registry destination whose graphs discover walked.
+	walk *Endpoint
 }
 
 // copyReferrers copies what refers to each of digests, and what refers to
@@ -54,28 +59,13 @@ type referrerCopy struct {
 // copied is left behind, and each such thing is returned as a warning; so
 // is what refers to a source list that --platform replaced (orphaned).
 func copyReferrers(ctx context.Context, e *engine, src, dst referrerStore, digests []digest.Digest, orphaned digest.Digest) []string {
-	r := &referrerCopy{e: e, src: src, dst: dst, stats: e.stats, seen: map[digest.Digest]bool{}, limit: e.smallLimit}
-	if tags, err := src.tags(ctx); err != nil {
-		r.warn("cosign signatures and attestations (sha256-<digest>.sig/.att/.sbom tags) not looked for: %v", err)
-	} else {
-		r.tags = map[string]bool{}
-		for _, t := range tags {
-			r.tags[t] = true
-		}
-	}
-	for _, d := range digests {
-		r.seen[d] = true
-	}
-	if orphaned != "" {
-		if a := r.find(ctx, orphaned); len(a.refs)+len(a.tags) > 0 {
-			r.warn("referrers (%d) and cosign tags (%d) of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), orphaned)
-		}
-	}
-	subjects := digests
-	for depth := 0; len(subjects) > 0 && depth < referrersDepth && ctx.Err() == nil; depth++ {
-		subjects = r.level(ctx, subjects)
-	}
-	return r.warnings
+	r := newReferrerCopy(e, src, dst)
+	r.discover(ctx, digests, orphaned, nil, "")
+	return r.run(ctx)
+}
+
+func newReferrerCopy(e *engine, src, dst referrerStore) *referrerCopy {
+	return &referrerCopy{e: e, src: src, dst: dst, stats: e.stats, seen: map[digest.Digest]bool{}, limit: e.smallLimit}
 }
 
 func (r *referrerCopy) warn(format string, args ...any) {
@@ -91,91 +81,62 @@ type attached struct {
 	tags    []string // cosign digest tags
 }
 
-// level copies what refers directly to subjects and returns the digests it
-// copied, whose own referrers are the next level.
-func (r *referrerCopy) level(ctx context.Context, subjects []digest.Digest) []digest.Digest {
-	found := make([]attached, len(subjects))
-	rest := subjects
-	if r.sourceAPI() == nil {
-		// The first answer says whether the source has the API at all;
-		// asking for every subject at once would collect a 404 for each.
-		found[0] = r.find(ctx, subjects[0])
-		rest = subjects[1:]
+// run writes what discover found, level by level, each subject's
+// tag-schema index once its referrers are there, and returns the warnings.
+func (r *referrerCopy) run(ctx context.Context) []string {
+	for _, l := range r.levels {
+		if ctx.Err() != nil {
+			break
+		}
+		r.runLevel(ctx, l)
 	}
-	idx := make([]int, len(rest))
-	for i := range idx {
-		idx[i] = len(subjects) - len(rest) + i
-	}
-	_ = each(ctx, r.limit, idx, func(ctx context.Context, i int) error {
-		found[i] = r.find(ctx, subjects[i])
-		return nil
-	})
+	return r.warnings
+}
 
+func (r *referrerCopy) runLevel(ctx context.Context, l *referrerLevel) {
 	// Every referrer and cosign tag of the level is transferred at once.
-	type job struct {
-		m       Manifest
-		subject digest.Digest
-		digest  digest.Digest // of a tagged manifest, once read
-		err     error
-	}
-	var jobs []*job
-	queued := map[digest.Digest]*job{}
-	for _, a := range found {
-		for _, t := range a.tags {
-			jobs = append(jobs, &job{m: Manifest{Tag: t}, subject: a.subject})
+	_ = each(ctx, r.limit, l.jobs, func(ctx context.Context, j *referrerJob) error {
+		switch {
+		case j.err != nil:
+		case j.tops != nil:
+			j.err = r.e.write(ctx, j.tops)
+		default:
+			j.err = r.dst.put(ctx, r.e, j.m)
 		}
-		for _, d := range a.refs {
-			if queued[d.Digest] != nil || r.markSeen(d.Digest) {
-				continue
-			}
-			queued[d.Digest] = &job{m: Manifest{Digest: d.Digest, MediaType: d.MediaType}, subject: a.subject, digest: d.Digest}
-			jobs = append(jobs, queued[d.Digest])
-		}
-	}
-	_ = each(ctx, r.limit, jobs, func(ctx context.Context, j *job) error {
-		m := j.m
-		if m.Tag != "" {
-			raw, desc, err := r.src.manifestByTag(ctx, m.Tag)
-			if err != nil {
-				j.err = err
-				return nil
-			}
-			m.Digest, m.MediaType, m.Raw = desc.Digest, desc.MediaType, raw
-			j.digest = desc.Digest
-		}
-		j.err = r.dst.put(ctx, r.e, m)
 		return nil
 	})
-
-	var next []digest.Digest
-	for _, j := range jobs {
+	for _, j := range l.jobs {
 		switch {
-		case j.err != nil && j.m.Tag != "":
+		case j.err == nil:
+		case j.m.Tag != "":
 			r.warn("cosign tag %s of %s left behind: %v", j.m.Tag, j.subject, j.err)
-		case j.err != nil && strings.Contains(j.err.Error(), j.digest.String()):
+		case strings.Contains(j.err.Error(), j.digest.String()):
 			r.warn("referrer of %s left behind: %v", j.subject, j.err)
-		case j.err != nil:
+		default:
 			r.warn("referrer %s of %s left behind: %v", j.digest, j.subject, j.err)
-		case j.m.Tag == "" || !r.markSeen(j.digest):
-			next = append(next, j.digest)
 		}
 	}
-	for _, a := range found {
-		var copied []imgspecv1.Descriptor
-		for _, d := range a.refs {
-			// A referrer queued under another subject, or at an earlier
-			// level, was copied if it left no warning; list it here too.
-			if j := queued[d.Digest]; j == nil || j.err == nil {
-				copied = append(copied, d)
-			}
-		}
+	for _, a := range l.found {
+		copied := l.copied(a)
 		if len(copied) > 0 && !r.destinationHasAPI(ctx, a.subject) {
 			if err := r.dst.addReferrersByTag(ctx, a.subject, copied); err != nil {
 				r.warn("referrers of %s copied, but the destination's referrers index not written: %v", a.subject, err)
 			}
 		}
 	}
-	return next
+}
+
+// copied are the referrers of a that are in the destination once l ran:
+// a referrer queued under another subject, or at an earlier level, was
+// copied if it left no error.
+func (l *referrerLevel) copied(a attached) []imgspecv1.Descriptor {
+	var copied []imgspecv1.Descriptor
+	for _, d := range a.refs {
+		if j := l.queued[d.Digest]; j == nil || j.err == nil {
+			copied = append(copied, d)
+		}
+	}
+	return copied
 }
 
 // markSeen records d and reports whether it had been seen before.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -279,5 +280,40 @@ func TestCopyReferrersPlatformSubset(t *testing.T) {
 	}
 	if got := readIndex(t, dst, "mirror", amd.Digest.String()); !slices.Equal(got, sortedDigests(amdSig)) {
 		t.Errorf("index of the amd64 image lists %v", got)
+	}
+}
+
+// TestCopyReferrersBlobOnce: the image and its four referrers (two levels
+// of them) share the empty config; one copy makes it present in the
+// destination once (two requests name it: the one that finds it missing
+// and the upload's PUT) however many manifests ask for it and in whichever order, so copies
+// into fresh repositories make the same requests, run after run.
+func TestCopyReferrersBlobOnce(t *testing.T) {
+	src, dst := newStubRegistryWith(t, registrystub.Options{ReferrersAPI: true}), newStubRegistry(t)
+	pushRefFixture(src.Stub, "app", false)
+	cfg := digest.FromString(emptyConfig).String()
+	want := -1
+	for i := range 5 {
+		resetRequests(src, dst)
+		repo := "mirror" + string(rune('0'+i))
+		res, err := Copy(context.Background(), src.endpoint("app"), "v1", dst.endpoint(repo), "v1", Options{Referrers: true}, nil)
+		if err != nil || len(res.Warnings) > 0 {
+			t.Fatal(err, res.Warnings)
+		}
+		asks := 0
+		for _, r := range dst.Log() {
+			if q, _ := url.QueryUnescape(r.Query); strings.Contains(r.Path+"?"+q, cfg) {
+				asks++
+			}
+		}
+		if asks != 2 {
+			t.Errorf("copy %d: %d requests of the destination name the empty config, want 2:\n%s", i, asks, requestLog(dst))
+		}
+		if want < 0 {
+			want = count(src, dst)
+		}
+		if got := count(src, dst); got != want {
+			t.Errorf("copy %d made %d requests, the first %d:\n%s", i, got, want, requestLog(src, dst))
+		}
 	}
 }

@@ -192,7 +192,7 @@ func TestPlanRequestWords(t *testing.T) {
 		wantTable, wantJSON string
 	}{
 		"exact":    {wantTable: "; 7 requests, ", wantJSON: `"requestsExact": true`},
-		"left out": {leftOut: "--referrers: not counted", wantTable: "; 7 requests and more (--referrers: not counted), ", wantJSON: `"requestsExact": false`},
+		"left out": {leftOut: "--referrers: not counted", wantTable: "; about 7 requests (--referrers: not counted), ", wantJSON: `"requestsExact": false`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

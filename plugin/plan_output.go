@@ -82,13 +82,13 @@ func planSummary(p *copy.Plan) string {
 	return fmt.Sprintf("Plan: %s; %s, %s", strings.Join(parts, "; "), requestWords(p), humanSize(p.Bytes))
 }
 
-// requestWords is the plan's request count, and what it leaves out when
-// it is not exact.
+// requestWords is the plan's request count, and why it is not exact when
+// it is not (it may count more or fewer than the run makes).
 func requestWords(p *copy.Plan) string {
 	if p.RequestsLeftOut == "" {
 		return plural(p.Requests, "request")
 	}
-	return plural(p.Requests, "request") + " and more (" + p.RequestsLeftOut + ")"
+	return "about " + plural(p.Requests, "request") + " (" + p.RequestsLeftOut + ")"
 }
 
 // runSummary says what a run did, in the plan's words, with the counts the
