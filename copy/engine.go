@@ -383,8 +383,9 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 		// once the referrers are there (see Execute).
 		writeTops = []topNode{{n: root}}
 	}
-	if e.opts.Referrers && regDst != nil {
-		x.refs = e.planReferrers(ctx, p, x, *regDst)
+	if e.opts.Referrers && (regDst != nil || src.Endpoint != nil) {
+		// Into a layout from a layout nothing is counted: found then.
+		x.refs = e.planReferrers(ctx, p, x, regDst)
 		writeTops = append(writeTops, x.refs.tops()...)
 	}
 	// The plan's reads end here: a dry run's look at the blobs is not the

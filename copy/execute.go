@@ -29,8 +29,8 @@ type execution struct {
 	// repos are other repositories that get the root under extra tags,
 	// written after the destination.
 	repos []tagRepo
-	// refs are what a --referrers copy into a registry found to refer to
-	// the root, read by its plan (see planReferrers).
+	// refs are what a --referrers copy from or into a registry found to
+	// refer to the root, read by its plan (see planReferrers).
 	refs *referrerCopy
 }
 
@@ -110,10 +110,13 @@ func (x *execution) copy(ctx context.Context, p *Plan) error {
 	}
 	if e.opts.Referrers {
 		if x.refs != nil {
+			if x.refs.planned {
+				x.refs.dst = e.referrerDestination(dst, e.dst, x.refs.tops())
+			}
 			p.Warnings = x.refs.run(ctx)
 		} else {
 			copied, orphaned := x.referrerSubjects()
-			p.Warnings = copyReferrers(ctx, e, e.referrerSource(x.src), e.referrerDestination(dst, e.dst), copied, orphaned)
+			p.Warnings = copyReferrers(ctx, e, e.referrerSource(x.src), e.referrerDestination(dst, e.dst, nil), copied, orphaned)
 		}
 		for _, t := range x.tops {
 			if err := e.dst.putManifest(ctx, root.Raw, root.MediaType, root.Digest, t.tag, true); err != nil {

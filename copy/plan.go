@@ -61,9 +61,9 @@ type Plan struct {
 	// leaves out; the JSON says requestsExact: false.
 	Requests int `json:"requests"`
 	// RequestsLeftOut, when set, names the requests Requests does not
-	// count, or does not know: --referrers' into a local layout, and
-	// whether another registry that holds none of the image serves the
-	// referrers API (see referrerCopy.indexRequests). Into a registry, a --referrers
+	// count, or does not know: whether another registry that holds none
+	// of the image serves the referrers API (see
+	// referrerCopy.indexRequests). From or into a registry, a --referrers
 	// plan finds and reads what refers to the image, and predicts its
 	// writes like the image's (see planReferrers).
 	RequestsLeftOut string `json:"requestsLeftOut,omitempty"`

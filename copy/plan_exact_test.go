@@ -242,10 +242,12 @@ func TestPlanRequestsMirrorIntoLayout(t *testing.T) {
 }
 
 // TestPlanReferrersLeftOut: a --referrers plan leaves requests out only
-// where it cannot count them: into a layout from a registry (which it
-// does not read ahead), and whether a registry that holds none of the
-// image has the referrers API (not asked about a manifest it lacks); a
-// layout to a layout makes no request, and the rest is counted exactly.
+// where it cannot count them: whether a registry that holds none of the
+// image has the referrers API (not asked about a manifest it lacks). From
+// a registry into a layout it reads the referrers ahead and looks up on
+// disk which blobs the layout holds, so a layout holding them costs fewer
+// reads; a layout to a layout makes no request, and the rest is counted
+// exactly.
 func TestPlanReferrersLeftOut(t *testing.T) {
 	src := newStubRegistryWith(t, registrystub.Options{ReferrersAPI: true})
 	pushRefFixture(src.Stub, "app", false)
@@ -253,15 +255,20 @@ func TestPlanReferrersLeftOut(t *testing.T) {
 	if _, err := CopySides(context.Background(), regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+"/a:v1"), Options{Referrers: true}, nil); err != nil {
 		t.Fatal(err)
 	}
+	planned := map[string]int{}
 	for _, tc := range []struct {
 		name     string
 		src, dst Side
 		leftOut  string
+		// fewerThan is a case that plans more requests.
+		fewerThan string
 	}{
-		{"registry to layout", regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+"/b:v1"), "local layout"},
-		{"layout to layout", localSide(t, "oci:"+dir+"/a:v1"), localSide(t, "oci:"+dir+"/c:v1"), ""},
-		{"layout to a registry that holds none of it", localSide(t, "oci:"+dir+"/a:v1"), regSide(src.Stub, "back", "v1"), "referrers API"},
-		{"layout to a registry that holds it", localSide(t, "oci:"+dir+"/a:v1"), regSide(src.Stub, "app", "v2"), ""},
+		{"registry to a new layout", regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+"/b:v1"), "", ""},
+		{"registry to a layout that holds it", regSide(src.Stub, "app", "v1"), localSide(t, "oci:"+dir+"/a:v2"), "", "registry to a new layout"},
+		{"registry to an oci-archive", regSide(src.Stub, "app", "v1"), localSide(t, "oci-archive:"+dir+"/d.tar:v1"), "", ""},
+		{"layout to layout", localSide(t, "oci:"+dir+"/a:v1"), localSide(t, "oci:"+dir+"/c:v1"), "", ""},
+		{"layout to a registry that holds none of it", localSide(t, "oci:"+dir+"/a:v1"), regSide(src.Stub, "back", "v1"), "referrers API", ""},
+		{"layout to a registry that holds it", localSide(t, "oci:"+dir+"/a:v1"), regSide(src.Stub, "app", "v2"), "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := PlanCopy(context.Background(), tc.src, tc.dst, Options{Referrers: true, DryRun: true}, nil)
@@ -272,7 +279,12 @@ func TestPlanReferrersLeftOut(t *testing.T) {
 			if (tc.leftOut == "") != (p.RequestsLeftOut == "") || !strings.Contains(p.RequestsLeftOut, tc.leftOut) {
 				t.Errorf("the plan leaves out %q, want %q", p.RequestsLeftOut, tc.leftOut)
 			}
-			if tc.dst.Endpoint == nil || tc.leftOut != "" {
+			t.Logf("planned %d requests", p.Requests)
+			planned[tc.name] = p.Requests
+			if more, ok := planned[tc.fewerThan]; ok && p.Requests >= more {
+				t.Errorf("the plan counts %d requests, as many as %q (%d)", p.Requests, tc.fewerThan, more)
+			}
+			if tc.leftOut != "" {
 				return
 			}
 			resetRequests(src)

@@ -45,6 +45,9 @@ type referrerCopy struct {
 	levels []*referrerLevel
 	// walk is the registry destination whose graphs discover walked.
 	walk *Endpoint
+	// planned: a plan into a layout, whose discover read the referrers'
+	// graphs; the layout's writes use them (see layoutReferrers.read).
+	planned bool
 }
 
 // copyReferrers copies what refers to each of digests, and what refers to
@@ -98,7 +101,7 @@ func (r *referrerCopy) runLevel(ctx context.Context, l *referrerLevel) {
 	_ = each(ctx, r.limit, l.jobs, func(ctx context.Context, j *referrerJob) error {
 		switch {
 		case j.err != nil:
-		case j.tops != nil:
+		case j.tops != nil && r.walk != nil:
 			j.err = r.e.write(ctx, j.tops)
 		default:
 			j.err = r.dst.put(ctx, r.e, j.m)
@@ -241,13 +244,20 @@ func (e *engine) referrerSource(src Side) referrerStore {
 }
 
 // referrerDestination is where --referrers writes: the destination's
-// registry repository, or its layout through d.
-func (e *engine) referrerDestination(dst Side, d destination) referrerStore {
+// registry repository, or its layout through d, which takes the manifests
+// of read (the graphs a plan read) from there rather than the source.
+func (e *engine) referrerDestination(dst Side, d destination, read []topNode) referrerStore {
 	if rd, ok := d.(*registryDestination); ok {
 		return registryReferrers{ep: rd.ep}
 	}
 	lw, _ := d.(layoutWriter)
-	return &layoutReferrers{loc: *dst.Local, src: e.src, dst: lw}
+	s := &layoutReferrers{loc: *dst.Local, src: e.src, dst: lw, read: map[digest.Digest]*node{}}
+	for _, t := range read {
+		for _, n := range nodesOf(t.n) {
+			s.read[n.Digest] = n
+		}
+	}
+	return s
 }
 
 // registryReferrers is a registry repository's referrers.

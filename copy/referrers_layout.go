@@ -37,6 +37,8 @@ type layoutReferrers struct {
 	loc Location
 	src source       // a source: what reads the layout's manifests
 	dst layoutWriter // a destination: what writes them
+	// read are the manifests a plan read, by digest: not read again.
+	read map[digest.Digest]*node
 
 	mu    sync.Mutex
 	names map[string]imgspecv1.Descriptor // index.json, by name, once read
@@ -178,6 +180,12 @@ func (s *layoutReferrers) put(ctx context.Context, e *engine, m Manifest) error 
 func (s *layoutReferrers) putLocked(ctx context.Context, e *engine, m Manifest, depth int) error {
 	if depth > referrersDepth {
 		return fmt.Errorf("manifest %s: lists nested too deep", m.Digest)
+	}
+	if n := s.read[m.Digest]; m.Raw == nil && n != nil && n.Raw != nil {
+		m.Raw = n.Raw
+		if m.MediaType == "" {
+			m.MediaType = n.MediaType
+		}
 	}
 	if m.Raw == nil {
 		raw, mt, err := e.src.manifest(ctx, m.Digest)

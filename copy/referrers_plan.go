@@ -10,7 +10,8 @@ import (
 // the run writes of it: the source's tag listing, each subject's referrers
 // and cosign tags, the tagged manifests, and, with walk (a registry
 // destination), the referrers' graphs and whether dst holds them, and
-// whether the destination has the referrers API. These are the reads the
+// whether the destination has the referrers API; with r.planned (a plan
+// into a layout), the referrers' graphs. These are the reads the
 // copy makes whenever it makes them, so a plan makes them (and counts
 // them) and the run does not again (see indexRequests); held, when set,
 // is a manifest dst holds, which it is asked about. Each level's
@@ -119,8 +120,13 @@ func (r *referrerCopy) discoverLevel(ctx context.Context, subjects []digest.Dige
 			j.m.Digest, j.m.MediaType, j.m.Raw = desc.Digest, desc.MediaType, raw
 			j.digest = desc.Digest
 		}
-		if r.walk != nil {
+		switch {
+		case r.walk != nil:
 			j.tops, j.err = r.e.walkTops(ctx, *r.walk, j.m)
+		case r.planned:
+			// A layout is asked nothing: what it holds is looked up on
+			// disk (see layoutHolds).
+			j.tops, j.err = r.e.walkTops(ctx, Endpoint{New: true}, j.m)
 		}
 		return nil
 	})
@@ -151,11 +157,6 @@ func (r *referrerCopy) tops() []topNode {
 	return out
 }
 
-// referrersLeftOut is what a --referrers plan's Requests leaves out when
-// a registry source's referrers go to a local layout, which the plan does
-// not open.
-const referrersLeftOut = "--referrers into a local layout: the referrers and cosign tags are found, read and written after the image, and their requests are not counted"
-
 // referrersAPILeftOut is what it does not know when another registry's
 // repository holds none of the image: a registry may answer its referrers
 // API with 404 for a manifest it does not hold.
@@ -176,15 +177,22 @@ func (x *execution) referrerSubjects() (copied []digest.Digest, orphaned digest.
 }
 
 // planReferrers finds, for a --referrers copy into the registry
-// repository dst, what refers to the root's graph and reads it (see
+// repository dst (nil: a local layout, opened by Execute), what refers to the root's graph and reads it (see
 // referrerCopy.discover): the reads the copy makes anyway, made before the
 // image's writes instead of after, so the plan counts them and predicts
 // the referrers' writes like the image's (buildPlan, with the graphs of
 // tops), and the run makes them once. The source holds the referrers
 // already, so finding them first finds what finding them after would.
-func (e *engine) planReferrers(ctx context.Context, p *Plan, x *execution, dst Endpoint) *referrerCopy {
-	r := newReferrerCopy(e, e.referrerSource(x.src), registryReferrers{ep: dst})
+func (e *engine) planReferrers(ctx context.Context, p *Plan, x *execution, dst *Endpoint) *referrerCopy {
+	r := newReferrerCopy(e, e.referrerSource(x.src), nil)
 	copied, orphaned := x.referrerSubjects()
+	if dst == nil {
+		r.planned = true
+		r.discover(ctx, copied, orphaned, nil, "")
+		p.Warnings = r.warnings
+		return r
+	}
+	r.dst = registryReferrers{ep: *dst}
 	var held digest.Digest
 	holds := presentNodes(x.root)
 	for _, n := range nodesOf(x.root) {
@@ -193,18 +201,16 @@ func (e *engine) planReferrers(ctx context.Context, p *Plan, x *execution, dst E
 			break
 		}
 	}
-	r.discover(ctx, copied, orphaned, &dst, held)
+	r.discover(ctx, copied, orphaned, dst, held)
 	p.Warnings = r.warnings
 	return r
 }
 
 // referrerRequests are a --referrers plan's requests after its writes
-// (see indexRequests); it names in p what it leaves out.
+// (see indexRequests); it names in p what it leaves out. A layout's
+// writes and its tag-schema indexes cost no request.
 func (x *execution) referrerRequests(ctx context.Context, p *Plan) int {
-	if x.refs == nil {
-		if x.src.Endpoint != nil {
-			p.RequestsLeftOut = referrersLeftOut
-		}
+	if x.refs == nil || x.refs.walk == nil {
 		return 0
 	}
 	n, leftOut := x.refs.indexRequests(ctx, x.e.opts.DryRun, x.e.sameHost(x.e))

@@ -175,6 +175,26 @@ func TestPlanRequestsAreExact(t *testing.T) {
 		}
 		checkReferrersIndex(t, reg, dstRepo, list.Digest, sig)
 	})
+
+	t.Run("copy --referrers into a layout", func(t *testing.T) {
+		// The plan reads the referrers too; the run reads what the layout
+		// lacks, and a second copy into the layout fewer blobs.
+		reg := plainRegistry(t)
+		p := startCountingProxy(t, reg, 0)
+		srcRepo := testRepo(t, "src")
+		list := pushCopySource(t, reg, srcRepo, "v1", harness.ImageOptions{OCI: true}, harness.ListOptions{OCI: true}, "linux/amd64", "linux/arm64")
+		sig := pushArtifact(t, reg, srcRepo, harness.Descriptor{MediaType: list.MediaType, Digest: list.Digest, Size: int64(len(list.Raw))}, notationSig, "signature of the list")
+		putReferrersIndex(t, reg, srcRepo, list.Digest, sig)
+		dir := filepath.Join(t.TempDir(), "layout")
+		first, _ := dryThenRun(t, e, []*proxy.Proxy{p}, "copy", "--referrers", p.Host+"/"+srcRepo+":v1", "oci:"+dir+":v1")
+		again, _ := dryThenRun(t, e, []*proxy.Proxy{p}, "copy", "--referrers", p.Host+"/"+srcRepo+":v1", "oci:"+dir+":v2")
+		if again.Requests >= first.Requests {
+			t.Errorf("a copy into a layout that holds the referrers plans %d requests, the first %d", again.Requests, first.Requests)
+		}
+		if !strings.Contains(first.raw, sig.Digest) {
+			t.Errorf("the plan does not list the signature %s:\n%s", sig.Digest, first.raw)
+		}
+	})
 }
 
 // TestProgressOnTerminal: push and merge draw the progress display on a
