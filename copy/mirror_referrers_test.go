@@ -2,6 +2,7 @@ package copy
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -14,7 +15,8 @@ import (
 // signed (referrers, a referrer of a referrer, a cosign .sig tag), from a
 // source with and without the referrers API: the destination gets both
 // tags and every referrer (and, without the API, the tag-schema index);
-// the source's referrer tags are not mirrored as tags of their own; the
+// the source's referrer tags are not mirrored as tags of their own; a tag
+// is written after its referrers; the
 // dry run predicts exactly the requests of the run (into another registry
 // that holds none of it, all but what depends on whether that has the
 // API, which the plan says it leaves out); a re-run writes nothing.
@@ -84,6 +86,25 @@ func mirrorReferrers(t *testing.T, api, across bool) {
 		}
 	}
 	checkHolds(t, out.Stub, "mirror", f.sig.Digest.String(), f.sbom.Digest.String(), f.sbomSig.Digest.String())
+	// v1 is written once its referrers are there.
+	put := func(ref string) (first, last int) {
+		first, last = -1, -1
+		for i, r := range out.Log() {
+			if r.Method == "PUT" && r.Path == "/v2/mirror/manifests/"+ref {
+				last = i
+				if first < 0 {
+					first = i
+				}
+			}
+		}
+		return first, last
+	}
+	if v1, _ := put("v1"); v1 < 0 || slices.ContainsFunc([]string{f.sig.Digest.String(), f.sbom.Digest.String(), f.sbomSig.Digest.String()}, func(d string) bool {
+		_, last := put(d)
+		return last > v1
+	}) {
+		t.Errorf("v1 was written before its referrers:\n%s", requestLog(reg, out))
+	}
 	if !api {
 		if got, want := readIndex(t, out.Stub, "mirror", f.image), sortedDigests(f.sig, f.sbom); !slices.Equal(got, want) {
 			t.Errorf("the image's tag-schema index lists %v, want %v", got, want)
@@ -103,5 +124,64 @@ func mirrorReferrers(t *testing.T, api, across bool) {
 	}
 	if !again.Unchanged || count(reg, out) != again.Requests {
 		t.Errorf("re-run: unchanged %v, planned %d requests, made %d:\n%s", again.Unchanged, again.Requests, count(reg, out), requestLog(reg, out))
+	}
+}
+
+// TestPlanMirrorReferrersIntoLayout: copy --all-tags --referrers from a
+// registry into an oci: layout names both tags and the image's referrers
+// (the tag-schema indexes of the image and its SBOM, its cosign tag) in
+// index.json, the dry run
+// predicting the requests exactly; from that layout into another, the run
+// finds the referrers itself and names them too.
+func TestPlanMirrorReferrersIntoLayout(t *testing.T) {
+	reg := newStubRegistryWith(t, registrystub.Options{ReferrersAPI: true})
+	f := pushRefFixture(reg.Stub, "app", false)
+	other := pushArtifact(reg.Stub, "app", "", "", "second image")
+	raw, _ := reg.Manifest("app", other.Digest.String())
+	reg.PutManifest("app", "v2", imgspecv1.MediaTypeImageManifest, raw)
+	dir, sys := t.TempDir(), localSys(t)
+	image := strings.Replace(f.image, ":", "-", 1)
+	// The SBOM has a referrer too: its own index.
+	want := []string{image, image + ".sig", strings.Replace(f.sbom.Digest.String(), ":", "-", 1), "v1", "v2"}
+	slices.Sort(want)
+	for _, tc := range []struct {
+		name     string
+		src, dst Side
+	}{
+		{"registry to a layout", regSide(reg.Stub, "app", ""), localSide(t, "oci:"+dir+"/a")},
+		{"layout to a layout", localSide(t, "oci:"+dir+"/a"), localSide(t, "oci:"+dir+"/b")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			plan := func(dry bool) *Plan {
+				t.Helper()
+				p, err := PlanMirror(context.Background(), tc.src, tc.dst, TagFilter{}, Options{Referrers: true, DryRun: dry, SystemContext: sys}, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			dry := plan(true)
+			dry.Close()
+			resetRequests(reg)
+			run := plan(false)
+			defer run.Close()
+			if err := Execute(context.Background(), run); err != nil {
+				t.Fatal(err)
+			}
+			if len(run.Warnings) > 0 || dry.RequestsLeftOut != "" {
+				t.Errorf("warnings %v, left out %q", run.Warnings, dry.RequestsLeftOut)
+			}
+			if got := count(reg); got != dry.Requests || got != run.Requests {
+				t.Errorf("the dry run planned %d requests, the run's plan %d, the mirror made %d:\n%s", dry.Requests, run.Requests, got, requestLog(reg))
+			}
+			names, err := layoutTags(*tc.dst.Local)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Sorted(maps.Keys(names))
+			if !slices.Equal(got, want) {
+				t.Errorf("the layout names %v, want %v", got, want)
+			}
+		})
 	}
 }
