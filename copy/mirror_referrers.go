@@ -2,6 +2,7 @@ package copy
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -44,6 +45,13 @@ func (e *engine) planMirrorReferrers(ctx context.Context, p *Plan, x *execution,
 		return tops
 	}
 	x.refs = e.planReferrers(ctx, p, x.src, roots, orphaned, regDst)
+	for _, t := range x.refs.tops() {
+		if t.tag != "" {
+			// A cosign tag is a tag the mirror writes too (see
+			// engine.write), counted in its progress.
+			e.stats.add(func(s *Stats) { s.Tags++ })
+		}
+	}
 	return append(tops, x.refs.tops()...)
 }
 
@@ -72,8 +80,9 @@ func (x *execution) writeReferred(ctx context.Context, p *Plan) error {
 	}
 	for _, t := range x.tops {
 		if err := e.dst.putManifest(ctx, t.n.Raw, t.n.MediaType, t.n.Digest, t.tag, true); err != nil {
-			return err
+			return fmt.Errorf("put %s under %s: %w", t.n.Digest, t.tag, err)
 		}
+		e.stats.add(func(s *Stats) { s.TagsDone++ })
 	}
 	return nil
 }

@@ -40,9 +40,14 @@ func mirrorReferrers(t *testing.T, api, across bool) {
 	other := pushArtifact(reg.Stub, "app", "", "", "second image")
 	raw, _ := reg.Manifest("app", other.Digest.String())
 	reg.PutManifest("app", "v2", imgspecv1.MediaTypeImageManifest, raw)
+	stats := &Stats{} // the runs'
 	plan := func(dry bool) *Plan {
 		t.Helper()
-		p, err := PlanMirror(context.Background(), regSide(reg.Stub, "app", ""), regSide(out.Stub, "mirror", ""), TagFilter{}, Options{Referrers: true, DryRun: dry}, nil)
+		var st *Stats
+		if !dry {
+			st = stats
+		}
+		p, err := PlanMirror(context.Background(), regSide(reg.Stub, "app", ""), regSide(out.Stub, "mirror", ""), TagFilter{}, Options{Referrers: true, DryRun: dry}, st)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,6 +89,9 @@ func mirrorReferrers(t *testing.T, api, across bool) {
 		if raw, ok := out.Manifest("mirror", tag); !ok || registrystub.Digest(raw) != d {
 			t.Errorf("mirror:%s is not %s", tag, d)
 		}
+	}
+	if snap, _ := stats.Snapshot(); snap.TagsDone != 3 || snap.Tags != 3 {
+		t.Errorf("the progress counts %d of %d tags written, want 3 of 3 (v1, v2, the cosign tag)", snap.TagsDone, snap.Tags)
 	}
 	checkHolds(t, out.Stub, "mirror", f.sig.Digest.String(), f.sbom.Digest.String(), f.sbomSig.Digest.String())
 	// v1 is written once its referrers are there.
