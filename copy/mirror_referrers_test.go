@@ -193,3 +193,28 @@ func TestPlanMirrorReferrersIntoLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestIsReferrerTag: the tags a mirror with --referrers leaves to the
+// referrers' copy.
+func TestIsReferrerTag(t *testing.T) {
+	hex := strings.Repeat("ab", 32)
+	for _, tc := range []struct {
+		tag  string
+		want bool
+	}{
+		{"sha256-" + hex, true},
+		{"sha256-" + hex + ".sig", true},
+		{"sha256-" + hex + ".att", true},
+		{"sha256-" + hex + ".sbom", true},
+		{"sha256-" + hex + ".txt", false},
+		{"sha256-" + hex[:10], false},
+		{"sha256-" + strings.ToUpper(hex), false},
+		{"v1", false},
+		{"latest.sig", false},
+		{"md5-" + hex, false},
+	} {
+		if got := isReferrerTag(tc.tag); got != tc.want {
+			t.Errorf("isReferrerTag(%q) = %v, want %v", tc.tag, got, tc.want)
+		}
+	}
+}
