@@ -339,7 +339,8 @@ func (e *engine) planCopy(ctx context.Context, src, dst Side) (*Plan, error) {
 	}
 	if e.opts.Referrers && (regDst != nil || src.Endpoint != nil) {
 		// Into a layout from a layout nothing is counted: found then.
-		x.refs = e.planReferrers(ctx, p, x, regDst)
+		_, orphaned := x.referrerSubjects()
+		x.refs = e.planReferrers(ctx, p, src, []*node{root}, orphaned, regDst)
 		writeTops = append(writeTops, x.refs.tops()...)
 	}
 	// The plan's reads end here: a dry run's look at the blobs is not the

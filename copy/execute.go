@@ -51,24 +51,33 @@ func Execute(ctx context.Context, p *Plan) error {
 	}
 	x.e.before = x.before
 	if x.dst.Local != nil {
-		return x.writeLocal(ctx)
+		return x.writeLocal(ctx, p)
 	}
-	if err := x.e.write(ctx, x.tops); err != nil {
+	if err := x.writeTops(ctx, p); err != nil {
 		return err
 	}
 	return writeTagRepos(ctx, x.repos)
 }
 
+// writeTops writes the tops under their tags, a mirror's with --referrers
+// once what refers to them is there.
+func (x *execution) writeTops(ctx context.Context, p *Plan) error {
+	if x.e.opts.Referrers {
+		return x.writeReferred(ctx, p)
+	}
+	return x.e.write(ctx, x.tops)
+}
+
 // writeLocal writes the tops into a local destination (a mirror's oci:
 // layout, each top named by its tag) and commits it.
-func (x *execution) writeLocal(ctx context.Context) error {
+func (x *execution) writeLocal(ctx context.Context, p *Plan) error {
 	ld, err := openDestination(ctx, *x.dst.Local, x.e.opts.SystemContext)
 	if err != nil {
 		return err
 	}
 	defer ld.close()
 	x.e.dst = ld
-	if err := x.e.write(ctx, x.tops); err != nil {
+	if err := x.writeTops(ctx, p); err != nil {
 		return err
 	}
 	return ld.commit(ctx)

@@ -61,16 +61,15 @@ type mirrorTag struct {
 // copied as it is) and --media-type converts each tag's graph, what tags
 // share converted once; both write other digests than the source's, so
 // every source tag is read by GET (not HEAD) and, with --media-type, every
-// graph is read, to know what the destination should hold. --referrers is
-// refused.
+// graph is read, to know what the destination should hold. --referrers
+// copies what refers to the graphs of the tags it writes (not of those the
+// destination holds already), and leaves the source's referrer tags
+// (sha256-<hex>[.sig|.att|.sbom]) to that rather than copying them as tags.
 func PlanMirror(ctx context.Context, src, dst Side, filter TagFilter, opts Options, stats *Stats) (*Plan, error) {
 	for _, side := range []Side{src, dst} {
 		if side.Local != nil && side.Local.Transport() != "oci" {
 			return nil, fmt.Errorf("--all-tags copies between registry repositories and oci: layouts; %s is neither", side)
 		}
-	}
-	if opts.Referrers {
-		return nil, errors.New("--all-tags does not take --referrers yet: copy such tags one by one")
 	}
 	if stats == nil {
 		stats = &Stats{}
@@ -138,7 +137,7 @@ func PlanMirror(ctx context.Context, src, dst Side, filter TagFilter, opts Optio
 func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter, srcTags []string, srcHeld map[string]digest.Digest, regDst *Endpoint, held map[string]digest.Digest, reads func() int) (*Plan, error) {
 	var tags []*mirrorTag
 	for _, t := range srcTags {
-		if filter.Takes(t) {
+		if filter.Takes(t) && !(e.opts.Referrers && isReferrerTag(t)) {
 			tags = append(tags, &mirrorTag{tag: t})
 		}
 	}
@@ -202,12 +201,20 @@ func (e *engine) planMirror(ctx context.Context, src, dst Side, filter TagFilter
 	}
 	e.stats.add(func(s *Stats) { s.Tags = len(writes) })
 	p.Unchanged = len(writes) == 0 && len(p.Failed()) == 0
-	if err := e.buildPlan(ctx, p, writes, reads()); err != nil {
+	x := &execution{e: e, tops: writes, src: src, dst: dst}
+	writeTops := writes
+	if e.opts.Referrers {
+		writeTops = e.planMirrorReferrers(ctx, p, x, regDst)
+	}
+	if err := e.buildPlan(ctx, p, writeTops, reads()); err != nil {
 		return nil, err
+	}
+	if e.opts.Referrers && regDst != nil {
+		p.Requests += len(writes) + x.referrerRequests(ctx, p)
 	}
 	p.run = &execution{}
 	if len(writes) > 0 {
-		p.run = &execution{e: e, tops: writes, dst: dst}
+		p.run = x
 	}
 	return p, nil
 }

@@ -61,7 +61,7 @@ type referrerCopy struct {
 // The image is already copied when this runs, so what cannot be read or
 // copied is left behind, and each such thing is returned as a warning; so
 // is what refers to a source list that --platform replaced (orphaned).
-func copyReferrers(ctx context.Context, e *engine, src, dst referrerStore, digests []digest.Digest, orphaned digest.Digest) []string {
+func copyReferrers(ctx context.Context, e *engine, src, dst referrerStore, digests []digest.Digest, orphaned []digest.Digest) []string {
 	r := newReferrerCopy(e, src, dst)
 	r.discover(ctx, digests, orphaned, nil, "")
 	return r.run(ctx)

@@ -16,7 +16,7 @@ import (
 // them) and the run does not again (see indexRequests); held, when set,
 // is a manifest dst holds, which it is asked about. Each level's
 // subjects are the referrers of the last, as if every write succeeds.
-func (r *referrerCopy) discover(ctx context.Context, digests []digest.Digest, orphaned digest.Digest, walk *Endpoint, held digest.Digest) {
+func (r *referrerCopy) discover(ctx context.Context, digests []digest.Digest, orphaned []digest.Digest, walk *Endpoint, held digest.Digest) {
 	r.walk = walk
 	if tags, err := r.src.tags(ctx); err != nil {
 		r.warn("cosign signatures and attestations (sha256-<digest>.sig/.att/.sbom tags) not looked for: %v", err)
@@ -29,9 +29,9 @@ func (r *referrerCopy) discover(ctx context.Context, digests []digest.Digest, or
 	for _, d := range digests {
 		r.seen[d] = true
 	}
-	if orphaned != "" {
-		if a := r.find(ctx, orphaned); len(a.refs)+len(a.tags) > 0 {
-			r.warn("referrers (%d) and cosign tags (%d) of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), orphaned)
+	for _, o := range orphaned {
+		if a := r.find(ctx, o); len(a.refs)+len(a.tags) > 0 {
+			r.warn("referrers (%d) and cosign tags (%d) of the source list %s left behind: --platform writes another list", len(a.refs), len(a.tags), o)
 		}
 	}
 	subjects := digests
@@ -165,27 +165,34 @@ const referrersAPILeftOut = "--referrers into another registry that holds none o
 // referrerSubjects are the digests whose referrers a --referrers copy
 // copies (the root's graph) and the source list --platform replaced, if
 // any, whose referrers are left behind.
-func (x *execution) referrerSubjects() (copied []digest.Digest, orphaned digest.Digest) {
-	copied = []digest.Digest{}
-	for _, n := range nodesOf(x.root) {
-		copied = append(copied, n.Digest)
-	}
+func (x *execution) referrerSubjects() (copied, orphaned []digest.Digest) {
 	if x.root.Digest != x.top {
-		orphaned = x.top
+		orphaned = []digest.Digest{x.top}
 	}
-	return copied, orphaned
+	return subjectsOf(x.root), orphaned
 }
 
-// planReferrers finds, for a --referrers copy into the registry
-// repository dst (nil: a local layout, opened by Execute), what refers to the root's graph and reads it (see
-// referrerCopy.discover): the reads the copy makes anyway, made before the
-// image's writes instead of after, so the plan counts them and predicts
-// the referrers' writes like the image's (buildPlan, with the graphs of
-// tops), and the run makes them once. The source holds the referrers
-// already, so finding them first finds what finding them after would.
-func (e *engine) planReferrers(ctx context.Context, p *Plan, x *execution, dst *Endpoint) *referrerCopy {
-	r := newReferrerCopy(e, e.referrerSource(x.src), nil)
-	copied, orphaned := x.referrerSubjects()
+// subjectsOf are the digests of the graphs below roots, once each.
+func subjectsOf(roots ...*node) []digest.Digest {
+	out := []digest.Digest{}
+	for _, n := range nodesOf(roots...) {
+		out = append(out, n.Digest)
+	}
+	return out
+}
+
+// planReferrers finds, for a --referrers copy from src into the registry
+// repository dst (nil: a local layout, opened by Execute), what refers to
+// the graphs of roots (a copy's root, or every root of a mirror) and reads
+// it (see referrerCopy.discover): the reads the copy makes anyway, made
+// before the image's writes instead of after, so the plan counts them and
+// predicts the referrers' writes like the image's (buildPlan, with the
+// graphs of tops), and the run makes them once. The source holds the
+// referrers already, so finding them first finds what finding them after
+// would. orphaned are source manifests --platform or --media-type replaced.
+func (e *engine) planReferrers(ctx context.Context, p *Plan, src Side, roots []*node, orphaned []digest.Digest, dst *Endpoint) *referrerCopy {
+	r := newReferrerCopy(e, e.referrerSource(src), nil)
+	copied := subjectsOf(roots...)
 	if dst == nil {
 		r.planned = true
 		r.discover(ctx, copied, orphaned, nil, "")
@@ -194,8 +201,8 @@ func (e *engine) planReferrers(ctx context.Context, p *Plan, x *execution, dst *
 	}
 	r.dst = registryReferrers{ep: *dst}
 	var held digest.Digest
-	holds := presentNodes(x.root)
-	for _, n := range nodesOf(x.root) {
+	holds := presentNodes(roots...)
+	for _, n := range nodesOf(roots...) {
 		if holds[n] {
 			held = n.Digest
 			break

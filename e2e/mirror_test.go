@@ -330,3 +330,65 @@ func TestCopyAllTagsPlatform(t *testing.T) {
 		t.Errorf("the re-run wrote:\n%s", w)
 	}
 }
+
+// TestCopyAllTagsReferrers: `copy --all-tags --referrers` between
+// registries (docker-registry, without the referrers API) brings every
+// tag and the signature of one of them, with the destination's tag-schema
+// index listing it; the source's index tag is not mirrored as a tag of its
+// own but written for the signature; the dry run predicts exactly the
+// requests of the run; a re-run writes nothing.
+func TestCopyAllTagsReferrers(t *testing.T) {
+	src, dst := plainRegistry(t), copyDestRegistry(t)
+	srcRepo, dstRepo := testRepo(t, "src"), testRepo(t, "dst")
+	s := pushMirrorSource(t, src, srcRepo, 1, harness.ImageOptions{OCI: true})
+	v0 := src.MustGetManifest(t, srcRepo, "v0")
+	sig := pushArtifact(t, src, srcRepo, harness.Descriptor{MediaType: v0.MediaType, Digest: v0.Digest, Size: int64(len(v0.Raw))}, notationSig, "signature of v0")
+	putReferrersIndex(t, src, srcRepo, v0.Digest, sig)
+	e := newEnv(t)
+	srcProxy, dstProxy := startCountingProxy(t, src, 0), startCountingProxy(t, dst, 0)
+	from, to := srcProxy.Host+"/"+srcRepo, dstProxy.Host+"/"+dstRepo
+
+	// The destination holds one image already, so the plan asks it
+	// whether it has the referrers API (docker-registry has not) and
+	// counts every request.
+	e.mustMlist(t, "copy", "--all-tags", "-q", "--include", "^img0-linux-amd64$", from, to)
+	mark := dst.Mark()
+	out := e.mustMlist(t, "copy", "--all-tags", "--referrers", "--dry-run", "--format", "json", from, to)
+	if w := writes(dst.RequestsSince(mark)); len(w) > 0 {
+		t.Errorf("the dry run wrote:\n%s", w)
+	}
+	var plan planJSON
+	if err := json.Unmarshal([]byte(out), &plan); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(plan.Tags) != len(s.tags) || !plan.RequestsExact {
+		t.Errorf("the plan names %d tags, want %d (not the index tag), exact: %v:\n%s", len(plan.Tags), len(s.tags), plan.RequestsExact, out)
+	}
+
+	srcProxy.Reset()
+	dstProxy.Reset()
+	e.mustMlist(t, "copy", "--all-tags", "--referrers", "-q", from, to)
+	if log := append(srcProxy.Requests(), dstProxy.Requests()...); len(log) != plan.Requests {
+		t.Errorf("the dry run planned %d requests, the mirror made %d:\n%s", plan.Requests, len(log), log)
+	}
+	want := []string{referrersTag(v0.Digest)}
+	for tag, d := range s.tags {
+		want = append(want, tag)
+		if m := dst.MustGetManifest(t, dstRepo, tag); m.Digest != d {
+			t.Errorf("%s:%s is %s, want %s", dstRepo, tag, m.Digest, d)
+		}
+	}
+	got := dst.Tags(t, dstRepo)
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s holds tags %v, want %v", dstRepo, got, want)
+	}
+	checkReferrersIndex(t, dst, dstRepo, v0.Digest, sig)
+
+	dstMark := dst.Mark()
+	e.mustMlist(t, "copy", "--all-tags", "--referrers", "-q", from, to)
+	if w := writes(dst.RequestsSince(dstMark)); len(w) > 0 {
+		t.Errorf("the re-run wrote:\n%s", w)
+	}
+}

@@ -71,7 +71,12 @@ tag, as copy refuses it) and --media-type converts each tag, what tags share
 converted once (a tag that cannot be converted fails alone). Both write
 digests other than the source's, so each source tag is read with a GET rather
 than a HEAD, and --media-type reads every tag's whole graph, even on a re-run
-that writes nothing. --referrers does not go with --all-tags yet.
+that writes nothing. With --referrers, what refers to the images of every tag
+written is copied too (each image looked at once, each tag written once its
+referrers are there); the source's referrer tags (sha256-<digest> and
+sha256-<digest>.sig/.att/.sbom) come with their images rather than as tags of
+their own, and the referrers of a tag the destination already holds are not
+looked for.
 
 --platform takes os/arch[/variant][:os.version]: "windows/amd64" selects the
 Windows entries whatever their os.version and os.features,
@@ -178,11 +183,7 @@ func runCopy(ctx context.Context, dockerCLI command.Cli, opts copyOptions) error
 		}
 	}
 	stopProgress()
-	if plan != nil {
-		for _, w := range plan.Warnings {
-			fmt.Fprintln(dockerCLI.Err(), "WARNING:", termText(w))
-		}
-	}
+	printWarnings(dockerCLI.Err(), plan)
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", in, dst, err)
 	}
@@ -229,4 +230,14 @@ func copySummary(w io.Writer, src fmt.Stringer, dst copy.Location, p *copy.Plan,
 	}
 	runSummary(w, fmt.Sprintf("Copied %s to %s", termText(src.String()), termText(dst.String())), p, counts)
 	fmt.Fprintf(w, "The destination holds %s: %s%s\n", termText(p.Digest.String()), what, where)
+}
+
+// printWarnings prints what a copy's plan left behind (--referrers).
+func printWarnings(w io.Writer, plan *copy.Plan) {
+	if plan == nil {
+		return
+	}
+	for _, warning := range plan.Warnings {
+		fmt.Fprintln(w, "WARNING:", termText(warning))
+	}
 }

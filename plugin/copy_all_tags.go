@@ -74,6 +74,7 @@ func runCopyAllTags(ctx context.Context, dockerCLI command.Cli, opts copyOptions
 		}
 	}
 	stopProgress()
+	printWarnings(dockerCLI.Err(), plan)
 	what := fmt.Sprintf("%s to %s", repositoryName(src), repositoryName(dst))
 	if err != nil {
 		return fmt.Errorf("copy --all-tags %s: %w", what, err)
