@@ -88,9 +88,7 @@ func TestPlatformMissingSaidAlike(t *testing.T) {
 	s.ResetLog()
 	wantError(t, c.run(newCopyCommand, "--platform", "linux/s390x", src.ref, s.Host+"/mirror:v1"), want)
 	wantError(t, c.run(newMergeCommand, "--platform", "linux/s390x", src.ref, dst.ref), want)
-	if w := writes(s); len(w) > 0 {
-		t.Errorf("a refused platform wrote:\n%s", strings.Join(w, "\n"))
-	}
+	wantNoWrites(t, s, "a refused platform")
 }
 
 // TestUnchangedSaidAlike: push, copy and merge run again with nothing to
@@ -189,9 +187,7 @@ func TestMissingSourceNamesTheCommand(t *testing.T) {
 			t.Errorf("%v: %q does not start %q", tc.args, err, tc.prefix)
 		}
 	}
-	if w := writes(s); len(w) > 0 {
-		t.Errorf("a refused read wrote:\n%s", strings.Join(w, "\n"))
-	}
+	wantNoWrites(t, s, "a refused read")
 }
 
 // TestCopyToADigest: a destination named by digest is refused when the
@@ -209,9 +205,7 @@ func TestCopyToADigest(t *testing.T) {
 	for _, repo := range []string{"app", "mirror"} {
 		s.ResetLog()
 		wantError(t, c.run(newCopyCommand, src.ref, s.Host+"/"+repo+"@"+wrong), wrong, src.digest.String())
-		if w := writes(s); len(w) > 0 {
-			t.Errorf("a refused copy to %s wrote:\n%s", repo, strings.Join(w, "\n"))
-		}
+		wantNoWrites(t, s, "a refused copy to "+repo)
 	}
 	c.mustRun(t, newCopyCommand, src.ref, s.Host+"/mirror@"+src.digest.String(), "-t", "x")
 	holds(t, s, "mirror", "x", src.digest)

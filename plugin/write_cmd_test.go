@@ -28,6 +28,15 @@ func writes(s *registrystub.Stub) []string {
 	return out
 }
 
+// wantNoWrites fails t when s logged a write: what did one (a refused
+// command, a run with nothing to do) must not have.
+func wantNoWrites(t *testing.T, s *registrystub.Stub, what string) {
+	t.Helper()
+	if w := writes(s); len(w) > 0 {
+		t.Errorf("%s wrote:\n%s", what, strings.Join(w, "\n"))
+	}
+}
+
 // dryRunThenRun runs args with --dry-run --format json, checks it wrote
 // nothing, then runs args for real and checks the plan's requests are the
 // requests the registry counted. It returns the real run's stdout.
@@ -102,18 +111,14 @@ func TestPushCommand(t *testing.T) {
 			if again := printedDigest(t, c.mustRun(t, newPushCommand, list)); again != d {
 				t.Errorf("the second push printed %s, want %s", again, d)
 			}
-			if w := writes(s); len(w) > 0 {
-				t.Errorf("pushing what the tag holds wrote:\n%s", strings.Join(w, "\n"))
-			}
+			wantNoWrites(t, s, "pushing what the tag holds")
 		})
 	}
 	t.Run("no such draft", func(t *testing.T) {
 		s := registrystub.Start(t, registrystub.Options{})
 		c := newTestCLI(t)
 		wantError(t, c.run(newPushCommand, s.Host+"/app:nosuch"), "app:nosuch", "create")
-		if w := writes(s); len(w) > 0 {
-			t.Errorf("a refused push wrote:\n%s", strings.Join(w, "\n"))
-		}
+		wantNoWrites(t, s, "a refused push")
 	})
 }
 
@@ -150,9 +155,7 @@ func TestMergeCommand(t *testing.T) {
 
 	s.ResetLog()
 	c.mustRun(t, newMergeCommand, src.ref, dest.ref)
-	if w := writes(s); len(w) > 0 {
-		t.Errorf("merging into a list that holds the result wrote:\n%s", strings.Join(w, "\n"))
-	}
+	wantNoWrites(t, s, "merging into a list that holds the result")
 }
 
 func containsDigest(ds []digest.Digest, d digest.Digest) bool {
@@ -187,9 +190,7 @@ func TestCopyCommand(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			s.ResetLog()
 			wantError(t, c.run(newCopyCommand, src.ref, bad), bad, "accepted")
-			if w := writes(s); len(w) > 0 {
-				t.Errorf("a refused copy wrote:\n%s", strings.Join(w, "\n"))
-			}
+			wantNoWrites(t, s, "a refused copy")
 		})
 	}
 }
