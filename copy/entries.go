@@ -95,7 +95,7 @@ func planList(ctx context.Context, lw listWrite) (*Plan, error) {
 		Kind: "list", MediaType: lw.mediaType, Entries: len(root.parsed.List.Manifests), Tags: tws}
 	x := &execution{e: we}
 	for _, t := range changed {
-		x.tops = append(x.tops, topNode{n: root, tag: t})
+		x.tops = append(x.tops, topNode{n: root, tag: t, extra: t != lw.tags[0]})
 	}
 	// A tag that holds the list says the repository holds all of it.
 	root.present = len(tws) > 0 && tws[0].Unchanged

@@ -168,7 +168,7 @@ func (e *engine) planCopyTags(ctx context.Context, p *Plan, x *execution, dst En
 	}
 	p.Tags = append(p.Tags, tws...)
 	for _, t := range changed {
-		x.tops = append(x.tops, topNode{n: x.root, tag: t})
+		x.tops = append(x.tops, topNode{n: x.root, tag: t, extra: t != tag})
 	}
 	x.repos, err = e.planTagRepos(ctx, p, dst, x.root, others, extraHeld)
 	return err

@@ -3,8 +3,11 @@ package copy
 import (
 	"context"
 	"maps"
+	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/docker-mlist/docker-mlist/manifestlist"
 	"github.com/docker-mlist/docker-mlist/registry"
@@ -272,6 +275,64 @@ func TestMergeExtraTags(t *testing.T) {
 		repo, tag, _ := strings.Cut(ref, ":")
 		if m, ok := dst.manifest(repo, tag); !ok || digest.FromBytes(m.raw) != res.Digest {
 			t.Errorf("%s does not hold %s", ref, res.Digest)
+		}
+	}
+}
+
+// TestExtraTagsAfterTheMainTag: a push's -t tags are put only once its own
+// tag has been answered, so no extra tag names a list the main one does
+// not yet (the main tag's PUT is held; an extra PUT arriving meanwhile
+// fails the test).
+func TestExtraTagsAfterTheMainTag(t *testing.T) {
+	s := newStubRegistry(t)
+	a := s.pushImage("app", "amd64", []byte("a"))
+	d := imgspecv1.Descriptor{MediaType: imgspecv1.MediaTypeImageManifest, Digest: a.digest, Size: int64(len(a.raw)),
+		Platform: &imgspecv1.Platform{OS: "linux", Architecture: "amd64"}}
+	l := manifestlist.List{MediaType: imgspecv1.MediaTypeImageIndex, Manifests: []imgspecv1.Descriptor{d}}
+	raw, err := l.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := mlRef(t, s.host(), "app:v1")
+	tags, err := ParseTags(target, []string{"1", "latest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	mainDone := false
+	var early []string
+	s.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return false
+		}
+		if strings.HasSuffix(r.URL.Path, "/manifests/v1") {
+			time.Sleep(100 * time.Millisecond)
+			mu.Lock()
+			mainDone = true
+			mu.Unlock()
+			return false
+		}
+		mu.Lock()
+		if !mainDone {
+			early = append(early, r.URL.Path)
+		}
+		mu.Unlock()
+		return false
+	})
+	entries := []manifestlist.Entry{{Source: s.host() + "/app@" + a.digest.String(), Descriptor: d}}
+	p, err := PlanPush(context.Background(), PushRequest{Session: mlSession(), Target: target, Raw: raw, MediaType: l.MediaType, Entries: entries, Tags: tags})
+	if err == nil {
+		err = Execute(context.Background(), p)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(early) > 0 {
+		t.Errorf("extra tags put before app:v1 was answered: %s", early)
+	}
+	for _, ref := range []string{"v1", "1", "latest"} {
+		if _, ok := s.manifest("app", ref); !ok {
+			t.Errorf("app:%s was not written", ref)
 		}
 	}
 }

@@ -99,6 +99,9 @@ type topNode struct {
 	n *node
 	// tag, when set, is where it is put instead of its digest.
 	tag string
+	// extra marks a -t tag: it is put after the root's own tag, so no
+	// extra tag ever names what the main one does not yet.
+	extra bool
 }
 
 // write executes the plan: the blobs, and each manifest once its blobs and
@@ -201,8 +204,17 @@ func (e *engine) writeJobs(tops []topNode, isTop map[*node]bool, piloted *node, 
 			add(t, true)
 		}
 	}
+	mainTag := map[*node]*writeJob{}
+	for _, j := range order {
+		if j.top && j.put.tag != "" && !j.put.extra && mainTag[j.put.n] == nil {
+			mainTag[j.put.n] = j
+		}
+	}
 	var gate *writeJob
 	for _, j := range order {
+		if m := mainTag[j.put.n]; j.put.extra && m != nil {
+			j.waitFor(m)
+		}
 		n := j.put.n
 		for _, b := range n.parsed.Blobs {
 			if bj := blobJob[b.Digest]; bj != nil {
